@@ -22,6 +22,8 @@ from skyfence.errors import InputError
 if TYPE_CHECKING:
     from sgp4.api import SatrecArray
 
+    from skyfence.orbits.formats import ParseReport, SkippedRecord
+
 __all__ = ["ElementSet"]
 
 _ARRAY_FIELDS = (
@@ -43,6 +45,14 @@ _ARRAY_FIELDS = (
     "rev_at_epoch",
     "shell",
 )
+
+
+def _tle_designator(designator: str) -> str:
+    """'2019-074B' -> '19074B' (the form ``Satrec.intldesg`` holds); other forms unchanged."""
+    d = designator.strip()
+    if len(d) >= 9 and d[4] == "-" and d[:4].isdigit():
+        d = d[2:4] + d[5:]
+    return d[:11]
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +87,10 @@ class ElementSet:
         Shell label ("" when unknown); set by Walker presets or by clustering.
     source : str
         Where the set came from (file name, preset name), for messages and reports.
+    report : ParseReport or None
+        How the set was read from ``source`` (format, records read, invalid records skipped,
+        older duplicates dropped); ``None`` for sets built from arrays. Row selection keeps
+        it, :meth:`concatenate` does not.
     """
 
     names: np.ndarray
@@ -97,6 +111,7 @@ class ElementSet:
     rev_at_epoch: np.ndarray = field(default=None)  # type: ignore[assignment]
     shell: np.ndarray = field(default=None)  # type: ignore[assignment]
     source: str = ""
+    report: ParseReport | None = None
 
     def __post_init__(self) -> None:
         n = len(np.asarray(self.names))
@@ -173,15 +188,38 @@ class ElementSet:
         """All columns as a dict of arrays (names as the attributes)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name in _ARRAY_FIELDS}
 
+    @property
+    def skipped(self) -> tuple[SkippedRecord, ...]:
+        """Invalid records a reader left out (``on_invalid="skip"``); empty otherwise."""
+        return self.report.skipped if self.report is not None else ()
+
+    @property
+    def duplicates_dropped(self) -> int:
+        """How many older element sets of the same NORAD id a reader dropped."""
+        return self.report.duplicates_dropped if self.report is not None else 0
+
     # --------------------------------------------------------------- derived
     @property
     def semi_major_axis_km(self) -> np.ndarray:
-        """Semi-major axis from the mean motion (WGS72 mu, un-Kozai'd as SGP4 does)."""
-        from skyfence.orbits.physics import semi_major_axis_km
+        """Brouwer mean semi-major axis, km, exactly as ``sgp4init`` computes it (``a``).
 
-        return semi_major_axis_km(
-            self.mean_motion_rev_per_day, self.eccentricity, self.inclination_deg
-        )
+        SGP4's ``initl`` un-Kozais the mean motion with ``d1 = 0.75 J2 (3 cos²i - 1) /
+        (1 - e²)^1.5`` (WGS72 constants) and reports ``a = (xke / n'')^(2/3)`` earth radii;
+        the tests compare this with ``Satrec.a`` to 1e-12.
+        """
+        from skyfence.orbits.physics import J2_WGS72, MU_WGS72_KM3_S2, R_WGS72_KM
+
+        xke = 60.0 / np.sqrt(R_WGS72_KM**3 / MU_WGS72_KM3_S2)
+        n_kozai = self.mean_motion_rev_per_day * (2.0 * np.pi / 1440.0)  # rad/min
+        cosio = np.cos(np.radians(self.inclination_deg))
+        omeosq = 1.0 - self.eccentricity**2
+        d1 = 0.75 * J2_WGS72 * (3.0 * cosio**2 - 1.0) / (np.sqrt(omeosq) * omeosq)
+        ak = (xke / n_kozai) ** (2.0 / 3.0)
+        delta = d1 / (ak * ak)
+        adel = ak * (1.0 - delta * delta - delta * (1.0 / 3.0 + 134.0 * delta * delta / 81.0))
+        delta = d1 / (adel * adel)
+        n_brouwer = n_kozai / (1.0 + delta)
+        return (xke / n_brouwer) ** (2.0 / 3.0) * R_WGS72_KM
 
     @property
     def mean_altitude_km(self) -> np.ndarray:
@@ -192,22 +230,38 @@ class ElementSet:
 
     # --------------------------------------------------------------- sgp4
     def to_satrecs(self) -> list[Any]:
-        """One ``sgp4.api.Satrec`` per row, initialised with WGS72 and the improved mode."""
+        """One ``sgp4.api.Satrec`` per row: WGS72 constants, improved mode (``opsmode 'i'``).
+
+        Two choices make these reproduce Vallado's reference output (``tcppver.out``, checked
+        by the tests to the ``sgp4`` package's own tolerance of 2e-7 km and km/s):
+
+        * ``opsmode 'i'`` (improved), the mode the reference was generated with and the one
+          ``Satrec.twoline2rv`` uses; AFSPC mode ``'a'`` misses one deep-space case
+          (NORAD 23599) by about 1 km.
+        * The epoch handed to ``sgp4init`` (which only feeds sidereal time and the lunar-solar
+          terms) is computed exactly as the reference ``twoline2rv`` does, as
+          ``(jd + fr) - 2433281.5`` from the Julian-date pair; the satellite's own pair
+          (``jdsatepoch``, ``jdsatepochF``), from which ``sgp4(jd, fr)`` measures time, is
+          then set from the nanosecond epoch exactly. Passing the "more exact"
+          ``(jd - 2433281.5) + fr`` instead moves a highly eccentric deep-space case
+          (NORAD 23333) by 4 m at epoch, outside the reference tolerance.
+        """
         from sgp4.api import WGS72, Satrec
 
         from skyfence.timeutil import to_jd_pair
 
         jd, fr = to_jd_pair(self.epochs)
-        epoch_days = (jd - 2433281.5) + fr  # days since 1949 December 31 00:00 UT
+        epoch_days = (jd + fr) - 2433281.5  # days since 1949-12-31 00:00 UT, as twoline2rv
         deg = np.pi / 180.0
         xpdotp = 1440.0 / (2.0 * np.pi)  # rev/day -> rad/min
         sats = []
         for i in range(len(self)):
             sat = Satrec()
+            norad = int(self.norad_ids[i])
             sat.sgp4init(
                 WGS72,
                 "i",
-                int(self.norad_ids[i]) if self.norad_ids[i] < 100000 else 0,
+                norad if norad <= 339_999 else 0,
                 float(epoch_days[i]),
                 float(self.bstar[i]),
                 float(self.mean_motion_dot[i]) / (xpdotp * 1440.0),
@@ -219,6 +273,12 @@ class ElementSet:
                 float(self.mean_motion_rev_per_day[i]) / xpdotp,
                 float(self.raan_deg[i]) * deg,
             )
+            sat.jdsatepoch = float(jd[i])
+            sat.jdsatepochF = float(fr[i])
+            sat.classification = str(self.classification[i] or "U")[:1]
+            sat.intldesg = _tle_designator(str(self.international_designators[i]))
+            sat.elnum = int(self.element_set_no[i])
+            sat.revnum = int(self.rev_at_epoch[i])
             sats.append(sat)
         return sats
 
@@ -236,31 +296,67 @@ class ElementSet:
         *,
         format: str | None = None,
         on_invalid: Literal["raise", "skip"] = "raise",
+        duplicates: Literal["newest", "keep"] = "newest",
+        verify_checksum: bool = True,
     ) -> ElementSet:
         """Read TLE, 3LE, OMM JSON, OMM CSV or OMM XML; the format is detected unless given.
 
-        See :func:`skyfence.orbits.formats.read_elements`.
+        ``on_invalid="skip"`` leaves invalid records out and lists them in :attr:`skipped`;
+        older duplicates of a NORAD id are dropped (``duplicates="newest"``) and counted in
+        :attr:`duplicates_dropped`. See :func:`skyfence.orbits.formats.parse_elements`.
         """
         from skyfence.orbits.formats import read_elements
 
-        return read_elements(path, format=format, on_invalid=on_invalid)
+        return read_elements(
+            path,
+            format=format,
+            on_invalid=on_invalid,
+            duplicates=duplicates,
+            verify_checksum=verify_checksum,
+        )
 
     @classmethod
     def from_text(
         cls,
-        text: str,
+        text: str | bytes,
         *,
         format: str | None = None,
         on_invalid: Literal["raise", "skip"] = "raise",
         source: str = "<text>",
+        duplicates: Literal["newest", "keep"] = "newest",
+        verify_checksum: bool = True,
     ) -> ElementSet:
-        """Parse element sets from a string; see :func:`skyfence.orbits.formats.parse_elements`."""
+        """Parse element sets from a string; see :func:`skyfence.orbits.formats.parse_elements`.
+
+        Examples
+        --------
+        >>> es = ElementSet.from_text('''1 25544U 98067A   08264.51782528 -.00002182  00000-0 -11606-4 0  2927
+        ... 2 25544  51.6416 247.4627 0006703 130.5360 325.0288 15.72125391563537''')
+        >>> len(es), es.report.format, str(es.epochs[0])
+        (1, 'tle', '2008-09-20T12:25:40.104192000')
+        """
         from skyfence.orbits.formats import parse_elements
 
-        return parse_elements(text, format=format, on_invalid=on_invalid, source=source)
+        return parse_elements(
+            text,
+            format=format,
+            on_invalid=on_invalid,
+            source=source,
+            duplicates=duplicates,
+            verify_checksum=verify_checksum,
+        )
+
+    def to_text(self, format: str) -> str:
+        """The set as text in one of ``tle``, ``3le``, ``omm-json``, ``omm-csv``, ``omm-xml``."""
+        from skyfence.orbits.formats import format_elements
+
+        return format_elements(self, format)
 
     def to_file(self, path: str | Path, *, format: str | None = None) -> Path:
-        """Write as TLE, 3LE, OMM JSON or OMM CSV (format from the suffix unless given)."""
+        """Write as TLE, 3LE, OMM JSON, CSV or XML, atomically; format from the suffix.
+
+        Suffixes: ``.tle``/``.txt`` TLE, ``.3le`` 3LE, ``.json``, ``.csv``, ``.xml`` OMM.
+        """
         from skyfence.orbits.formats import write_elements
 
         return write_elements(self, path, format=format)
