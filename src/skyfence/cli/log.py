@@ -1,9 +1,250 @@
-"""CLI: log commands."""
+"""CLI: ``skyfence log`` — show, prove, export, sign and verify the transparency log.
+
+``verify FILE`` needs no database: it checks an export file against a public key, offline.
+Every other command opens the store configured by ``SKYFENCE_DATABASE_URL`` /
+``SKYFENCE_DATA_DIR`` (default: a SQLite file under the user's data dir).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+
+from skyfence.cli._common import JsonOption, console, emit
+from skyfence.errors import InputError, IntegrityError
+
+app = typer.Typer(
+    name="log",
+    help="The transparency log: every policy, approval, terminal and key change, "
+    "in a Merkle tree with signed checkpoints (RFC 9162).",
+    no_args_is_help=True,
+)
 
 
 def register(root: typer.Typer) -> None:
-    """Add this module's commands to the root app (nothing yet)."""
+    """Add the ``log`` group to the root app."""
+    root.add_typer(app, name="log")
+
+
+def _open_store() -> Any:
+    from skyfence.settings import load_settings
+    from skyfence.store import Store
+
+    return Store.open(settings=load_settings())
+
+
+@app.command("show")
+def show(
+    start: Annotated[int, typer.Option("--from", min=0, help="First entry index.")] = 0,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="At most this many entries.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """List log entries from --from (index, time, kind, author, reason)."""
+    with _open_store() as store:
+        entries = store.log.entries(start, limit)
+        size = store.log.size()
+
+    def human(_: Any) -> None:
+        table = Table(title=f"transparency log ({size} entries)")
+        for column in ("index", "time (UTC)", "kind", "author"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("reason")
+        table.add_column("leaf hash", no_wrap=True)
+        for e in entries:
+            time = str(e.entry.get("time", ""))[:19].replace("T", " ")
+            table.add_row(str(e.index), time, e.kind, e.author, e.reason, e.leaf_hash[:8])
+        console.print(table)
+
+    emit({"tree_size": size, "entries": entries}, as_json, human)
+
+
+@app.command("proof")
+def proof(
+    index: Annotated[
+        int | None, typer.Argument(help="Entry index to prove inclusion of.", show_default=False)
+    ] = None,
+    size: Annotated[
+        int | None, typer.Option("--size", min=0, help="Tree size (default: the whole log).")
+    ] = None,
+    consistency: Annotated[
+        tuple[int, int] | None,
+        typer.Option(
+            "--consistency",
+            help="Instead: prove the tree of M entries is a prefix of the tree of N entries.",
+            metavar="M N",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print an inclusion proof for INDEX, or a consistency proof with --consistency M N."""
+    if (index is None) == (consistency is None):
+        raise InputError("give an entry INDEX for an inclusion proof, or --consistency M N")
+    with _open_store() as store:
+        if consistency is not None:
+            result: Any = store.log.consistency_proof(consistency[0], consistency[1])
+        else:
+            assert index is not None
+            result = store.log.inclusion_proof(index, size)
+    ok = result.verify()
+
+    def human(_: Any) -> None:
+        if consistency is not None:
+            console.print(
+                f"consistency {result.old_size} -> {result.new_size}: old root {result.old_root}, "
+                f"new root {result.new_root}"
+            )
+        else:
+            console.print(
+                f"entry {result.index} in tree of {result.tree_size}: leaf {result.leaf_hash}, "
+                f"root {result.root_hash}"
+            )
+        for i, h in enumerate(result.path):
+            console.print(f"  {i:2d}  {h}")
+        console.print("verifies: " + ("yes" if ok else "NO"))
+
+    emit({"proof": result, "verifies": ok}, as_json, human)
+
+
+@app.command("export")
+def export(
+    file: Annotated[Path, typer.Argument(help="Where to write the JSON Lines export.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Write every entry, checkpoint and public key to FILE (signs a checkpoint if needed)."""
+    with _open_store() as store:
+        summary = store.log.export(file)
+    emit(
+        summary,
+        as_json,
+        lambda s: console.print(
+            f"wrote {s.entries} entries and {s.checkpoints} checkpoints to {s.path} "
+            f"(root {s.root_hash})"
+        ),
+    )
+
+
+@app.command("pubkey")
+def pubkey(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the PEM to this file.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the PEM public key that verifies this log's checkpoints."""
+    with _open_store() as store:
+        pem = store.log.pubkey()
+        keys = store.log.public_keys()
+    if out is not None:
+        out.write_text(pem, encoding="utf-8")
+    active = next(k for k in keys if k.status == "active")
+    emit(
+        {"key_id": active.key_id, "algorithm": active.algorithm, "pem": pem, "keys": keys},
+        as_json,
+        lambda _: typer.echo(pem, nl=False),
+    )
+
+
+@app.command("checkpoint")
+def checkpoint(
+    operator: Annotated[str, typer.Option("--operator", help="Who asks for it.")] = "skyfence",
+    as_json: JsonOption = False,
+) -> None:
+    """Sign a checkpoint of the current tree head now."""
+    with _open_store() as store:
+        cp = store.log.checkpoint(operator=operator)
+    emit(
+        cp,
+        as_json,
+        lambda c: console.print(
+            f"checkpoint {c.id}: {c.tree_size} entries, root {c.root_hash}, key {c.key_id}, "
+            f"{c.time}"
+        ),
+    )
+
+
+@app.command("rotate-key")
+def rotate_key(
+    operator: Annotated[str, typer.Option("--operator", help="Who rotates the key.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Replace the signing key; the rotation is logged and signed by the old and new keys."""
+    with _open_store() as store:
+        key_id = store.log.rotate_key(operator=operator, reason=reason)
+        pem = store.log.pubkey()
+    emit(
+        {"key_id": key_id, "pem": pem},
+        as_json,
+        lambda _: console.print(f"new signing key {key_id}; publish it:\n{pem}"),
+    )
+
+
+@app.command("verify")
+def verify(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="An export written by `skyfence log export`.", show_default=False),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="The public key you trust: a PEM file (from `skyfence log pubkey`), "
+            "or the key as PEM/base64/hex text. Required with FILE.",
+        ),
+    ] = None,
+    database: Annotated[
+        bool,
+        typer.Option(
+            "--database",
+            help="Instead of FILE, verify the configured database in place "
+            "(default key: its own active key).",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify an export offline (no database), or the store itself with --database.
+
+    Checks leaf hashes, the entry chain, every checkpoint's root and signature, and the
+    consistency of successive checkpoints; exit code 1 names the first untrusted entry.
+    """
+    from skyfence.store.verify import verify_export
+
+    if (file is None) == (not database):
+        raise InputError("give an export FILE (with --key), or --database to check the store")
+    if file is not None:
+        if key is None:
+            raise InputError(
+                "verifying FILE needs --key: the public key you trust "
+                "(from `skyfence log pubkey --out FILE`)"
+            )
+        report = verify_export(file, key)
+        where = str(file)
+    else:
+        with _open_store() as store:
+            report = store.log.verify(_key_text(key) if key is not None else None)
+        where = "database"
+    if as_json:
+        emit(report, True)
+    elif report.ok:
+        console.print(
+            f"OK: {report.entries} entries, {report.checkpoints_verified} signed checkpoints "
+            f"verified, root {report.root_hash}"
+        )
+        for warning in report.warnings:
+            console.print(f"warning: {warning}")
+    if not report.ok:
+        raise IntegrityError(f"{where}: {report.problem}")
+
+
+def _key_text(key: str) -> str | bytes:
+    path = Path(key)
+    try:
+        if not key.lstrip().startswith("-----") and path.is_file():
+            return path.read_bytes()
+    except OSError:
+        pass
+    return key

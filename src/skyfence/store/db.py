@@ -1,0 +1,112 @@
+"""Engines and migrations: SQLite (default, WAL, ``BEGIN IMMEDIATE`` writes) and PostgreSQL.
+
+Writes on SQLite start with ``BEGIN IMMEDIATE``, so two writers never interleave (the second
+waits up to ``busy_timeout``); reads use a deferred transaction. On PostgreSQL writers lock the
+single ``log_head`` row (``SELECT ... FOR UPDATE``) first, which serialises log appends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import StaticPool
+
+from skyfence.errors import ConfigurationError, DependencyError
+
+__all__ = ["normalise_url", "make_engine", "upgrade_to_head", "READ_ONLY"]
+
+READ_ONLY = "skyfence_read_only"
+"""Execution option: this connection only reads (SQLite: plain deferred ``BEGIN``)."""
+
+_BACKENDS = ("sqlite", "postgresql")
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def normalise_url(url: str) -> URL:
+    """Parse ``url``; ``postgresql://`` means the psycopg 3 driver. Unknown backends are refused."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(
+            f"cannot read database URL {url!r}; expected e.g. sqlite:///path/to/skyfence.db or "
+            "postgresql+psycopg://user@host:5432/dbname"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in _BACKENDS:
+        raise ConfigurationError(
+            f"database backend {backend!r} is not supported; choose one of: {', '.join(_BACKENDS)}"
+        )
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with skyfence's transaction rules (see the module docstring)."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    try:
+        return create_engine(parsed, pool_pre_ping=True)
+    except (ModuleNotFoundError, NoSuchModuleError):
+        raise DependencyError(
+            "PostgreSQL needs the psycopg driver: pip install 'skyfence[postgres]'"
+        ) from None
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    kwargs: dict[str, Any] = {
+        "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+    }
+    if memory:
+        kwargs["poolclass"] = StaticPool
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would defer it)
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def migration_config() -> Any:
+    """An Alembic ``Config`` pointing at the migrations shipped inside the package."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "skyfence.store:migrations")
+    return config
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Apply every Alembic migration not yet applied (creates the schema on a new database)."""
+    from alembic import command
+
+    config = migration_config()
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # one migrator at a time per database; released at commit
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7316504127)")
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

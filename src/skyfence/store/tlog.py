@@ -1,0 +1,762 @@
+"""The transparency log: entries in an RFC 9162 Merkle tree, Ed25519-signed checkpoints.
+
+Each entry is canonical JSON::
+
+    {"v": 1, "index": i, "prev_root": "<MTH of entries 0..i-1, hex>", "time": "...Z",
+     "kind": "policy.apply", "author": "alice", "reason": "...", "data": {...}}
+
+and its leaf hash is ``SHA-256(0x00 || entry)``. ``prev_root`` chains every entry to all the
+ones before it, so a removed, inserted or reordered entry is found at the exact index even when
+the tamperer recomputed leaf hashes. The store keeps the hash of every perfect subtree
+(table ``merkle_nodes``), so inclusion and consistency proofs need ``O(log n)`` look-ups in one
+query, whatever the log's size.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from skyfence.errors import InputError, IntegrityError, NotFoundError
+from skyfence.store.canonical import canonical_json
+from skyfence.store.keys import (
+    ALGORITHM,
+    KeyDirectory,
+    checkpoint_message,
+    public_key_pem,
+    rotation_message,
+)
+from skyfence.store.merkle import (
+    EMPTY_ROOT,
+    NodeKey,
+    consistency_ranges,
+    inclusion_ranges,
+    leaf_hash,
+    node_hash,
+    perfect_cover,
+    range_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from skyfence.store.models import (
+    Base,
+    CheckpointRow,
+    LogEntryRow,
+    LogHeadRow,
+    SigningKeyRow,
+)
+
+if TYPE_CHECKING:
+    from skyfence.store.verify import VerifyReport
+
+__all__ = [
+    "TransparencyLog",
+    "LogEntry",
+    "Checkpoint",
+    "InclusionProof",
+    "ConsistencyProof",
+    "PublicKeyInfo",
+    "ExportSummary",
+    "iso_utc",
+    "EXPORT_FORMAT",
+]
+
+EXPORT_FORMAT = "skyfence-transparency-log"
+Clock = Callable[[], datetime]
+
+
+def iso_utc(dt: datetime) -> str:
+    """``2026-02-22T12:00:00.000000Z`` for a naive UTC datetime (always microseconds)."""
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _dt64(dt: datetime | None) -> np.datetime64 | None:
+    return None if dt is None else np.datetime64(dt, "ns")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One log entry as stored: ``entry`` is the parsed canonical JSON."""
+
+    index: int
+    kind: str
+    author: str
+    reason: str
+    time: np.datetime64
+    leaf_hash: str
+    entry: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed tree head. ``signature`` is base64 Ed25519 over :func:`checkpoint_message`."""
+
+    id: int
+    tree_size: int
+    root_hash: str
+    time: str
+    key_id: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """RFC 9162 inclusion proof of entry ``index`` in the tree of ``tree_size`` entries."""
+
+    index: int
+    tree_size: int
+    leaf_hash: str
+    root_hash: str
+    path: list[str]
+    checkpoint: Checkpoint | None = None
+
+    def verify(self) -> bool:
+        """Check the proof with the RFC 9162 §2.1.3.2 algorithm."""
+        return verify_inclusion(
+            bytes.fromhex(self.leaf_hash),
+            self.index,
+            self.tree_size,
+            [bytes.fromhex(p) for p in self.path],
+            bytes.fromhex(self.root_hash),
+        )
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """RFC 9162 consistency proof that tree ``old_size`` is a prefix of tree ``new_size``."""
+
+    old_size: int
+    new_size: int
+    old_root: str
+    new_root: str
+    path: list[str]
+
+    def verify(self) -> bool:
+        """Check the proof with the RFC 9162 §2.1.4.2 algorithm."""
+        return verify_consistency(
+            self.old_size,
+            self.new_size,
+            bytes.fromhex(self.old_root),
+            bytes.fromhex(self.new_root),
+            [bytes.fromhex(p) for p in self.path],
+        )
+
+
+@dataclass(frozen=True)
+class PublicKeyInfo:
+    key_id: str
+    algorithm: str
+    public_key: str  # base64 of the 32 raw bytes
+    status: str
+    created_at: np.datetime64
+    retired_at: np.datetime64 | None
+    pem: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    path: str
+    entries: int
+    checkpoints: int
+    tree_size: int
+    root_hash: str
+
+
+class _Appender:
+    """Appends entries inside one write transaction (the head row is already locked)."""
+
+    def __init__(self, session: Session, tree_size: int) -> None:
+        self.session = session
+        self.size = int(tree_size)
+        self.start_size = int(tree_size)
+        self.frontier: list[tuple[int, bytes]] = []  # (level, hash), largest subtree first
+        keys = perfect_cover(0, self.size) if self.size else []
+        if keys:
+            nodes = _fetch_nodes(session.connection(), keys)
+            self.frontier = [(level, nodes[(level, idx)]) for level, idx in keys]
+        self.entry_rows: list[dict[str, Any]] = []
+        self.node_rows: list[dict[str, Any]] = []
+
+    def root(self) -> bytes:
+        if not self.frontier:
+            return EMPTY_ROOT
+        r = self.frontier[-1][1]
+        for _, h in reversed(self.frontier[:-1]):
+            r = node_hash(h, r)
+        return r
+
+    def append(
+        self, kind: str, data: dict[str, Any], *, author: str, reason: str, now: datetime
+    ) -> int:
+        _check_text("author", author)
+        if not isinstance(reason, str):
+            raise InputError("reason must be a string; say why the change is made")
+        index = self.size
+        entry = {
+            "v": 1,
+            "index": index,
+            "prev_root": self.root().hex(),
+            "time": iso_utc(now),
+            "kind": kind,
+            "author": author,
+            "reason": reason,
+            "data": data,
+        }
+        text = canonical_json(entry)
+        leaf = leaf_hash(text)
+        self.entry_rows.append(
+            {
+                "entry_index": index,
+                "kind": kind,
+                "author": author,
+                "reason": reason,
+                "created_at": now,
+                "entry_json": text.decode("utf-8"),
+                "leaf_hash": leaf,
+            }
+        )
+        self.node_rows.append({"level": 0, "node_index": index, "hash": leaf})
+        self.size += 1
+        level, h = 0, leaf
+        while self.frontier and self.frontier[-1][0] == level:
+            _, left = self.frontier.pop()
+            h = node_hash(left, h)
+            level += 1
+            self.node_rows.append(
+                {"level": level, "node_index": (self.size >> level) - 1, "hash": h}
+            )
+        self.frontier.append((level, h))
+        return index
+
+    def flush(self) -> None:
+        if not self.entry_rows:
+            return
+        conn = self.session.connection()
+        conn.execute(_INSERT_ENTRY, self.entry_rows)
+        conn.execute(_INSERT_NODE, self.node_rows)
+        conn.execute(_UPDATE_HEAD, {"size": self.size, "root": self.root()})
+        self.entry_rows, self.node_rows = [], []
+
+
+def _check_text(name: str, value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{name} must be a non-empty string (who is making the change)")
+
+
+def _fetch_nodes(conn: Connection, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
+    """The hashes of the perfect subtrees ``keys``, in one query.
+
+    The filter is ``(level = l AND node_index IN (...)) OR ...`` (one term per level), which
+    both SQLite and PostgreSQL answer from the primary-key index (a row-value ``IN`` makes
+    SQLite scan the table). The integers are written into the SQL text: building a bound
+    expression per key costs more than the query itself.
+    """
+    by_level: dict[int, set[int]] = {}
+    for level, idx in keys:
+        by_level.setdefault(int(level), set()).add(int(idx))
+    out: dict[NodeKey, bytes] = {}
+    if not by_level:
+        return out
+    terms = " OR ".join(
+        f"(level = {level} AND node_index IN ({','.join(str(i) for i in sorted(idxs))}))"
+        for level, idxs in sorted(by_level.items())
+    )
+    rows = conn.exec_driver_sql(f"SELECT level, node_index, hash FROM merkle_nodes WHERE {terms}")
+    for level, idx, h in rows:
+        out[(int(level), int(idx))] = bytes(h)
+    missing = [(lv, i) for lv, idxs in by_level.items() for i in idxs if (lv, i) not in out]
+    if missing:
+        raise IntegrityError(
+            f"the log's Merkle node table lacks {len(missing)} node(s), e.g. level/index "
+            f"{missing[0]}; the database was altered. Export the log and run `skyfence log verify`"
+        )
+    return out
+
+
+class TransparencyLog:
+    """The store's transparency log (``store.log``). Reads and writes go through the store's engine.
+
+    Appends made by the store happen inside the store's own transactions; :meth:`append` and
+    :meth:`append_many` let other components log their own events.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        read_engine: Engine,
+        keys: KeyDirectory,
+        clock: Clock,
+        write: Callable[..., Any],
+    ) -> None:
+        self._engine = engine
+        self._read_engine = read_engine
+        self._keys = keys
+        self._clock = clock
+        self._write = write
+
+    # -- writing ---------------------------------------------------------------------------
+    def append(self, kind: str, data: dict[str, Any], *, author: str, reason: str) -> int:
+        """Append one entry in its own transaction (signed checkpoint included); its index."""
+        return self.append_many([(kind, data, author, reason)])[0]
+
+    def append_many(self, items: Sequence[tuple[str, dict[str, Any], str, str]]) -> list[int]:
+        """Append ``(kind, data, author, reason)`` items in one transaction, one checkpoint."""
+        _check_kind_all(items)
+        with self._write() as uow:
+            now = uow.now
+            return [
+                uow.appender.append(kind, data, author=author, reason=reason, now=now)
+                for kind, data, author, reason in items
+            ]
+
+    def checkpoint(self, *, operator: str = "skyfence") -> Checkpoint:
+        """Sign the current tree head now (a key is made on first use) and return it."""
+        with self._write(checkpoint=False) as uow:
+            cp = self._sign(uow.session, uow.appender, uow.now, operator=operator)
+        return cp
+
+    def rotate_key(self, *, operator: str, reason: str) -> str:
+        """Make a new signing key, retire the old one, log the rotation signed by both keys.
+
+        Returns the new key id. Checkpoints made from now on are signed by the new key.
+        """
+        _check_text("operator", operator)
+        with self._write() as uow:
+            session, now = uow.session, uow.now
+            old = self._active_key_row(session)
+            if old is None:
+                new_id, _ = self._create_key(session, uow.appender, now, operator, reason)
+                return new_id
+            old_private = self._keys.load(old.key_id)
+            new_id, new_raw, new_private = self._keys.generate()
+            message = rotation_message(old.key_id, bytes(old.public_key), new_id, new_raw)
+            session.execute(
+                update(SigningKeyRow)
+                .where(SigningKeyRow.key_id == old.key_id)
+                .values(status="retired", retired_at=now)
+            )
+            session.add(
+                SigningKeyRow(
+                    key_id=new_id,
+                    algorithm=ALGORITHM,
+                    public_key=new_raw,
+                    status="active",
+                    created_at=now,
+                    retired_at=None,
+                    created_by=operator,
+                )
+            )
+            uow.appender.append(
+                "key.rotate",
+                {
+                    "old_key_id": old.key_id,
+                    "old_public_key": base64.b64encode(bytes(old.public_key)).decode(),
+                    "new_key_id": new_id,
+                    "new_public_key": base64.b64encode(new_raw).decode(),
+                    "algorithm": ALGORITHM,
+                    "old_signature": base64.b64encode(old_private.sign(message)).decode(),
+                    "new_signature": base64.b64encode(new_private.sign(message)).decode(),
+                },
+                author=operator,
+                reason=reason,
+                now=now,
+            )
+            return new_id
+
+    def _active_key_row(self, session: Session) -> SigningKeyRow | None:
+        return session.execute(
+            select(SigningKeyRow).where(SigningKeyRow.status == "active")
+        ).scalar_one_or_none()
+
+    def _create_key(
+        self, session: Session, appender: _Appender, now: datetime, operator: str, reason: str
+    ) -> tuple[str, Any]:
+        key_id, public_raw, private = self._keys.generate()
+        session.add(
+            SigningKeyRow(
+                key_id=key_id,
+                algorithm=ALGORITHM,
+                public_key=public_raw,
+                status="active",
+                created_at=now,
+                retired_at=None,
+                created_by=operator,
+            )
+        )
+        appender.append(
+            "key.create",
+            {
+                "key_id": key_id,
+                "algorithm": ALGORITHM,
+                "public_key": base64.b64encode(public_raw).decode(),
+            },
+            author=operator,
+            reason=reason or "first signing key of this log",
+            now=now,
+        )
+        return key_id, private
+
+    def _sign(
+        self, session: Session, appender: _Appender, now: datetime, *, operator: str
+    ) -> Checkpoint:
+        active = session.execute(_ACTIVE_KEY_ID).scalar_one_or_none()
+        if active is None:
+            key_id, private = self._create_key(
+                session, appender, now, operator, "first signing key of this log"
+            )
+        else:
+            key_id, private = active, self._keys.load(active)
+        appender.flush()
+        session.flush()  # the key row (if just made) before the checkpoint that refers to it
+        size, root = appender.size, appender.root()
+        time_iso = iso_utc(now)
+        signature = private.sign(checkpoint_message(size, root, time_iso, key_id))
+        cp_id = (
+            session.connection()
+            .execute(
+                _INSERT_CHECKPOINT,
+                {
+                    "tree_size": size,
+                    "root_hash": root,
+                    "created_at": now,
+                    "key_id": key_id,
+                    "signature": signature,
+                },
+            )
+            .scalar_one()
+        )
+        return Checkpoint(
+            id=int(cp_id),
+            tree_size=size,
+            root_hash=root.hex(),
+            time=time_iso,
+            key_id=key_id,
+            signature=base64.b64encode(signature).decode(),
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+    def _read(self) -> Session:
+        return Session(self._read_engine)
+
+    def size(self) -> int:
+        """Number of entries in the log."""
+        with self._read() as session:
+            return int(session.execute(select(LogHeadRow.tree_size)).scalar_one())
+
+    def root(self, tree_size: int | None = None) -> str:
+        """Root hash (hex) of the first ``tree_size`` entries (default: all)."""
+        with self._read_engine.connect() as conn:
+            size = self._resolve_size(conn, tree_size)
+            return self._root(conn, size).hex()
+
+    def _resolve_size(self, conn: Connection | Session, tree_size: int | None) -> int:
+        head = int(conn.execute(_HEAD_SIZE).scalar_one())
+        if tree_size is None:
+            return head
+        if not 0 <= tree_size <= head:
+            raise InputError(f"tree size {tree_size} is out of range; the log has {head} entries")
+        return int(tree_size)
+
+    def _root(self, conn: Connection, size: int) -> bytes:
+        if size == 0:
+            return EMPTY_ROOT
+        nodes = _fetch_nodes(conn, perfect_cover(0, size))
+        return range_hash(0, size, nodes)
+
+    def entries(self, start: int = 0, limit: int | None = None) -> list[LogEntry]:
+        """Entries ``start, start+1, ...`` (at most ``limit``), parsed from their stored JSON."""
+        if start < 0 or (limit is not None and limit < 0):
+            raise InputError("start and limit must be >= 0")
+        with self._read() as session:
+            query = (
+                select(LogEntryRow)
+                .where(LogEntryRow.entry_index >= start)
+                .order_by(LogEntryRow.entry_index)
+            )
+            if limit is not None:
+                query = query.limit(limit)
+            return [_entry(row) for row in session.execute(query).scalars()]
+
+    def entry(self, index: int) -> LogEntry:
+        """Entry ``index``; :class:`~skyfence.errors.NotFoundError` if there is none."""
+        with self._read() as session:
+            row = session.get(LogEntryRow, index)
+            if row is None:
+                size = int(session.execute(select(LogHeadRow.tree_size)).scalar_one())
+                raise NotFoundError(f"no log entry {index}; the log has entries 0..{size - 1}")
+            return _entry(row)
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every signed checkpoint, oldest first."""
+        with self._read() as session:
+            rows = session.execute(select(CheckpointRow).order_by(CheckpointRow.id)).scalars()
+            return [_checkpoint(r) for r in rows]
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        with self._read() as session:
+            row = session.execute(
+                select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            return None if row is None else _checkpoint(row)
+
+    def inclusion_proof(self, index: int, tree_size: int | None = None) -> InclusionProof:
+        """Proof that entry ``index`` is in the tree of ``tree_size`` entries (default: all).
+
+        One query for all the node hashes the proof needs (``O(log n)`` of them).
+        """
+        with self._read_engine.connect() as conn:
+            size = self._resolve_size(conn, tree_size)
+            if not 0 <= index < size:
+                raise InputError(
+                    f"no entry {index} in a tree of {size} entries; expected 0 <= index < {size}"
+                )
+            ranges = inclusion_ranges(index, size)
+            keys: list[NodeKey] = [(0, index)]
+            keys += perfect_cover(0, size)
+            for a, b in ranges:
+                keys += perfect_cover(a, b)
+            nodes = _fetch_nodes(conn, keys)
+            cp = conn.execute(_CHECKPOINT_AT_SIZE, {"size": size}).first()
+            return InclusionProof(
+                index=index,
+                tree_size=size,
+                leaf_hash=nodes[(0, index)].hex(),
+                root_hash=range_hash(0, size, nodes).hex(),
+                path=[range_hash(a, b, nodes).hex() for a, b in ranges],
+                checkpoint=None if cp is None else _checkpoint(cp),
+            )
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
+        """Proof that the tree of ``old_size`` entries is a prefix of the one of ``new_size``."""
+        with self._read_engine.connect() as conn:
+            new = self._resolve_size(conn, new_size)
+            if not 0 <= old_size <= new:
+                raise InputError(
+                    f"no consistency proof from size {old_size} to {new}; "
+                    "expected 0 <= old size <= new size"
+                )
+            ranges = consistency_ranges(old_size, new)
+            keys: list[NodeKey] = []
+            for a, b in [(0, old_size), (0, new), *ranges]:
+                if b > a:
+                    keys += perfect_cover(a, b)
+            nodes = _fetch_nodes(conn, keys)
+            return ConsistencyProof(
+                old_size=old_size,
+                new_size=new,
+                old_root=(range_hash(0, old_size, nodes) if old_size else EMPTY_ROOT).hex(),
+                new_root=(range_hash(0, new, nodes) if new else EMPTY_ROOT).hex(),
+                path=[range_hash(a, b, nodes).hex() for a, b in ranges],
+            )
+
+    def public_keys(self) -> list[PublicKeyInfo]:
+        """Every signing key this log has used (active last), public parts only."""
+        with self._read() as session:
+            rows = session.execute(select(SigningKeyRow)).scalars()
+            infos = [_key_info(r) for r in rows]
+        return sorted(infos, key=lambda k: (k.status == "active", k.created_at, k.key_id))
+
+    def pubkey(self) -> str:
+        """PEM of the active signing key's public key (made on first use, with a checkpoint)."""
+        keys = [k for k in self.public_keys() if k.status == "active"]
+        if not keys:
+            self.checkpoint()
+            keys = [k for k in self.public_keys() if k.status == "active"]
+        return keys[0].pem
+
+    # -- export and verify -----------------------------------------------------------------
+    def export_records(self) -> Iterator[dict[str, Any]]:
+        """The export as records: a header, every entry, every checkpoint (one snapshot)."""
+        with self._read() as session:
+            size = int(session.execute(select(LogHeadRow.tree_size)).scalar_one())
+            root = self._root(session.connection(), size)
+            keys = sorted(
+                (_key_info(r) for r in session.execute(select(SigningKeyRow)).scalars()),
+                key=lambda k: (k.status == "active", k.created_at, k.key_id),
+            )
+            yield {
+                "type": "header",
+                "format": EXPORT_FORMAT,
+                "version": 1,
+                "exported_at": iso_utc(_naive_utc(self._clock())),
+                "tree_size": size,
+                "root_hash": root.hex(),
+                "public_keys": [
+                    {
+                        "key_id": k.key_id,
+                        "algorithm": k.algorithm,
+                        "public_key": k.public_key,
+                        "status": k.status,
+                    }
+                    for k in keys
+                ],
+            }
+            query = (
+                select(LogEntryRow.entry_index, LogEntryRow.leaf_hash, LogEntryRow.entry_json)
+                .where(LogEntryRow.entry_index < size)
+                .order_by(LogEntryRow.entry_index)
+                .execution_options(yield_per=5000)
+            )
+            for index, leaf, text in session.execute(query):
+                yield {
+                    "type": "entry",
+                    "index": int(index),
+                    "leaf_hash": bytes(leaf).hex(),
+                    "entry": json.loads(text),
+                }
+            for row in session.execute(
+                select(CheckpointRow)
+                .where(CheckpointRow.tree_size <= size)
+                .order_by(CheckpointRow.id)
+            ).scalars():
+                cp = _checkpoint(row)
+                yield {
+                    "type": "checkpoint",
+                    "tree_size": cp.tree_size,
+                    "root_hash": cp.root_hash,
+                    "time": cp.time,
+                    "key_id": cp.key_id,
+                    "signature": cp.signature,
+                }
+
+    def export(self, path: str | Path, *, checkpoint: bool = True) -> ExportSummary:
+        """Write the log as JSON Lines to ``path`` (see ``docs/log.md`` for the format).
+
+        With ``checkpoint`` (default) a checkpoint is signed first if the latest one does not
+        cover every entry, so the whole export can be verified offline.
+        """
+        if checkpoint:
+            latest = self.latest_checkpoint()
+            if latest is None or latest.tree_size != self.size():
+                self.checkpoint()
+        target = Path(path)
+        counts = {"entry": 0, "checkpoint": 0}
+        header: dict[str, Any] = {}
+        tmp = target.with_name(target.name + ".partial")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for record in self.export_records():
+                if record["type"] == "header":
+                    header = record
+                else:
+                    counts[record["type"]] += 1
+                fh.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+        tmp.replace(target)
+        return ExportSummary(
+            path=str(target),
+            entries=counts["entry"],
+            checkpoints=counts["checkpoint"],
+            tree_size=int(header["tree_size"]),
+            root_hash=str(header["root_hash"]),
+        )
+
+    def verify(self, public_key: str | bytes | None = None) -> VerifyReport:
+        """Verify the stored log like ``skyfence log verify`` does an export.
+
+        ``public_key`` (PEM, base64 or hex) is the key you trust; default: the store's
+        active key (which only shows the database agrees with itself).
+        Returns a :class:`skyfence.store.verify.VerifyReport`.
+        """
+        from skyfence.store.keys import load_public_key
+        from skyfence.store.verify import verify_records
+
+        if public_key is None:
+            active = [k for k in self.public_keys() if k.status == "active"]
+            trusted = [base64.b64decode(k.public_key) for k in active]
+        else:
+            trusted = [load_public_key(public_key)]
+        report: VerifyReport = verify_records(self.export_records(), trusted, source="database")
+        return report
+
+
+_T_ENTRIES = Base.metadata.tables["log_entries"]
+_T_NODES = Base.metadata.tables["merkle_nodes"]
+_T_HEAD = Base.metadata.tables["log_head"]
+_T_CHECKPOINTS = Base.metadata.tables["checkpoints"]
+_T_KEYS = Base.metadata.tables["signing_keys"]
+_INSERT_ENTRY = insert(_T_ENTRIES)
+_INSERT_NODE = insert(_T_NODES)
+_UPDATE_HEAD = (
+    update(_T_HEAD)
+    .where(_T_HEAD.c.id == 1)
+    .values(tree_size=bindparam("size"), root_hash=bindparam("root"))
+)
+_INSERT_CHECKPOINT = insert(_T_CHECKPOINTS).returning(_T_CHECKPOINTS.c.id)
+_ACTIVE_KEY_ID = select(_T_KEYS.c.key_id).where(_T_KEYS.c.status == "active")
+_LOCK_HEAD = select(_T_HEAD.c.tree_size).where(_T_HEAD.c.id == 1).with_for_update()
+_HEAD_SIZE = select(_T_HEAD.c.tree_size).where(_T_HEAD.c.id == 1)
+_CHECKPOINT_AT_SIZE = (
+    select(_T_CHECKPOINTS)
+    .where(_T_CHECKPOINTS.c.tree_size == bindparam("size"))
+    .order_by(_T_CHECKPOINTS.c.id.desc())
+    .limit(1)
+)
+
+
+def _check_kind_all(items: Sequence[tuple[str, dict[str, Any], str, str]]) -> None:
+    for item in items:
+        if len(item) != 4:
+            raise InputError("each item is (kind, data, author, reason)")
+        kind, data, _, _ = item
+        if not isinstance(kind, str) or not kind:
+            raise InputError("kind must be a non-empty string such as 'note' or 'policy.apply'")
+        if not isinstance(data, dict):
+            raise InputError(f"data of a {kind!r} entry must be a dict, not {type(data).__name__}")
+
+
+def _naive_utc(value: Any) -> datetime:
+    from datetime import UTC
+
+    if isinstance(value, np.datetime64):
+        value = value.astype("datetime64[us]").item()
+    if not isinstance(value, datetime):
+        raise InputError(f"the store's clock returned {value!r}; expected a datetime")
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    result: datetime = value
+    return result
+
+
+def _entry(row: LogEntryRow) -> LogEntry:
+    parsed = json.loads(row.entry_json)
+    return LogEntry(
+        index=int(row.entry_index),
+        kind=str(parsed.get("kind", row.kind)),
+        author=str(parsed.get("author", row.author)),
+        reason=str(parsed.get("reason", row.reason)),
+        time=np.datetime64(str(parsed.get("time", "")).rstrip("Z") or row.created_at, "ns"),
+        leaf_hash=bytes(row.leaf_hash).hex(),
+        entry=parsed,
+    )
+
+
+def _checkpoint(row: Any) -> Checkpoint:
+    return Checkpoint(
+        id=int(row.id),
+        tree_size=int(row.tree_size),
+        root_hash=bytes(row.root_hash).hex(),
+        time=iso_utc(row.created_at),
+        key_id=row.key_id,
+        signature=base64.b64encode(bytes(row.signature)).decode(),
+    )
+
+
+def _key_info(row: SigningKeyRow) -> PublicKeyInfo:
+    raw = bytes(row.public_key)
+    return PublicKeyInfo(
+        key_id=row.key_id,
+        algorithm=row.algorithm,
+        public_key=base64.b64encode(raw).decode(),
+        status=row.status,
+        created_at=np.datetime64(row.created_at, "ns"),
+        retired_at=_dt64(row.retired_at),
+        pem=public_key_pem(raw),
+    )

@@ -1,0 +1,426 @@
+"""Offline verification of an exported transparency log (no database needed).
+
+:func:`verify_export` reads a JSON Lines export, recomputes every leaf hash and the Merkle tree,
+checks each entry's ``index`` and ``prev_root`` chain, every checkpoint's root and Ed25519
+signature (trusting the key you give and the keys linked to it by logged rotations signed by
+both keys), the RFC 9162 consistency of successive checkpoints, and that the last checkpoint
+covers every entry. The first problem is reported with the index of the first entry that can
+no longer be trusted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skyfence.errors import InputError, IntegrityError, ParseError
+from skyfence.store.canonical import canonical_json
+from skyfence.store.keys import (
+    checkpoint_message,
+    key_id_for,
+    load_public_key,
+    rotation_message,
+    verify_signature,
+)
+from skyfence.store.merkle import EMPTY_ROOT, MemoryTree, leaf_hash, verify_consistency
+
+__all__ = ["VerifyReport", "verify_records", "verify_export", "read_export"]
+
+EXPORT_FORMAT = "skyfence-transparency-log"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Outcome of a verification. ``problem`` is one line; ``first_bad_index`` the entry."""
+
+    ok: bool
+    source: str
+    entries: int
+    root_hash: str
+    checkpoints: int
+    checkpoints_verified: int
+    trusted_key_ids: list[str]
+    first_bad_index: int | None = None
+    problem: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def raise_for_problem(self) -> None:
+        """Raise :class:`~skyfence.errors.IntegrityError` with ``problem`` if not ``ok``."""
+        if not self.ok:
+            raise IntegrityError(f"{self.source}: {self.problem}")
+
+
+@dataclass
+class _Checkpoint:
+    number: int  # 1-based position among checkpoints
+    tree_size: int
+    root: bytes
+    time: str
+    key_id: str
+    signature: bytes
+
+
+def read_export(path: str | Path) -> list[dict[str, Any]]:
+    """Read an export's records; :class:`~skyfence.errors.ParseError` names the bad line."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParseError(
+            "no such file; give the path written by `skyfence log export`", source=source
+        ) from None
+    except UnicodeDecodeError:
+        raise ParseError(
+            "not UTF-8 text; expected a JSON Lines log export", source=source
+        ) from None
+    records: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ParseError(f"not valid JSON ({exc.msg})", source=source, line=number) from None
+        if not isinstance(record, dict) or record.get("type") not in (
+            "header",
+            "entry",
+            "checkpoint",
+        ):
+            raise ParseError(
+                "expected an object with type 'header', 'entry' or 'checkpoint'",
+                source=source,
+                line=number,
+            )
+        record["_line"] = number
+        records.append(record)
+    if not records or records[0]["type"] != "header" or records[0].get("format") != EXPORT_FORMAT:
+        raise ParseError(
+            f"not a skyfence log export: the first line must be a header with format "
+            f"{EXPORT_FORMAT!r} (write one with `skyfence log export FILE`)",
+            source=source,
+            line=1,
+        )
+    return records
+
+
+def verify_export(path: str | Path, public_key: str | bytes | Path) -> VerifyReport:
+    """Verify the export at ``path`` offline against the trusted ``public_key``.
+
+    ``public_key`` is PEM text, base64 of the raw key, 64 hex digits, or a path to a file
+    holding one of those (what ``skyfence log pubkey`` prints).
+    """
+    key = _read_key(public_key)
+    return verify_records(read_export(path), [key], source=str(path))
+
+
+def _read_key(public_key: str | bytes | Path) -> bytes:
+    if isinstance(public_key, Path):
+        if not public_key.is_file():
+            raise InputError(
+                f"no public key file at {public_key}; write one with "
+                "`skyfence log pubkey --out FILE`"
+            )
+        return load_public_key(public_key.read_bytes())
+    if isinstance(public_key, str) and not public_key.lstrip().startswith("-----"):
+        candidate = Path(public_key)
+        try:
+            if candidate.is_file():
+                return load_public_key(candidate.read_bytes())
+        except OSError:
+            pass
+        try:
+            return load_public_key(public_key)
+        except InputError:
+            raise InputError(
+                f"--key {public_key!r} is neither a readable file nor a public key; give the "
+                "PEM file written by `skyfence log pubkey --out FILE`, or the key as "
+                "base64/hex text"
+            ) from None
+    return load_public_key(public_key)
+
+
+def _field(record: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    value = record.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        line = record.get("_line")
+        raise ParseError(f"{what}: field {name!r} is missing or not a {kind.__name__}", line=line)
+    return value
+
+
+def _hex32(value: Any) -> bytes | None:
+    try:
+        raw = bytes.fromhex(value)
+    except (TypeError, ValueError):
+        return None
+    return raw if len(raw) == 32 else None
+
+
+def verify_records(
+    records: Iterable[dict[str, Any]], trusted_keys: Sequence[bytes], *, source: str = "log"
+) -> VerifyReport:
+    """Verify export records (header, entries, checkpoints) against ``trusted_keys`` (raw)."""
+    tree = MemoryTree()
+    local: tuple[int, str, str] | None = None  # first entry-level problem: index, why, kind
+    key_ids: dict[str, bytes] = {}
+    rotations: list[tuple[bytes, bytes]] = []
+    checkpoints: list[_Checkpoint] = []
+    header: dict[str, Any] = {}
+    position = 0
+    for record in records:
+        kind = record.get("type")
+        if kind == "header":
+            header = record
+            for key in record.get("public_keys", []) or []:
+                try:
+                    raw = base64.b64decode(key["public_key"], validate=True)
+                except (KeyError, TypeError, ValueError):
+                    continue
+                key_ids.setdefault(key_id_for(raw), raw)
+            continue
+        if kind == "checkpoint":
+            try:
+                signature = base64.b64decode(_field(record, "signature", str, "checkpoint"))
+            except ValueError:  # not base64: it cannot verify
+                signature = b""
+            root = _hex32(_field(record, "root_hash", str, "checkpoint"))
+            checkpoints.append(
+                _Checkpoint(
+                    number=len(checkpoints) + 1,
+                    tree_size=_field(record, "tree_size", int, "checkpoint"),
+                    root=root if root is not None else b"",
+                    time=_field(record, "time", str, "checkpoint"),
+                    key_id=_field(record, "key_id", str, "checkpoint"),
+                    signature=signature,
+                )
+            )
+            continue
+        # an entry
+        p = position
+        index = record.get("index")
+        entry = record.get("entry")
+        recorded_leaf = _hex32(record.get("leaf_hash"))
+        if not isinstance(entry, dict):
+            problem = f"entry {p} has no entry object; the record was damaged"
+            local = local or (p, problem, "damaged")
+            leaf = leaf_hash(json.dumps(entry).encode())
+        else:
+            try:
+                leaf = leaf_hash(canonical_json(entry))
+            except InputError:  # e.g. NaN, which canonical JSON cannot hold
+                leaf = leaf_hash(json.dumps(entry, sort_keys=True).encode())
+                local = local or (p, f"entry {p} is not canonical JSON (it was changed)", "leaf")
+            if local is None:
+                local = _check_entry(p, index, entry, recorded_leaf, leaf, tree)
+            _collect_keys(entry, key_ids, rotations)
+        tree.append(leaf)
+        position += 1
+
+    n = len(tree)
+    trusted = _trust_closure(set(trusted_keys), rotations)
+    for raw in trusted:
+        key_ids.setdefault(key_id_for(raw), raw)
+    trusted_ids = sorted(key_id_for(raw) for raw in trusted)
+
+    # checkpoints: which ones match the recomputed tree, which are signed by a trusted key
+    first_root_bad: tuple[_Checkpoint, str] | None = None
+    first_sig_bad: tuple[_Checkpoint, str] | None = None
+    good_sizes: list[int] = []
+    verified = 0
+    for cp in checkpoints:
+        if cp.tree_size > n or cp.tree_size < 0:
+            why = (
+                f"checkpoint {cp.number} (signed {cp.time}) covers {cp.tree_size} entries but the "
+                f"log has {n}: entries {n}..{cp.tree_size - 1} were deleted"
+            )
+            first_root_bad = first_root_bad or (cp, why)
+            continue
+        expected = tree.root(cp.tree_size) if cp.tree_size else EMPTY_ROOT
+        if cp.root != expected:
+            why = (
+                f"checkpoint {cp.number} (tree size {cp.tree_size}, signed {cp.time}) does not "
+                "match the entries"
+            )
+            first_root_bad = first_root_bad or (cp, why)
+            continue
+        signer = key_ids.get(cp.key_id)
+        if signer is None or signer not in trusted:
+            why = (
+                f"checkpoint {cp.number} (tree size {cp.tree_size}) is signed by key {cp.key_id}, "
+                f"which is not the trusted key ({', '.join(trusted_ids) or 'none'}) nor linked to "
+                "it by a logged key rotation signed by both keys"
+            )
+            first_sig_bad = first_sig_bad or (cp, why)
+            continue
+        message = checkpoint_message(cp.tree_size, cp.root, cp.time, cp.key_id)
+        if not verify_signature(signer, cp.signature, message):
+            why = (
+                f"checkpoint {cp.number} (tree size {cp.tree_size}) has a signature that does not "
+                f"verify with key {cp.key_id}: the checkpoint was altered"
+            )
+            first_sig_bad = first_sig_bad or (cp, why)
+            continue
+        verified += 1
+        good_sizes.append(cp.tree_size)
+
+    def report(
+        first_bad: int | None, problem: str | None, warnings: list[str] | None = None
+    ) -> VerifyReport:
+        return VerifyReport(
+            ok=problem is None,
+            source=source,
+            entries=n,
+            root_hash=tree.root().hex(),
+            checkpoints=len(checkpoints),
+            checkpoints_verified=verified,
+            trusted_key_ids=trusted_ids,
+            first_bad_index=first_bad,
+            problem=problem,
+            warnings=warnings or [],
+        )
+
+    if (
+        local is not None
+        and local[2] == "prev_root"
+        and 0 < local[0]
+        and local[0] not in good_sizes
+    ):
+        # the chain breaks between p-1 and p; no valid checkpoint vouches for entries 0..p-1
+        p = local[0]
+        local = (
+            p - 1,
+            f"entry {p - 1} was changed (entry {p} no longer chains to it), or the entries after "
+            "it were deleted, inserted or reordered",
+            "prev_root",
+        )
+    if first_root_bad is not None:
+        cp, why = first_root_bad
+        bad_end = min(cp.tree_size, n + 1)
+        if local is not None and local[0] < max(bad_end, 1):
+            return report(local[0], local[1])
+        good_before = max((s for s in good_sizes if s < cp.tree_size), default=0)
+        start = min(good_before, n)
+        if cp.tree_size > n:
+            return report(n, why)
+        if cp.tree_size - start == 1:
+            return report(start, f"entry {start} was changed: {why}")
+        return report(
+            start,
+            f"entries {start}..{cp.tree_size - 1} were altered (the first that cannot be trusted "
+            f"is {start}): {why}",
+        )
+    if local is not None:
+        return report(local[0], local[1])
+    if first_sig_bad is not None:
+        return report(None, first_sig_bad[1])
+
+    # successive checkpoints must be consistent (RFC 9162 §2.1.4) and never shrink
+    previous: _Checkpoint | None = None
+    for cp in checkpoints:
+        if previous is not None:
+            if cp.tree_size < previous.tree_size:
+                return report(
+                    cp.tree_size,
+                    f"checkpoint {cp.number} has {cp.tree_size} entries, fewer than checkpoint "
+                    f"{previous.number} before it ({previous.tree_size}): the log was rolled back",
+                )
+            proof = tree.consistency_proof(previous.tree_size, cp.tree_size)
+            if not verify_consistency(
+                previous.tree_size, cp.tree_size, previous.root, cp.root, proof
+            ):  # pragma: no cover - roots already match the recomputed tree
+                return report(
+                    previous.tree_size,
+                    f"checkpoints {previous.number} and {cp.number} are not consistent",
+                )
+        previous = cp
+
+    covered = max(good_sizes, default=0)
+    if covered < n:
+        return report(
+            covered,
+            f"entries {covered}..{n - 1} are not covered by any signed checkpoint (appended or "
+            "inserted after the last checkpoint); sign one with `skyfence log checkpoint`",
+        )
+    warnings = []
+    header_root = header.get("root_hash")
+    if header and (header.get("tree_size") != n or header_root != tree.root().hex()):
+        warnings.append("the header's tree_size/root_hash differ from the entries (not signed)")
+    return report(None, None, warnings)
+
+
+def _check_entry(
+    p: int,
+    index: Any,
+    entry: dict[str, Any],
+    recorded_leaf: bytes | None,
+    leaf: bytes,
+    tree: MemoryTree,
+) -> tuple[int, str, str] | None:
+    """The first problem of the entry at position ``p``: ``(p, why, kind)``, or ``None``."""
+    if not isinstance(index, int) or isinstance(index, bool):
+        return p, f"entry {p} has no integer index; the record was damaged", "damaged"
+    if index > p:
+        why = (
+            f"entry {p} is missing: the record at this position is entry {index} "
+            "(entries were deleted)"
+        )
+        return p, why, "index"
+    if index < p:
+        why = (
+            f"the record at position {p} claims index {index}: an entry was inserted or "
+            "entries were reordered"
+        )
+        return p, why, "index"
+    if entry.get("index") != p:
+        why = f"entry {p} was changed or moved: its content says index {entry.get('index')!r}"
+        return p, why, "index"
+    if recorded_leaf != leaf:
+        why = f"entry {p} was changed: its content does not hash to its recorded leaf hash"
+        return p, why, "leaf"
+    expected_prev = tree.root().hex() if len(tree) else EMPTY_ROOT.hex()
+    if entry.get("prev_root") != expected_prev:
+        why = (
+            f"entry {p} does not follow entries 0..{p - 1}: its prev_root is not their Merkle "
+            "root (an entry here was deleted, inserted or reordered, or the one before rewritten)"
+        )
+        return p, why, "prev_root"
+    return None
+
+
+def _collect_keys(
+    entry: dict[str, Any], key_ids: dict[str, bytes], rotations: list[tuple[bytes, bytes]]
+) -> None:
+    data = entry.get("data")
+    if not isinstance(data, dict):
+        return
+    try:
+        if entry.get("kind") == "key.create":
+            raw = base64.b64decode(data["public_key"], validate=True)
+            key_ids.setdefault(key_id_for(raw), raw)
+        elif entry.get("kind") == "key.rotate":
+            old = base64.b64decode(data["old_public_key"], validate=True)
+            new = base64.b64decode(data["new_public_key"], validate=True)
+            message = rotation_message(key_id_for(old), old, key_id_for(new), new)
+            key_ids.setdefault(key_id_for(old), old)
+            key_ids.setdefault(key_id_for(new), new)
+            if verify_signature(
+                old, base64.b64decode(data["old_signature"]), message
+            ) and verify_signature(new, base64.b64decode(data["new_signature"]), message):
+                rotations.append((old, new))
+    except (KeyError, TypeError, ValueError):
+        return
+
+
+def _trust_closure(trusted: set[bytes], rotations: list[tuple[bytes, bytes]]) -> set[bytes]:
+    """Keys linked to a trusted one by a rotation both keys signed."""
+    changed = True
+    while changed:
+        changed = False
+        for old, new in rotations:
+            if (old in trusted) != (new in trusted):
+                trusted |= {old, new}
+                changed = True
+    return trusted
