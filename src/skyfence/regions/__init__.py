@@ -1,1 +1,34 @@
-"""skyfence.regions"""
+"""Regions: country boundaries with an explicit worldview, custom polygons, H3 cell sets,
+buffers and set operations, and a :class:`RegionIndex` that maps points to regions fast.
+
+>>> from skyfence.regions import world, parse_region
+>>> w = world()
+>>> w.region("TW").name
+'Taiwan'
+"""
+
+from skyfence.regions.expr import EXPRESSION_HELP, parse_region
+from skyfence.regions.index import RegionIndex
+from skyfence.regions.region import H3_RESOLUTIONS, Region
+from skyfence.regions.worldview import (
+    BUILTIN_NAMES,
+    CRIMEA_CUT,
+    Worldview,
+    builtin_path,
+    load_worldview,
+    world,
+)
+
+__all__ = [
+    "Region",
+    "RegionIndex",
+    "Worldview",
+    "world",
+    "load_worldview",
+    "parse_region",
+    "builtin_path",
+    "BUILTIN_NAMES",
+    "CRIMEA_CUT",
+    "EXPRESSION_HELP",
+    "H3_RESOLUTIONS",
+]

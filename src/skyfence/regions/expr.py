@@ -1,0 +1,300 @@
+"""A small, safe expression language for regions (tokenizer + recursive descent, no ``eval``).
+
+Grammar (``-`` binds tighter than ``&``, which binds tighter than ``|``, as in Python)::
+
+    expr   := inter ( "|" inter )*
+    inter  := diff ( "&" diff )*
+    diff   := atom ( "-" atom )*
+    atom   := "(" expr ")"
+            | "buffer" "(" expr "," DISTANCE ")"        DISTANCE: 100km, 500m, 12nmi
+            | "geojson:" PATH                            PATH: up to a space, "," or ")"; or quoted
+            | "h3:" RES ":" CELL ("," CELL)*              CELL: 15 hex digits
+            | NAME                                        ISO code, country name, built-in name
+            | "'" any text "'"                            a quoted name (e.g. 'South Africa')
+
+A hyphen inside a word is part of the name only when the whole word is a known name
+(``crimea-coast``); otherwise it is the difference operator (``UA-crimea`` = ``UA - crimea``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import h3
+import numpy as np
+
+from skyfence.errors import ParseError
+from skyfence.regions import _geo
+from skyfence.regions.io import read_geojson_geometry
+from skyfence.regions.region import Region
+from skyfence.regions.worldview import Worldview, world
+
+__all__ = ["parse_region", "EXPRESSION_HELP"]
+
+EXPRESSION_HELP = (
+    "an ISO code (TW, UKR), a country name, a built-in name (crimea, crimea-coast), "
+    "geojson:PATH, h3:RES:CELL,CELL, buffer(EXPR, 100km), A | B, A & B, A - B or (...)"
+)
+
+_UNITS_KM = {"km": 1.0, "m": 0.001, "nmi": 1.852}
+_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+_DIST = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(km|nmi|m)\b", re.IGNORECASE)
+_CELL = re.compile(r"[0-9a-fA-F]{15}")
+
+
+@dataclass
+class _Tok:
+    kind: str  # name, quoted, op, lparen, rparen, comma, geojson, h3, dist, end
+    text: str
+    pos: int
+    value: object = None
+
+
+class _Parser:
+    def __init__(self, text: str, w: Worldview) -> None:
+        self.text = text
+        self.w = w
+        self.known = {n.upper() for n in w.names()}
+        self.toks = self._tokenize()
+        self.i = 0
+
+    # -- tokens ---------------------------------------------------------------------------
+    def fail(self, what: str, pos: int) -> ParseError:
+        shown = self.text[:pos] + "⟨here⟩" + self.text[pos:]
+        return ParseError(
+            f"{what} at position {pos} in {shown!r}; a region expression is " + EXPRESSION_HELP,
+            source="region expression",
+        )
+
+    def _tokenize(self) -> list[_Tok]:
+        t, n, i = self.text, len(self.text), 0
+        out: list[_Tok] = []
+        while i < n:
+            ch = t[i]
+            if ch.isspace():
+                i += 1
+            elif ch in "|&-":
+                out.append(_Tok("op", ch, i))
+                i += 1
+            elif ch == "(":
+                out.append(_Tok("lparen", ch, i))
+                i += 1
+            elif ch == ")":
+                out.append(_Tok("rparen", ch, i))
+                i += 1
+            elif ch == ",":
+                out.append(_Tok("comma", ch, i))
+                i += 1
+            elif ch in "'\"":
+                end = t.find(ch, i + 1)
+                if end < 0:
+                    raise self.fail(f"unclosed quote {ch}", i)
+                out.append(_Tok("quoted", t[i + 1 : end], i))
+                i = end + 1
+            elif t[i : i + 8].lower() == "geojson:":
+                j = i + 8
+                if j < n and t[j] in "'\"":
+                    end = t.find(t[j], j + 1)
+                    if end < 0:
+                        raise self.fail("unclosed quote in geojson path", j)
+                    path, i = t[j + 1 : end], end + 1
+                else:
+                    m = re.compile(r"[^\s,()]+").match(t, j)
+                    if not m:
+                        raise self.fail("expected a file path after 'geojson:'", j)
+                    path, i = m.group(0), m.end()
+                out.append(_Tok("geojson", path, j))
+            elif t[i : i + 3].lower() == "h3:":
+                m = re.compile(r"(\d+):").match(t, i + 3)
+                if not m:
+                    raise self.fail("expected h3:RES:CELL,CELL (e.g. h3:5:851e6227fffffff)", i + 3)
+                res = int(m.group(1))
+                j = m.end()
+                cells = []
+                while True:
+                    while j < n and t[j].isspace():
+                        j += 1
+                    c = _CELL.match(t, j)
+                    if not c:
+                        raise self.fail("expected an H3 cell (15 hex digits)", j)
+                    cells.append((c.group(0).lower(), j))
+                    j = c.end()
+                    k = j
+                    while k < n and t[k].isspace():
+                        k += 1
+                    if k < n and t[k] == "," and _CELL.match(t, _skip_space(t, k + 1)):
+                        j = k + 1
+                        continue
+                    break
+                out.append(_Tok("h3", t[i:j], i, (res, cells)))
+                i = j
+            else:
+                d = _DIST.match(t, i)
+                if d and (d.end() == n or not (t[d.end()].isalnum() or t[d.end()] == "_")):
+                    km = float(d.group(1)) * _UNITS_KM[d.group(2).lower()]
+                    out.append(_Tok("dist", d.group(0), i, km))
+                    i = d.end()
+                    continue
+                m = _WORD.match(t, i)
+                if not m:
+                    raise self.fail(f"unexpected character {ch!r}", i)
+                word = m.group(0)
+                if "-" in word and word.upper() not in self.known:
+                    # UA-crimea: a hyphen between unknown parts is the difference operator
+                    pos = i
+                    for k, part in enumerate(word.split("-")):
+                        if k:
+                            out.append(_Tok("op", "-", pos))
+                            pos += 1
+                        if not part:
+                            raise self.fail("expected a name next to '-'", pos)
+                        out.append(_Tok("name", part, pos))
+                        pos += len(part)
+                else:
+                    out.append(_Tok("name", word, i))
+                i = m.end()
+        out.append(_Tok("end", "", n))
+        return out
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, kind: str, what: str) -> _Tok:
+        tok = self.peek()
+        if tok.kind != kind:
+            got = tok.text or "end of text"
+            raise self.fail(f"expected {what} but found {got!r}", tok.pos)
+        return self.take()
+
+    # -- grammar --------------------------------------------------------------------------
+    def parse(self) -> Region:
+        if self.peek().kind == "end":
+            raise self.fail("empty expression", 0)
+        region = self.expr()
+        tok = self.peek()
+        if tok.kind != "end":
+            raise self.fail(
+                f"expected an operator (|, &, -) or the end but found {tok.text!r}", tok.pos
+            )
+        return region
+
+    def expr(self) -> Region:
+        left = self.inter()
+        while self.peek().kind == "op" and self.peek().text == "|":
+            self.take()
+            left = left | self.inter()
+        return left
+
+    def inter(self) -> Region:
+        left = self.diff()
+        while self.peek().kind == "op" and self.peek().text == "&":
+            self.take()
+            left = left & self.diff()
+        return left
+
+    def diff(self) -> Region:
+        left = self.atom()
+        while self.peek().kind == "op" and self.peek().text == "-":
+            self.take()
+            left = left - self.atom()
+        return left
+
+    def atom(self) -> Region:
+        tok = self.peek()
+        if tok.kind == "lparen":
+            self.take()
+            inner = self.expr()
+            self.expect("rparen", "')'")
+            return inner
+        if (
+            tok.kind == "name"
+            and tok.text.lower() == "buffer"
+            and self.toks[self.i + 1].kind == "lparen"
+        ):
+            self.take()
+            self.take()
+            inner = self.expr()
+            self.expect("comma", "',' and a distance, as in buffer(TW, 100km)")
+            dist = self.expect("dist", "a distance with a unit (e.g. 100km, 500m, 12nmi)")
+            self.expect("rparen", "')' closing buffer(...)")
+            return inner.buffer(float(dist.value))  # type: ignore[arg-type]
+        if tok.kind in ("name", "quoted"):
+            self.take()
+            return self.w.region(tok.text)
+        if tok.kind == "geojson":
+            self.take()
+            geometry = read_geojson_geometry(Path(tok.text).expanduser())
+            return Region(f"geojson:{tok.text}", Path(tok.text).name, geometry, kind="geojson")
+        if tok.kind == "h3":
+            self.take()
+            res, cells = tok.value  # type: ignore[misc]
+            ints = []
+            for cell, pos in cells:
+                if not h3.is_valid_cell(cell):
+                    raise self.fail(f"{cell!r} is not a valid H3 cell", pos)
+                if h3.get_resolution(cell) != res:
+                    raise self.fail(
+                        f"cell {cell} has resolution {h3.get_resolution(cell)}, not {res}", pos
+                    )
+                ints.append(h3.str_to_int(cell))
+            geometry = _geo.cells_geometry(np.array(ints, dtype=np.uint64))
+            return Region(
+                tok.text, f"{len(ints)} H3 cells at resolution {res}", geometry, kind="h3"
+            )
+        got = tok.text or "end of text"
+        raise self.fail(f"expected a region but found {got!r}", tok.pos)
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i].isspace():
+        i += 1
+    return i
+
+
+def parse_region(expression: str, w: Worldview | None = None) -> Region:
+    """Build a :class:`Region` from an expression such as ``"UA - crimea"``.
+
+    Parameters
+    ----------
+    expression : str
+        See the module docstring for the grammar: ISO codes, built-in names,
+        ``geojson:PATH``, ``h3:RES:CELL,CELL``, ``buffer(EXPR, 100km)``, ``|``, ``&``, ``-``,
+        parentheses.
+    w : Worldview, optional
+        Where names are looked up (default :func:`world`).
+
+    Returns
+    -------
+    Region
+        Its ``id`` is the expression text (stripped) unless it is a single name.
+
+    Examples
+    --------
+    >>> r = parse_region("UA - crimea")
+    >>> r.id, 550_000 < r.area_km2 < 580_000
+    ('UA - crimea', True)
+    """
+    if not isinstance(expression, str):
+        raise ParseError(
+            f"a region expression must be text, got {type(expression).__name__}",
+            source="region expression",
+        )
+    w = world() if w is None else w
+    region = _Parser(expression, w).parse()
+    text = " ".join(expression.split())
+    if region.kind == "expression":
+        region = Region(
+            text,
+            text,
+            region.geometry,
+            kind="expression",
+            worldview=region.worldview or w.worldview,
+        )
+    return region
