@@ -1,0 +1,193 @@
+"""``skyfence constellation ...`` and ``skyfence demo`` run in-process."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from skyfence.cli.main import main
+from skyfence.orbits import Ephemeris
+
+
+@pytest.fixture(scope="module")
+def small_tle(starlink_tle, tmp_path_factory):
+    """The first 300 objects of the real snapshot as a 3LE file."""
+    lines = starlink_tle.read_text().splitlines()[: 3 * 300]
+    path = tmp_path_factory.mktemp("tle") / "small.tle"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_presets_json(capsys):
+    assert main(["constellation", "presets", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    by_name = {p["name"]: p for p in data}
+    assert by_name["starlink-gen1"]["satellites"] == 4408
+    assert by_name["kuiper"]["satellites"] == 3236
+    assert "Bassa" in by_name["starlink-gen1"]["source"]
+    assert [s["planes"] for s in by_name["kuiper"]["shells"]] == [34, 36, 28]
+
+
+def test_presets_table(capsys):
+    assert main(["constellation", "presets"]) == 0
+    out = capsys.readouterr().out
+    assert "starlink-gen1" in out and "4,408" in out
+
+
+def test_describe_preset_json(capsys):
+    assert main(["constellation", "describe", "--preset", "starlink-gen1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["satellites"] == 4408
+    assert [s["planes"] for s in data["shells"]] == [72, 72, 36, 6, 4]
+    assert data["status"]["operational"] == 4408
+
+
+def test_describe_real_file(capsys, starlink_tle):
+    assert main(["constellation", "describe", str(starlink_tle), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["satellites"] == 9543
+    incs = {round(s["inclination_deg"]) for s in data["shells"] if s["inclination_deg"]}
+    assert {43, 53, 70, 98} <= incs
+    assert data["status"]["decaying"] + data["status"]["raising"] > 100
+    assert main(["constellation", "describe", str(starlink_tle)]) == 0
+    out = capsys.readouterr().out
+    assert "(none)" in out and "oper" in out
+
+
+def test_propagate_preset_to_npz_with_progress_bar(capsys, tmp_path):
+    out = tmp_path / "k.npz"
+    code = main(
+        [
+            "constellation",
+            "propagate",
+            "--preset",
+            "kuiper",
+            "--start",
+            "2026-02-22T00:00:00Z",
+            "--duration",
+            "2m",
+            "--step",
+            "30s",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "propagating" in captured.err  # the progress bar is on stderr
+    assert "3,236 satellites × 5 steps" in " ".join(captured.out.split())
+    eph = Ephemeris.from_npz(out)
+    assert eph.shape == (3236, 5)
+    assert eph.times[0] == np.datetime64("2026-02-22T00:00:00", "ns")
+    r = np.linalg.norm(eph.positions_ecef_km, axis=-1) - 6378.137
+    assert 580 < r.min() and r.max() < 650
+
+
+def test_propagate_file_to_parquet_json_float32_workers(capsys, tmp_path, small_tle):
+    out = tmp_path / "s.parquet"
+    code = main(
+        [
+            "constellation",
+            "propagate",
+            str(small_tle),
+            "--duration",
+            "1m",
+            "--step",
+            "15s",
+            "--out",
+            str(out),
+            "--float32",
+            "--workers",
+            "2",
+            "--json",
+        ]
+    )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["satellites"] == 300 and data["steps"] == 5
+    assert data["dtype"] == "float32" and data["workers"] == 2
+    table = pq.read_table(out)
+    assert table.num_rows == 1500
+    alt = np.array(table.column("altitude_km").to_pylist(), dtype=float)
+    assert np.nanmin(alt) > 150 and np.nanmax(alt) < 700
+
+
+def test_propagate_to_csv(capsys, tmp_path):
+    out = tmp_path / "k.csv"
+    assert (
+        main(
+            [
+                "constellation",
+                "propagate",
+                "--preset",
+                "kuiper",
+                "--duration",
+                "0s",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith('"time","norad_id","name"')
+    assert len(lines) == 1 + 3236
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--preset", "kuiper", "--step", "soon", "--out", "x.npz"], "cannot read duration"),
+        (["--preset", "nope", "--out", "x.npz"], "kuiper, starlink-gen1"),
+        (["--preset", "kuiper", "--out", "x.txt"], ".npz, .parquet, .csv"),
+        (["--out", "x.npz"], "FILE or --preset"),
+        (["no/such/file.tle", "--out", "x.npz"], "does not exist"),
+        (["--preset", "kuiper", "--start", "yesterday", "--out", "x.npz"], "cannot read time"),
+    ],
+)
+def test_propagate_bad_input_is_one_line_exit_1(capsys, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["constellation", "propagate", *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("skyfence: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+def test_convert_round_trip(capsys, tmp_path, small_tle):
+    out = tmp_path / "small.json"
+    assert main(["constellation", "convert", str(small_tle), str(out), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["satellites"] == 300
+    records = json.loads(out.read_text())
+    assert len(records) == 300
+    assert main(["constellation", "describe", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["satellites"] == 300
+
+
+def test_demo_json_is_fast_and_honest(capsys):
+    assert main(["demo", "--json", "--duration", "10m", "--step", "1m"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["constellation"]["satellites"] == 4408
+    run = data["propagation"]
+    assert run["satellites"] == 4408 and run["steps"] == 11
+    assert run["failed_sat_steps"] == 0
+    for shell in run["shells"]:
+        assert abs(shell["difference_km"]) < 1.0
+    assert len(run["subpoints"]) == 5
+    assert all(-90 <= p["latitude_deg"] <= 90 for p in run["subpoints"])
+
+
+def test_demo_default_human_output(capsys):
+    assert main(["demo"]) == 0
+    captured = capsys.readouterr()
+    assert "Mean altitude per shell vs filed" in captured.out
+    assert "4,408 satellites × 241 steps" in " ".join(captured.out.split())
+    assert "propagating" in captured.err
+
+
+def test_demo_bad_preset(capsys):
+    assert main(["demo", "--preset", "iridium"]) == 1
+    assert "choose one of" in capsys.readouterr().err
