@@ -40,8 +40,14 @@ from skyfence.analysis.sharding import Executor
 from skyfence.errors import InputError
 from skyfence.ground import GroundSites, cities, default_pops, plan_gateways
 from skyfence.links import NetworkModel
-from skyfence.regions import Region, parse_region, world
-from skyfence.regions._geo import buffer_km, center_cells, geodesic_area_km2
+from skyfence.regions import (
+    Region,
+    buffer_km,
+    center_cells,
+    geodesic_area_km2,
+    parse_region,
+    world,
+)
 from skyfence.timeutil import datetime64_to_iso, parse_time, time_grid
 
 __all__ = ["WhatIfReport", "Spillover", "run_whatif", "spillover", "DEFAULT_FOOTPRINT_KM"]

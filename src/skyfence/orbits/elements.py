@@ -207,19 +207,11 @@ class ElementSet:
         (1 - e²)^1.5`` (WGS72 constants) and reports ``a = (xke / n'')^(2/3)`` earth radii;
         the tests compare this with ``Satrec.a`` to 1e-12.
         """
-        from skyfence.orbits.physics import J2_WGS72, MU_WGS72_KM3_S2, R_WGS72_KM
+        from skyfence.orbits.physics import semi_major_axis_km
 
-        xke = 60.0 / np.sqrt(R_WGS72_KM**3 / MU_WGS72_KM3_S2)
-        n_kozai = self.mean_motion_rev_per_day * (2.0 * np.pi / 1440.0)  # rad/min
-        cosio = np.cos(np.radians(self.inclination_deg))
-        omeosq = 1.0 - self.eccentricity**2
-        d1 = 0.75 * J2_WGS72 * (3.0 * cosio**2 - 1.0) / (np.sqrt(omeosq) * omeosq)
-        ak = (xke / n_kozai) ** (2.0 / 3.0)
-        delta = d1 / (ak * ak)
-        adel = ak * (1.0 - delta * delta - delta * (1.0 / 3.0 + 134.0 * delta * delta / 81.0))
-        delta = d1 / (adel * adel)
-        n_brouwer = n_kozai / (1.0 + delta)
-        return (xke / n_brouwer) ** (2.0 / 3.0) * R_WGS72_KM
+        return semi_major_axis_km(
+            self.mean_motion_rev_per_day, self.eccentricity, self.inclination_deg
+        )
 
     @property
     def mean_altitude_km(self) -> np.ndarray:

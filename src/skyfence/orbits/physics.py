@@ -36,32 +36,28 @@ SPEED_OF_LIGHT_KM_S = 299_792.458
 _TWO_THIRDS = 2.0 / 3.0
 
 
-def _kozai_to_brouwer_factor(a1: np.ndarray, e: np.ndarray, inc_rad: np.ndarray) -> np.ndarray:
-    """SGP4's un-Kozai step: the ratio between Brouwer and Kozai mean motion minus 1."""
-    cosio = np.cos(inc_rad)
-    theta2 = cosio * cosio
-    x3thm1 = 3.0 * theta2 - 1.0
-    beta0 = np.sqrt(1.0 - e * e)
-    temp = 1.5 * J2_WGS72 * x3thm1 / (beta0 * beta0 * beta0)
-    del1 = temp / (a1 * a1)
-    a0 = a1 * (1.0 - del1 * (1.0 / 3.0 + del1 * (1.0 + 134.0 / 81.0 * del1)))
-    del0 = temp / (a0 * a0)
-    return del0
-
-
 def semi_major_axis_km(
     mean_motion_rev_per_day: np.ndarray | float,
     eccentricity: np.ndarray | float = 0.0,
     inclination_deg: np.ndarray | float = 0.0,
 ) -> np.ndarray:
-    """Brouwer mean semi-major axis (km) from a TLE (Kozai) mean motion, as SGP4 computes it."""
-    n_kozai = np.asarray(mean_motion_rev_per_day, dtype=float) * 2.0 * np.pi / 1440.0  # rad/min
+    """Brouwer mean semi-major axis (km) from a TLE (Kozai) mean motion, exactly as SGP4 does.
+
+    SGP4's ``initl`` un-Kozais the mean motion with ``d1 = 0.75 J2 (3 cos²i - 1) / (1 - e²)^1.5``
+    (WGS72 constants) and reports ``a = (xke / n'')^(2/3)`` earth radii; the tests compare this
+    with ``Satrec.a`` to 1e-12.
+    """
+    n_kozai = np.asarray(mean_motion_rev_per_day, dtype=float) * (2.0 * np.pi / 1440.0)  # rad/min
     e = np.asarray(eccentricity, dtype=float)
-    inc = np.radians(np.asarray(inclination_deg, dtype=float))
+    cosio = np.cos(np.radians(np.asarray(inclination_deg, dtype=float)))
     xke = 60.0 / np.sqrt(R_WGS72_KM**3 / MU_WGS72_KM3_S2)
-    a1 = (xke / n_kozai) ** _TWO_THIRDS
-    del0 = _kozai_to_brouwer_factor(a1, e, inc)
-    n_brouwer = n_kozai / (1.0 + del0)
+    omeosq = 1.0 - e * e
+    d1 = 0.75 * J2_WGS72 * (3.0 * cosio * cosio - 1.0) / (np.sqrt(omeosq) * omeosq)
+    ak = (xke / n_kozai) ** _TWO_THIRDS
+    delta = d1 / (ak * ak)
+    adel = ak * (1.0 - delta * delta - delta * (1.0 / 3.0 + 134.0 * delta * delta / 81.0))
+    delta = d1 / (adel * adel)
+    n_brouwer = n_kozai / (1.0 + delta)
     return (xke / n_brouwer) ** _TWO_THIRDS * R_WGS72_KM
 
 
