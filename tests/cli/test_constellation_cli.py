@@ -167,8 +167,8 @@ def test_convert_round_trip(capsys, tmp_path, small_tle):
     assert json.loads(capsys.readouterr().out)["satellites"] == 300
 
 
-def test_demo_json_is_fast_and_honest(capsys):
-    assert main(["demo", "--json", "--duration", "10m", "--step", "1m"]) == 0
+def test_demo_json_is_fast_and_honest(capsys, tmp_path):
+    assert main(["demo", "--json", "--duration", "10m", "--step", "1m", "--out", str(tmp_path / "r")]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["constellation"]["satellites"] == 4408
     run = data["propagation"]
@@ -178,14 +178,24 @@ def test_demo_json_is_fast_and_honest(capsys):
         assert abs(shell["difference_km"]) < 1.0
     assert len(run["subpoints"]) == 5
     assert all(-90 <= p["latitude_deg"] <= 90 for p in run["subpoints"])
+    whatif = data["whatif"]
+    assert whatif["action"] == "activate" and whatif["region"]["id"] == "TW"
+    assert whatif["window"]["steps"] == 11
+    assert (tmp_path / "r" / "report.html").exists()
 
 
-def test_demo_default_human_output(capsys):
-    assert main(["demo"]) == 0
+@pytest.mark.slow
+def test_demo_default_human_output(capsys, tmp_path):
+    """The README's main job on its defaults: Gen1, then the 1-hour Taiwan what-if report."""
+    assert main(["demo", "--out", str(tmp_path / "tw")]) == 0
     captured = capsys.readouterr()
-    assert "Mean altitude per shell vs filed" in captured.out
-    assert "4,408 satellites × 241 steps" in " ".join(captured.out.split())
-    assert "propagating" in captured.err
+    out = " ".join(captured.out.split())
+    assert "Mean altitude per shell vs filed" in out
+    assert "4,408 satellites × 241 steps" in out
+    assert "Activate TW" in out and "traffic lands abroad" in out
+    assert "propagating" in captured.err and "activate TW" in captured.err
+    report = json.loads((tmp_path / "tw" / "report.json").read_text())
+    assert report["window"]["steps"] == 241 and report["after"]["served_fraction"] > 0.9
 
 
 def test_demo_bad_preset(capsys):

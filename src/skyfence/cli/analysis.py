@@ -54,9 +54,8 @@ def run_whatif_cli(
     footprint_km: float = 12.0,
     in_country: bool = True,
     out: Path | None = None,
-    as_json: bool = False,
-) -> None:
-    """Run a what-if report and print its summary (shared by ``whatif`` and ``demo``)."""
+) -> dict[str, Any]:
+    """Run a what-if report, write it, and return its summary (shared by ``whatif`` and ``demo``)."""
     from skyfence.analysis.report import report_dirname, write_whatif_report
     from skyfence.analysis.whatif import run_whatif
     from skyfence.regions import parse_region, world
@@ -79,14 +78,14 @@ def run_whatif_cli(
     data = report.to_dict()
     data.pop("cells")
     data["files"] = {k: str(v) for k, v in files.items()}
-    emit(data, as_json, _human_whatif)
+    return data
 
 
 def _fmt(v: Any, spec: str = ".1f") -> str:
     return "—" if v is None else format(v, spec)
 
 
-def _human_whatif(d: dict[str, Any]) -> None:
+def human_whatif(d: dict[str, Any]) -> None:
     r = d["region"]
     console.print(
         f"[bold]{d['action'].capitalize()} {d['expression']}[/] — {r['name']}, "
@@ -144,11 +143,12 @@ def _whatif_command(action: str):  # type: ignore[no-untyped-def]
         out: OutOpt = None,
         as_json: JsonOption = False,
     ) -> None:
-        run_whatif_cli(
+        data = run_whatif_cli(
             action, expression, constellation=constellation, gateways=gateways, pops=pops,
             pop_map=pop_map, start=start, window=window, step=step, res=res,
-            footprint_km=footprint_km, in_country=in_country, out=out, as_json=as_json,
+            footprint_km=footprint_km, in_country=in_country, out=out,
         )  # fmt: skip
+        emit(data, as_json, human_whatif)
 
     command.__doc__ = (
         f"{action.capitalize()} a region and report coverage, RTT, landing and spillover."

@@ -1,14 +1,16 @@
-"""CLI: ``skyfence demo`` — a first look on built-in data, no files needed.
+"""CLI: ``skyfence demo`` — the main job on built-in data, no files needed.
 
-Today it builds the Starlink Gen1 preset (FCC, April 2021), prints its shells, propagates every
-satellite for an hour at 15-second steps and reports the speed, the mean altitude of each
-shell against its filing and where a few satellites are. Each part is one function below so
-that later sections (what-if reports) can be added to the same command.
+It builds the Starlink Gen1 preset (FCC, April 2021), prints its shells, propagates every
+satellite for an hour at 15-second steps (speed, mean altitude of each shell against its
+filing, where a few satellites are), then asks the project's question: what if the network
+were switched on over Taiwan? — and writes the what-if report (planned gateways, built-in
+PoPs, a 1-hour window at 15 s).
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
@@ -141,9 +143,15 @@ def demo(
     duration: Annotated[str, typer.Option(help="How long to propagate.")] = "1h",
     step: Annotated[str, typer.Option(help="Time step.")] = "15s",
     workers: Annotated[int, typer.Option(help="Processes for propagation.")] = 1,
+    region: Annotated[str, typer.Option("--region", help="Region to activate in the what-if report.")] = "TW",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Report directory (default: under ./skyfence-reports).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A first look, no files needed: Starlink Gen1 as filed, propagated for an hour."""
+    """The main job, no files needed: Starlink Gen1 as filed, then the Taiwan what-if report."""
+    from skyfence.cli.analysis import DEFAULT_START as WHATIF_START
+    from skyfence.cli.analysis import run_whatif_cli
     from skyfence.errors import InputError
     from skyfence.timeutil import parse_duration, parse_time
 
@@ -155,7 +163,20 @@ def demo(
     c, summary = constellation_section(preset, start)
     with progress_bar("propagating", enabled=not as_json) as bar:
         run = propagation_section(c, start, duration_s, step_s, workers, bar)
-    emit({"constellation": summary, "propagation": run}, as_json, _human)
+    if not as_json:
+        _human({"constellation": summary, "propagation": run})
+    whatif = run_whatif_cli(
+        "activate", region, constellation=preset, start=WHATIF_START, window=duration,
+        step=step, out=out,
+    )  # fmt: skip
+    emit({"constellation": summary, "propagation": run, "whatif": whatif}, as_json, _human_whatif)
+
+
+def _human_whatif(data: dict[str, Any]) -> None:
+    from skyfence.cli.analysis import human_whatif
+
+    console.print()
+    human_whatif(data["whatif"])
 
 
 def register(root: typer.Typer) -> None:
