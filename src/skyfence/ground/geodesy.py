@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from skyfence.orbits.physics import WGS84_A_KM, WGS84_B_KM, WGS84_E2
+from skyfence.orbits.frames import ecef_to_geodetic as _frames_ecef_to_geodetic
+from skyfence.orbits.frames import geodetic_to_ecef
+from skyfence.orbits.physics import WGS84_A_KM, WGS84_B_KM
 
 __all__ = [
     "MEAN_EARTH_RADIUS_KM",
@@ -29,47 +31,23 @@ def geodetic_to_ecef_km(
 ) -> np.ndarray:
     """Earth-fixed Cartesian position (km) of geodetic WGS84 coordinates; shape ``(..., 3)``.
 
+    The conversion of :func:`skyfence.orbits.frames.geodetic_to_ecef`.
+
     Examples
     --------
     >>> geodetic_to_ecef_km(0.0, 0.0).round(3).tolist()
     [6378.137, 0.0, 0.0]
     """
-    lat = np.radians(np.asarray(latitude_deg, dtype=np.float64))
-    lon = np.radians(np.asarray(longitude_deg, dtype=np.float64))
-    h = np.asarray(altitude_km, dtype=np.float64)
-    sin_lat = np.sin(lat)
-    n = WGS84_A_KM / np.sqrt(1.0 - WGS84_E2 * sin_lat * sin_lat)
-    x = (n + h) * np.cos(lat) * np.cos(lon)
-    y = (n + h) * np.cos(lat) * np.sin(lon)
-    z = (n * (1.0 - WGS84_E2) + h) * sin_lat
-    return np.stack(np.broadcast_arrays(x, y, z), axis=-1)
+    return geodetic_to_ecef(latitude_deg, longitude_deg, altitude_km)
 
 
 def ecef_to_geodetic(xyz_km: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Geodetic ``(latitude_deg, longitude_deg, altitude_km)`` of Earth-fixed positions ``(..., 3)``.
 
-    Bowring's method refined by fixed-point iteration; better than 1 mm in LEO.
-    NaN positions give NaN coordinates.
+    The conversion of :func:`skyfence.orbits.frames.ecef_to_geodetic` (µm-accurate in LEO),
+    in float64. NaN positions give NaN coordinates.
     """
-    xyz = np.asarray(xyz_km, dtype=np.float64)
-    x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
-    p = np.hypot(x, y)
-    lon = np.arctan2(y, x)
-    lat = np.arctan2(z, p * (1.0 - WGS84_E2))
-    for _ in range(5):
-        sin_lat = np.sin(lat)
-        n = WGS84_A_KM / np.sqrt(1.0 - WGS84_E2 * sin_lat * sin_lat)
-        lat = np.arctan2(z + WGS84_E2 * n * sin_lat, p)
-    sin_lat = np.sin(lat)
-    cos_lat = np.cos(lat)
-    n = WGS84_A_KM / np.sqrt(1.0 - WGS84_E2 * sin_lat * sin_lat)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        h = np.where(
-            np.abs(cos_lat) > 1e-10,
-            p / np.where(cos_lat == 0, 1.0, cos_lat) - n,
-            np.abs(z) - n * (1.0 - WGS84_E2),
-        )
-    return np.degrees(lat), np.degrees(lon), h
+    return _frames_ecef_to_geodetic(np.asarray(xyz_km, dtype=np.float64))
 
 
 def up_vectors(latitude_deg: np.ndarray | float, longitude_deg: np.ndarray | float) -> np.ndarray:
