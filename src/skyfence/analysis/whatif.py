@@ -38,7 +38,7 @@ import shapely
 from skyfence.analysis.coverage import Coverage, cell_centres, compute_coverage
 from skyfence.analysis.sharding import Executor
 from skyfence.errors import InputError
-from skyfence.ground import GroundSites, cities, default_pops, plan_gateways
+from skyfence.ground import GroundSites, cities, default_pops, plan_gateways, regions_country_of
 from skyfence.links import NetworkModel
 from skyfence.regions import (
     Region,
@@ -200,17 +200,6 @@ def _region_countries(region: Region, lat: np.ndarray, lon: np.ndarray) -> list[
     return sorted(codes)
 
 
-def _country_of() -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    idx = world().index()
-    codes = np.asarray([r.id for r in idx.regions] + [""], dtype=object)
-
-    def country_of(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        found = idx.lookup(np.asarray(lat), np.asarray(lon))
-        return codes[np.where(found < 0, len(codes) - 1, found)]
-
-    return country_of
-
-
 def _plan_pops_in(countries: list[str], pops: GroundSites) -> GroundSites:
     """PoPs for in-country landing: the region's own, or one at its largest built-in city."""
     have = {str(c).upper() for c in pops.country}
@@ -297,7 +286,7 @@ def run_whatif(
     lat, lon = cell_centres(cells)
     countries = _region_countries(region, lat, lon)
     times = time_grid(parse_time(start), duration_s, step_s)
-    country_of = _country_of()
+    country_of = regions_country_of()
 
     notes: list[str] = []
     if isinstance(gateways, str):
