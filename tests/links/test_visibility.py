@@ -90,3 +90,92 @@ def test_elevation_agrees_with_skyfield_altaz(gen1):
         assert abs(float(ours) - alt.degrees) < 0.02, (s, float(ours), alt.degrees)
         checked += 1
     assert checked == len(idx)
+
+
+def _pair_keys(site, sat, n_sats):
+    return np.sort(site * n_sats + sat)
+
+
+def test_site_index_over_time_equals_brute_force_and_tree(gen1):
+    """A SiteIndex kept over time steps: same pairs as brute force and as the clustered tree path,
+    on random sites including poles, the antimeridian and per-site masks down to 0°."""
+    c, eph = gen1
+    from skyfence.links.visibility import SiteIndex
+
+    rng = np.random.default_rng(11)
+    n = 400
+    lat = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
+    lon = rng.uniform(-180, 180, n)
+    lat[:6] = [90.0, -90.0, 89.9, -88.5, 0.0, 45.0]
+    lon[:6] = [0.0, 0.0, 180.0, -180.0, 179.99, -179.99]
+    sites = GroundSites.from_arrays(lat, lon, altitude_m=rng.uniform(0, 3000, n))
+    mask = rng.choice([0.0, 0.1, 10.0, 25.0, 40.0, 89.0], n)
+    index = SiteIndex(sites.ecef_km, sites.up, mask)
+    S = len(c)
+    for t in (0, 1, 0):
+        sats = eph.at(t).copy()
+        sats[::50] = np.nan  # propagation errors
+        v = index.visible_pairs(sats)
+        truth, el, rg = brute_force(sites, np.where(np.isfinite(sats), sats, 0.0), mask)
+        truth = {(i, j) for i, j in truth if np.isfinite(sats[j, 0])}
+        assert set(zip(v.site.tolist(), v.sat.tolist(), strict=True)) == truth
+        assert np.allclose(v.elevation_deg, el[v.site, v.sat], atol=1e-9)
+        assert np.allclose(v.range_km, rg[v.site, v.sat], atol=1e-9)
+        assert np.all(np.diff(v.site) >= 0)
+        assert v.site.dtype == np.int64 and v.sat.dtype == np.int64
+        # the clustered cKDTree path agrees
+        w = visible_pairs(sites.ecef_km, sites.up, sats, mask, cluster_km=400.0)
+        assert np.array_equal(_pair_keys(v.site, v.sat, S), _pair_keys(w.site, w.sat, S))
+        assert np.all(np.diff(w.site) >= 0)
+        # one-off call builds its own index: identical rows
+        u = visible_pairs(sites.ecef_km, sites.up, sats, mask)
+        assert np.array_equal(u.site, v.site) and np.array_equal(u.sat, v.sat)
+        assert np.array_equal(u.elevation_deg, v.elevation_deg) and np.array_equal(u.range_km, v.range_km)
+        # slant-range cap
+        m = index.visible_pairs(sats, max_range_km=1500.0)
+        sel = v.range_km <= 1500.0
+        assert np.array_equal(m.site, v.site[sel]) and np.array_equal(m.sat, v.sat[sel])
+
+
+def test_site_index_replans_for_higher_satellites(gen1):
+    c, eph = gen1
+    from skyfence.links.visibility import SiteIndex
+
+    rng = np.random.default_rng(12)
+    sites = GroundSites.from_arrays(np.degrees(np.arcsin(rng.uniform(-1, 1, 300))), rng.uniform(-180, 180, 300))
+    mask = np.full(300, 25.0)
+    index = SiteIndex(sites.ecef_km, sites.up, 25.0)
+    index.visible_pairs(eph.at(0))
+    low = index.sat_radius_km
+    high = eph.at(1) * 1.3  # ~2,600 km higher: the first plan would miss most of these
+    v = index.visible_pairs(high)
+    assert index.sat_radius_km > low
+    truth, _, _ = brute_force(sites, high, mask)
+    assert set(zip(v.site.tolist(), v.sat.tolist(), strict=True)) == truth
+    assert len(truth) > 0
+
+
+def test_network_model_keeps_terminal_index(gen1):
+    c, eph = gen1
+    from skyfence.ground import default_pops, plan_gateways
+    from skyfence.links import NetworkModel
+
+    pops = default_pops()
+    model = NetworkModel(c, plan_gateways(pops), pops)
+    rng = np.random.default_rng(13)
+    term = GroundSites.from_arrays(np.degrees(np.arcsin(rng.uniform(-1, 1, 500))), rng.uniform(-180, 180, 500))
+    other = GroundSites.from_arrays(np.degrees(np.arcsin(rng.uniform(-1, 1, 50))), rng.uniform(-180, 180, 50))
+    for t in (0, 1):
+        v = model.terminal_visibility(eph.at(t), term)
+        first = model._terminal_index
+        ref = visible_pairs(term.ecef_km, term.up, eph.at(t), 25.0)
+        assert np.array_equal(v.site, ref.site) and np.array_equal(v.sat, ref.sat)
+        assert np.array_equal(v.elevation_deg, ref.elevation_deg)
+        # same positions in a new table: the index is kept
+        again = GroundSites.from_arrays(term.latitude_deg.copy(), term.longitude_deg.copy())
+        model.terminal_visibility(eph.at(t), again)
+        assert model._terminal_index is first
+    w = model.terminal_visibility(eph.at(0), other)
+    assert model._terminal_index is not first and len(model._terminal_index) == 50
+    ref = visible_pairs(other.ecef_km, other.up, eph.at(0), 25.0)
+    assert np.array_equal(w.site, ref.site) and np.array_equal(w.sat, ref.sat)

@@ -39,7 +39,7 @@ from skyfence.links.isl import (
     plus_grid,
 )
 from skyfence.links.latency import LatencyModel
-from skyfence.links.visibility import VisiblePairs, visible_pairs
+from skyfence.links.visibility import SiteIndex, VisiblePairs, visible_pairs
 
 __all__ = [
     "STATUS_OK",
@@ -279,8 +279,9 @@ class NetworkModel:
     topology : IslTopology, optional
         Planned lasers; default: +Grid from the first positions stepped.
     cluster_km : float, optional
-        Passed to :func:`visible_pairs` for terminals (one tree query per cluster of nearby
-        terminals; same result, faster for dense terminal sets such as H3 cell centres).
+        Kept for compatibility; no longer used. Terminal visibility uses a :class:`SiteIndex`
+        of the terminals kept across steps, which gives the same result as the clustered
+        tree query and is faster, also for dense terminal sets such as H3 cell centres.
     search_limit : bool
         Bound each PoP's Dijkstra by 3 × the farthest homed terminal's great-circle distance
         + 3,000 km, and redo without a bound any PoP whose terminals need more (exact either
@@ -353,6 +354,8 @@ class NetworkModel:
         self._topology: IslTopology | None = topology
         self.cluster_km = cluster_km
         self.search_limit = search_limit
+        self._terminal_index: SiteIndex | None = None  # kept while the terminals stay the same
+        self._gateway_index: SiteIndex | None = None
 
     @property
     def n_sats(self) -> int:
@@ -414,25 +417,33 @@ class NetworkModel:
         return edges, length
 
     def gateway_links(self, positions_ecef_km: np.ndarray) -> VisiblePairs:
-        """Gateway–satellite pairs within the gateway masks."""
-        return visible_pairs(
-            self.gateways.ecef_km,
-            self.gateways.up,
-            positions_ecef_km,
-            self.gateway_min_elevation_deg,
-        )
+        """Gateway–satellite pairs within the gateway masks (a :class:`SiteIndex` of the gateways
+        is kept across steps)."""
+        index = self._gateway_index
+        if index is None or not index.matches(
+            self.gateways.ecef_km, self.gateways.up, self.gateway_min_elevation_deg
+        ):
+            index = SiteIndex(
+                self.gateways.ecef_km, self.gateways.up, self.gateway_min_elevation_deg
+            )
+            self._gateway_index = index
+        return index.visible_pairs(positions_ecef_km)
 
     def terminal_visibility(
         self, positions_ecef_km: np.ndarray, terminals: GroundSites
     ) -> VisiblePairs:
-        """Terminal–satellite pairs within the terminal mask."""
-        return visible_pairs(
-            terminals.ecef_km,
-            terminals.up,
-            positions_ecef_km,
-            self.terminal_min_elevation_deg,
-            cluster_km=self.cluster_km,
-        )
+        """Terminal–satellite pairs within the terminal mask.
+
+        The terminals' :class:`SiteIndex` is built on first use and kept for as long as the
+        same terminal positions are passed (checked by value at each call).
+        """
+        index = self._terminal_index
+        if index is None or not index.matches(
+            terminals.ecef_km, terminals.up, self.terminal_min_elevation_deg
+        ):
+            index = SiteIndex(terminals.ecef_km, terminals.up, self.terminal_min_elevation_deg)
+            self._terminal_index = index
+        return index.visible_pairs(positions_ecef_km)
 
     def step(
         self,

@@ -4,9 +4,13 @@ Elevation is measured from the site's geodetic horizon plane (normal = ellipsoid
 site). A satellite with elevation ≥ 0 is above that plane, and the plane supports the convex
 ellipsoid, so a non-negative mask also guarantees the Earth does not block the line of sight.
 
-Candidates come from a ``scipy.spatial.cKDTree`` range query (radius = the largest slant range
-the mask allows for the highest satellite, with margin); the exact elevation test is the final
-filter. Output is sparse: one row per visible (site, satellite) pair.
+Candidates come from a latitude/longitude grid on the unit sphere (:class:`SiteIndex`): each
+site keeps, once, the grid cells its visibility cap can reach (the largest central angle the mask
+allows for the highest satellite, with margin); at each instant the satellites are binned into
+the grid and every site's candidates are contiguous runs of the binned satellites. The exact
+elevation test is the final filter. Output is sparse: one row per visible (site, satellite) pair.
+With ``cluster_km`` the candidates come instead from a ``scipy.spatial.cKDTree`` range query per
+cluster of nearby sites.
 """
 
 from __future__ import annotations
@@ -19,8 +23,16 @@ from scipy.spatial import cKDTree
 from skyfence.errors import InputError
 
 _FIRST_K = 48
+# geodetic vs geocentric horizon tilt is <= 0.193 deg; bound the cap with this margin
+_TILT_MARGIN_DEG = 0.25
+# SiteIndex grid: latitude bands and longitude columns (radians), and the headroom in satellite
+# radius (km) kept when an index is built, so small altitude changes do not force a rebuild
+_BAND_RAD = np.radians(1.5)
+_COL_RAD = np.radians(0.25)
+_R_SAT_HEADROOM_KM = 10.0
+_BLOCK = 1 << 15  # candidates per block of the exact test
 
-__all__ = ["VisiblePairs", "max_slant_range_km", "elevation_deg", "visible_pairs"]
+__all__ = ["SiteIndex", "VisiblePairs", "max_slant_range_km", "elevation_deg", "visible_pairs"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,239 @@ class VisiblePairs:
         return VisiblePairs(
             self.site[lo:hi], self.sat[lo:hi], self.elevation_deg[lo:hi], self.range_km[lo:hi]
         )
+
+
+class SiteIndex:
+    """A fixed set of sites prepared for repeated :func:`visible_pairs` queries.
+
+    Build once per site set (terminals are static while satellites move) and call
+    :meth:`visible_pairs` at each instant; the result is identical to :func:`visible_pairs` on
+    the same arrays. Each site keeps the runs of grid cells (latitude bands x longitude columns
+    on the unit sphere) that its visibility cap can reach: the cap's angular radius is the largest
+    central angle at which a satellite no higher than the index's satellite radius can be seen at
+    the site's mask minus 0.25° (covering the geodetic-vs-geocentric horizon tilt). At query time
+    the satellites are sorted by grid cell, so each run is a contiguous slice of them; the exact
+    elevation test then filters every candidate. A query with a satellite above the indexed
+    radius rebuilds the runs (with headroom) first.
+
+    Parameters
+    ----------
+    site_ecef_km, site_up : (N, 3)
+    min_elevation_deg : float or (N,) array, degrees within [0, 90)
+    sat_radius_km : float, optional
+        Largest satellite geocentric radius to plan for (default: set by the first query).
+    """
+
+    def __init__(
+        self,
+        site_ecef_km: np.ndarray,
+        site_up: np.ndarray,
+        min_elevation_deg: float | np.ndarray = 25.0,
+        *,
+        sat_radius_km: float | None = None,
+    ) -> None:
+        sites = np.array(site_ecef_km, dtype=np.float64).reshape(-1, 3)
+        ups = np.array(site_up, dtype=np.float64).reshape(-1, 3)
+        if ups.shape != sites.shape:
+            raise InputError(f"site_up must be {sites.shape}, got {ups.shape}")
+        mask = np.array(
+            np.broadcast_to(np.asarray(min_elevation_deg, dtype=np.float64), (len(sites),))
+        )
+        if np.any(mask < 0) or np.any(mask >= 90):
+            raise InputError("min_elevation_deg must be within [0, 90)")
+        self.site_ecef_km, self.site_up, self.min_elevation_deg = sites, ups, mask
+        uniform = len(mask) > 0 and bool(np.all(mask == mask[0]))
+        sin_mask = np.sin(np.radians(mask))
+        self._sin2 = float(sin_mask[0] ** 2) if uniform else sin_mask**2
+        self._g = [np.ascontiguousarray(sites[:, j]) for j in range(3)]
+        self._u = [np.ascontiguousarray(ups[:, j]) for j in range(3)]
+        self._n_band = int(np.ceil(np.pi / _BAND_RAD - 1e-9))
+        self._n_col = int(np.ceil(2 * np.pi / _COL_RAD - 1e-9))
+        self._band_w = np.pi / self._n_band
+        self._col_w = 2 * np.pi / self._n_col
+        self.sat_radius_km = 0.0
+        self._runs: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None
+        if sat_radius_km is not None:
+            self._plan(float(sat_radius_km))
+
+    def __len__(self) -> int:
+        return len(self.site_ecef_km)
+
+    def matches(
+        self,
+        site_ecef_km: np.ndarray,
+        site_up: np.ndarray,
+        min_elevation_deg: float | np.ndarray,
+    ) -> bool:
+        """Whether this index was built for exactly these sites, zenith vectors and masks."""
+        n = len(self.site_ecef_km)
+        sites = np.asarray(site_ecef_km, dtype=np.float64)
+        ups = np.asarray(site_up, dtype=np.float64)
+        mask = np.asarray(min_elevation_deg, dtype=np.float64)
+        return (
+            sites.shape == (n, 3)
+            and ups.shape == (n, 3)
+            and mask.ndim <= 1
+            and mask.size in (1, n)
+            and np.array_equal(sites, self.site_ecef_km)
+            and np.array_equal(ups, self.site_up)
+            and np.array_equal(np.broadcast_to(mask, (n,)), self.min_elevation_deg)
+        )
+
+    def _plan(self, r_sat: float) -> None:
+        """Per-site runs of grid cells reachable by satellites up to radius ``r_sat``."""
+        sites, n_band, n_col = self.site_ecef_km, self._n_band, self._n_col
+        rg = np.sqrt((sites**2).sum(axis=1))
+        e = np.radians(self.min_elevation_deg - _TILT_MARGIN_DEG)
+        ratio = rg * np.cos(e) / r_sat
+        # central angle of a satellite at radius r_sat seen at geocentric elevation e
+        cap = np.where(ratio < 1.0, np.pi / 2 - e - np.arcsin(np.minimum(ratio, 1.0)), np.pi) + 1e-7
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lat0 = np.arcsin(np.clip(sites[:, 2] / rg, -1.0, 1.0))
+        lon0 = np.arctan2(sites[:, 1], sites[:, 0])
+        b0 = np.clip(np.floor((lat0 - cap + np.pi / 2) / self._band_w), 0, n_band - 1)
+        b1 = np.clip(np.floor((lat0 + cap + np.pi / 2) / self._band_w), 0, n_band - 1)
+        b0, b1 = b0.astype(np.int64), b1.astype(np.int64)
+        nb = b1 - b0 + 1
+        site = np.repeat(np.arange(len(sites), dtype=np.int64), nb)
+        band = np.arange(int(nb.sum()), dtype=np.int64) - np.repeat(np.cumsum(nb) - nb - b0, nb)
+        # widest longitude half-span of the cap within each band: at the cap's tangent latitude
+        # clipped to the band (the span is unimodal in latitude); x = cos(half-span) there, and
+        # x > 1 means that latitude is outside the cap (clipped to span 0)
+        edge = -np.pi / 2 + np.arange(n_band + 1) * self._band_w
+        sin_e, cos_e = np.sin(edge), np.cos(edge)
+        sp = np.sin(lat0)[site]
+        cp = np.cos(lat0)[site]
+        cr = np.cos(cap)[site]
+        full = (lat0 + cap >= np.pi / 2) | (lat0 - cap <= -np.pi / 2)  # the cap holds a pole
+        full = full[site]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s_lo, s_hi = sin_e[band], sin_e[band + 1]
+            s_t = np.clip(np.clip(sp / cr, -1.0, 1.0), s_lo, s_hi)
+            x = np.minimum(
+                (cr - s_lo * sp) / (cos_e[band] * cp), (cr - s_hi * sp) / (cos_e[band + 1] * cp)
+            )
+            x = np.minimum(x, (cr - s_t * sp) / (np.sqrt(1.0 - s_t * s_t) * cp))
+            half = np.arccos(np.clip(x, -1.0, 1.0))
+        half = np.where(np.isnan(half), np.pi, half) + 1e-7
+        l0 = lon0[site]
+        c0 = np.floor((l0 - half + np.pi) / self._col_w).astype(np.int64)
+        c1 = np.floor((l0 + half + np.pi) / self._col_w).astype(np.int64)
+        full |= (half >= np.pi) | (c1 - c0 + 1 >= n_col)
+        c0 = np.where(full, 0, c0)
+        c1 = np.where(full, n_col - 1, c1)
+        # a run crossing the antimeridian becomes two runs (site-major order is kept)
+        wrap = (c0 < 0) | (c1 >= n_col)
+        runs_c0 = np.stack([np.where(c0 < 0, 0, c0), np.where(c0 < 0, c0 + n_col, 0)], axis=1)
+        runs_c1 = np.stack(
+            [
+                np.where(c0 < 0, c1, np.minimum(c1, n_col - 1)),
+                np.where(c0 < 0, n_col - 1, c1 - n_col),
+            ],
+            axis=1,
+        )
+        used = np.stack([np.ones(len(site), bool), wrap], axis=1).ravel()
+        base = np.repeat(band * n_col, 2)[used]
+        # (site, first cell, one past the last cell) of each run; replaced in one assignment
+        self._runs = (
+            np.repeat(site, 2)[used],
+            base + runs_c0.ravel()[used],
+            base + runs_c1.ravel()[used] + 1,
+            r_sat,
+        )
+        self.sat_radius_km = r_sat
+
+    def visible_pairs(
+        self, sat_ecef_km: np.ndarray, *, max_range_km: float | None = None
+    ) -> VisiblePairs:
+        """Same as :func:`visible_pairs` for this index's sites and masks."""
+        sats = np.asarray(sat_ecef_km, dtype=np.float64).reshape(-1, 3)
+        finite = np.all(np.isfinite(sats), axis=1)
+        all_ok = bool(finite.all())
+        ok = np.arange(len(sats)) if all_ok else np.flatnonzero(finite)
+        empty = np.zeros(0, dtype=np.int64)
+        if len(self.site_ecef_km) == 0 or len(ok) == 0:
+            return VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
+        s = sats if all_ok else sats[ok]
+        r = np.sqrt(np.einsum("ij,ij->i", s, s))
+        runs = self._runs
+        if runs is None or float(r.max()) > runs[3]:
+            self._plan(float(r.max()) + _R_SAT_HEADROOM_KM)
+            runs = self._runs
+        n_col, n_cells = self._n_col, self._n_band * self._n_col
+        lat = np.arcsin(np.clip(s[:, 2] / np.maximum(r, 1e-300), -1.0, 1.0))
+        lon = np.arctan2(s[:, 1], s[:, 0])
+        band = np.clip(np.floor((lat + np.pi / 2) / self._band_w), 0, self._n_band - 1)
+        col = np.clip(np.floor((lon + np.pi) / self._col_w), 0, n_col - 1)
+        cell = (band * n_col + col).astype(np.int64)
+        order = np.argsort(cell, kind="stable")
+        cell_start = np.zeros(n_cells + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
+        # candidates: run j covers sorted satellites [start_j, start_j + cnt_j)
+        run_site, run_lo, run_hi, _ = runs
+        start = cell_start[run_lo]
+        cnt = cell_start[run_hi] - start
+        end = np.cumsum(cnt)
+        total = int(end[-1]) if len(end) else 0
+        # blocks of about _BLOCK candidates keep the temporaries in cache and bound memory
+        cut = np.r_[0, np.searchsorted(end, np.arange(_BLOCK, total, _BLOCK)), len(cnt)]
+        ss = s[order]
+        sat_xyz = [np.ascontiguousarray(ss[:, j]) for j in range(3)]
+        check_zero = not np.all(np.asarray(self._sin2) > 0)
+        parts = []
+        for a, b in zip(cut[:-1], cut[1:], strict=True):
+            if b > a:
+                parts.append(
+                    self._test(
+                        sat_xyz, start[a:b], cnt[a:b], run_site[a:b], max_range_km, check_zero
+                    )
+                )
+        if not parts:
+            return VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
+        site, slot, sin_el, rng = (np.concatenate(x) for x in zip(*parts, strict=True))
+        elev = np.degrees(np.arcsin(np.clip(sin_el, -1.0, 1.0, out=sin_el), out=sin_el), out=sin_el)
+        sat = order[slot]
+        if not all_ok:
+            sat = ok[sat]
+        return VisiblePairs(site, sat.astype(np.int64, copy=False), elev, rng)
+
+    def _test(
+        self,
+        sat_xyz: list[np.ndarray],
+        start: np.ndarray,
+        cnt: np.ndarray,
+        run_site: np.ndarray,
+        max_range_km: float | None,
+        check_zero: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Exact test of the candidates of some runs: ``(site, slot, sin_el, range)`` kept."""
+        end = np.cumsum(cnt)
+        slot = np.arange(int(end[-1]), dtype=np.int64)
+        slot -= np.repeat(end - cnt - start, cnt)
+        site = np.repeat(run_site, cnt)
+        # sin(el) = (sat - site)·up / range >= sin(mask), squared (no sqrt) with dot >= 0
+        dx = sat_xyz[0][slot]
+        dx -= self._g[0][site]
+        dy = sat_xyz[1][slot]
+        dy -= self._g[1][site]
+        dz = sat_xyz[2][slot]
+        dz -= self._g[2][site]
+        dot = dx * self._u[0][site]
+        dot += dy * self._u[1][site]
+        dot += dz * self._u[2][site]
+        rng2 = dx * dx
+        rng2 += dy * dy
+        rng2 += dz * dz
+        sin2 = self._sin2 if isinstance(self._sin2, float) else self._sin2[site]
+        keep = dot * dot >= sin2 * rng2
+        keep &= dot >= 0
+        if check_zero:
+            keep &= rng2 > 0  # a satellite at the site has no elevation
+        if max_range_km is not None:
+            keep &= rng2 <= float(max_range_km) ** 2
+        k = np.flatnonzero(keep)
+        rng = np.sqrt(rng2[k])
+        return site[k], slot[k], dot[k] / rng, rng
 
 
 def max_slant_range_km(
@@ -105,13 +350,15 @@ def visible_pairs(
     max_range_km : float, optional
         An additional slant-range cap.
     cluster_km : float, optional
-        Query the tree once per cluster of nearby sites (grid cells about this size) with the
-        radius widened by the cluster's extent, instead of once per site. Same result; much
-        faster for dense site sets (H3 cell centres).
+        Take candidates from a ``cKDTree`` query once per cluster of nearby sites (grid cells
+        about this size) with the radius widened by the cluster's extent. Same result; faster
+        for dense site sets (H3 cell centres). Without it the candidates come from a
+        :class:`SiteIndex` built for this call (build one yourself to reuse it over time steps).
 
     Returns
     -------
     VisiblePairs
+        Rows grouped by site in increasing order; the order of a site's rows is unspecified.
     """
     sites = np.asarray(site_ecef_km, dtype=np.float64).reshape(-1, 3)
     ups = np.asarray(site_up, dtype=np.float64).reshape(-1, 3)
@@ -124,9 +371,13 @@ def visible_pairs(
     if len(sites) == 0 or len(ok) == 0:
         return VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
     r_sat = float(np.sqrt((sats[ok] ** 2).sum(axis=1)).max())
+    if cluster_km is None or cluster_km <= 0:
+        index = SiteIndex(sites, ups, mask, sat_radius_km=r_sat)
+        return index.visible_pairs(sats, max_range_km=max_range_km)
     r_site = float(np.sqrt((sites**2).sum(axis=1)).min())
-    # 0.25 deg margin covers the geodetic-vs-geocentric tilt of the horizon (<= 0.193 deg)
-    radius = float(max_slant_range_km(max(float(mask.min()) - 0.25, 0.0), r_site, r_sat)) + 1.0
+    # 0.25 deg margin covers the geodetic-vs-geocentric tilt of the horizon (<= 0.193 deg); the
+    # margined elevation may be negative (a 0° geodetic mask sees slightly below the geocentric one)
+    radius = float(max_slant_range_km(float(mask.min()) - _TILT_MARGIN_DEG, r_site, r_sat)) + 1.0
     if max_range_km is not None:
         radius = min(radius, float(max_range_km))
     sat_tree = cKDTree(sats[ok])
