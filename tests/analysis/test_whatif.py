@@ -115,3 +115,13 @@ def test_cli_coverage_writes_geoparquet(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["summary"]["cells"] == len(doc["cells"]) > 0
     assert out.exists()
+
+
+def test_cli_whatif_bad_window_fails_before_any_work(capsys):
+    code = main(["whatif", "activate", "TW", "--window", "abc"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "skyfence: error: cannot read duration 'abc': expected e.g. 90s, 15m, 1h, 1h30m, 2d "
+        "or a number of seconds\n"
+    )

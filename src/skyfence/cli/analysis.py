@@ -62,13 +62,14 @@ def run_whatif_cli(
     from skyfence.settings import load_settings
     from skyfence.timeutil import parse_duration
 
+    duration_s, step_s = parse_duration(window), parse_duration(step)  # bad input fails first
     with err_console.status("loading constellation, boundaries and gateways"):
         parse_region(expression, world())  # a bad expression fails here, before any work
         inputs = _load_sites(constellation, gateways, pops, pop_map)
     with progress_bar(f"{action} {expression}") as update:
         report = run_whatif(
             expression, action,  # type: ignore[arg-type]
-            start=start, duration_s=parse_duration(window), step_s=parse_duration(step),
+            start=start, duration_s=duration_s, step_s=step_s,
             resolution=res, footprint_km=footprint_km, in_country=in_country,
             progress=update, **inputs,
         )  # fmt: skip
