@@ -290,3 +290,28 @@ def test_search_limit_is_exact(gen1_model):
     a = NetworkModel(c, model.gateways, far_pop).step(eph, 0, term.subset(slice(0, 200)))
     b = NetworkModel(c, model.gateways, far_pop, search_limit=False).step(eph, 0, term.subset(slice(0, 200)))
     assert np.allclose(a.rtt_ms, b.rtt_ms, equal_nan=True, rtol=1e-12)
+
+
+def test_bounded_search_is_exact_for_every_selection_rule():
+    """The Dijkstra bound is a speed-up only: every selection rule gives the unbounded answer."""
+    from skyfence.ground import GroundSites, default_pops
+    from skyfence.links import NetworkModel
+    from skyfence.orbits import Constellation
+    from skyfence.timeutil import time_grid
+
+    c = Constellation.from_preset("starlink-gen1")
+    pops = default_pops()
+    gws = GroundSites.from_arrays(pops.latitude_deg, pops.longitude_deg, kind="gateway")
+    rng = np.random.default_rng(5)
+    lat = np.degrees(np.arcsin(rng.uniform(-0.85, 0.9, 400)))
+    terminals = GroundSites.from_arrays(lat, rng.uniform(-180, 180, 400))
+    eph = c.propagate(time_grid("2026-02-22T12:00:00Z", 30, 15))
+    bounded = NetworkModel(c, gws, pops)
+    full = NetworkModel(c, gws, pops, search_limit=False)
+    for selection in ("min-rtt", "max-elevation"):
+        for k in range(len(eph.times)):
+            a = bounded.step(eph, k, terminals, selection=selection)
+            b = full.step(eph, k, terminals, selection=selection)
+            assert np.array_equal(a.serving_sat, b.serving_sat)
+            assert np.array_equal(a.gateway, b.gateway)
+            assert np.allclose(a.rtt_ms, b.rtt_ms, equal_nan=True)

@@ -283,9 +283,10 @@ class NetworkModel:
         of the terminals kept across steps, which gives the same result as the clustered
         tree query and is faster, also for dense terminal sets such as H3 cell centres.
     search_limit : bool
-        Bound each PoP's Dijkstra by 3 × the farthest homed terminal's great-circle distance
-        + 3,000 km, and redo without a bound any PoP whose terminals need more (exact either
-        way; ``False`` always searches the whole graph).
+        Bound each PoP's Dijkstra by 1.5 × the farthest homed terminal's great-circle distance
+        + 2,500 km, and redo without a bound any PoP whose terminals need more: a best cost
+        beyond the bound (``min-rtt``), or any visible satellite left unreached (other rules).
+        Exact either way; ``False`` always searches the whole graph.
 
     Examples
     --------
@@ -557,7 +558,7 @@ class NetworkModel:
             )  # fmt: skip
             far = np.zeros(K)
             np.maximum.at(far, inv, gc_home)
-            limit = 3.0 * far + 3000.0
+            limit = 1.5 * far + 2500.0
         dist = np.full((K, n_nodes), np.inf)
         pred = np.full((K, n_nodes), -9999, dtype=np.int32)
         for k in range(K):
@@ -575,6 +576,10 @@ class NetworkModel:
                 starts = np.flatnonzero(np.r_[True, vis.site[1:] != vis.site[:-1]])
                 best_cost[vis.site[starts]] = np.minimum.reduceat(cost, starts)
             redo_t = need & ~(best_cost <= limit[np.maximum(source, 0)])
+            if pair_score is not None or selection != "min-rtt":
+                # another rule may prefer a pair whose cost the bounded search left unknown
+                # (infinite): redo the sources of terminals with any such pair
+                redo_t[vis.site[valid & ~np.isfinite(cost)]] = True
             redo = np.unique(source[redo_t])
             redo = redo[np.isfinite(limit[redo])]
             for k in redo:
