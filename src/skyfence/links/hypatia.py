@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from skyfence.errors import ConfigurationError, InputError, NotFoundError, ParseError
 from skyfence.ground.geodesy import geodetic_to_ecef_km
 from skyfence.ground.sites import GroundSites
 from skyfence.links.isl import SatelliteLayout, max_isl_length_km, plus_grid
 from skyfence.links.latency import SPEED_OF_LIGHT_KM_S
+from skyfence.links.routing import shortest_ground_path
 from skyfence.links.visibility import max_slant_range_km
 from skyfence.orbits.physics import WGS84_A_KM
 
@@ -106,25 +105,9 @@ class HypatiaNetwork:
         e = self.isls
         length = np.linalg.norm(pos[e[:, 0]] - pos[e[:, 1]], axis=1)
         ok = np.isfinite(length)
-        rows = np.concatenate([e[ok, 0], e[ok, 1], np.full(len(va), S)])
-        cols = np.concatenate([e[ok, 1], e[ok, 0], va])
-        w = np.concatenate([length[ok], length[ok], da[va]])
-        graph = coo_matrix((w, (rows, cols)), shape=(S + 1, S + 1)).tocsr()
-        dist, pred = dijkstra(graph, directed=True, indices=S, return_predecessors=True)
-        if len(vb) == 0:
+        length_km, sats = shortest_ground_path(S, e[ok], length[ok], va, da[va], vb, db[vb])
+        if not sats:
             return HypatiaRoute(float("nan"), float("nan"), [])
-        total = dist[vb] + db[vb]
-        j = int(np.argmin(total))
-        if not np.isfinite(total[j]):
-            return HypatiaRoute(float("nan"), float("nan"), [])
-        sats = [int(vb[j])]
-        while True:
-            p = int(pred[sats[-1]])
-            if p < 0 or p >= S:
-                break
-            sats.append(p)
-        sats.reverse()
-        length_km = float(total[j])
         return HypatiaRoute(
             2.0 * length_km / SPEED_OF_LIGHT_KM_S * 1000.0, length_km, [S + a, *sats, S + b]
         )

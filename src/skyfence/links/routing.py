@@ -657,32 +657,50 @@ class NetworkModel:
         edges, length = self.links(pos)
         va = visible_pairs(a.ecef_km[:1], a.up[:1], pos, self.terminal_min_elevation_deg)
         vb = visible_pairs(b.ecef_km[:1], b.up[:1], pos, self.terminal_min_elevation_deg)
-        rows = np.concatenate([edges[:, 0], edges[:, 1], np.full(len(va), S)])
-        cols = np.concatenate([edges[:, 1], edges[:, 0], va.sat])
-        w = np.concatenate([length, length, va.range_km])
-        graph = coo_matrix((w, (rows, cols)), shape=(S + 1, S + 1)).tocsr()
-        dist, pred = dijkstra(graph, directed=True, indices=S, return_predecessors=True)
-        if len(vb) == 0:
-            return MeshRoute(float("nan"), float("nan"), [], float("nan"), float("nan"))
-        total = dist[vb.sat] + vb.range_km
-        j = int(np.argmin(total))
-        if not np.isfinite(total[j]):
-            return MeshRoute(float("nan"), float("nan"), [], float("nan"), float("nan"))
-        sats = [int(vb.sat[j])]
-        while True:
-            p = int(pred[sats[-1]])
-            if p < 0 or p >= S:
-                break
-            sats.append(p)
-        sats.reverse()
-        up = float(va.range_km[va.sat == sats[0]][0])
-        return MeshRoute(
-            float(self.latency.space_rtt_ms(total[j])),
-            float(total[j]),
-            sats,
-            up,
-            float(vb.range_km[j]),
+        total_km, sats = shortest_ground_path(
+            S, edges, length, va.sat, va.range_km, vb.sat, vb.range_km
         )
+        if not sats:
+            return MeshRoute(float("nan"), float("nan"), [], float("nan"), float("nan"))
+        up = float(va.range_km[va.sat == sats[0]][0])
+        down = float(vb.range_km[vb.sat == sats[-1]][0])
+        return MeshRoute(float(self.latency.space_rtt_ms(total_km)), total_km, sats, up, down)
+
+
+def shortest_ground_path(
+    n_sats: int,
+    edges: np.ndarray,
+    length_km: np.ndarray,
+    up_sats: np.ndarray,
+    up_km: np.ndarray,
+    down_sats: np.ndarray,
+    down_km: np.ndarray,
+) -> tuple[float, list[int]]:
+    """Shortest ground-to-ground path over the laser mesh: up to one of ``up_sats`` (slant
+    ranges ``up_km``), across ``edges`` (E, 2) of ``length_km``, down from one of ``down_sats``.
+
+    Returns ``(one-way length km, satellites in order)``; ``(nan, [])`` when unreachable.
+    """
+    S = n_sats
+    rows = np.concatenate([edges[:, 0], edges[:, 1], np.full(len(up_sats), S)])
+    cols = np.concatenate([edges[:, 1], edges[:, 0], up_sats])
+    w = np.concatenate([length_km, length_km, up_km])
+    graph = coo_matrix((w, (rows, cols)), shape=(S + 1, S + 1)).tocsr()
+    dist, pred = dijkstra(graph, directed=True, indices=S, return_predecessors=True)
+    if len(down_sats) == 0:
+        return float("nan"), []
+    total = dist[down_sats] + down_km
+    j = int(np.argmin(total))
+    if not np.isfinite(total[j]):
+        return float("nan"), []
+    sats = [int(down_sats[j])]
+    while True:
+        p = int(pred[sats[-1]])
+        if p < 0 or p >= S:
+            break
+        sats.append(p)
+    sats.reverse()
+    return float(total[j]), sats
 
 
 class _Clock:
