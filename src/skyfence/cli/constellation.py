@@ -213,20 +213,8 @@ def propagate(
         )
     elapsed = time.perf_counter() - t_begin
     eph.write(out)
-    s, t = eph.shape
-    data = {
-        "out": str(out),
-        "satellites": s,
-        "steps": t,
-        "start": times[0],
-        "end": times[-1],
-        "step_s": step_s,
-        "seconds": round(elapsed, 3),
-        "sat_steps_per_s": round(s * t / elapsed) if elapsed > 0 else None,
-        "failed_sat_steps": int(np.count_nonzero(eph.error_codes)),
-        "dtype": str(eph.positions_ecef_km.dtype),
-        "workers": workers,
-    }
+    data = {"out": str(out), **run_summary(eph, step_s, elapsed, workers)}
+    data["dtype"] = str(eph.positions_ecef_km.dtype)
 
     def human(d: dict[str, Any]) -> None:
         console.print(
@@ -237,6 +225,22 @@ def propagate(
         )
 
     emit(data, as_json, human)
+
+
+def run_summary(eph: Any, step_s: float, elapsed_s: float, workers: int) -> dict[str, Any]:
+    """What a propagation run did and how fast (shared by ``propagate`` and ``demo``)."""
+    s, t = eph.shape
+    return {
+        "satellites": s,
+        "steps": t,
+        "start": eph.times[0],
+        "end": eph.times[-1],
+        "step_s": step_s,
+        "seconds": round(elapsed_s, 3),
+        "sat_steps_per_s": round(s * t / elapsed_s) if elapsed_s > 0 else None,
+        "failed_sat_steps": int(np.count_nonzero(eph.error_codes)),
+        "workers": workers,
+    }
 
 
 def _iso(t: Any) -> str:

@@ -41,6 +41,7 @@ def propagation_section(
     c: Any, start: str, duration_s: float, step_s: float, workers: int, progress: Any
 ) -> dict[str, Any]:
     """Propagate everything and measure: speed, mean altitude per shell vs filed, subpoints."""
+    from skyfence.cli.constellation import run_summary
     from skyfence.orbits.physics import EARTH_EQUATORIAL_RADIUS_KM
     from skyfence.timeutil import time_grid
 
@@ -48,7 +49,7 @@ def propagation_section(
     t0 = time.perf_counter()
     eph = c.propagate(times, workers=workers, geodetic=True, progress=progress)
     elapsed = time.perf_counter() - t0
-    s, t = eph.shape
+    s = eph.shape[0]
     radius = eph.radius_km
     shells = []
     for k, shell in enumerate(c.shells):
@@ -76,15 +77,7 @@ def propagation_section(
         for i in picks
     ]
     return {
-        "satellites": s,
-        "steps": t,
-        "start": times[0],
-        "end": times[-1],
-        "step_s": step_s,
-        "seconds": round(elapsed, 3),
-        "sat_steps_per_s": round(s * t / elapsed) if elapsed > 0 else None,
-        "failed_sat_steps": int(np.count_nonzero(eph.error_codes)),
-        "workers": workers,
+        **run_summary(eph, step_s, elapsed, workers),
         "shells": shells,
         "subpoints": subpoints,
         "altitude_definition": "mean over the run of |r| - 6378.137 km (WGS84 equatorial radius)",
@@ -143,9 +136,12 @@ def demo(
     duration: Annotated[str, typer.Option(help="How long to propagate.")] = "1h",
     step: Annotated[str, typer.Option(help="Time step.")] = "15s",
     workers: Annotated[int, typer.Option(help="Processes for propagation.")] = 1,
-    region: Annotated[str, typer.Option("--region", help="Region to activate in the what-if report.")] = "TW",
+    region: Annotated[
+        str, typer.Option("--region", help="Region to activate in the what-if report.")
+    ] = "TW",
     out: Annotated[
-        Path | None, typer.Option("--out", help="Report directory (default: under ./skyfence-reports).")
+        Path | None,
+        typer.Option("--out", help="Report directory (default: under ./skyfence-reports)."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
