@@ -58,7 +58,11 @@ def test_single_satellite_coverage_matches_hand_computation():
     )  # fmt: skip
     # cells along and near the equator between -8° and 8° longitude
     cells = np.unique(
-        [h3.str_to_int(h3.latlng_to_cell(la, lo, 4)) for la in (-2.0, 0.0, 1.5) for lo in np.arange(-8, 8.1, 1.0)]
+        [
+            h3.str_to_int(h3.latlng_to_cell(la, lo, 4))
+            for la in (-2.0, 0.0, 1.5)
+            for lo in np.arange(-8, 8.1, 1.0)
+        ]
     ).astype(np.uint64)
     cov = compute_coverage(cells, t, constellation=sat, model=model, steps_per_shard=7)
     # hand computation on a sphere of the equatorial radius: elevation >= 25° <=> the central
@@ -69,7 +73,9 @@ def test_single_satellite_coverage_matches_hand_computation():
     sub = np.radians(sat.sub_longitude_deg(t))
     cosang = np.cos(np.radians(lat))[:, None] * np.cos(np.radians(lon)[:, None] - sub[None, :])
     angle = np.arccos(np.clip(cosang, -1, 1))
-    clear = np.abs(angle - lam) > np.radians(0.05)  # steps not on the mask edge (ellipsoid vs sphere)
+    clear = np.abs(angle - lam) > np.radians(
+        0.05
+    )  # steps not on the mask edge (ellipsoid vs sphere)
     expected = angle <= lam
     assert np.array_equal(cov.served[clear], expected[clear])
     assert clear.mean() > 0.9
@@ -83,7 +89,9 @@ def test_single_satellite_coverage_matches_hand_computation():
 
 
 def _cells_at(lat, lons, res=3):
-    return np.asarray([h3.str_to_int(h3.latlng_to_cell(lat, lo, res)) for lo in lons], dtype=np.uint64)
+    return np.asarray(
+        [h3.str_to_int(h3.latlng_to_cell(lat, lo, res)) for lo in lons], dtype=np.uint64
+    )
 
 
 def _mean_visible(constellation, lat):
@@ -118,7 +126,9 @@ def test_shards_merge_identically_with_and_without_executor():
     cells = _cells_at(0.0, np.arange(-10, 10.1, 2.0), res=4)
     a = compute_coverage(cells, t, constellation=sat, model=model, steps_per_shard=21)
     with ThreadPoolExecutor(2) as pool:
-        b = compute_coverage(cells, t, constellation=sat, model=model, steps_per_shard=4, executor=pool)
+        b = compute_coverage(
+            cells, t, constellation=sat, model=model, steps_per_shard=4, executor=pool
+        )
     for name in ("served", "n_visible", "serving_sat", "gateway", "pop"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert np.allclose(a.rtt_ms, b.rtt_ms, equal_nan=True)
@@ -138,7 +148,9 @@ def _toy_coverage():
     lat, lon = cell_centres(cells)
     served = np.array([[True, True, False, True], [False] * 4, [True] * 4])
     sat = np.array([[1, 2, -1, 2], [-1] * 4, [5, 5, 5, 5]])
-    rtt = np.where(served, np.array([[10, 20, 0, 30], [0] * 4, [5, 6, 7, 8]]), np.nan).astype(np.float32)
+    rtt = np.where(served, np.array([[10, 20, 0, 30], [0] * 4, [5, 6, 7, 8]]), np.nan).astype(
+        np.float32
+    )
     g = GroundSites.from_arrays([0.0, 1.0], [0.0, 1.0], kind="gateway", country=["AA", "BB"])
     gw = np.where(served, np.array([[0, 0, -1, 1], [-1] * 4, [1, 1, 1, 1]]), -1)
     return Coverage(
@@ -172,5 +184,8 @@ def test_geojson_and_geoparquet_outputs(tmp_path):
     table = pq.read_table(pq_path)
     assert json.loads(table.schema.metadata[b"geo"])["primary_column"] == "geometry"
     polys = shapely.from_wkb(table.column("geometry").to_pylist())
-    assert all(shapely.contains_xy(p, lo, la) for p, la, lo in zip(polys, cov.latitude_deg, cov.longitude_deg, strict=True))
+    assert all(
+        shapely.contains_xy(p, lo, la)
+        for p, la, lo in zip(polys, cov.latitude_deg, cov.longitude_deg, strict=True)
+    )
     assert table.column("served_fraction").to_pylist() == pytest.approx([0.75, 0.0, 1.0])

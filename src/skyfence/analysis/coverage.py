@@ -378,9 +378,7 @@ def compute_coverage(
     times = np.asarray(times, dtype="datetime64[ns]")
     if len(times) == 0:
         raise InputError("the time window has no steps; give a duration >= 0 and a step > 0")
-    step_s = (
-        float((times[1] - times[0]) / np.timedelta64(1, "s")) if len(times) > 1 else 0.0
-    )
+    step_s = float((times[1] - times[0]) / np.timedelta64(1, "s")) if len(times) > 1 else 0.0
     terminals = cell_sites(cells, terminal_country)
     constraint = None
     if constraint_countries:

@@ -138,7 +138,9 @@ def plot_coverage_map(
         (gateways or [], "^", "darkorange", "gateway used"),
         (planned or [], "*", "magenta", "planned in-country gateway"),
     ):
-        inside = [r for r in rows if x0 <= r["longitude_deg"] <= x1 and y0 <= r["latitude_deg"] <= y1]
+        inside = [
+            r for r in rows if x0 <= r["longitude_deg"] <= x1 and y0 <= r["latitude_deg"] <= y1
+        ]
         if inside:
             ax.scatter([r["longitude_deg"] for r in inside], [r["latitude_deg"] for r in inside],
                        marker=marker, color=colour, s=70, edgecolors="black", label=label, zorder=5)  # fmt: skip
@@ -224,8 +226,14 @@ def _sections(report: WhatIfReport, images: dict[str, str]) -> list[tuple[str, l
         ["constellation", f"{setup['constellation']} ({setup['satellites']} satellites)"],
         ["gateways", f"{setup['gateways']} ({setup['gateway_count']} sites)"],
         ["PoPs", f"{setup['pops']} ({setup['pop_count']})"],
-        ["window", f"{d['window']['start']}, {d['window']['duration_s'] / 60:g} min at {d['window']['step_s']:g} s ({d['window']['steps']} steps)"],
-        ["cells", f"H3 resolution {setup['resolution']}: {report.after['cells']} cells, {report.after['area_km2']:,.0f} km²"],
+        [
+            "window",
+            f"{d['window']['start']}, {d['window']['duration_s'] / 60:g} min at {d['window']['step_s']:g} s ({d['window']['steps']} steps)",
+        ],
+        [
+            "cells",
+            f"H3 resolution {setup['resolution']}: {report.after['cells']} cells, {report.after['area_km2']:,.0f} km²",
+        ],
         ["terminal elevation mask", f"{setup['terminal_min_elevation_deg']:g}°"],
     ]
     sections: list[tuple[str, list[Any]]] = [("Question", [lead, [["", ""], *facts]])]
@@ -290,9 +298,7 @@ def _md_table(rows: list[list[str]]) -> str:
 def _html_table(rows: list[list[str]]) -> str:
     head, *body = rows
     th = "".join(f"<th>{html.escape(c)}</th>" for c in head)
-    trs = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body
-    )
+    trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
     return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
 
 

@@ -122,16 +122,14 @@ def spillover(
             part = shapely.intersection(spill, pool[int(i)].geometry)
             a = geodesic_area_km2(part)
             if a > 0.01:
-                by_region.append({"region": pool[int(i)].id, "name": pool[int(i)].name, "area_km2": a})
+                by_region.append(
+                    {"region": pool[int(i)].id, "name": pool[int(i)].name, "area_km2": a}
+                )
                 land_area += a
         if area - land_area > 0.01:
             by_region.append({"region": "", "name": "sea", "area_km2": area - land_area})
         by_region.sort(key=lambda r: -r["area_km2"])
-    cells = (
-        center_cells(spill, resolution)
-        if not spill.is_empty
-        else np.zeros(0, dtype=np.uint64)
-    )
+    cells = center_cells(spill, resolution) if not spill.is_empty else np.zeros(0, dtype=np.uint64)
     return Spillover(direction, float(footprint_km), float(area), cells, by_region, spill)
 
 
@@ -292,9 +290,7 @@ def run_whatif(
     if isinstance(gateways, str):
         if gateways != "plan":
             raise InputError(f"gateways must be a GroundSites table or 'plan', got {gateways!r}")
-        planned = plan_gateways(
-            pops, country_of=country_of, coverage_radius_km=gateway_radius_km
-        )
+        planned = plan_gateways(pops, country_of=country_of, coverage_radius_km=gateway_radius_km)
         if action == "activate":
             keep = ~np.isin(np.char.upper(np.asarray(planned.country, dtype=str)), countries)
             baseline = planned.subset(np.flatnonzero(keep))
@@ -304,7 +300,9 @@ def run_whatif(
             )
         else:
             baseline = planned
-            notes.append(f"Baseline gateways: the planner's {len(planned)} sites (a planning model).")
+            notes.append(
+                f"Baseline gateways: the planner's {len(planned)} sites (a planning model)."
+            )
         gateway_source = "plan"
     else:
         baseline = gateways
@@ -328,8 +326,8 @@ def run_whatif(
     done_offset[0] += n_shards
 
     inside = region.contains(lat, lon)
-    zero = _zero_summary(cov)
     served_summary = cov.summary()
+    zero = _zero_summary(served_summary)
     if action == "activate":
         before, after = zero, served_summary
     else:
@@ -435,15 +433,12 @@ def _quote(expression: str) -> str:
     return f"({expression})"
 
 
-def _zero_summary(cov: Coverage) -> dict[str, Any]:
-    area = float(cov.area_km2.sum())
-    return {
-        "cells": len(cov),
-        "area_km2": area,
+def _zero_summary(served: dict[str, Any]) -> dict[str, Any]:
+    """The same cells with service switched off: nothing served, satellites still in view."""
+    return served | {
         "served_fraction": 0.0,
         "always_served_area_km2": 0.0,
-        "never_served_area_km2": area,
-        "mean_visible": float(cov.summary()["mean_visible"]),
+        "never_served_area_km2": served["area_km2"],
         "rtt_p50_ms": None,
         "rtt_p95_ms": None,
         "handovers_per_hour": 0.0,

@@ -18,7 +18,9 @@ app = typer.Typer(
 )
 
 DEFAULT_START = "2026-02-22T12:00:00Z"
-StartOpt = Annotated[str, typer.Option("--start", help="Start of the window, ISO 8601 UTC or 'now'.")]
+StartOpt = Annotated[
+    str, typer.Option("--start", help="Start of the window, ISO 8601 UTC or 'now'.")
+]
 WindowOpt = Annotated[str, typer.Option("--window", help="Length of the window, e.g. 1h, 30m.")]
 StepOpt = Annotated[str, typer.Option("--step", help="Time step = scheduling slot, e.g. 15s.")]
 ResOpt = Annotated[int, typer.Option("--res", help="H3 resolution of the cells (5 ≈ 250 km²).")]
@@ -27,13 +29,17 @@ OutOpt = Annotated[
 ]
 
 
-def _load_sites(constellation: str, gateways: str, pops: Path | None, pop_map: Path | None) -> dict[str, Any]:
+def _load_sites(
+    constellation: str, gateways: str, pops: Path | None, pop_map: Path | None
+) -> dict[str, Any]:
     from skyfence.ground import load_sites
     from skyfence.links import load_pop_map
 
     return {
         "constellation": load_constellation(constellation),
-        "gateways": "plan" if gateways.strip().lower() == "plan" else load_sites(gateways, "gateway"),
+        "gateways": "plan"
+        if gateways.strip().lower() == "plan"
+        else load_sites(gateways, "gateway"),
         "pops": None if pops is None else load_sites(pops, "pop"),
         "pop_map": None if pop_map is None else load_pop_map(pop_map),
     }
@@ -74,7 +80,9 @@ def run_whatif_cli(
             progress=update, **inputs,
         )  # fmt: skip
     if out is None:
-        out = load_settings().reports_dir / report_dirname(action, expression, report.window["start"])
+        out = load_settings().reports_dir / report_dirname(
+            action, expression, report.window["start"]
+        )
     files = write_whatif_report(report, out)
     data = report.to_dict()
     data.pop("cells")
@@ -114,23 +122,34 @@ def human_whatif(d: dict[str, Any]) -> None:
     ):
         table.add_row(label, *[_fmt(c.get(key), spec) for _, c in cols])
     console.print(table)
-    gws = ", ".join(f"{g['name']} ({g['country']}, {g['share']:.0%})" for g in d["gateways_used"][:5])
+    gws = ", ".join(
+        f"{g['name']} ({g['country']}, {g['share']:.0%})" for g in d["gateways_used"][:5]
+    )
     console.print(f"gateways carrying the traffic: {gws or '—'}")
     if d["lands_abroad"]:
         console.print(
             f"[bold red]traffic lands abroad[/]: {d['lands_abroad_share']:.0%} of served cell-steps"
         )
     if d["planned_gateways"]:
-        console.print(f"to land in-country the planner adds {len(d['planned_gateways'])} gateway(s)")
+        console.print(
+            f"to land in-country the planner adds {len(d['planned_gateways'])} gateway(s)"
+        )
     sp = d["spillover"]
     where = ", ".join(f"{b['name']} {b['area_km2']:,.0f} km²" for b in sp["by_region"][:5])
     console.print(f"spillover ({sp['direction']}): {sp['area_km2']:,.0f} km² — {where or 'none'}")
-    console.print(f"report written to [bold]{d['files']['report.html']}[/] (and report.md, report.json, map.png)")
+    console.print(
+        f"report written to [bold]{d['files']['report.html']}[/] (and report.md, report.json, map.png)"
+    )
 
 
 def _whatif_command(action: str):  # type: ignore[no-untyped-def]
     def command(
-        expression: Annotated[str, typer.Argument(help="Region expression: TW, 'UA - crimea', 'buffer(crimea-coast, 100km)'.")],
+        expression: Annotated[
+            str,
+            typer.Argument(
+                help="Region expression: TW, 'UA - crimea', 'buffer(crimea-coast, 100km)'."
+            ),
+        ],
         constellation: ConstellationOpt = "starlink-gen1",
         gateways: GatewaysOpt = "plan",
         pops: PopsOpt = None,
@@ -139,8 +158,13 @@ def _whatif_command(action: str):  # type: ignore[no-untyped-def]
         window: WindowOpt = "1h",
         step: StepOpt = "15s",
         res: ResOpt = 5,
-        footprint_km: Annotated[float, typer.Option("--footprint-km", help="Beam footprint radius for spillover, km.")] = 12.0,
-        in_country: Annotated[bool, typer.Option("--in-country/--no-in-country", help="Also compute landing in-country.")] = True,
+        footprint_km: Annotated[
+            float, typer.Option("--footprint-km", help="Beam footprint radius for spillover, km.")
+        ] = 12.0,
+        in_country: Annotated[
+            bool,
+            typer.Option("--in-country/--no-in-country", help="Also compute landing in-country."),
+        ] = True,
         out: OutOpt = None,
         as_json: JsonOption = False,
     ) -> None:
@@ -171,7 +195,10 @@ def coverage_cmd(
     window: WindowOpt = "1h",
     step: StepOpt = "15s",
     res: ResOpt = 5,
-    out: Annotated[Path | None, typer.Option("--out", help="Write cells to .geojson, .parquet (GeoParquet) or .png.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write cells to .geojson, .parquet (GeoParquet) or .png."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Coverage of a region per H3 cell: time served, satellites in view, RTT, handovers."""
@@ -197,13 +224,17 @@ def coverage_cmd(
         cells = reg.cells(res)
     times = time_grid(parse_time(start), parse_duration(window), parse_duration(step))
     with progress_bar(f"coverage {region}") as update:
-        cov = compute_coverage(cells, times, constellation=inputs["constellation"], model=model, progress=update)
+        cov = compute_coverage(
+            cells, times, constellation=inputs["constellation"], model=model, progress=update
+        )
     if out is not None:
         suffix = out.suffix.lower()
         if suffix == ".parquet":
             cov.to_parquet(out)
         elif suffix == ".png":
-            plot_coverage_map(out, cov, region_geometry=reg.geometry, title=f"{region}: share of time served")
+            plot_coverage_map(
+                out, cov, region_geometry=reg.geometry, title=f"{region}: share of time served"
+            )
         else:
             cov.to_geojson(out)
     data = {
@@ -219,7 +250,9 @@ def coverage_cmd(
 
     def human(d: dict[str, Any]) -> None:
         s = d["summary"]
-        console.print(f"[bold]coverage of {region}[/] ({d['worldview']}), {s['cells']} cells at res {res}")
+        console.print(
+            f"[bold]coverage of {region}[/] ({d['worldview']}), {s['cells']} cells at res {res}"
+        )
         console.print(
             f"time served {s['served_fraction']:.1%}, satellites in view {s['mean_visible']:.1f}, "
             f"RTT p50 {_fmt(s['rtt_p50_ms'])} ms / p95 {_fmt(s['rtt_p95_ms'])} ms, "
