@@ -15,12 +15,18 @@ gateway links at the first step):
 Usage::
 
     .venv/bin/python bench/network_step.py [--terminals 10000] [--steps 5]
-        [--schedule-terminals 1000] [--schedule-minutes 10] [--no-baseline]
+        [--schedule-terminals 1000] [--schedule-minutes 10] [--schedule-workers 1,2]
+        [--no-baseline]
+
+The schedule part times propagation + ``run_schedule`` (rule ``max-elevation``) in wall-clock
+seconds, once per worker count (``workers=N`` for both); ``--schedule-minutes 1440`` runs the
+whole 24 h instead of extrapolating from a shorter run.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -41,7 +47,9 @@ START = "2026-02-22T12:00:00Z"
 def terminals(n: int, seed: int = 1) -> GroundSites:
     rng = np.random.default_rng(seed)
     s = np.sin(np.radians(60.0))
-    return GroundSites.from_arrays(np.degrees(np.arcsin(rng.uniform(-s, s, n))), rng.uniform(-180, 180, n))
+    return GroundSites.from_arrays(
+        np.degrees(np.arcsin(rng.uniform(-s, s, n))), rng.uniform(-180, 180, n)
+    )
 
 
 def cpu(f):
@@ -55,7 +63,8 @@ def main() -> None:
     ap.add_argument("--terminals", type=int, default=10_000)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--schedule-terminals", type=int, default=1000)
-    ap.add_argument("--schedule-minutes", type=float, default=10.0)
+    ap.add_argument("--schedule-minutes", type=float, default=10.0, help="1440 = the full 24 h")
+    ap.add_argument("--schedule-workers", default="1,2", help="comma-separated worker counts")
     ap.add_argument("--no-baseline", action="store_true")
     args = ap.parse_args()
 
@@ -77,7 +86,9 @@ def main() -> None:
         for k, v in t.items():
             stages.setdefault(k, []).append(v)
         totals.append(sum(t.values()))
-    print(f"## One network step: Gen1 {len(c)} sats, {len(gw)} gateways, {len(pops)} PoPs, {len(term)} terminals")
+    print(
+        f"## One network step: Gen1 {len(c)} sats, {len(gw)} gateways, {len(pops)} PoPs, {len(term)} terminals"
+    )
     print()
     print(f"| stage | CPU ms per step (median of {args.steps} steps) |")
     print("|---|---:|")
@@ -107,29 +118,55 @@ def main() -> None:
         t_fw, _ = cpu(lambda: floyd_warshall(sub, directed=True))
         print("| routing method, same graph | CPU ms | ratio to skyfence routing stage |")
         print("|---|---:|---:|")
-        print(f"| skyfence: one bounded Dijkstra per PoP in use ({len(pops)}), {S + G} nodes | {routing_ms:.1f} | 1 |")
-        print(f"| all-pairs Dijkstra ({S + G} nodes) | {1000 * t_apsp:.0f} | {1000 * t_apsp / routing_ms:.0f}x |")
-        print(f"| dense Floyd–Warshall, one shell only ({len(shell0)} sats) | {1000 * t_fw:.0f} | {1000 * t_fw / routing_ms:.0f}x |")
+        print(
+            f"| skyfence: one bounded Dijkstra per PoP in use ({len(pops)}), {S + G} nodes | {routing_ms:.1f} | 1 |"
+        )
+        print(
+            f"| all-pairs Dijkstra ({S + G} nodes) | {1000 * t_apsp:.0f} | {1000 * t_apsp / routing_ms:.0f}x |"
+        )
+        print(
+            f"| dense Floyd–Warshall, one shell only ({len(shell0)} sats) | {1000 * t_fw:.0f} | {1000 * t_fw / routing_ms:.0f}x |"
+        )
         print()
 
-    n_slots = int(args.schedule_minutes * 4) + 1
+    n_slots = int(args.schedule_minutes * 4)  # 1440 min -> exactly 5,760 slots
     st = terminals(args.schedule_terminals, seed=2)
-    grid = time_grid(START, 60.0 * args.schedule_minutes, 15.0)
-    t_prop, eph15 = cpu(lambda: c.propagate(grid))
-    t_sched, sched = cpu(lambda: run_schedule(model, eph15, st))
-    per_slot = (t_prop + t_sched) / n_slots
-    day = per_slot * 5760
-    print(f"## 15-s schedule, {len(st)} terminals, {args.schedule_minutes:g} min ({n_slots} slots)")
+    grid = time_grid(START, 60.0 * args.schedule_minutes - 15.0, 15.0)
+    full_day = n_slots >= 5760
+    print(f"## 15-s schedule, {len(st)} terminals, {args.schedule_minutes:g} min ({n_slots} slots), "
+          f"rule max-elevation")  # fmt: skip
     print()
-    print("| | CPU s |")
-    print("|---|---:|")
-    print(f"| propagation | {t_prop:.2f} |")
-    print(f"| schedule (steps + selection) | {t_sched:.2f} |")
-    print(f"| per slot | {per_slot:.3f} |")
-    print(f"| **24 h at 15 s (5,760 slots), extrapolated** | **{day:.0f}** |")
+    print("| workers | propagation wall s | schedule wall s | CPU s (all processes) | per slot ms (wall) "
+          f"| 24 h at 15 s, wall s{'' if full_day else ' (extrapolated)'} |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|")
+    results = {}
+    for w in [int(x) for x in args.schedule_workers.split(",")]:
+        cpu0 = _cpu_all()
+        t0 = time.perf_counter()
+        eph15 = c.propagate(grid, workers=w)
+        t1 = time.perf_counter()
+        sched = run_schedule(model, eph15, st, workers=w)
+        t2 = time.perf_counter()
+        cpu_s = _cpu_all() - cpu0
+        per_slot = (t2 - t0) / n_slots
+        day = (t2 - t0) * 5760 / n_slots
+        print(
+            f"| {w} | {t1 - t0:.2f} | {t2 - t1:.2f} | {cpu_s:.1f} | {1000 * per_slot:.1f} | **{day:.0f}** |"
+        )
+        results[w] = sched
+        del eph15
     print()
+    sched = results[next(iter(results))]
+    same = all(np.array_equal(r.serving_sat, sched.serving_sat) for r in results.values())
     print(f"median handovers per hour {np.median(sched.handovers_per_hour):.0f}, "
-          f"median RTT {np.nanmedian(sched.rtt_ms):.1f} ms")  # fmt: skip
+          f"median RTT {np.nanmedian(sched.rtt_ms):.1f} ms, same schedule for every worker count: {same}")  # fmt: skip
+
+
+def _cpu_all() -> float:
+    """User + system CPU seconds of this process and its finished children (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 if __name__ == "__main__":

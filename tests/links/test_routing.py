@@ -315,3 +315,78 @@ def test_bounded_search_is_exact_for_every_selection_rule():
             assert np.array_equal(a.serving_sat, b.serving_sat)
             assert np.array_equal(a.gateway, b.gateway)
             assert np.allclose(a.rtt_ms, b.rtt_ms, equal_nan=True)
+
+
+@pytest.mark.parametrize("use_isls", [True, False])
+def test_bounded_search_is_exact_with_constraints_ranks_and_bent_pipe(use_isls):
+    """Rank-based rules choose among reachable satellites and search only what they need:
+    with landing constraints (some satellites unreachable from some PoPs), bent pipe (every
+    satellite its own mesh component) and arbitrary route-independent ranks, the answer equals
+    the unbounded search's."""
+    from skyfence.ground import GroundSites, default_pops
+    from skyfence.links import LandingConstraint, NetworkModel
+    from skyfence.orbits import Constellation
+    from skyfence.timeutil import time_grid
+
+    c = Constellation.from_preset("starlink-gen1")
+    pops = default_pops()
+    gws = GroundSites.from_arrays(pops.latitude_deg, pops.longitude_deg, kind="gateway")
+    rng = np.random.default_rng(11)
+    n = 300
+    lat = np.degrees(np.arcsin(rng.uniform(-0.85, 0.9, n)))
+    terminals = GroundSites.from_arrays(lat, rng.uniform(-180, 180, n))
+    masks = rng.random((3, len(gws))) < 0.4
+    constraint = LandingConstraint.from_masks(masks[rng.integers(0, 3, n)])
+    eph = c.propagate(time_grid("2026-02-22T12:00:00Z", 15, 15))
+    bounded = NetworkModel(c, gws, pops, use_isls=use_isls)
+    full = NetworkModel(c, gws, pops, use_isls=use_isls, search_limit=False)
+    for k in range(len(eph.times)):
+        vis = bounded.terminal_visibility(eph.at(k), terminals)
+        rank = rng.random(len(vis))
+        for kw in (
+            {"selection": "max-elevation"},
+            {"selection": "max-elevation", "constraint": constraint},
+            {"visible": vis, "pair_rank": rank},
+            {"visible": vis, "pair_rank": rank, "constraint": constraint},
+        ):
+            a = bounded.step(eph, k, terminals, **kw)
+            b = full.step(eph, k, terminals, **kw)
+            assert np.array_equal(a.serving_sat, b.serving_sat)
+            assert np.array_equal(a.gateway, b.gateway)
+            assert np.array_equal(a.isl_hops, b.isl_hops)
+            assert np.allclose(a.rtt_ms, b.rtt_ms, equal_nan=True, rtol=1e-12)
+            if not use_isls:
+                assert np.all(a.isl_hops[a.serving_sat >= 0] == 0)
+            # the chosen satellite is the best-ranked one among those with a route
+            score = -vis.elevation_deg if "pair_rank" not in kw else rank
+            for t in rng.choice(n, 4, replace=False):
+                if a.serving_sat[t] >= 0:
+                    sel = vis.site == t
+                    routed = _sats_with_a_route(full, eph, k, terminals, t, vis.sat[sel], kw.get("constraint"))
+                    ok = sel & np.isin(vis.sat, routed)
+                    assert a.serving_sat[t] == vis.sat[ok][np.argmin(score[ok])]
+
+
+def _sats_with_a_route(model, eph, k, terminals, t, sats, constraint):
+    from skyfence.links import LandingConstraint
+
+    one = terminals.subset([t])
+    if constraint is not None:
+        constraint = LandingConstraint(constraint.terminal_class[[t]], constraint.gateway_mask, constraint.pop_mask)
+    return [
+        s for s in sats
+        if model.step(eph, k, one, force_sat=np.array([s]), constraint=constraint).status[0] == 0
+    ]  # fmt: skip
+
+
+def test_pair_rank_must_match_the_visible_pairs(gen1):
+    from skyfence.errors import InputError
+    from skyfence.ground import GroundSites, default_pops
+    from skyfence.links import NetworkModel
+
+    c, eph = gen1
+    pops = default_pops()
+    model = NetworkModel(c, GroundSites.from_arrays(pops.latitude_deg, pops.longitude_deg, kind="gateway"), pops)
+    term = GroundSites.from_arrays([10.0, 20.0], [0.0, 30.0])
+    with pytest.raises(InputError, match="one score per visible pair"):
+        model.step(eph, 0, term, pair_rank=np.zeros(3))

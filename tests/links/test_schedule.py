@@ -80,3 +80,42 @@ def test_validation(setup, small_walker):
     uneven = Ephemeris(times=eph.times[[0, 1, 3]], positions_ecef_km=eph.positions_ecef_km[:, [0, 1, 3]])
     with pytest.raises(InputError, match="evenly spaced"):
         run_schedule(model, uneven, term)
+
+
+@pytest.mark.parametrize("rule", ["max-elevation", "longest-visible", "min-rtt"])
+def test_two_workers_give_the_same_schedule(setup, rule):
+    c, eph, model, term = setup
+    one = run_schedule(model, eph, term, rule=rule, block_slots=7, lookahead_slots=30)
+    seen: list[tuple[int, int]] = []
+    two = run_schedule(
+        model, eph, term, rule=rule, block_slots=7, lookahead_slots=30, workers=2,
+        progress=lambda done, total: seen.append((done, total)),
+    )  # fmt: skip
+    for name in ("serving_sat", "gateway", "pop", "isl_hops"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
+    for name in ("rtt_ms", "elevation_deg"):
+        assert np.array_equal(getattr(one, name), getattr(two, name), equal_nan=True), name
+    T = len(eph.times)
+    assert seen[0] == (0, T) and seen[-1] == (T, T)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_a_failing_worker_fails_the_run(setup, monkeypatch):
+    c, eph, model, term = setup
+    real_step = NetworkModel.step
+
+    def step(self, eph_, i, *args, **kwargs):
+        if i == len(eph_.times) - 2:
+            raise InputError("slot went wrong")
+        return real_step(self, eph_, i, *args, **kwargs)
+
+    monkeypatch.setattr(NetworkModel, "step", step)
+    with pytest.raises(InputError, match="slot went wrong"):
+        run_schedule(model, eph, term, workers=2)
+
+
+def test_workers_must_be_a_positive_whole_number(setup):
+    c, eph, model, term = setup
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InputError, match="workers must be a positive whole number"):
+            run_schedule(model, eph, term, workers=bad)

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from skyfence.errors import ConfigurationError, InputError, NotFoundError, ParseError
 from skyfence.ground.geodesy import great_circle_km
@@ -55,6 +55,11 @@ __all__ = [
 
 STATUS_OK, STATUS_NO_SATELLITE, STATUS_NO_ROUTE = 0, 1, 2
 _SELECTIONS = ("min-rtt", "max-elevation")
+_RANK_LIMIT_FACTOR = 1.25
+"""Bound widening for rules that do not pick the cheapest satellite (tuned on Gen1: fewer
+searches redone than at 1.0, less searched than at 1.5)."""
+_MAX_RESTRICTED_SEARCHES = 8
+"""Above this many laser-mesh components to search again, search the whole graph instead."""
 
 
 @dataclass(frozen=True)
@@ -458,6 +463,7 @@ class NetworkModel:
         force_sat: np.ndarray | None = None,
         visible: VisiblePairs | None = None,
         pair_score: Callable[[VisiblePairs, np.ndarray], np.ndarray] | None = None,
+        pair_rank: np.ndarray | None = None,
         timings: dict[str, float] | None = None,
     ) -> StepResult:
         """The network state at ``eph.times[t_index]`` and every terminal's best path.
@@ -480,6 +486,20 @@ class NetworkModel:
         pair_score : callable, optional
             ``(visible, cost_km) -> score`` per visible pair; the smallest score with a finite
             cost serves (overrides ``selection``).
+        pair_rank : (V,) float array, optional
+            A score per visible pair (aligned with ``visible``) that does not depend on the
+            route: the smallest among pairs with a route serves (overrides ``selection``;
+            cheaper than an equivalent ``pair_score``, see Notes).
+
+        Notes
+        -----
+        Each PoP's Dijkstra is bounded (``search_limit``). For ``min-rtt`` a best cost within
+        the bound is exact. For rules that do not rank by cost (``max-elevation``,
+        ``pair_rank``) the serving satellite is chosen among the satellites *reachable* from
+        the PoP — the laser-mesh components that an allowed gateway sees, which is exact
+        whatever the bound — and only a PoP whose chosen satellite lies beyond the bound is
+        searched again without it. A ``pair_score`` callable may use the cost, so any PoP
+        with a visible satellite left unreached is searched again.
         timings : dict, optional
             If given, CPU seconds per stage are added to it (``lasers``, ``gateway_visibility``,
             ``terminal_visibility``, ``routing``, ``best_path``).
@@ -516,12 +536,21 @@ class NetworkModel:
             if constraint is None
             else np.asarray(constraint.gateway_mask, bool)
         )
+        if pair_rank is not None:
+            pair_rank = np.asarray(pair_rank, dtype=np.float64)
+            if pair_rank.shape != (len(vis),):
+                raise InputError(
+                    f"pair_rank has shape {pair_rank.shape}; expected one score per visible "
+                    f"pair ({len(vis)},)"
+                )
         if force_sat is not None:
             fs = np.asarray(force_sat, dtype=np.int64)
             keep = (fs[vis.site] < 0) | (fs[vis.site] == vis.sat)
             vis = VisiblePairs(
                 vis.site[keep], vis.sat[keep], vis.elevation_deg[keep], vis.range_km[keep]
             )
+            if pair_rank is not None:
+                pair_rank = pair_rank[keep]
         # one virtual source per (class, pop) in use
         has_vis = np.zeros(N, bool)
         has_vis[vis.site] = True
@@ -536,6 +565,7 @@ class NetworkModel:
         rows = [edges[:, 0], edges[:, 1], S + gsl.site]
         cols = [edges[:, 1], edges[:, 0], gsl.sat]
         wts = [isl_len, isl_len, gsl.range_km]
+        ok = np.zeros((0, G), bool)
         if K:
             ok = gmask[c_class] & self.backhaul_ok[:, c_pop].T  # (K, G)
             kk, gg = np.nonzero(ok)
@@ -543,10 +573,11 @@ class NetworkModel:
             cols.append(S + gg)
             wts.append(self.backhaul_equiv_km[gg, c_pop[kk]])
         n_nodes = S + G + K
-        graph = coo_matrix(
-            (np.concatenate(wts), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(n_nodes, n_nodes),
-        ).tocsr()
+        all_rows, all_cols, all_wts = (
+            np.concatenate(rows),
+            np.concatenate(cols),
+            np.concatenate(wts),
+        )
         # Search radius per source: far enough for the terminals homed there in almost every
         # case; a terminal whose best cost exceeds it is recomputed without a limit below, so
         # the result is exact (a path of cost <= limit only visits nodes within the limit).
@@ -561,44 +592,65 @@ class NetworkModel:
             limit = 1.5 * far + 2500.0
         dist = np.full((K, n_nodes), np.inf)
         pred = np.full((K, n_nodes), -9999, dtype=np.int32)
-        for k in range(K):
-            dist[k], pred[k] = dijkstra(
-                graph, directed=True, indices=S + G + k, return_predecessors=True, limit=limit[k]
-            )
-        clock("routing")
         src_pair = source[vis.site]
         valid = src_pair >= 0
+        rank: np.ndarray | None = None  # route-independent score, if the rule has one
+        if pair_rank is not None:
+            rank = pair_rank
+        elif pair_score is None and selection == "max-elevation":
+            rank = -vis.elevation_deg
+        search = _Search(S, G, n_nodes, all_rows, all_cols, all_wts, dist, pred)
+        if rank is not None and K:
+            # The serving satellite does not depend on the route, only on whether one exists:
+            # choose it among the satellites reachable from the home PoP (exact, no search
+            # needed), then search only the laser-mesh component of each chosen satellite
+            # (a path to a satellite never leaves its component).
+            reachable, comp = _reachable_pairs(S, edges, gsl, ok, src_pair, vis.sat)
+            reach = valid & reachable
+            pick = _argmin_per_group(vis.site, np.where(reach, rank, np.inf), N)
+            picked = pick[pick >= 0]
+            picked = picked[reach[picked]]
+            search.run(np.arange(K), limit * _RANK_LIMIT_FACTOR)
+            beyond = ~np.isfinite(dist[src_pair[picked], vis.sat[picked]])
+            pk, pc = src_pair[picked[beyond]], comp[vis.sat[picked[beyond]]]
+            comps = np.unique(pc)
+            if len(comps) > _MAX_RESTRICTED_SEARCHES:  # many small components (bent pipe)
+                ks = np.unique(pk)
+                search.run(ks[np.isfinite(limit[ks])], None)
+            else:
+                for c_ in comps:
+                    ks = np.unique(pk[pc == c_])
+                    ks = ks[np.isfinite(limit[ks])]
+                    search.restricted(comp == c_, ks).run(ks, None)
+        else:
+            search.run(np.arange(K), limit)
         cost = np.full(len(vis), np.inf)
         cost[valid] = dist[src_pair[valid], vis.sat[valid]] + vis.range_km[valid]
-        if K and np.isfinite(limit).any():
+        if rank is None and K and np.isfinite(limit).any():
             best_cost = np.full(N, np.inf)
             if len(vis):
                 starts = np.flatnonzero(np.r_[True, vis.site[1:] != vis.site[:-1]])
                 best_cost[vis.site[starts]] = np.minimum.reduceat(cost, starts)
             redo_t = need & ~(best_cost <= limit[np.maximum(source, 0)])
-            if pair_score is not None or selection != "min-rtt":
-                # another rule may prefer a pair whose cost the bounded search left unknown
-                # (infinite): redo the sources of terminals with any such pair
+            if pair_score is not None:
+                # the score may prefer a pair whose cost the bounded search left unknown
                 redo_t[vis.site[valid & ~np.isfinite(cost)]] = True
             redo = np.unique(source[redo_t])
             redo = redo[np.isfinite(limit[redo])]
-            for k in redo:
-                dist[k], pred[k] = dijkstra(
-                    graph, directed=True, indices=S + G + k, return_predecessors=True
-                )
+            search.run(redo, None)
             if len(redo):
                 again = valid & np.isin(src_pair, redo)
                 cost[again] = dist[src_pair[again], vis.sat[again]] + vis.range_km[again]
         clock("routing")
-        # score every visible pair
-        if pair_score is not None:
+        # score every visible pair; the smallest score with a finite cost serves
+        if rank is not None:
+            score = np.where(np.isfinite(cost), rank, np.inf)
+        elif pair_score is not None:
             score = np.where(
                 np.isfinite(cost), np.asarray(pair_score(vis, cost), dtype=np.float64), np.inf
             )
-        elif selection == "min-rtt":
-            score = cost
         else:
-            score = np.where(np.isfinite(cost), -vis.elevation_deg, np.inf)
+            score = cost
         best = _argmin_per_group(vis.site, score, N)
         serving = np.full(N, -1, np.int64)
         routed = best >= 0
@@ -716,6 +768,98 @@ class _Clock:
         now = time_module.process_time()
         self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
         self.last = now
+
+
+class _Search:
+    """Dijkstra from virtual PoP sources over the step's graph (or part of it), writing the
+    distances and predecessors (in full-graph node numbers) into rows of ``dist`` / ``pred``."""
+
+    def __init__(
+        self,
+        n_sats: int,
+        n_gateways: int,
+        n_nodes: int,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        wts: np.ndarray,
+        dist: np.ndarray,
+        pred: np.ndarray,
+        nodes: np.ndarray | None = None,
+    ) -> None:
+        self.S, self.G, self.n_nodes = n_sats, n_gateways, n_nodes
+        self.rows, self.cols, self.wts = rows, cols, wts
+        self.dist, self.pred = dist, pred
+        self.nodes = nodes  # full-graph numbers of this graph's nodes (None = all)
+        if nodes is None:
+            self.graph = coo_matrix((wts, (rows, cols)), shape=(n_nodes, n_nodes)).tocsr()
+            self.local = None
+        else:
+            local = np.full(n_nodes, -1, np.int64)
+            local[nodes] = np.arange(len(nodes))
+            keep = (local[rows] >= 0) & (local[cols] >= 0)
+            m = len(nodes)
+            self.graph = coo_matrix(
+                (wts[keep], (local[rows[keep]], local[cols[keep]])), shape=(m, m)
+            ).tocsr()
+            self.local = local
+
+    def restricted(self, sats: np.ndarray, sources: np.ndarray) -> _Search:
+        """The subgraph of the satellites where ``sats`` (S,) is true, every gateway and the
+        given virtual sources."""
+        S, G = self.S, self.G
+        nodes = np.concatenate([np.flatnonzero(sats), np.arange(S, S + G), S + G + sources])
+        return _Search(
+            S, G, self.n_nodes, self.rows, self.cols, self.wts, self.dist, self.pred, nodes
+        )
+
+    def run(self, sources: np.ndarray, limit: np.ndarray | None) -> None:
+        """Search from each source ``k`` (bounded by ``limit[i]``; None = unbounded)."""
+        first = self.S + self.G
+        for i, k in enumerate(np.asarray(sources, dtype=np.int64)):
+            node = first + k if self.local is None else self.local[first + k]
+            d, p = dijkstra(
+                self.graph,
+                directed=True,
+                indices=node,
+                return_predecessors=True,
+                limit=np.inf if limit is None else limit[i],
+            )
+            if self.nodes is None:
+                self.dist[k], self.pred[k] = d, p
+            else:
+                self.dist[k, self.nodes] = d
+                self.pred[k, self.nodes] = np.where(p >= 0, self.nodes[np.maximum(p, 0)], -9999)
+
+
+def _reachable_pairs(
+    n_sats: int,
+    edges: np.ndarray,
+    gsl: VisiblePairs,
+    allowed: np.ndarray,
+    src_pair: np.ndarray,
+    sat: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether satellite ``sat[i]`` can be reached at all from source ``src_pair[i]``, and the
+    laser-mesh component of every satellite.
+
+    Gateways never relay, so from source ``k`` exactly the laser-mesh components holding a
+    satellite seen by one of its allowed gateways (``allowed`` (K, G)) are reachable; this
+    does not depend on any search bound.
+    """
+    if len(edges):
+        mesh = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n_sats, n_sats))
+        n_comp, comp = connected_components(mesh, directed=False)
+    else:
+        n_comp, comp = n_sats, np.arange(n_sats)
+    # seen[g, c]: gateway g sees a satellite of component c (sparse: bent pipe has S components)
+    seen = coo_matrix(
+        (np.ones(len(gsl)), (gsl.site, comp[gsl.sat])), shape=(allowed.shape[1], n_comp)
+    ).tocsr()
+    reach = np.asarray(seen.T @ allowed.T.astype(np.float64)).T > 0  # (K, n_comp)
+    out = np.zeros(len(src_pair), bool)
+    v = src_pair >= 0
+    out[v] = reach[src_pair[v], comp[sat[v]]]
+    return out, comp
 
 
 def _argmin_per_group(group: np.ndarray, score: np.ndarray, n_groups: int) -> np.ndarray:

@@ -18,8 +18,11 @@ Rules
 
 from __future__ import annotations
 
+import mmap
+import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from typing import Any
 
 import numpy as np
@@ -111,6 +114,7 @@ def run_schedule(
     constraint: LandingConstraint | None = None,
     lookahead_slots: int = 40,
     block_slots: int = 240,
+    workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> Schedule:
     """Assign serving satellites slot by slot over every time of ``eph``.
@@ -127,11 +131,17 @@ def run_schedule(
     constraint : LandingConstraint, optional
     lookahead_slots, block_slots : int
         For ``longest-visible``: how far to look ahead, and how many slots to do per block.
+    workers : int
+        Processes to split the slots over (each takes a contiguous run of slots; the result
+        is identical to ``workers=1``). Needs ``fork`` (Linux, macOS); elsewhere the work runs
+        in this process.
     progress : callable, optional
         ``(done, total)``.
     """
     if rule not in RULES:
         raise InputError(f"schedule rule {rule!r} is not one of {', '.join(RULES)}")
+    if isinstance(workers, bool) or int(workers) != workers or workers < 1:
+        raise InputError(f"workers must be a positive whole number, got {workers!r}")
     times = np.asarray(eph.times, dtype="datetime64[ns]")
     T = len(times)
     if T == 0:
@@ -149,45 +159,184 @@ def run_schedule(
         slot = step
     else:
         slot = 15.0 if slot_s is None else float(slot_s)
+    workers = int(min(workers, T))
+    if workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
+        workers = 1
     N = len(terminals)
-    shape = (N, T)
-    sat = np.full(shape, -1, np.int64)
-    gw = np.full(shape, -1, np.int64)
-    pop = np.full(shape, -1, np.int64)
-    hops = np.full(shape, -1, np.int64)
-    rtt = np.full(shape, np.nan)
-    elev = np.full(shape, np.nan)
+    out = _Outputs(N, T, shared=workers > 1)
     home = model.home_pops(terminals, constraint)
-    pos_all = eph.positions_ecef_km
-    block = max(int(block_slots), 1)
-    for b0 in range(0, T, block):
-        b1 = min(b0 + block, T)
-        runs: list[np.ndarray] | None = None
-        vis_list: list[VisiblePairs] | None = None
-        if rule == "longest-visible":
-            end = min(b1 + lookahead_slots, T)
-            vis_list = [
-                model.terminal_visibility(np.asarray(pos_all[:, i, :], dtype=np.float64), terminals)
-                for i in range(b0, end)
-            ]
-            runs = _run_lengths(vis_list, model.n_sats, lookahead_slots)
-        for i in range(b0, b1):
-            kw: dict[str, Any] = {}
-            if rule == "longest-visible":
-                assert vis_list is not None and runs is not None
-                run_i = runs[i - b0]
-                kw["visible"] = vis_list[i - b0]
-                kw["pair_score"] = lambda v, cost, r=run_i: -(r * 1000.0) - v.elevation_deg
-            selection = "min-rtt" if rule == "min-rtt" else "max-elevation"
-            res = model.step(
-                eph, i, terminals, constraint=constraint, home_pop=home, selection=selection, **kw
-            )
-            sat[:, i] = res.serving_sat
-            gw[:, i] = res.gateway
-            pop[:, i] = res.pop
-            hops[:, i] = res.isl_hops
-            rtt[:, i] = res.rtt_ms
-            elev[:, i] = res.elevation_deg
-            if progress is not None:
-                progress(i + 1, T)
-    return Schedule(times, sat, gw, pop, hops, rtt, elev, slot, rule)
+    job = _Job(model, eph, terminals, rule, constraint, home, lookahead_slots, block_slots, out)
+    try:
+        if workers == 1:
+            job.fill(0, T, progress)
+        else:
+            _run_forked(job, T, workers, progress)
+        return Schedule(
+            times,
+            out.sat.copy(),
+            out.gw.copy(),
+            out.pop.copy(),
+            out.hops.copy(),
+            out.rtt.copy(),
+            out.elev.copy(),
+            slot,
+            rule,
+        )
+    finally:
+        out.close()
+
+
+class _Outputs:
+    """The (N, T) result arrays; in shared memory when forked workers fill them."""
+
+    _SPECS = (
+        ("sat", np.int64, -1),
+        ("gw", np.int64, -1),
+        ("pop", np.int64, -1),
+        ("hops", np.int64, -1),
+        ("rtt", np.float64, np.nan),
+        ("elev", np.float64, np.nan),
+    )
+
+    def __init__(self, n: int, t: int, shared: bool) -> None:
+        self._maps: list[mmap.mmap] = []
+        for name, dtype, fill in self._SPECS:
+            if shared:
+                buf = mmap.mmap(-1, max(1, n * t * np.dtype(dtype).itemsize))
+                self._maps.append(buf)
+                arr = np.frombuffer(buf, dtype=dtype, count=n * t).reshape(n, t)
+                arr[...] = fill
+            else:
+                arr = np.full((n, t), fill, dtype=dtype)
+            setattr(self, name, arr)
+
+    sat: np.ndarray
+    gw: np.ndarray
+    pop: np.ndarray
+    hops: np.ndarray
+    rtt: np.ndarray
+    elev: np.ndarray
+
+    def close(self) -> None:
+        for name, _dtype, _fill in self._SPECS:
+            setattr(self, name, None)
+        for buf in self._maps:
+            try:
+                buf.close()
+            except BufferError:  # a view is still alive; the map is freed with it
+                pass
+
+
+@dataclass
+class _Job:
+    model: NetworkModel
+    eph: Any
+    terminals: GroundSites
+    rule: str
+    constraint: LandingConstraint | None
+    home: np.ndarray
+    lookahead_slots: int
+    block_slots: int
+    out: _Outputs
+
+    def fill(self, first: int, last: int, progress: Callable[[int, int], None] | None) -> None:
+        """Compute slots ``first`` to ``last - 1`` into the outputs; ``progress(done, total)``
+        counts this range's slots."""
+        model, eph, terminals, out = self.model, self.eph, self.terminals, self.out
+        T = len(eph.times)
+        pos_all = eph.positions_ecef_km
+        block = max(int(self.block_slots), 1)
+        selection = "min-rtt" if self.rule == "min-rtt" else "max-elevation"
+        for b0 in range(first, last, block):
+            b1 = min(b0 + block, last)
+            runs: list[np.ndarray] | None = None
+            vis_list: list[VisiblePairs] | None = None
+            if self.rule == "longest-visible":
+                end = min(b1 + self.lookahead_slots, T)
+                vis_list = [
+                    model.terminal_visibility(
+                        np.asarray(pos_all[:, i, :], dtype=np.float64), terminals
+                    )
+                    for i in range(b0, end)
+                ]
+                runs = _run_lengths(vis_list, model.n_sats, self.lookahead_slots)
+            for i in range(b0, b1):
+                kw: dict[str, Any] = {}
+                if vis_list is not None and runs is not None:
+                    vis_i = vis_list[i - b0]
+                    kw["visible"] = vis_i
+                    kw["pair_rank"] = -(runs[i - b0] * 1000.0) - vis_i.elevation_deg
+                res = model.step(
+                    eph,
+                    i,
+                    terminals,
+                    constraint=self.constraint,
+                    home_pop=self.home,
+                    selection=selection,
+                    **kw,
+                )
+                out.sat[:, i] = res.serving_sat
+                out.gw[:, i] = res.gateway
+                out.pop[:, i] = res.pop
+                out.hops[:, i] = res.isl_hops
+                out.rtt[:, i] = res.rtt_ms
+                out.elev[:, i] = res.elevation_deg
+                if progress is not None:
+                    progress(i + 1 - first, last - first)
+
+
+def _worker(conn: Any, job: _Job, first: int, last: int) -> None:
+    """Body of a forked worker: fill its slots, report progress, then ``("done", None)``."""
+    try:
+        job.fill(first, last, lambda done, total: conn.send(("progress", 1)))
+        conn.send(("done", None))
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent
+        try:
+            conn.send(("error", exc))
+        except Exception:  # noqa: BLE001 - not picklable
+            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        conn.close()
+
+
+def _run_forked(
+    job: _Job, total: int, workers: int, progress: Callable[[int, int], None] | None
+) -> None:
+    """Split the slots into ``workers`` contiguous runs, one forked process each."""
+    ctx = multiprocessing.get_context("fork")
+    bounds = np.linspace(0, total, workers + 1).round().astype(int)
+    procs, conns = [], []
+    try:
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            parent, child = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker, args=(child, job, int(a), int(b)), daemon=True)
+            proc.start()
+            child.close()
+            procs.append(proc)
+            conns.append(parent)
+        done = 0
+        if progress is not None:
+            progress(0, total)
+        waiting = list(conns)
+        while waiting:
+            for conn in wait(waiting):
+                try:
+                    kind, value = conn.recv()  # type: ignore[union-attr]
+                except EOFError:
+                    raise RuntimeError("a schedule worker stopped without a result") from None
+                if kind == "progress":
+                    done += value
+                    if progress is not None:
+                        progress(done, total)
+                elif kind == "done":
+                    waiting.remove(conn)
+                else:
+                    raise value
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)  # finished workers exit at once; a failed run stops the rest
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        for conn in conns:
+            conn.close()
