@@ -11,7 +11,10 @@ Rules
     The satellite with the highest elevation among those with a route to the home PoP.
 ``longest-visible``
     The satellite that stays above the mask for the most following slots (look-ahead up to
-    ``lookahead_slots``), ties broken by elevation; fewer handovers, lower elevations.
+    ``lookahead_slots``), ties broken by elevation. The rule is evaluated afresh at every
+    slot, so a satellite that has just risen (and will stay longest) takes over: in a
+    sparse shell that means fewer handovers than ``max-elevation``, in a dense one such as
+    Starlink Gen1 more (median 103 against 85 per hour for 1,000 terminals).
 ``min-rtt``
     The satellite giving the lowest RTT at the slot start.
 """
