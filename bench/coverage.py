@@ -79,9 +79,21 @@ def main() -> None:
         (f"land cells (res {args.res})", f"{len(cells):,}", f"found in {t_cells:.1f} s"),
         ("steps", f"{len(times)}", f"window {window_s / 60:g} min at 15 s"),
         ("visibility only (baseline), per step", f"{vis_per_step * 1000:.0f} ms", "1.00x"),
-        ("full coverage step, per step", f"{per_step * 1000:.0f} ms", f"{per_step / vis_per_step:.2f}x baseline"),
-        (f"full coverage run, {args.workers} worker(s)", f"{total:.1f} s", f"{total / 60:.2f} min (target < 2 min for 1 h)"),
-        ("world land served (area-weighted)", f"{s['served_fraction']:.1%}", f"RTT p50 {s['rtt_p50_ms']:.1f} ms"),
+        (
+            "full coverage step, per step",
+            f"{per_step * 1000:.0f} ms",
+            f"{per_step / vis_per_step:.2f}x baseline",
+        ),
+        (
+            f"full coverage run, {args.workers} worker(s)",
+            f"{total:.1f} s",
+            f"{total / 60:.2f} min (target < 2 min for 1 h)",
+        ),
+        (
+            "world land served (area-weighted)",
+            f"{s['served_fraction']:.1%}",
+            f"RTT p50 {s['rtt_p50_ms']:.1f} ms",
+        ),
         ("peak RSS", f"{peak_gb:.2f} GB", ""),
     ]
     width = max(len(r[0]) for r in rows)

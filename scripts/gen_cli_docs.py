@@ -36,7 +36,9 @@ def _param_row(p: Any) -> str:
         if p.required:
             kind += ", required"
     default = p.default
-    shown = "" if default in (None, False, (), []) or callable(default) else f" (default: `{default}`)"
+    shown = (
+        "" if default in (None, False, (), []) or callable(default) else f" (default: `{default}`)"
+    )
     help_text = " ".join((getattr(p, "help", "") or "").split())
     return f"| {name} | {kind} | {help_text}{shown} |"
 

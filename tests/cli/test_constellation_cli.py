@@ -168,7 +168,10 @@ def test_convert_round_trip(capsys, tmp_path, small_tle):
 
 
 def test_demo_json_is_fast_and_honest(capsys, tmp_path):
-    assert main(["demo", "--json", "--duration", "10m", "--step", "1m", "--out", str(tmp_path / "r")]) == 0
+    assert (
+        main(["demo", "--json", "--duration", "10m", "--step", "1m", "--out", str(tmp_path / "r")])
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["constellation"]["satellites"] == 4408
     run = data["propagation"]

@@ -53,8 +53,21 @@ def test_rtt_between_cities(capsys):
 
 def test_terminal_schedule(capsys, tmp_path):
     gw = tmp_path / "gw.csv"
-    gw.write_text("name,country,latitude_deg,longitude_deg\nWarsaw-GW,PL,52.1,20.9\nKyiv-GW,UA,50.4,30.4\n")
-    data = run_json(capsys, "terminal", "50.45", "30.52", "--duration", "2m", "--start", START, "--gateways", str(gw))
+    gw.write_text(
+        "name,country,latitude_deg,longitude_deg\nWarsaw-GW,PL,52.1,20.9\nKyiv-GW,UA,50.4,30.4\n"
+    )
+    data = run_json(
+        capsys,
+        "terminal",
+        "50.45",
+        "30.52",
+        "--duration",
+        "2m",
+        "--start",
+        START,
+        "--gateways",
+        str(gw),
+    )
     assert len(data["slots"]) == 9 and data["slot_s"] == 15.0
     rtts = [s["rtt_ms"] for s in data["slots"]]
     assert data["median_rtt_ms"] == pytest.approx(float(np.median(rtts)))
@@ -64,7 +77,23 @@ def test_terminal_schedule(capsys, tmp_path):
     changes = sum(a != b for a, b in zip(sats[:-1], sats[1:], strict=True))
     assert data["handovers"] == changes
     assert data["handovers_per_hour"] == pytest.approx(changes / (8 * 15 / 3600))
-    assert main(["links", "terminal", "50.45", "30.52", "--duration", "30s", "--start", START, "--gateways", str(gw)]) == 0
+    assert (
+        main(
+            [
+                "links",
+                "terminal",
+                "50.45",
+                "30.52",
+                "--duration",
+                "30s",
+                "--start",
+                START,
+                "--gateways",
+                str(gw),
+            ]
+        )
+        == 0
+    )
     assert "median RTT" in capsys.readouterr().out
 
 
@@ -73,7 +102,9 @@ def test_hypatia_export_and_route(capsys, tmp_path):
     data = run_json(capsys, "export-hypatia", str(out), "--constellation", "kuiper")
     assert data["satellites"] == 3236 and data["isls"] > 6000
     assert (out / "tles.txt").read_text().startswith("34 34\n")
-    route = run_json(capsys, "hypatia", str(out), "--from", "London", "--to", "Madrid", "--at", "30")
+    route = run_json(
+        capsys, "hypatia", str(out), "--from", "London", "--to", "Madrid", "--at", "30"
+    )
     assert route["path_labels"][0].startswith("GS") and route["path_labels"][-1].startswith("GS")
     assert route["rtt_ms"] == pytest.approx(2 * route["length_km"] / 299792.458 * 1000)
     assert main(["links", "hypatia", str(out), "--from", "0", "--to", "1"]) == 0

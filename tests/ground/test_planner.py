@@ -24,7 +24,9 @@ def test_every_land_sample_has_a_gateway_within_radius():
     assert set(box_country_of(gw.latitude_deg, gw.longitude_deg)) <= {"AA", "BB"}
     lat, lon = fibonacci_lattice(80.0)
     land = box_country_of(lat, lon) != ""
-    d = great_circle_km(lat[land, None], lon[land, None], gw.latitude_deg[None], gw.longitude_deg[None])
+    d = great_circle_km(
+        lat[land, None], lon[land, None], gw.latitude_deg[None], gw.longitude_deg[None]
+    )
     assert d.min(axis=1).max() <= 400.0 + 1e-6
     # greedy, not wasteful: fewer gateways than a dense grid would need
     assert len(gw) < land.sum() / 4

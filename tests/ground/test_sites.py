@@ -77,8 +77,19 @@ def test_geojson_points(tmp_path):
     assert s.latitude_deg.tolist() == [52.2, 50.11]
     assert s.altitude_m.tolist() == [0.0, 100.0]
     assert s.country[0] == "PL"
-    p.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}}]}))
+    p.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
+                    }
+                ],
+            }
+        )
+    )
     with pytest.raises(ParseError, match="only Point"):
         load_sites(p)
 
@@ -113,7 +124,9 @@ def test_nearest_and_subset():
 
 
 def test_fill_countries_keeps_iso2_and_fills_names():
-    s = GroundSites.from_arrays([52.2, 50.4, 0.0], [21.0, 30.5, 0.0], country=["PL", "Ukraine", ""], kind="pop")
+    s = GroundSites.from_arrays(
+        [52.2, 50.4, 0.0], [21.0, 30.5, 0.0], country=["PL", "Ukraine", ""], kind="pop"
+    )
     filled = s.fill_countries(lambda lat, lon: np.where(lat > 45, "UA", ""))
     assert filled.country.tolist() == ["PL", "UA", ""]
     assert s.country.tolist() == ["PL", "Ukraine", ""]  # the original is unchanged

@@ -57,7 +57,9 @@ def write_hypatia_dir(d):
         for gid, (name, lat, lon) in enumerate(STATIONS):
             x, y, z = geodetic_to_ecef_km(lat, lon, 0.0) * 1000.0
             f.write(f"{gid},{name},{lat},{lon},0.0,{x},{y},{z}\n")
-    (d / "description.txt").write_text("max_gsl_length_m=1089686.4181956202\nmax_isl_length_m=5016591.2330984278\n")
+    (d / "description.txt").write_text(
+        "max_gsl_length_m=1089686.4181956202\nmax_isl_length_m=5016591.2330984278\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +113,9 @@ def test_routes_are_valid_and_shortest(hyp_dir, at_s):
         assert np.linalg.norm(pos[sats[0]] - gs[a]) <= net.max_gsl_length_km
         assert np.linalg.norm(pos[sats[-1]] - gs[b]) <= net.max_gsl_length_km
         seg = np.linalg.norm(pos[sats[0]] - gs[a]) + np.linalg.norm(pos[sats[-1]] - gs[b])
-        seg += sum(np.linalg.norm(pos[x] - pos[y]) for x, y in zip(sats[:-1], sats[1:], strict=True))
+        seg += sum(
+            np.linalg.norm(pos[x] - pos[y]) for x, y in zip(sats[:-1], sats[1:], strict=True)
+        )
         assert seg == pytest.approx(r.length_km, rel=1e-12)
     assert net.route("Tokyo", "Delhi", at_s).path == net.route(0, 1, at_s).path
 

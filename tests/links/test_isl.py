@@ -71,7 +71,7 @@ def test_gen1_plus_grid(gen1):
     dp = (c.plane_id[xp[:, 1]] - c.plane_id[xp[:, 0]]) % planes
     assert np.all((dp == 1) | (dp == planes - 1))
     # the seam of the 72x22/17 shell: plane 71 slot s links to plane 0 slot s + F (mod 22)
-    shell0 = (c.shell_id == 0)
+    shell0 = c.shell_id == 0
     last = np.flatnonzero(shell0 & (c.plane_id == 71))
     first = np.flatnonzero(shell0 & (c.plane_id == 0))
     seam = xp[np.isin(xp[:, 0], first) & np.isin(xp[:, 1], last)]

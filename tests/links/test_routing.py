@@ -61,7 +61,9 @@ def random_network(seed: int):
     S, G, P, N = 40, 6, 3, 60
     from skyfence.ground import geodetic_to_ecef_km
 
-    sats = geodetic_to_ecef_km(rng.uniform(-25, 25, S), rng.uniform(-25, 25, S), rng.uniform(500, 600, S))
+    sats = geodetic_to_ecef_km(
+        rng.uniform(-25, 25, S), rng.uniform(-25, 25, S), rng.uniform(500, 600, S)
+    )
     d = np.linalg.norm(sats[:, None] - sats[None], axis=2)
     iu = np.argwhere(np.triu(d < 2200, 1))
     edges = iu[rng.random(len(iu)) < 0.5]
@@ -93,13 +95,31 @@ def test_equals_networkx(seed):
     for j in range(len(gw)):
         for s in range(len(sats)):
             if elevation(gw, j, sats[s]) >= 25.0:
-                g.add_edge(("s", s), ("g", j), weight=float(np.linalg.norm(sats[s] - gw.ecef_km[j])))
+                g.add_edge(
+                    ("s", s), ("g", j), weight=float(np.linalg.norm(sats[s] - gw.ecef_km[j]))
+                )
         for p in range(len(pops)):
-            gc = float(great_circle_km(gw.latitude_deg[j], gw.longitude_deg[j], pops.latitude_deg[p], pops.longitude_deg[p]))
+            gc = float(
+                great_circle_km(
+                    gw.latitude_deg[j],
+                    gw.longitude_deg[j],
+                    pops.latitude_deg[p],
+                    pops.longitude_deg[p],
+                )
+            )
             g.add_edge(("g", j), ("p", p), weight=gc * 1.5 * 1.47)
     checked = 0
     for i in range(len(term)):
-        home = int(np.argmin(great_circle_km(term.latitude_deg[i], term.longitude_deg[i], pops.latitude_deg, pops.longitude_deg)))
+        home = int(
+            np.argmin(
+                great_circle_km(
+                    term.latitude_deg[i],
+                    term.longitude_deg[i],
+                    pops.latitude_deg,
+                    pops.longitude_deg,
+                )
+            )
+        )
         h = g.copy()
         for s in range(len(sats)):
             if elevation(term, i, sats[s]) >= 25.0:
@@ -139,16 +159,25 @@ def test_rtt_lower_bound_and_paths_gen1(gen1_model):
     c, eph, model = gen1_model
     rng = np.random.default_rng(11)
     n = 2000
-    term = GroundSites.from_arrays(np.degrees(np.arcsin(rng.uniform(-0.9, 0.9, n))), rng.uniform(-180, 180, n))
+    term = GroundSites.from_arrays(
+        np.degrees(np.arcsin(rng.uniform(-0.9, 0.9, n))), rng.uniform(-180, 180, n)
+    )
     res = model.step(eph, 0, term)
     ok = res.status == STATUS_OK
     assert ok.mean() > 0.95
     pop = res.pop[ok]
-    gc = great_circle_km(term.latitude_deg[ok], term.longitude_deg[ok], model.pops.latitude_deg[pop], model.pops.longitude_deg[pop])
+    gc = great_circle_km(
+        term.latitude_deg[ok],
+        term.longitude_deg[ok],
+        model.pops.latitude_deg[pop],
+        model.pops.longitude_deg[pop],
+    )
     assert np.all(res.rtt_ms[ok] >= 2 * gc / C * 1000)
     # and at least up and down through the altitude of the lowest shell (540 km) twice
     assert np.all(res.rtt_space_ms[ok] >= 4 * 535.0 / C * 1000)
-    assert np.allclose(res.rtt_ms[ok], res.rtt_space_ms[ok] + res.rtt_fibre_ms[ok] + res.rtt_overhead_ms[ok])
+    assert np.allclose(
+        res.rtt_ms[ok], res.rtt_space_ms[ok] + res.rtt_fibre_ms[ok] + res.rtt_overhead_ms[ok]
+    )
     assert np.all(res.elevation_deg[ok] >= 25.0)
     # lasers of a path are links that are up
     up = {tuple(e) for e in res.isl_edges.tolist()}
@@ -176,9 +205,19 @@ def test_bent_pipe_only(gen1_model):
 
 def test_landing_constraint_changes_the_path(gen1):
     c, eph = gen1
-    gw = GroundSites.from_arrays([50.04, 50.45], [21.99, 30.52], kind="gateway", country=["PL", "UA"], name=["Rzeszow", "Kyiv"])
-    pops = GroundSites.from_arrays([52.23, 46.48], [21.01, 30.72], kind="pop", country=["PL", "UA"], name=["Warsaw", "Odesa"])
-    term = GroundSites.from_arrays([49.84, 50.06], [24.03, 19.94], country=["UA", "PL"], name=["Lviv", "Krakow"])
+    gw = GroundSites.from_arrays(
+        [50.04, 50.45],
+        [21.99, 30.52],
+        kind="gateway",
+        country=["PL", "UA"],
+        name=["Rzeszow", "Kyiv"],
+    )
+    pops = GroundSites.from_arrays(
+        [52.23, 46.48], [21.01, 30.72], kind="pop", country=["PL", "UA"], name=["Warsaw", "Odesa"]
+    )
+    term = GroundSites.from_arrays(
+        [49.84, 50.06], [24.03, 19.94], country=["UA", "PL"], name=["Lviv", "Krakow"]
+    )
     model = NetworkModel(c, gw, pops)
     free = model.step(eph, 0, term)
     assert free.status.tolist() == [STATUS_OK, STATUS_OK]
@@ -187,10 +226,13 @@ def test_landing_constraint_changes_the_path(gen1):
     rule = LandingConstraint.by_country(term, gw, pops, countries=["UA"])
     held = model.step(eph, 0, term, constraint=rule)
     assert held.status.tolist() == [STATUS_OK, STATUS_OK]
-    assert (held.gateway[0], held.pop[0]) == (1, 1)  # Lviv must land in Ukraine: Kyiv gateway, Odesa PoP
+    # Lviv must land in Ukraine: Kyiv gateway, Odesa PoP
+    assert (held.gateway[0], held.pop[0]) == (1, 1)
     assert held.gateway[1] == free.gateway[1] and held.pop[1] == 0  # Krakow is not constrained
     # the same through dense masks
-    dense = LandingConstraint.from_masks(np.array([[False, True], [True, True]]), np.array([[False, True], [True, True]]))
+    dense = LandingConstraint.from_masks(
+        np.array([[False, True], [True, True]]), np.array([[False, True], [True, True]])
+    )
     again = model.step(eph, 0, term, constraint=dense)
     assert np.array_equal(again.gateway, held.gateway) and np.allclose(again.rtt_ms, held.rtt_ms)
     # no allowed gateway at all: no route
@@ -203,7 +245,9 @@ def test_pop_map_homing(gen1, tmp_path):
     c, eph = gen1
     pops = default_pops()
     p = tmp_path / "map.csv"
-    p.write_text("country,region,city,latitude_deg,longitude_deg,pop,pops\nUA,,Kyiv,50.45,30.52,fra,fra:3\nPL,,Warsaw,52.2,21.0,waw,waw:9\n")
+    p.write_text(
+        "country,region,city,latitude_deg,longitude_deg,pop,pops\nUA,,Kyiv,50.45,30.52,fra,fra:3\nPL,,Warsaw,52.2,21.0,waw,waw:9\n"
+    )
     pm = load_pop_map(p)
     gw = GroundSites.from_arrays([50.1, 52.2], [8.7, 21.0], kind="gateway")
     term = GroundSites.from_arrays([50.3, 52.0], [30.0, 20.0])
@@ -223,7 +267,9 @@ def test_real_city_pop_map(gen1, shared_data):
     c, eph = gen1
     pops = load_sites(shared_data / "starlink-pops-2026.csv", "pop")
     pm = load_pop_map(shared_data / "starlink-city-pops.csv")
-    model = NetworkModel(c, GroundSites.from_arrays([52.2], [21.0], kind="gateway"), pops, pop_map=pm)
+    model = NetworkModel(
+        c, GroundSites.from_arrays([52.2], [21.0], kind="gateway"), pops, pop_map=pm
+    )
     kyiv = GroundSites.from_arrays([50.45], [30.52])
     assert pops.id[model.home_pops(kyiv)[0]] == "wrswpol1"  # Kyiv customers are homed on Warsaw
 
@@ -236,10 +282,14 @@ def test_mesh_route_matches_networkx(gen1_model):
     route = model.mesh_route(pos, a, b)
     edges, length = model.links(pos)
     g = nx.Graph()
-    g.add_weighted_edges_from((int(x), int(y), float(w)) for (x, y), w in zip(edges, length, strict=True))
+    g.add_weighted_edges_from(
+        (int(x), int(y), float(w)) for (x, y), w in zip(edges, length, strict=True)
+    )
     for site, name in ((a, "A"), (b, "B")):
         v = model.terminal_visibility(pos, site)
-        g.add_weighted_edges_from((name, int(s), float(r)) for s, r in zip(v.sat, v.range_km, strict=True))
+        g.add_weighted_edges_from(
+            (name, int(s), float(r)) for s, r in zip(v.sat, v.range_km, strict=True)
+        )
     ref = nx.dijkstra_path_length(g, "A", "B")
     assert route.length_km == pytest.approx(ref, rel=1e-12)
     assert route.rtt_ms == pytest.approx(2 * ref / C * 1000)
@@ -279,7 +329,9 @@ def test_search_limit_is_exact(gen1_model):
     c, eph, model = gen1_model
     rng = np.random.default_rng(9)
     n = 3000
-    term = GroundSites.from_arrays(np.degrees(np.arcsin(rng.uniform(-0.9, 0.9, n))), rng.uniform(-180, 180, n))
+    term = GroundSites.from_arrays(
+        np.degrees(np.arcsin(rng.uniform(-0.9, 0.9, n))), rng.uniform(-180, 180, n)
+    )
     full = NetworkModel(c, model.gateways, model.pops, search_limit=False).step(eph, 0, term)
     fast = model.step(eph, 0, term)
     assert np.array_equal(full.serving_sat, fast.serving_sat)
@@ -288,7 +340,9 @@ def test_search_limit_is_exact(gen1_model):
     # a PoP in the South Pacific, far from every gateway: results still agree
     far_pop = GroundSites.from_arrays([-45.0], [-120.0], kind="pop")
     a = NetworkModel(c, model.gateways, far_pop).step(eph, 0, term.subset(slice(0, 200)))
-    b = NetworkModel(c, model.gateways, far_pop, search_limit=False).step(eph, 0, term.subset(slice(0, 200)))
+    b = NetworkModel(c, model.gateways, far_pop, search_limit=False).step(
+        eph, 0, term.subset(slice(0, 200))
+    )
     assert np.allclose(a.rtt_ms, b.rtt_ms, equal_nan=True, rtol=1e-12)
 
 
@@ -362,7 +416,9 @@ def test_bounded_search_is_exact_with_constraints_ranks_and_bent_pipe(use_isls):
             for t in rng.choice(n, 4, replace=False):
                 if a.serving_sat[t] >= 0:
                     sel = vis.site == t
-                    routed = _sats_with_a_route(full, eph, k, terminals, t, vis.sat[sel], kw.get("constraint"))
+                    routed = _sats_with_a_route(
+                        full, eph, k, terminals, t, vis.sat[sel], kw.get("constraint")
+                    )
                     ok = sel & np.isin(vis.sat, routed)
                     assert a.serving_sat[t] == vis.sat[ok][np.argmin(score[ok])]
 
@@ -372,7 +428,9 @@ def _sats_with_a_route(model, eph, k, terminals, t, sats, constraint):
 
     one = terminals.subset([t])
     if constraint is not None:
-        constraint = LandingConstraint(constraint.terminal_class[[t]], constraint.gateway_mask, constraint.pop_mask)
+        constraint = LandingConstraint(
+            constraint.terminal_class[[t]], constraint.gateway_mask, constraint.pop_mask
+        )
     return [
         s for s in sats
         if model.step(eph, k, one, force_sat=np.array([s]), constraint=constraint).status[0] == 0
@@ -386,7 +444,9 @@ def test_pair_rank_must_match_the_visible_pairs(gen1):
 
     c, eph = gen1
     pops = default_pops()
-    model = NetworkModel(c, GroundSites.from_arrays(pops.latitude_deg, pops.longitude_deg, kind="gateway"), pops)
+    model = NetworkModel(
+        c, GroundSites.from_arrays(pops.latitude_deg, pops.longitude_deg, kind="gateway"), pops
+    )
     term = GroundSites.from_arrays([10.0, 20.0], [0.0, 30.0])
     with pytest.raises(InputError, match="one score per visible pair"):
         model.step(eph, 0, term, pair_rank=np.zeros(3))

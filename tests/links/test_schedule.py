@@ -17,7 +17,12 @@ def setup(small_walker):
     gw = GroundSites.from_arrays([45.0, 30.0, 10.0, 40.0], [0.0, 20.0, 10.0, 40.0], kind="gateway")
     pops = GroundSites.from_arrays([48.0, 25.0], [5.0, 30.0], kind="pop")
     term = GroundSites.from_arrays([44.0, 35.0, 20.0, 30.0], [5.0, 25.0, 15.0, 30.0])
-    return c, eph, NetworkModel(c, gw, pops, terminal_min_elevation_deg=10.0, gateway_min_elevation_deg=10.0), term
+    return (
+        c,
+        eph,
+        NetworkModel(c, gw, pops, terminal_min_elevation_deg=10.0, gateway_min_elevation_deg=10.0),
+        term,
+    )
 
 
 def test_max_elevation_rule(setup):
@@ -32,7 +37,12 @@ def test_max_elevation_rule(setup):
             v = res.visible.for_site(t)
             if s.serving_sat[t, i] < 0:
                 continue
-            routed = [sat for sat in v.sat if model.step(eph, i, term.subset([t]), force_sat=np.array([sat])).status[0] == STATUS_OK]
+            routed = [
+                sat
+                for sat in v.sat
+                if model.step(eph, i, term.subset([t]), force_sat=np.array([sat])).status[0]
+                == STATUS_OK
+            ]
             best = v.sat[np.isin(v.sat, routed)][np.argmax(v.elevation_deg[np.isin(v.sat, routed)])]
             assert s.serving_sat[t, i] == best
 
@@ -77,7 +87,9 @@ def test_validation(setup, small_walker):
         run_schedule(model, eph, term, rule="random")
     with pytest.raises(InputError, match="slot is 30 s"):
         run_schedule(model, eph, term, slot_s=30.0)
-    uneven = Ephemeris(times=eph.times[[0, 1, 3]], positions_ecef_km=eph.positions_ecef_km[:, [0, 1, 3]])
+    uneven = Ephemeris(
+        times=eph.times[[0, 1, 3]], positions_ecef_km=eph.positions_ecef_km[:, [0, 1, 3]]
+    )
     with pytest.raises(InputError, match="evenly spaced"):
         run_schedule(model, uneven, term)
 

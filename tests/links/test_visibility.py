@@ -18,13 +18,17 @@ def brute_force(sites: GroundSites, sats: np.ndarray, mask: np.ndarray):
     rng = np.linalg.norm(d, axis=2)
     lat = np.radians(sites.latitude_deg)[:, None]
     lon = np.radians(sites.longitude_deg)[:, None]
-    up = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat) + 0 * lon], axis=2)
+    up = np.stack(
+        [np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat) + 0 * lon], axis=2
+    )
     el = np.degrees(np.arcsin((d * up).sum(axis=2) / rng))
     i, j = np.nonzero(el >= mask[:, None])
     return set(zip(i.tolist(), j.tolist(), strict=True)), el, rng
 
 
-@pytest.mark.parametrize(("seed", "cluster_km"), [(0, None), (1, None), (2, None), (3, 150.0), (4, 600.0)])
+@pytest.mark.parametrize(
+    ("seed", "cluster_km"), [(0, None), (1, None), (2, None), (3, 150.0), (4, 600.0)]
+)
 def test_equals_brute_force(gen1, seed, cluster_km):
     c, eph = gen1
     rng = np.random.default_rng(seed)
@@ -73,7 +77,9 @@ def test_elevation_agrees_with_skyfield_altaz(gen1):
 
     lines = format_elements(c.elements[:4408:97], "tle").splitlines()
     ts = load.timescale(builtin=True)
-    t = ts.from_datetime(eph.times[0].astype("datetime64[us]").item().replace(tzinfo=__import__("datetime").UTC))
+    t = ts.from_datetime(
+        eph.times[0].astype("datetime64[us]").item().replace(tzinfo=__import__("datetime").UTC)
+    )
     idx = np.arange(0, 4408, 97)
     rng = np.random.default_rng(5)
     checked = 0
@@ -130,7 +136,9 @@ def test_site_index_over_time_equals_brute_force_and_tree(gen1):
         # one-off call builds its own index: identical rows
         u = visible_pairs(sites.ecef_km, sites.up, sats, mask)
         assert np.array_equal(u.site, v.site) and np.array_equal(u.sat, v.sat)
-        assert np.array_equal(u.elevation_deg, v.elevation_deg) and np.array_equal(u.range_km, v.range_km)
+        assert np.array_equal(u.elevation_deg, v.elevation_deg) and np.array_equal(
+            u.range_km, v.range_km
+        )
         # slant-range cap
         m = index.visible_pairs(sats, max_range_km=1500.0)
         sel = v.range_km <= 1500.0
@@ -142,7 +150,9 @@ def test_site_index_replans_for_higher_satellites(gen1):
     from skyfence.links.visibility import SiteIndex
 
     rng = np.random.default_rng(12)
-    sites = GroundSites.from_arrays(np.degrees(np.arcsin(rng.uniform(-1, 1, 300))), rng.uniform(-180, 180, 300))
+    sites = GroundSites.from_arrays(
+        np.degrees(np.arcsin(rng.uniform(-1, 1, 300))), rng.uniform(-180, 180, 300)
+    )
     mask = np.full(300, 25.0)
     index = SiteIndex(sites.ecef_km, sites.up, 25.0)
     index.visible_pairs(eph.at(0))
@@ -163,8 +173,12 @@ def test_network_model_keeps_terminal_index(gen1):
     pops = default_pops()
     model = NetworkModel(c, plan_gateways(pops), pops)
     rng = np.random.default_rng(13)
-    term = GroundSites.from_arrays(np.degrees(np.arcsin(rng.uniform(-1, 1, 500))), rng.uniform(-180, 180, 500))
-    other = GroundSites.from_arrays(np.degrees(np.arcsin(rng.uniform(-1, 1, 50))), rng.uniform(-180, 180, 50))
+    term = GroundSites.from_arrays(
+        np.degrees(np.arcsin(rng.uniform(-1, 1, 500))), rng.uniform(-180, 180, 500)
+    )
+    other = GroundSites.from_arrays(
+        np.degrees(np.arcsin(rng.uniform(-1, 1, 50))), rng.uniform(-180, 180, 50)
+    )
     for t in (0, 1):
         v = model.terminal_visibility(eph.at(t), term)
         first = model._terminal_index

@@ -61,9 +61,11 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, list | tuple | set | frozenset):
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return [to_jsonable(v) for v in obj.tolist()] if obj.dtype.kind != "M" else [
-            to_jsonable(v) for v in obj
-        ]
+        return (
+            [to_jsonable(v) for v in obj.tolist()]
+            if obj.dtype.kind != "M"
+            else [to_jsonable(v) for v in obj]
+        )
     if isinstance(obj, np.datetime64):
         from skyfence.timeutil import datetime64_to_iso
 
