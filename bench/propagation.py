@@ -15,10 +15,15 @@ children) is its own. Ratios are against ``raw`` measured in the same run, both 
 and on CPU time (user + system of the process and its workers), which is the steadier figure
 on a machine shared with other work. Timings include building the ``Satrec`` objects.
 
+``--stages`` instead prints what one sat-step costs in each stage of skyfence's per-group
+loop (SGP4 into the preallocated buffers, TEME→Earth-fixed rotation, WGS84 geodetic) and in
+the whole ``iter_propagate`` stream, in one process, over the first 8 blocks (768 steps).
+
 Usage::
 
     .venv/bin/python bench/propagation.py            # 24 h at 15 s (5,760 steps)
     .venv/bin/python bench/propagation.py --quick    # 1 h at 15 s (240 steps)
+    .venv/bin/python bench/propagation.py --stages   # ns per sat-step per stage
 """
 
 from __future__ import annotations
@@ -145,17 +150,90 @@ def run_mode(mode: str, hours: float, repeat: int) -> dict:
     return result
 
 
+def run_stages(repeat: int, blocks: int = 8) -> None:
+    """Print ns per sat-step for each stage of the per-group loop, best of ``repeat``."""
+    from skyfence.orbits import Constellation, ElementSet
+    from skyfence.orbits.constellation import (
+        _GROUP_SATS,
+        _compute_block,
+        _Engine,
+        propagation_chunk_steps,
+    )
+    from skyfence.orbits.frames import gmst_rad
+    from skyfence.timeutil import to_jd_pair
+
+    es = ElementSet.from_file(SNAPSHOT)
+    n_sats = len(es)
+    chunk = propagation_chunk_steps(n_sats)
+    times = _times(chunk * blocks * 15.0 / 3600.0)
+    jobs = []
+    for a in range(0, len(times), chunk):
+        jd, fr = to_jd_pair(times[a : a + chunk])
+        jobs.append((len(jd), jd, fr, gmst_rad(jd, fr)))
+    sat_steps = n_sats * len(times)
+    with _Engine(es, chunk, 1) as engine:
+        groups, buffers, work = engine.parts[0], engine.pool[0], engine.work
+
+        def sgp4_only() -> None:
+            for steps, jd, fr, _ in jobs:
+                e_all, r_all, _, _ = buffers.views(steps)
+                for rows, sa in groups:
+                    g = rows.stop - rows.start
+                    v = work.velocities[: 3 * g * steps].reshape(g, steps, 3)
+                    sa._sgp4(jd, fr, e_all[rows], r_all[rows], v)
+
+        def loop(geodetic: bool) -> None:
+            for steps, jd, fr, gmst in jobs:
+                _compute_block(groups, buffers, work, steps, jd, fr, gmst, False, geodetic)
+
+        def stream() -> None:
+            for part in Constellation(es).iter_propagate(times, geodetic=True):
+                float(np.nansum(part.altitude_km[:, -1]))
+
+        cost = {}
+        for name, fn in (
+            ("sgp4", sgp4_only),
+            ("rotated", lambda: loop(False)),
+            ("geodetic", lambda: loop(True)),
+            ("stream", stream),
+        ):
+            best = float("inf")
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                fn()
+                best = min(best, time.perf_counter() - t0)
+            cost[name] = best / sat_steps * 1e9
+    print(
+        f"ns per sat-step, {n_sats:,} satellites x {len(times)} steps "
+        f"({len(jobs)} blocks of {chunk}), best of {repeat}"
+    )
+    rows = [
+        (f"SGP4 ({_GROUP_SATS}-satellite groups, preallocated buffers)", cost["sgp4"]),
+        ("+ TEME -> Earth-fixed rotation, NaN rows", cost["rotated"] - cost["sgp4"]),
+        ("+ WGS84 geodetic", cost["geodetic"] - cost["rotated"]),
+        ("= per-group loop", cost["geodetic"]),
+        ("+ streaming (Satrec set-up, Ephemeris, buffers)", cost["stream"] - cost["geodetic"]),
+        ("= iter_propagate(geodetic=True), 1 worker", cost["stream"]),
+    ]
+    for label, ns in rows:
+        print(f"  {label:<52} {ns:7.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 h instead of 24 h")
     parser.add_argument(
         "--repeat", type=int, help="best of N runs per mode (default 3 quick, 1 full)"
     )
+    parser.add_argument("--stages", action="store_true", help="ns per sat-step per stage")
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--hours", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     hours = args.hours if args.hours is not None else (1.0 if args.quick else 24.0)
     repeat = args.repeat or (3 if args.quick else 1)
+    if args.stages:
+        run_stages(repeat)
+        return
     if args.mode:
         print(json.dumps(run_mode(args.mode, hours, repeat)))
         return

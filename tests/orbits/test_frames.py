@@ -125,3 +125,45 @@ def test_teme_to_ecef_velocity_is_the_time_derivative_of_position():
     assert np.allclose(v_ecef[0, 1], central, atol=1e-9)
     assert np.allclose(np.linalg.norm(r_ecef, axis=-1), np.linalg.norm(r, axis=-1))
     assert np.allclose(r_ecef[..., 2], 50.0)
+
+
+def test_geodetic_many_points_across_workspace_blocks():
+    # more points than one pass of the preallocated workspace (8,192), some NaN rows
+    rng = np.random.default_rng(3)
+    n = 20_000
+    lat = rng.uniform(-90.0, 90.0, n)
+    lon = rng.uniform(-180.0, 180.0, n)
+    h = rng.uniform(-10.0, 40000.0, n)
+    xyz = geodetic_to_ecef(lat, lon, h)
+    xyz[[5, 8192, 16389]] = np.nan
+    out = tuple(np.empty(n) for _ in range(3))
+    lat2, lon2, h2 = ecef_to_geodetic(xyz, out=out)
+    assert lat2 is out[0] and h2 is out[2]
+    ok = np.isfinite(xyz[:, 0])
+    assert np.isnan(lat2[~ok]).all() and np.isnan(h2[~ok]).all() and np.isnan(lon2[~ok]).all()
+    assert np.max(np.abs(h2[ok] - h[ok])) < 1e-9
+    assert np.max(np.abs(lat2[ok] - lat[ok])) < 1e-10
+    polar = ok & (np.abs(lat) < 89.9999)
+    assert np.max(np.abs((lon2[polar] - lon[polar] + 180.0) % 360.0 - 180.0)) < 1e-9
+
+
+def test_geodetic_near_the_centre_of_the_earth():
+    # within ~43 km of the centre the fast path's denominator is not positive: those points
+    # are redone with every division guarded (no warnings, finite results)
+    e2a = 6378.137 * 0.00669437999014
+    pts = np.array(
+        [
+            [0.0, 0.0, 0.0],
+            [e2a, 0.0, 0.0],  # degenerate: r - e²a = 0 on the equator
+            [10.0, 5.0, -3.0],
+            [0.0, 0.0, 20.0],
+            [7000.0, 0.0, 0.0],
+        ]
+    )
+    lat, lon, alt = ecef_to_geodetic(pts)
+    assert np.all(np.isfinite(lat)) and np.all(np.isfinite(alt))
+    assert lat[0] == 0.0 and abs(alt[0] + 6378.137) < 1e-9
+    assert lat[1] == 0.0 and abs(alt[1] - (e2a - 6378.137)) < 1e-9
+    assert lat[3] == 90.0 and abs(alt[3] - (20.0 - 6356.752314245179)) < 1e-9
+    assert lat[2] < 0.0 and abs(lon[2] - np.degrees(np.arctan2(5.0, 10.0))) < 1e-12
+    assert abs(alt[4] - (7000.0 - 6378.137)) < 1e-9

@@ -273,3 +273,74 @@ def test_stopping_a_stream_early_stops_the_workers(small):
     assert len(multiprocessing.active_children()) == 2
     stream.close()
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kept_blocks_never_change(small, workers):
+    # iter_propagate hands out its buffers without copying and reuses a buffer only once
+    # every array of the block in it is gone: blocks a caller keeps must stay as computed.
+    c, times = small
+    one = c.propagate(times, geodetic=True, velocities=True)
+    kept = list(c.iter_propagate(times, workers=workers, chunk=7, geodetic=True, velocities=True))
+    assert [p.shape[1] for p in kept] == [7] * 13
+    for name in ("positions_ecef_km", "velocities_ecef_km_s", "error_codes"):
+        stacked = np.concatenate([getattr(p, name) for p in kept], axis=1)
+        assert np.array_equal(stacked, getattr(one, name)), name
+    for name in ("latitude_deg", "longitude_deg", "altitude_km"):
+        stacked = np.concatenate([getattr(p, name) for p in kept], axis=1)
+        assert np.array_equal(stacked, getattr(one, name)), name
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_streaming_with_some_blocks_kept(small, workers):
+    # Keep every third block (and a view of one array of another): the pool runs short and
+    # the later blocks are copied out; nothing kept may change.
+    c, times = small
+    one = c.propagate(times, geodetic=True)
+    kept, views = {}, {}
+    for k, part in enumerate(c.iter_propagate(times, workers=workers, chunk=5, geodetic=True)):
+        if k % 3 == 0:
+            kept[k] = part
+        elif k % 3 == 1:
+            views[k] = part.altitude_km[:, 1:]  # a view keeps the block's buffer busy too
+        assert np.array_equal(part.positions_ecef_km, one.positions_ecef_km[:, 5 * k : 5 * k + 5])
+    for k, part in kept.items():
+        assert np.array_equal(part.positions_ecef_km, one.positions_ecef_km[:, 5 * k : 5 * k + 5])
+        assert np.array_equal(part.latitude_deg, one.latitude_deg[:, 5 * k : 5 * k + 5])
+    for k, alt in views.items():
+        assert np.array_equal(alt, one.altitude_km[:, 5 * k + 1 : 5 * k + 5])
+
+
+def test_streamed_blocks_reuse_the_buffer_pool(small):
+    # A plain streaming loop (each block dropped when the next arrives) cycles through the
+    # pool: no fresh 45 MB arrays per block, no copy out of the workers' shared memory.
+    c, times = small
+    for workers, pool in ((1, 2), (2, 3)):
+        addresses = set()
+        for part in c.iter_propagate(times, workers=workers, chunk=5, dtype=np.float64):
+            addresses.add(part.positions_ecef_km.__array_interface__["data"][0])
+        assert len(addresses) <= pool, (workers, len(addresses))
+
+
+def test_float32_stream_with_two_workers(small):
+    c, times = small
+    f64 = c.propagate(times, geodetic=True)
+    parts = list(c.iter_propagate(times, workers=2, chunk=9, dtype=np.float32, geodetic=True))
+    assert all(p.positions_ecef_km.dtype == np.float32 for p in parts)
+    stacked = np.concatenate([p.positions_ecef_km for p in parts], axis=1)
+    assert np.array_equal(stacked, f64.positions_ecef_km.astype(np.float32))
+    alt = np.concatenate([p.altitude_km for p in parts], axis=1)
+    assert np.array_equal(alt, f64.altitude_km.astype(np.float32))
+
+
+def test_engine_geodetic_matches_ecef_to_geodetic(small):
+    # the fused rotation + geodetic pass gives exactly what ecef_to_geodetic gives for the
+    # returned positions
+    from skyfence.orbits.frames import ecef_to_geodetic
+
+    c, times = small
+    eph = c.propagate(times, geodetic=True)
+    lat, lon, alt = ecef_to_geodetic(eph.positions_ecef_km)
+    assert np.array_equal(lat, eph.latitude_deg)
+    assert np.array_equal(lon, eph.longitude_deg)
+    assert np.array_equal(alt, eph.altitude_km)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mmap
 import multiprocessing
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +22,7 @@ import numpy as np
 from skyfence.errors import ConfigurationError, InputError
 from skyfence.orbits.elements import ElementSet
 from skyfence.orbits.ephemeris import Ephemeris
-from skyfence.orbits.frames import EARTH_ROTATION_RAD_S, ecef_to_geodetic, gmst_rad
+from skyfence.orbits.frames import EARTH_ROTATION_RAD_S, _GeodeticWorkspace, gmst_rad
 from skyfence.orbits.walker import FIRST_SYNTHETIC_NORAD_ID, ShellInfo
 from skyfence.timeutil import to_jd_pair
 
@@ -33,7 +34,13 @@ STATUSES = ("operational", "raising", "decaying", "off-station")
 ProgressCallback = Callable[[int, int], None]
 
 _WORK_BYTES = 64 * 1024 * 1024  # working buffer per block of time steps
-_GROUP_SATS = 64  # satellites per SatrecArray: one group's arrays stay in the CPU cache
+# satellites per SatrecArray and per rotation/geodetic pass (6,144 points at 96 steps): the
+# group's arrays and the geodetic workspace (~0.9 MB) stay in a 1 MB L2 cache from SGP4 to
+# the geodetic conversion. 128 was as fast on average but varied twice as much from run to
+# run (it leans on the L3 cache shared with the other core); the ~60 numpy calls per group
+# cost ~5 ns per sat-step at 64.
+_GROUP_SATS = 64
+_MIN_SATS_PER_WORKER = 64  # fewer workers than asked for when there are few satellites
 _BYTES_PER_SAT_STEP = 1 + 3 * 8 + 3 * 8 + 3 * 8  # error code, r, v, lat/lon/alt
 
 
@@ -218,8 +225,17 @@ class Constellation:
     ) -> Iterator[Ephemeris]:
         """Propagate block by block, yielding one :class:`Ephemeris` per block of times.
 
-        Only one block (plus the working buffers, about 64 MB) is in memory at a time, so
-        9,500 satellites × 5,760 steps can be streamed to disk or reduced on the fly.
+        Only a few blocks (about 64 MB each) are in memory at a time, so 9,500 satellites ×
+        5,760 steps can be streamed to disk or reduced on the fly.
+
+        The arrays of each yielded :class:`Ephemeris` are computed in place, in one of a
+        small pool of buffers (2 with ``workers=1``, 3 with more), and handed over without a
+        copy; a buffer is used again only once every array of the block it holds has been
+        dropped, so an ephemeris you keep never changes. If you keep so many blocks that no
+        buffer is free, the next blocks are copied out (slower, still correct). With
+        ``workers > 1`` the float64 arrays live in memory shared with the workers
+        (``MAP_SHARED``): a process forked while you hold them shares them instead of getting
+        a copy-on-write copy.
 
         Parameters
         ----------
@@ -239,22 +255,21 @@ class Constellation:
             Called after each block with time steps done so far.
         """
         dtype = _check_dtype(dtype)
-        for _start, block, e, r, v, geo, owned in self._blocks(
-            times, chunk, workers, velocities, geodetic, progress
+        for _start, block, e, r, v, geo in self._blocks(
+            times, chunk, workers, velocities, geodetic, progress, keep=True
         ):
-            copy = not owned
             yield Ephemeris(
                 times=block,
-                positions_ecef_km=r.astype(dtype, copy=copy),
-                error_codes=e.copy() if copy else e,
+                positions_ecef_km=r.astype(dtype, copy=False),
+                error_codes=e,
                 norad_ids=self.elements.norad_ids,
                 names=self.elements.names,
-                velocities_ecef_km_s=v.astype(dtype, copy=True) if velocities else None,
+                velocities_ecef_km_s=v.astype(dtype, copy=False) if velocities else None,
                 geodetic=(
                     (
-                        geo[0].astype(dtype, copy=copy),
-                        geo[1].astype(dtype, copy=copy),
-                        geo[2].astype(dtype, copy=copy),
+                        geo[0].astype(dtype, copy=False),
+                        geo[1].astype(dtype, copy=False),
+                        geo[2].astype(dtype, copy=False),
                     )
                     if geodetic
                     else None
@@ -269,12 +284,14 @@ class Constellation:
         velocities: bool,
         geodetic: bool,
         progress: ProgressCallback | None,
-    ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]]:
-        """Yield ``(start, times, e, r, v, geo, owned)`` per block.
+        *,
+        keep: bool,
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Yield ``(start, times, e, r, v, geo)`` per block.
 
-        ``owned``: the arrays ``e``, ``r`` and ``geo`` are fresh and may be kept; otherwise
-        (shared memory of the workers) they are overwritten by the next block. ``v`` is
-        always reused.
+        ``keep``: the arrays are the caller's to keep (they are never written again; no copy
+        is made unless the caller still holds every buffer set of the pool). Otherwise they
+        are working buffers, valid only until the next block is requested.
         """
         times = _check_times(times)
         n_sats = len(self)
@@ -290,19 +307,42 @@ class Constellation:
             return
         starts = list(range(0, total, chunk))
         with _Engine(self.elements, chunk, workers) as engine:
-            if engine.workers > 1:
-                # pipelined: the workers compute block k+1 while the caller uses block k
-                engine.submit(times[:chunk], 0, velocities, geodetic)
+            if engine.workers == 1:
+                for start in starts:
+                    block = times[start : start + chunk]
+                    e, r, v, geo = engine.run(
+                        block, velocities=velocities, geodetic=geodetic, keep=keep
+                    )
+                    yield start, block, e, r, v, geo
+                    if progress is not None:
+                        progress(start + len(block), total)
+                return
+            # pipelined: the workers compute block k+1 while the caller uses block k
+            slot = engine.free_slot()
+            assert slot is not None
+            engine.submit(times[:chunk], slot, velocities, geodetic)
             for k, start in enumerate(starts):
                 block = times[start : start + chunk]
-                if engine.workers == 1:
-                    e, r, v, geo = engine.run(block, velocities=velocities, geodetic=geodetic)
-                else:
-                    e, r, v, geo = engine.collect(k % 2, len(block))
-                    if k + 1 < len(starts):
-                        nxt = times[starts[k + 1] : starts[k + 1] + chunk]
-                        engine.submit(nxt, (k + 1) % 2, velocities, geodetic)
-                yield start, block, e, r, v, geo, engine.workers == 1
+                engine.wait()
+                buffers = engine.pool[slot]
+                last = k + 1 == len(starts)
+                nxt = None if last else engine.free_slot(busy=slot)
+                if not keep:
+                    e, r, v, geo = buffers.views(len(block))
+                elif last or nxt is not None:
+                    e, r, v, geo = buffers.hand_out(len(block))
+                else:  # the caller holds every other buffer set: copy this block out
+                    e, r, v, geo = buffers.views(len(block))
+                    e, r = e.copy(), r.copy()
+                    v = v.copy() if velocities else v[:0]
+                    geo = geo.copy() if geodetic else geo[:0]
+                    nxt = slot
+                if not last:
+                    assert nxt is not None
+                    nxt_block = times[starts[k + 1] : starts[k + 1] + chunk]
+                    engine.submit(nxt_block, nxt, velocities, geodetic)
+                    slot = nxt
+                yield start, block, e, r, v, geo
                 if progress is not None:
                     progress(start + len(block), total)
 
@@ -338,8 +378,8 @@ class Constellation:
         codes = np.empty((s, t), dtype=np.uint8)
         vel = np.empty((s, t, 3), dtype=dtype) if velocities else None
         geo = tuple(np.empty((s, t), dtype=dtype) for _ in range(3)) if geodetic else None
-        for at, block, e, r, v, g, _owned in self._blocks(
-            times, chunk, workers, velocities, geodetic, progress
+        for at, block, e, r, v, g in self._blocks(
+            times, chunk, workers, velocities, geodetic, progress, keep=False
         ):
             k = len(block)
             pos[:, at : at + k] = r
@@ -387,63 +427,87 @@ def _check_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-def _shared_array(shape: tuple[int, ...], dtype: Any) -> tuple[np.ndarray, mmap.mmap]:
-    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    buf = mmap.mmap(-1, max(1, size))
-    return np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape))).reshape(shape), buf
+def _anonymous_map(size: int, shared: bool) -> mmap.mmap:
+    """Anonymous memory; ``shared`` maps stay shared with processes forked afterwards."""
+    size = max(1, size)
+    if shared or not hasattr(mmap, "MAP_PRIVATE"):  # Windows maps are private already
+        return mmap.mmap(-1, size)
+    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
 
 
 class _Buffers:
-    """Working arrays for a block of up to ``chunk`` steps; views reshaped per block."""
+    """Arrays for one block of up to ``chunk`` steps: error codes, r, v, geodetic.
+
+    All four live in one anonymous memory map (shared with the forked workers when
+    ``shared``). The arrays a caller gets from :meth:`hand_out` are views of a fresh base
+    array over that map, tracked by a weak reference: the buffers are :attr:`free` for the
+    next block only once the caller has dropped every one of them, so a kept
+    :class:`Ephemeris` never changes and there is no copy.
+    """
 
     def __init__(self, n_sats: int, chunk: int, shared: bool) -> None:
         self.n_sats = n_sats
         self.chunk = chunk
-        self.shared = shared
-        specs = {
-            "e": (np.uint8, 1),
-            "r": (np.float64, 3),
-            "v": (np.float64, 3),
-            "geo": (np.float64, 3),
-        }
-        self.raw: dict[str, np.ndarray] = {}
-        self._maps: list[mmap.mmap] = []
-        for key, (dt, k) in specs.items():
-            n = n_sats * chunk * k
-            if shared:
-                arr, m = _shared_array((n,), dt)
-                self._maps.append(m)
-            else:
-                arr = np.empty(n, dtype=dt)
-            self.raw[key] = arr
+        n = n_sats * chunk
+        e_bytes = -(-n // 64) * 64  # keep the float64 arrays aligned
+        self._offsets = (e_bytes, e_bytes + 24 * n, e_bytes + 48 * n)  # r, v, geo
+        self._map: mmap.mmap | None = _anonymous_map(e_bytes + 72 * n, shared)
+        self._work: np.ndarray | None = np.frombuffer(self._map, dtype=np.uint8)
+        self._held: weakref.ref[np.ndarray] | None = None
 
-    def renew(self) -> None:
-        """Fresh (not shared) result arrays, so the previous block's can be handed out as is."""
-        if not self.shared:
-            for key in ("e", "r", "geo"):
-                self.raw[key] = np.empty_like(self.raw[key])
-
-    def views(self, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _arrays(
+        self, base: np.ndarray, steps: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         s = self.n_sats
+        n = s * steps
+        o_r, o_v, o_g = self._offsets
         return (
-            self.raw["e"][: s * steps].reshape(s, steps),
-            self.raw["r"][: s * steps * 3].reshape(s, steps, 3),
-            self.raw["v"][: s * steps * 3].reshape(s, steps, 3),
-            self.raw["geo"][: 3 * s * steps].reshape(3, s, steps),
+            base[:n].reshape(s, steps),
+            base[o_r : o_r + 24 * n].view(np.float64).reshape(s, steps, 3),
+            base[o_v : o_v + 24 * n].view(np.float64).reshape(s, steps, 3),
+            base[o_g : o_g + 24 * n].view(np.float64).reshape(3, s, steps),
         )
 
+    def views(self, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(e, r, v, geo)`` working views (overwritten by the next block computed here)."""
+        assert self._work is not None
+        return self._arrays(self._work, steps)
+
+    def hand_out(self, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(e, r, v, geo)`` for a caller to keep; the buffers stay busy while any is alive."""
+        base = np.frombuffer(self._map, dtype=np.uint8)  # type: ignore[arg-type]
+        self._held = weakref.ref(base)
+        return self._arrays(base, steps)
+
+    @property
+    def free(self) -> bool:
+        """No array from :meth:`hand_out` is alive any more."""
+        return self._held is None or self._held() is None
+
     def close(self) -> None:
-        self.raw.clear()
-        for m in self._maps:
+        self._work = None
+        if self._map is not None:
             try:
-                m.close()
-            except BufferError:  # a view is still alive; the map is freed with it
+                self._map.close()
+            except BufferError:  # the caller still has arrays: the map is freed with them
                 pass
+            self._map = None
+
+
+class _GroupWork:
+    """Per-process scratch for :func:`_compute_block`, sized for one satellite group."""
+
+    def __init__(self, points: int) -> None:
+        self.geo = _GeodeticWorkspace(points)
+        # SGP4 always writes velocities: without velocities=True they go here, into an array
+        # that stays in the cache, rather than into 22 MB of buffers per block
+        self.velocities = np.empty(3 * points, dtype=np.float64)
 
 
 def _compute_block(
     groups: list[tuple[slice, Any]],
     buffers: _Buffers,
+    work: _GroupWork,
     steps: int,
     jd: np.ndarray,
     fr: np.ndarray,
@@ -451,47 +515,77 @@ def _compute_block(
     velocities: bool,
     geodetic: bool,
 ) -> None:
-    """SGP4 + TEME→ECEF (+ geodetic) for each satellite group into the (shared) buffers.
+    """SGP4 + TEME→ECEF (+ geodetic) for each satellite group into ``buffers``.
 
     Groups are small (:data:`_GROUP_SATS` satellites) so that one group's arrays stay in
-    the CPU cache from SGP4 through the rotation to the geodetic conversion.
+    the CPU cache from SGP4 through the rotation to the geodetic conversion. x and y are
+    copied once into contiguous scratch arrays, rotated there and written back; the
+    geodetic conversion reads the same scratch arrays.
     """
     e_all, r_all, v_all, geo_all = buffers.views(steps)
     c = np.cos(gmst)
     s = np.sin(gmst)
+    g_max = max(rows.stop - rows.start for rows, _ in groups)
+    c_tiled = np.tile(c, g_max)  # (g, steps) flattened: cos/sin per element
+    s_tiled = np.tile(s, g_max)
     for rows, satrecs in groups:
-        e, r, v = e_all[rows], r_all[rows], v_all[rows]
+        g = rows.stop - rows.start
+        m = g * steps
+        e, r = e_all[rows], r_all[rows]
+        v = v_all[rows] if velocities else work.velocities[: 3 * m].reshape(g, steps, 3)
         satrecs._sgp4(jd, fr, e, r, v)
-        _rotate(r, v if velocities else None, c, s)
+        x, y, z, t0, t1 = work.geo.arrays(m)[:5]
+        x2 = x.reshape(g, steps)
+        y2 = y.reshape(g, steps)
+        np.copyto(x2, r[..., 0])
+        np.copyto(y2, r[..., 1])
+        # x' = c x + s y ; y' = c y - s x
+        ct, st = c_tiled[:m], s_tiled[:m]
+        np.multiply(x, st, t0)
+        np.multiply(x, ct, x)
+        np.multiply(y, st, t1)
+        np.add(x, t1, x)
+        np.multiply(y, ct, y)
+        np.subtract(y, t0, y)
+        r[..., 0] = x2
+        r[..., 1] = y2
+        if velocities:
+            _rotate_velocities(v, r, c, s)
+        bad = None
         if e.any():
             bad = e != 0
             r[bad] = np.nan
             v[bad] = np.nan
         if geodetic:
-            ecef_to_geodetic(r, out=(geo_all[0, rows], geo_all[1, rows], geo_all[2, rows]))
+            np.copyto(z.reshape(g, steps), r[..., 2])
+            if bad is not None:
+                flat = bad.reshape(-1)
+                x[flat] = np.nan
+                y[flat] = np.nan
+                z[flat] = np.nan
+            work.geo.geodetic(
+                geo_all[0, rows].reshape(-1),
+                geo_all[1, rows].reshape(-1),
+                geo_all[2, rows].reshape(-1),
+            )
 
 
-def _rotate(r: np.ndarray, v: np.ndarray | None, c: np.ndarray, s: np.ndarray) -> None:
-    """In place TEME → ECEF through GMST (cos ``c``, sin ``s`` per time step)."""
-    x = r[..., 0].copy()
-    y = r[..., 1]
-    r[..., 0] *= c
-    r[..., 0] += s * y
-    y *= c
-    y -= s * x
-    if v is not None:
-        vx = v[..., 0].copy()
-        vy = v[..., 1]
-        v[..., 0] *= c
-        v[..., 0] += s * vy
-        vy *= c
-        vy -= s * vx
-        # minus omega x r_ecef = (+w y, -w x, 0)
-        v[..., 0] += EARTH_ROTATION_RAD_S * r[..., 1]
-        v[..., 1] -= EARTH_ROTATION_RAD_S * r[..., 0]
+def _rotate_velocities(v: np.ndarray, r_ecef: np.ndarray, c: np.ndarray, s: np.ndarray) -> None:
+    """In place TEME → ECEF velocities through GMST, given the already rotated positions."""
+    vx = v[..., 0].copy()
+    vy = v[..., 1]
+    v[..., 0] *= c
+    v[..., 0] += s * vy
+    vy *= c
+    vy -= s * vx
+    # minus omega x r_ecef = (+w y, -w x, 0)
+    v[..., 0] += EARTH_ROTATION_RAD_S * r_ecef[..., 1]
+    v[..., 1] -= EARTH_ROTATION_RAD_S * r_ecef[..., 0]
 
 
-def _worker_loop(conn: Any, groups: list[tuple[slice, Any]], buffers: list[_Buffers]) -> None:
+def _worker_loop(
+    conn: Any, groups: list[tuple[slice, Any]], pool: list[_Buffers], work: _GroupWork
+) -> None:
     """Body of a forked worker: wait for blocks, compute its satellite groups, report back."""
     while True:
         try:
@@ -501,15 +595,19 @@ def _worker_loop(conn: Any, groups: list[tuple[slice, Any]], buffers: list[_Buff
         if msg is None:
             break
         try:
-            _compute_block(groups, buffers[msg[0]], *msg[1:])
+            _compute_block(groups, pool[msg[0]], work, *msg[1:])
             conn.send(None)
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
             conn.send(f"{type(exc).__name__}: {exc}")
     conn.close()
 
 
+_POOL_LOCAL = 2  # buffer sets for workers == 1: the block computed, the one the caller holds
+_POOL_SHARED = 3  # for workers > 1: one being computed, one just done, one the caller holds
+
+
 class _Engine:
-    """Owns the SatrecArrays, the working buffers and (for workers > 1) the processes."""
+    """Owns the SatrecArrays, the buffer pool and (for workers > 1) the processes."""
 
     def __init__(self, elements: ElementSet, chunk: int, workers: int) -> None:
         from sgp4.api import SatrecArray
@@ -517,23 +615,31 @@ class _Engine:
         if int(workers) != workers or workers < 1:
             raise InputError(f"workers must be a positive integer, got {workers}")
         n = len(elements)
-        workers = int(min(workers, -(-n // _GROUP_SATS)))
+        workers = int(min(workers, -(-n // _MIN_SATS_PER_WORKER)))
         if workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
             workers = 1
         self.workers = workers
-        # two sets of shared buffers for workers (one being filled, one being read)
-        self.buffer_sets = [
-            _Buffers(n, chunk, shared=workers > 1) for _ in range(2 if workers > 1 else 1)
+        self.n_sats = n
+        self.chunk = chunk
+        # created before the fork, so the workers share them
+        shared = workers > 1
+        self.pool = [
+            _Buffers(n, chunk, shared) for _ in range(_POOL_SHARED if shared else _POOL_LOCAL)
         ]
-        self.buffers = self.buffer_sets[0]
+        self.work = _GroupWork(min(n, _GROUP_SATS) * chunk)
         satrecs = elements.to_satrecs()
-        groups = [
-            (slice(a, min(n, a + _GROUP_SATS)), SatrecArray(satrecs[a : a + _GROUP_SATS]))
-            for a in range(0, n, _GROUP_SATS)
+        # an equal share of the satellites per worker, in groups of up to _GROUP_SATS
+        bounds = np.linspace(0, n, workers + 1).round().astype(int)
+        self.parts = [
+            [
+                (
+                    slice(a, min(hi, a + _GROUP_SATS)),
+                    SatrecArray(satrecs[a : min(hi, a + _GROUP_SATS)]),
+                )
+                for a in range(lo, hi, _GROUP_SATS)
+            ]
+            for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
         ]
-        # contiguous runs of groups per worker, balanced by satellite count
-        bounds = np.linspace(0, len(groups), workers + 1).round().astype(int)
-        self.parts = [groups[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         self.procs: list[Any] = []
         self.conns: list[Any] = []
 
@@ -543,7 +649,7 @@ class _Engine:
             for part in self.parts:
                 parent, child = ctx.Pipe()
                 proc = ctx.Process(
-                    target=_worker_loop, args=(child, part, self.buffer_sets), daemon=True
+                    target=_worker_loop, args=(child, part, self.pool, self.work), daemon=True
                 )
                 proc.start()
                 child.close()
@@ -551,17 +657,37 @@ class _Engine:
                 self.conns.append(parent)
         return self
 
+    def free_slot(self, busy: int | None = None) -> int | None:
+        """A pool index whose buffers no caller holds (other than ``busy``), or None."""
+        for i, buffers in enumerate(self.pool):
+            if i != busy and buffers.free:
+                return i
+        return None
+
     def run(
-        self, block: np.ndarray, *, velocities: bool, geodetic: bool
+        self, block: np.ndarray, *, velocities: bool, geodetic: bool, keep: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Compute one block in this process into fresh arrays (``workers == 1``)."""
+        """Compute one block in this process (``workers == 1``).
+
+        ``keep``: return arrays the caller may keep (from a free buffer set of the pool, or
+        fresh ones when the caller still holds all of them); else working views.
+        """
         steps = len(block)
-        self.buffers.renew()
+        slot = self.free_slot()
+        buffers = self.pool[slot] if slot is not None else _Buffers(self.n_sats, self.chunk, False)
         jd, fr = to_jd_pair(block)
         _compute_block(
-            self.parts[0], self.buffers, steps, jd, fr, gmst_rad(jd, fr), velocities, geodetic
+            self.parts[0],
+            buffers,
+            self.work,
+            steps,
+            jd,
+            fr,
+            gmst_rad(jd, fr),
+            velocities,
+            geodetic,
         )
-        return self.buffers.views(steps)
+        return buffers.hand_out(steps) if keep else buffers.views(steps)
 
     def submit(self, block: np.ndarray, slot: int, velocities: bool, geodetic: bool) -> None:
         """Start the workers on ``block``, writing into buffer set ``slot``."""
@@ -570,15 +696,12 @@ class _Engine:
         for conn in self.conns:
             conn.send(args)
 
-    def collect(
-        self, slot: int, steps: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Wait for the block in flight; views of buffer set ``slot`` (reused later)."""
+    def wait(self) -> None:
+        """Wait for the block in flight."""
         errors = [conn.recv() for conn in self.conns]
         failed = [e for e in errors if e is not None]
         if failed:
             raise RuntimeError(f"propagation worker failed: {failed[0]}")
-        return self.buffer_sets[slot].views(steps)
 
     def __exit__(self, *exc: object) -> Literal[False]:
         for conn in self.conns:
@@ -595,7 +718,7 @@ class _Engine:
             conn.close()
         self.procs.clear()
         self.conns.clear()
-        for buffers in self.buffer_sets:
+        for buffers in self.pool:
             buffers.close()
         return False
 

@@ -178,91 +178,166 @@ def ecef_to_geodetic(
             raise InputError(f"out must be three C-contiguous arrays of shape {shape}")
         lat, lon, alt = (o.reshape(-1) for o in out)
     # blocks small enough for the temporaries to stay in the CPU cache
+    work = _GeodeticWorkspace(min(flat.shape[0], _GEODETIC_BLOCK))
     for a in range(0, flat.shape[0], _GEODETIC_BLOCK):
         b = min(flat.shape[0], a + _GEODETIC_BLOCK)
-        _geodetic_block(flat[a:b], lat[a:b], lon[a:b], alt[a:b])
+        x, y, z = work.xyz(b - a)
+        np.copyto(x, flat[a:b, 0])
+        np.copyto(y, flat[a:b, 1])
+        np.copyto(z, flat[a:b, 2])
+        work.geodetic(lat[a:b], lon[a:b], alt[a:b])
     if out is not None:
         return out
     return lat.reshape(shape), lon.reshape(shape), alt.reshape(shape)
 
 
 _GEODETIC_BLOCK = 8192
+# points per pass in ecef_to_geodetic; the workspace's eight float64 arrays (512 kB) stay in
+# a 1 MB L2 cache. Measured on the 2-core EPYC (1 MB L2) with the workspace: 2k, 4k, 6k, 8k,
+# 16k, 48k points -> 26, 22, 20, 19, 19, 18 ns per point (35, 28, 26, 25, 24, 24 with fresh
+# numpy temporaries per call); beyond 8k the gain is small and leans on the shared L3.
+
+_DEG = 180.0 / np.pi  # the factor np.degrees uses (a plain multiply is ~5x faster)
+_TINY = 1e-300
 
 
-def _geodetic_block(r: np.ndarray, lat: np.ndarray, lon: np.ndarray, alt: np.ndarray) -> None:
-    """Bowring's method, one iteration from a height-aware start, angles as (cos, sin) pairs.
+class _GeodeticWorkspace:
+    """Preallocated temporaries for the WGS84 geodetic conversion of up to ``size`` points.
+
+    Fill the contiguous ``x, y, z`` arrays from :meth:`xyz` (Earth-fixed km, float64), then
+    call :meth:`geodetic`; it overwrites ``x, y, z``. Reusing one workspace avoids numpy
+    allocating (and the CPU cache losing) a dozen fresh temporaries per call.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, int(size))
+        self._mem = np.empty((8, self.size), dtype=np.float64)
+        self._n = -1
+        self._views: tuple[np.ndarray, ...] = ()
+
+    def arrays(self, n: int) -> tuple[np.ndarray, ...]:
+        """All eight ``(n,)`` arrays: x, y, z, then five temporaries (free between calls)."""
+        if n != self._n:
+            if n > self.size:
+                raise InputError(f"workspace holds {self.size} points, not {n}")
+            self._views = tuple(row[:n] for row in self._mem)
+            self._n = n
+        return self._views
+
+    def xyz(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The contiguous ``(n,)`` float64 input arrays x, y, z."""
+        x, y, z = self.arrays(n)[:3]
+        return x, y, z
+
+    def geodetic(self, lat: np.ndarray, lon: np.ndarray, alt: np.ndarray) -> None:
+        """Latitude/longitude (deg) and height (km) of the points in :meth:`xyz` into the
+        ``(n,)`` arrays ``lat, lon, alt`` (any float dtype)."""
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            _geodetic(*self.arrays(len(lat)), lat, lon, alt)
+
+
+def _geodetic(
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    t2: np.ndarray,
+    t3: np.ndarray,
+    t4: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    alt: np.ndarray,
+) -> None:
+    """Bowring's method, one iteration from a height-aware start; ``x, y`` are overwritten.
+
+    Every step writes into a preallocated array (ufunc output as the third positional
+    argument, which numpy parses faster than ``out=``).
 
     Start: ``tan(phi0) = (z / p) · r / (r − e² a)`` (exact when the normal radius N equals a),
-    so ``tan(beta0) = (b / a) tan(phi0)``. One Bowring step from there is accurate to
-    ~2 µm from the surface to GEO (the tests check 1e-9 km by round trip).
+    so ``tan(beta0) = (b / a) tan(phi0)``: the reduced latitude is the direction of
+    ``(cb, sb) = (p (r − e² a), (b / a) z r)``, of length M. One Bowring step,
+    ``tan(phi) = (z + e'² b sin³beta) / (p − e² a cos³beta)``, is taken with numerator and
+    denominator both multiplied by M³ (``num``, ``den``), which saves normalising (cb, sb).
+    The height follows exactly from phi: ``h = p cos(phi) + z sin(phi) − a w`` with
+    ``w = sqrt(1 − e² sin²(phi))``, written homogeneously in (num, den) with
+    ``L = |(num, den)|`` as ``h = (p den + z num − a sqrt(den² + (1 − e²) num²)) / L``.
+    Accurate to ~2 µm from the surface to GEO (the tests check 1e-9 km by round trip).
+
+    Points with ``den <= 0`` (within ~43 km of the centre of the Earth, degenerate ones, NaN
+    rows) are redone by :func:`_geodetic_careful`. Runs under ``np.errstate`` (ignore).
     """
     a, b, e2 = WGS84_A_KM, WGS84_B_KM, WGS84_E2
-    x = r[:, 0].astype(np.float64)
-    y = r[:, 1].astype(np.float64)
-    z = r[:, 2].astype(np.float64)
-    np.degrees(np.arctan2(y, x), out=lon)
+    np.arctan2(y, x, t0)
+    np.multiply(t0, _DEG, lon)
     if np.fmax.reduce(lon, initial=-np.inf) >= 180.0:  # fmax skips NaN rows
         lon[lon >= 180.0] -= 360.0
-    x *= x
-    y *= y
-    x += y  # p²
-    t = z * z
-    t += x
-    np.sqrt(t, out=t)  # t = r
-    p = np.sqrt(x, out=x)  # x is reused as p
-    sb = z * t
-    sb *= b
-    t -= e2 * a
-    cb = p * t
-    cb *= a
-    # normalise (cb, sb) to (cos, sin) of the reduced latitude
-    np.multiply(cb, cb, out=t)
-    t += sb * sb
-    np.sqrt(t, out=t)
-    np.maximum(t, _TINY, out=t)
-    np.divide(1.0, t, out=t)
-    cb *= t
-    sb *= t
-    # Bowring: tan(phi) = (z + e'^2 b sin^3 beta) / (p - e^2 a cos^3 beta)
-    num = sb * sb
-    num *= sb
-    num *= _EP2 * b
-    num += z
-    den = cb * cb
-    den *= cb
-    den *= -e2 * a
-    den += p
-    # den > 0 for every point more than e² a ≈ 43 km from the centre; arctan2 elsewhere
-    with np.errstate(divide="ignore", invalid="ignore"):
-        phi = np.arctan(num / den)
-    if not den.min(initial=np.inf) > 0.0:  # rare: points near the centre, or NaN rows
-        inner = ~(den > 0.0)
-        phi[inner] = np.arctan2(num[inner], den[inner])
-    np.degrees(phi, out=lat)
-    # cos and sin of phi
-    np.multiply(num, num, out=t)
-    t += den * den
-    np.sqrt(t, out=t)
-    np.maximum(t, _TINY, out=t)
-    np.divide(1.0, t, out=t)
-    num *= t  # sin phi
-    den *= t  # cos phi
-    n = num * num
-    n *= -e2
-    n += 1.0
-    np.sqrt(n, out=n)
-    np.divide(a, n, out=n)
-    # h = p cos(phi) + (z + e2 N sin(phi)) sin(phi) - N
-    p *= den
-    np.multiply(n, e2, out=t)
-    t *= num
-    z += t
-    z *= num
-    p += z
-    np.subtract(p, n, out=alt)
+    np.multiply(x, x, x)
+    np.multiply(y, y, y)
+    np.add(x, y, x)  # x = p²
+    np.multiply(z, z, y)
+    np.add(y, x, y)
+    np.sqrt(y, y)  # y = r
+    np.sqrt(x, x)  # x = p
+    np.multiply(z, y, t0)
+    np.multiply(t0, b / a, t0)  # t0 = sb
+    np.subtract(y, e2 * a, y)
+    np.multiply(y, x, y)  # y = cb
+    np.multiply(t0, t0, t1)  # sb²
+    np.multiply(y, y, t2)  # cb²
+    np.add(t1, t2, t3)  # M²
+    np.sqrt(t3, t4)
+    np.multiply(t4, t3, t4)  # t4 = M³
+    np.multiply(t1, t0, t1)  # sb³
+    np.multiply(t1, _EP2 * b, t1)
+    np.multiply(z, t4, t3)
+    np.add(t1, t3, t1)  # t1 = num
+    np.multiply(t2, y, t2)  # cb³
+    np.multiply(t2, -e2 * a, t2)
+    np.multiply(x, t4, t3)
+    np.add(t2, t3, t2)  # t2 = den
+    np.divide(t1, t2, t0)
+    np.arctan(t0, t0)
+    np.multiply(t0, _DEG, lat)
+    # height
+    np.multiply(t1, t1, t0)  # num²
+    np.multiply(t2, t2, t3)  # den²
+    np.add(t0, t3, t4)
+    np.sqrt(t4, t4)  # L
+    np.multiply(t0, 1.0 - e2, t0)
+    np.add(t0, t3, t0)
+    np.sqrt(t0, t0)
+    np.multiply(t0, a, t0)  # a w L
+    np.multiply(x, t2, t3)
+    np.multiply(z, t1, y)
+    np.add(t3, y, t3)
+    np.subtract(t3, t0, t3)
+    np.divide(t3, t4, alt)
+    # den > 0 for every point more than e² a ≈ 43 km from the centre
+    if not t2.min(initial=np.inf) > 0.0:  # rare: points near the centre, or NaN rows
+        inner = ~(t2 > 0.0)
+        phi, h = _geodetic_careful(x[inner], z[inner])
+        lat[inner] = np.degrees(phi)
+        alt[inner] = h
 
 
-_TINY = 1e-300
+def _geodetic_careful(p: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same Bowring step with every division guarded (for points near the centre)."""
+    a, b, e2 = WGS84_A_KM, WGS84_B_KM, WGS84_E2
+    r = np.sqrt(p * p + z * z)
+    sb = z * r * b
+    cb = p * (r - e2 * a) * a
+    norm = np.maximum(np.sqrt(cb * cb + sb * sb), _TINY)
+    sb /= norm
+    cb /= norm
+    num = z + _EP2 * b * sb**3
+    den = p - e2 * a * cb**3
+    phi = np.arctan2(num, den)
+    norm = np.maximum(np.sqrt(num * num + den * den), _TINY)
+    s = num / norm
+    c = den / norm
+    n = a / np.sqrt(1.0 - e2 * s * s)
+    return phi, p * c + (z + e2 * n * s) * s - n
 
 
 def geodetic_to_ecef(
