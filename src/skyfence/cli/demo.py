@@ -77,7 +77,7 @@ def propagation_section(
         for i in picks
     ]
     return {
-        **run_summary(eph, step_s, elapsed, workers),
+        **run_summary(s, times, int(np.count_nonzero(eph.error_codes)), step_s, elapsed, workers),
         "shells": shells,
         "subpoints": subpoints,
         "altitude_definition": "mean over the run of |r| - 6378.137 km (WGS84 equatorial radius)",

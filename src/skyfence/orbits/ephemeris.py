@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import numpy as np
 from skyfence.errors import InputError
 from skyfence.orbits.frames import ecef_to_geodetic
 
-__all__ = ["Ephemeris", "SGP4_ERRORS", "EXPORT_FORMATS"]
+__all__ = ["Ephemeris", "SGP4_ERRORS", "EXPORT_FORMATS", "write_stream"]
 
 SGP4_ERRORS: dict[int, str] = {
     0: "ok",
@@ -256,22 +256,193 @@ class Ephemeris:
     def to_csv(self, path: str | Path) -> Path:
         """Write the long-form table (:meth:`to_table`) as CSV with a header, atomically.
 
-        Times are ISO 8601 UTC (``2026-02-22T00:00:00.000000000Z``); NaN is an empty field.
+        Times are ISO 8601 UTC (``2026-02-22T00:00:00Z``); NaN is an empty field.
         """
-        import pyarrow as pa
-        import pyarrow.compute as pc
         import pyarrow.csv as pcsv
 
-        table = self.to_table()
-        iso = pc.strftime(table.column("time"), format="%Y-%m-%dT%H:%M:%SZ")
-        table = table.set_column(0, pa.field("time", pa.string()), iso)
-        for name in ("x_km", "y_km", "z_km", "latitude_deg", "longitude_deg", "altitude_km"):
-            i = table.schema.get_field_index(name)
-            col = table.column(i)
-            table = table.set_column(i, name, pc.if_else(pc.is_nan(col), None, col))
         with _atomic(path) as tmp:
-            pcsv.write_csv(table, tmp)
+            pcsv.write_csv(_csv_table(self.to_table()), tmp)
         return Path(path)
+
+
+def _csv_table(table: Any) -> Any:
+    """The long-form table as written to CSV: ISO time strings, NaN as null (empty field)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    iso = pc.strftime(table.column("time"), format="%Y-%m-%dT%H:%M:%SZ")
+    table = table.set_column(0, pa.field("time", pa.string()), iso)
+    for name in ("x_km", "y_km", "z_km", "latitude_deg", "longitude_deg", "altitude_km"):
+        i = table.schema.get_field_index(name)
+        col = table.column(i)
+        table = table.set_column(i, name, pc.if_else(pc.is_nan(col), None, col))
+    return table
+
+
+def write_stream(path: str | Path, blocks: Iterable[Ephemeris], times: np.ndarray) -> Path:
+    """Write an ephemeris that arrives in blocks of times (e.g. from
+    :meth:`Constellation.iter_propagate`) without holding it in memory.
+
+    The file is the same as :meth:`Ephemeris.write` of the whole ephemeris would give
+    (``.npz``, ``.parquet`` or ``.csv`` by suffix), written atomically: Parquet gets one row
+    group per block, CSV is appended block by block, and ``.npz`` arrays are filled on disk
+    (memory-mapped ``.npy`` files beside the target) and then packed into the archive.
+
+    Parameters
+    ----------
+    path : path
+    blocks : iterable of Ephemeris
+        Consecutive blocks covering exactly ``times``, all with the same satellites.
+    times : (T,) datetime64
+        Every time of the run (the ``.npz`` arrays are sized from it).
+
+    Examples
+    --------
+    >>> from skyfence.orbits import Constellation
+    >>> from skyfence.timeutil import time_grid
+    >>> c = Constellation.from_preset("kuiper")
+    >>> t = time_grid("2026-02-22T00:00Z", 3600, 60)
+    >>> import tempfile, os
+    >>> out = os.path.join(tempfile.mkdtemp(), "kuiper.parquet")
+    >>> write_stream(out, c.iter_propagate(t, chunk=10, geodetic=True), t).name
+    'kuiper.parquet'
+    """
+    path = Path(path)
+    kind = EXPORT_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise InputError(
+            f"cannot tell the output format of {path.name!r}; use a suffix of "
+            f"{', '.join(EXPORT_FORMATS)}"
+        )
+    times = np.asarray(times).astype("datetime64[ns]").reshape(-1)
+    with _atomic(path) as tmp:
+        if kind == "npz":
+            _stream_npz(tmp, blocks, times)
+        else:
+            _stream_table(tmp, blocks, times, kind)
+    return path
+
+
+def _check_block(block: Ephemeris, times: np.ndarray, at: int, first: Ephemeris) -> None:
+    k = len(block.times)
+    if at + k > len(times) or not np.array_equal(block.times, times[at : at + k]):
+        raise InputError(
+            f"block of {k} times starting at {block.times[0] if k else '?'} does not continue "
+            f"the run at step {at} of {len(times)}; pass the blocks of exactly these times"
+        )
+    if not np.array_equal(block.norad_ids, first.norad_ids):
+        raise InputError("every block must hold the same satellites in the same order")
+
+
+def _stream_table(tmp: str, blocks: Iterable[Ephemeris], times: np.ndarray, kind: str) -> None:
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    writer: Any = None
+    at = 0
+    first: Ephemeris | None = None
+    try:
+        for block in blocks:
+            first = first or block
+            _check_block(block, times, at, first)
+            table = block.to_table()
+            if kind == "csv":
+                table = _csv_table(table)
+            if writer is None:
+                writer = (
+                    pcsv.CSVWriter(tmp, table.schema)
+                    if kind == "csv"
+                    else pq.ParquetWriter(tmp, table.schema)
+                )
+            writer.write_table(table)
+            at += len(block.times)
+    finally:
+        if writer is not None:
+            writer.close()
+    if at != len(times):
+        raise InputError(f"the blocks covered {at} of {len(times)} times")
+
+
+class _NpyColumns:
+    """A ``.npy`` file of shape ``(S, T, ...)`` filled one block of ``T`` at a time by
+    seek + write (no memory map, so the process does not keep the pages resident)."""
+
+    def __init__(self, path: str, shape: tuple[int, ...], dtype: Any) -> None:
+        arr = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+        del arr  # the header is written and the file sized (sparse): header + data
+        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        self.offset = os.path.getsize(path) - nbytes
+        self.fh = open(path, "r+b")  # noqa: SIM115 - closed by close()
+        self.shape = shape
+        self.row_bytes = int(np.prod(shape[2:], dtype=np.int64)) * np.dtype(dtype).itemsize
+        self.dtype = np.dtype(dtype)
+
+    def write(self, at: int, block: np.ndarray) -> None:
+        """Write ``block`` (S, k, ...) at time index ``at``."""
+        data = np.ascontiguousarray(block, dtype=self.dtype)
+        s, t = self.shape[0], self.shape[1]
+        k = data.shape[1]
+        span = k * self.row_bytes
+        view = memoryview(data.reshape(-1).view(np.uint8))
+        for i in range(s):
+            self.fh.seek(self.offset + (i * t + at) * self.row_bytes)
+            self.fh.write(view[i * span : (i + 1) * span])
+
+    def close(self) -> None:
+        self.fh.close()  # idempotent
+
+
+def _stream_npz(tmp: str, blocks: Iterable[Ephemeris], times: np.ndarray) -> None:
+    import shutil
+    import zipfile
+
+    work = tempfile.mkdtemp(prefix=".npz-parts-", dir=os.path.dirname(tmp) or ".")
+    columns: dict[str, _NpyColumns] = {}
+    try:
+        at = 0
+        first: Ephemeris | None = None
+        for block in blocks:
+            if first is None:
+                first = block
+                s, t = block.shape[0], len(times)
+                parts = {
+                    "positions_ecef_km": ((s, t, 3), block.positions_ecef_km.dtype),
+                    "error_codes": ((s, t), block.error_codes.dtype),
+                }
+                if block.velocities_ecef_km_s is not None:
+                    parts["velocities_ecef_km_s"] = ((s, t, 3), block.velocities_ecef_km_s.dtype)
+                for name, (shape, dtype) in parts.items():
+                    columns[name] = _NpyColumns(os.path.join(work, f"{name}.npy"), shape, dtype)
+            _check_block(block, times, at, first)
+            columns["positions_ecef_km"].write(at, block.positions_ecef_km)
+            columns["error_codes"].write(at, block.error_codes)
+            if "velocities_ecef_km_s" in columns:
+                if block.velocities_ecef_km_s is None:
+                    raise InputError("some blocks have velocities and some do not")
+                columns["velocities_ecef_km_s"].write(at, block.velocities_ecef_km_s)
+            at += len(block.times)
+        if first is None or at != len(times):
+            raise InputError(f"the blocks covered {at} of {len(times)} times")
+        for col in columns.values():
+            col.close()  # flushed before the files are packed
+        small = {
+            "times": times.astype("int64"),
+            "norad_ids": first.norad_ids,
+            "names": first.names.astype(str),
+        }
+        for name, value in small.items():
+            np.save(os.path.join(work, f"{name}.npy"), value, allow_pickle=False)
+        order = ["times", "positions_ecef_km", "error_codes", "norad_ids", "names"]
+        if "velocities_ecef_km_s" in columns:
+            order.append("velocities_ecef_km_s")
+        # what np.savez_compressed writes: one deflated .npy member per array (zip64 allowed)
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+            for name in order:
+                zf.write(os.path.join(work, f"{name}.npy"), arcname=f"{name}.npy")
+    finally:
+        for col in columns.values():
+            col.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @contextmanager
