@@ -185,14 +185,10 @@ def propagate(
     The run is streamed to the file block by block, so memory stays bounded however long it
     is (a day of 9,500 satellites at 15 s is 55 million rows).
     """
-    from skyfence.orbits.ephemeris import EXPORT_FORMATS, write_stream
+    from skyfence.orbits.ephemeris import export_kind, write_stream
     from skyfence.timeutil import parse_duration, parse_time, time_grid
 
-    if out.suffix.lower() not in EXPORT_FORMATS:
-        raise InputError(
-            f"cannot tell the output format of {out.name!r}; use a suffix of "
-            f"{', '.join(EXPORT_FORMATS)}"
-        )
+    export_kind(out)  # refuse an unknown suffix before any work
     if not out.parent.exists():
         raise InputError(f"cannot write {out}: directory {out.parent} does not exist")
     duration_s = parse_duration(duration)

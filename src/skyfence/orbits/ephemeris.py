@@ -35,6 +35,19 @@ SGP4_ERRORS: dict[int, str] = {
 
 EXPORT_FORMATS = {".npz": "npz", ".parquet": "parquet", ".csv": "csv"}
 
+
+def export_kind(path: str | Path) -> str:
+    """``"npz"``, ``"parquet"`` or ``"csv"`` from the file suffix; InputError otherwise."""
+    name = Path(path).name
+    kind = EXPORT_FORMATS.get(Path(path).suffix.lower())
+    if kind is None:
+        raise InputError(
+            f"cannot tell the output format of {name!r}; use a suffix of "
+            f"{', '.join(EXPORT_FORMATS)}"
+        )
+    return kind
+
+
 _GEODETIC_CHUNK = 2_000_000  # points per block when computing geodetic lazily
 
 
@@ -176,12 +189,7 @@ class Ephemeris:
     def write(self, path: str | Path) -> Path:
         """Write in the format given by the suffix: ``.npz``, ``.parquet`` or ``.csv``."""
         path = Path(path)
-        kind = EXPORT_FORMATS.get(path.suffix.lower())
-        if kind is None:
-            raise InputError(
-                f"cannot tell the output format of {path.name!r}; use a suffix of "
-                f"{', '.join(EXPORT_FORMATS)}"
-            )
+        kind = export_kind(path)
         return {"npz": self.to_npz, "parquet": self.to_parquet, "csv": self.to_csv}[kind](path)
 
     def to_npz(self, path: str | Path) -> Path:
@@ -308,12 +316,7 @@ def write_stream(path: str | Path, blocks: Iterable[Ephemeris], times: np.ndarra
     'kuiper.parquet'
     """
     path = Path(path)
-    kind = EXPORT_FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise InputError(
-            f"cannot tell the output format of {path.name!r}; use a suffix of "
-            f"{', '.join(EXPORT_FORMATS)}"
-        )
+    kind = export_kind(path)
     times = np.asarray(times).astype("datetime64[ns]").reshape(-1)
     with _atomic(path) as tmp:
         if kind == "npz":
