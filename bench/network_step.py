@@ -26,12 +26,12 @@ whole 24 h instead of extrapolating from a shorter run.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import cpu_seconds
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra, floyd_warshall
 
@@ -141,13 +141,13 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|")
     results = {}
     for w in [int(x) for x in args.schedule_workers.split(",")]:
-        cpu0 = _cpu_all()
+        cpu0 = cpu_seconds()
         t0 = time.perf_counter()
         eph15 = c.propagate(grid, workers=w)
         t1 = time.perf_counter()
         sched = run_schedule(model, eph15, st, workers=w)
         t2 = time.perf_counter()
-        cpu_s = _cpu_all() - cpu0
+        cpu_s = cpu_seconds() - cpu0
         per_slot = (t2 - t0) / n_slots
         day = (t2 - t0) * 5760 / n_slots
         print(
@@ -160,13 +160,6 @@ def main() -> None:
     same = all(np.array_equal(r.serving_sat, sched.serving_sat) for r in results.values())
     print(f"median handovers per hour {np.median(sched.handovers_per_hour):.0f}, "
           f"median RTT {np.nanmedian(sched.rtt_ms):.1f} ms, same schedule for every worker count: {same}")  # fmt: skip
-
-
-def _cpu_all() -> float:
-    """User + system CPU seconds of this process and its finished children (the workers)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 if __name__ == "__main__":

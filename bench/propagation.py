@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import cpu_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOT = REPO.parent / "shared" / "data" / "starlink-2026-02-22.tle"
@@ -48,12 +49,6 @@ def _peak_rss_mb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(own, kids) / 1024.0  # Linux reports KiB
-
-
-def _cpu_seconds() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _times(hours: float):
@@ -137,11 +132,11 @@ def run_mode(mode: str, hours: float, repeat: int) -> dict:
     }[mode]
     best_wall = best_cpu = float("inf")
     for _ in range(repeat):  # best of N: the least disturbed run on a shared machine
-        cpu0 = _cpu_seconds()
+        cpu0 = cpu_seconds()
         t0 = time.perf_counter()
         sat_steps = work()
         best_wall = min(best_wall, time.perf_counter() - t0)
-        best_cpu = min(best_cpu, _cpu_seconds() - cpu0)
+        best_cpu = min(best_cpu, cpu_seconds() - cpu0)
     result["seconds"] = best_wall
     result["cpu_seconds"] = best_cpu
     result["sat_steps_per_cpu_s"] = sat_steps / best_cpu
