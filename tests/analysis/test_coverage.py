@@ -10,10 +10,10 @@ import shapely
 
 from skyfence.analysis.coverage import Coverage, cell_centres, compute_coverage
 from skyfence.analysis.sharding import run_shards, time_shards
+from skyfence.geodesy import WGS84_A_KM
 from skyfence.ground import GroundSites
 from skyfence.links import NetworkModel, SatelliteLayout
 from skyfence.orbits import Constellation, Ephemeris
-from skyfence.orbits.physics import WGS84_A_KM
 from skyfence.timeutil import time_grid
 
 ALT_KM = 550.0

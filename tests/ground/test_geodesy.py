@@ -39,7 +39,7 @@ def test_ecef_round_trip(lat, lon, alt_km):
 
 def test_up_vector_is_ellipsoid_normal():
     # the normal is the gradient of x²/a² + y²/a² + z²/b² at the surface point
-    from skyfence.orbits.physics import WGS84_A_KM, WGS84_B_KM
+    from skyfence.geodesy import WGS84_A_KM, WGS84_B_KM
 
     lat, lon = np.array([10.0, 45.0, -70.0]), np.array([20.0, -100.0, 170.0])
     p = geodetic_to_ecef_km(lat, lon)

@@ -12,10 +12,10 @@ from sgp4.api import WGS72, Satrec, jday
 from sgp4.exporter import export_tle
 
 from skyfence.errors import NotFoundError, ParseError
+from skyfence.geodesy import SPEED_OF_LIGHT_KM_S
 from skyfence.ground import GroundSites, cities, geodetic_to_ecef_km
 from skyfence.links import read_hypatia, write_hypatia
 from skyfence.orbits import Constellation, ShellInfo
-from skyfence.orbits.physics import SPEED_OF_LIGHT_KM_S
 
 N_ORBITS, N_PER = 72, 22
 STATIONS = [("Tokyo", 35.68, 139.69), ("Delhi", 28.70, 77.10), ("Shanghai", 31.23, 121.47),

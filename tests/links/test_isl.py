@@ -36,7 +36,7 @@ def check_invariants(topo, layout, pos, max_lasers):
     up, length = active_links(e, pos)
     r = np.linalg.norm(pos, axis=1)
     # the raised ellipsoid contains the sphere of the raised polar radius: an upper bound
-    from skyfence.orbits.physics import WGS84_B_KM
+    from skyfence.geodesy import WGS84_B_KM
 
     rg = WGS84_B_KM + 80.0
     lim = np.sqrt(r[e[:, 0]] ** 2 - rg**2) + np.sqrt(r[e[:, 1]] ** 2 - rg**2)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from skyfence.errors import ConfigurationError, InputError
+from skyfence.geodesy import SPEED_OF_LIGHT_KM_S, WGS84_A_KM
 from skyfence.ground import GroundSites, default_pops, great_circle_km, load_sites
 from skyfence.links import (
     STATUS_NO_SATELLITE,
@@ -19,7 +20,6 @@ from skyfence.links import (
     SatelliteLayout,
     load_pop_map,
 )
-from skyfence.orbits.physics import SPEED_OF_LIGHT_KM_S, WGS84_A_KM
 
 C = SPEED_OF_LIGHT_KM_S
 R_MEAN = (2 * 6378.137 + 6356.752314245) / 3

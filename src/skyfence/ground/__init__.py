@@ -2,7 +2,7 @@
 a gateway planner.
 """
 
-from skyfence.ground.geodesy import (
+from skyfence.geodesy import (
     MEAN_EARTH_RADIUS_KM,
     ecef_to_geodetic,
     geodetic_to_ecef_km,

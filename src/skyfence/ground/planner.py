@@ -22,7 +22,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from skyfence.errors import InputError
-from skyfence.ground.geodesy import MEAN_EARTH_RADIUS_KM, up_vectors
+from skyfence.geodesy import MEAN_EARTH_RADIUS_KM, up_vectors
 from skyfence.ground.sites import GroundSites
 
 __all__ = ["CountryOf", "fibonacci_lattice", "plan_gateways", "regions_country_of"]

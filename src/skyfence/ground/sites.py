@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 
 from skyfence.errors import InputError, NotFoundError, ParseError
-from skyfence.ground.geodesy import geodetic_to_ecef_km, great_circle_km, up_vectors
+from skyfence.geodesy import geodetic_to_ecef_km, great_circle_km, up_vectors
 
 __all__ = [
     "SiteKind",

@@ -27,13 +27,12 @@ from typing import Any
 import numpy as np
 
 from skyfence.errors import ConfigurationError, InputError, NotFoundError, ParseError
-from skyfence.ground.geodesy import geodetic_to_ecef_km
+from skyfence.geodesy import WGS84_A_KM, geodetic_to_ecef_km
 from skyfence.ground.sites import GroundSites
 from skyfence.links.isl import SatelliteLayout, max_isl_length_km, plus_grid
 from skyfence.links.latency import SPEED_OF_LIGHT_KM_S
 from skyfence.links.routing import shortest_ground_path
 from skyfence.links.visibility import max_slant_range_km
-from skyfence.orbits.physics import WGS84_A_KM
 
 __all__ = ["HypatiaNetwork", "HypatiaRoute", "read_hypatia", "write_hypatia"]
 

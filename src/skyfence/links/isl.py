@@ -26,7 +26,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from skyfence.errors import InputError
-from skyfence.orbits.physics import WGS84_A_KM, WGS84_B_KM
+from skyfence.geodesy import WGS84_A_KM, WGS84_B_KM
 
 __all__ = [
     "SatelliteLayout",

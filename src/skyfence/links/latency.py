@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from skyfence.errors import InputError
-from skyfence.orbits.physics import SPEED_OF_LIGHT_KM_S
+from skyfence.geodesy import SPEED_OF_LIGHT_KM_S
 
 __all__ = ["SPEED_OF_LIGHT_KM_S", "FIBRE_INDEX", "LatencyModel"]
 

@@ -29,7 +29,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from skyfence.errors import ConfigurationError, InputError, NotFoundError, ParseError
-from skyfence.ground.geodesy import great_circle_km
+from skyfence.geodesy import great_circle_km
 from skyfence.ground.sites import GroundSites
 from skyfence.links.isl import (
     IslTopology,

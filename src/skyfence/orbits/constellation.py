@@ -20,9 +20,10 @@ from typing import Any, Literal
 import numpy as np
 
 from skyfence.errors import ConfigurationError, InputError
+from skyfence.geodesy import _GeodeticWorkspace
 from skyfence.orbits.elements import ElementSet
 from skyfence.orbits.ephemeris import Ephemeris
-from skyfence.orbits.frames import EARTH_ROTATION_RAD_S, _GeodeticWorkspace, gmst_rad
+from skyfence.orbits.frames import EARTH_ROTATION_RAD_S, gmst_rad
 from skyfence.orbits.walker import FIRST_SYNTHETIC_NORAD_ID, ShellInfo
 from skyfence.timeutil import to_jd_pair
 

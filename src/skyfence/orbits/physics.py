@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from skyfence.geodesy import SPEED_OF_LIGHT_KM_S, WGS84_A_KM, WGS84_B_KM, WGS84_E2, WGS84_F
+
 __all__ = [
     "MU_WGS72_KM3_S2",
     "R_WGS72_KM",
@@ -26,12 +28,7 @@ __all__ = [
 MU_WGS72_KM3_S2 = 398600.8
 R_WGS72_KM = 6378.135
 J2_WGS72 = 0.001082616
-WGS84_A_KM = 6378.137
-WGS84_F = 1.0 / 298.257223563
-WGS84_B_KM = WGS84_A_KM * (1.0 - WGS84_F)
-WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
 EARTH_EQUATORIAL_RADIUS_KM = WGS84_A_KM
-SPEED_OF_LIGHT_KM_S = 299_792.458
 
 _TWO_THIRDS = 2.0 / 3.0
 

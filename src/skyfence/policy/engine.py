@@ -28,6 +28,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 
 from skyfence.errors import InputError
+from skyfence.geodesy import MEAN_EARTH_RADIUS_KM, great_circle_km
 from skyfence.policy.model import (
     PLANS,
     SEVERITY,
@@ -68,7 +69,6 @@ _NOT_LICENSED = _STATE["not_licensed"]
 _T_MIN = np.iinfo(np.int64).min  # NaT as int64
 _T_MAX = np.iinfo(np.int64).max
 _NS_PER_DAY = 86_400 * 1_000_000_000
-_EARTH_RADIUS_KM = 6371.0088
 _PLAN_BIT = {p: 1 << i for i, p in enumerate(PLANS)}
 _KINDS = ("whitelist_only", "speed_limit", "altitude", "roaming", "maritime")
 _KIND_REASON = {
@@ -471,10 +471,10 @@ class CompiledPolicy:
             self._coast_tree = cKDTree(_unit_xyz(xy[:, 1], xy[:, 0])) if len(xy) else False
         if self._coast_tree is False:
             return out
-        chord_limit = 2 * math.sin(min(limit_km / _EARTH_RADIUS_KM, math.pi) / 2) * 1.000001
+        chord_limit = 2 * math.sin(min(limit_km / MEAN_EARTH_RADIUS_KM, math.pi) / 2) * 1.000001
         chord, _ = self._coast_tree.query(_unit_xyz(lat, lon), distance_upper_bound=chord_limit)
         ok = np.isfinite(chord)
-        out[ok] = 2 * _EARTH_RADIUS_KM * np.arcsin(np.minimum(chord[ok] / 2, 1.0))
+        out[ok] = 2 * MEAN_EARTH_RADIUS_KM * np.arcsin(np.minimum(chord[ok] / 2, 1.0))
         return out
 
     def _beyond_km(self, lat: np.ndarray, lon: np.ndarray, km: float) -> np.ndarray:
@@ -511,7 +511,7 @@ class CompiledPolicy:
         h = step / 2
         offsets = [(-h, -h), (-h, h), (h, -h), (h, h), (-h, 0.0), (h, 0.0), (0.0, h)]
         half = np.max(
-            [_haversine_km(clat, 0.0, np.clip(clat + a, -90, 90), b) for a, b in offsets], axis=0
+            [great_circle_km(clat, 0.0, np.clip(clat + a, -90, 90), b) for a, b in offsets], axis=0
         )
         half = half * 1.001 + 0.01
         glat, glon = np.meshgrid(clat, clon, indexing="ij")
@@ -1183,15 +1183,6 @@ def _h3_cell(lat: float, lon: float, res: int) -> int:
     from h3.api import basic_int as h3i
 
     return int(h3i.latlng_to_cell(lat, lon, res))
-
-
-def _haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = (
-        np.sin((p2 - p1) / 2) ** 2
-        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
 def _unit_xyz(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
