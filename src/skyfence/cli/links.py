@@ -11,6 +11,7 @@ from rich.table import Table
 
 from skyfence.cli._common import JsonOption, console, emit, progress_bar
 from skyfence.errors import InputError, NotFoundError
+from skyfence.links.schedule import DEFAULT_RULE
 
 app = typer.Typer(
     name="links",
@@ -194,8 +195,9 @@ def terminal_cmd(
     duration: Annotated[str, typer.Option("--duration", help="How long, e.g. 10m, 1h.")] = "10m",
     slot: Annotated[str, typer.Option("--slot", help="Slot length (Starlink: 15 s).")] = "15s",
     rule: Annotated[
-        str, typer.Option("--rule", help="max-elevation, longest-visible or min-rtt.")
-    ] = "max-elevation",
+        str,
+        typer.Option("--rule", help="min-rtt (default), max-elevation or longest-visible."),
+    ] = DEFAULT_RULE,
     constellation: ConstellationOpt = "starlink-gen1",
     gateways: GatewaysOpt = "plan",
     pops: PopsOpt = None,

@@ -25,11 +25,12 @@ from skyfence.links.routing import (
     StepResult,
     load_pop_map,
 )
-from skyfence.links.schedule import RULES, Schedule, run_schedule
+from skyfence.links.schedule import DEFAULT_RULE, RULES, Schedule, run_schedule
 from skyfence.links.visibility import VisiblePairs, elevation_deg, max_slant_range_km, visible_pairs
 
 __all__ = [
     "CROSS_PLANE",
+    "DEFAULT_RULE",
     "FIBRE_INDEX",
     "HypatiaNetwork",
     "HypatiaRoute",

@@ -7,7 +7,7 @@ that choice are evaluated at the slot start.
 
 Rules
 -----
-``max-elevation`` (default)
+``max-elevation``
     The satellite with the highest elevation among those with a route to the home PoP.
 ``longest-visible``
     The satellite that stays above the mask for the most following slots (look-ahead up to
@@ -15,8 +15,14 @@ Rules
     slot, so a satellite that has just risen (and will stay longest) takes over: in a
     sparse shell that means fewer handovers than ``max-elevation``, in a dense one such as
     Starlink Gen1 more (median 103 against 85 per hour for 1,000 terminals).
-``min-rtt``
+``min-rtt`` (default, :data:`DEFAULT_RULE`)
     The satellite giving the lowest RTT at the slot start.
+
+Every command and analysis uses :data:`DEFAULT_RULE` unless told otherwise, so one place and
+time gives one RTT whichever command asks. ``min-rtt`` is the default because it is the rule
+that answers the question the RTT figures are about — the latency the network can give a place
+— without depending on how one scheduler breaks ties; the other rules are there to study
+handovers.
 """
 
 from __future__ import annotations
@@ -35,9 +41,11 @@ from skyfence.ground.sites import GroundSites
 from skyfence.links.routing import LandingConstraint, NetworkModel
 from skyfence.links.visibility import VisiblePairs
 
-__all__ = ["RULES", "Schedule", "run_schedule"]
+__all__ = ["DEFAULT_RULE", "RULES", "Schedule", "run_schedule"]
 
 RULES = ("max-elevation", "longest-visible", "min-rtt")
+DEFAULT_RULE = "min-rtt"
+"""The satellite-selection rule every command uses unless told otherwise."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +120,7 @@ def run_schedule(
     eph: Any,
     terminals: GroundSites,
     *,
-    rule: str = "max-elevation",
+    rule: str = DEFAULT_RULE,
     slot_s: float | None = None,
     constraint: LandingConstraint | None = None,
     lookahead_slots: int = 40,
