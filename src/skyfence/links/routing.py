@@ -21,6 +21,7 @@ from __future__ import annotations
 import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -461,18 +462,24 @@ class NetworkModel:
             )
             if pair_rank is not None:
                 pair_rank = pair_rank[keep]
+        # the pairs come grouped by terminal: find the groups once, reuse them below
+        starts = (
+            np.flatnonzero(np.r_[True, vis.site[1:] != vis.site[:-1]]) if len(vis) else vis.site
+        )
+        counts = np.diff(np.r_[starts, len(vis)])
+        group_site = vis.site[starts]
         has_vis = np.zeros(N, bool)
-        has_vis[vis.site] = True
+        has_vis[group_site] = True
         need = has_vis & (home >= 0)
         key = tclass * P + np.maximum(home, 0)
         combos, inv = np.unique(key[need], return_inverse=True)
         source = np.full(N, -1, np.int64)
         source[need] = inv
-        src_pair = source[vis.site]
+        src_group = source[group_site]
         return _Demand(
             vis=vis, pair_rank=pair_rank, home=home, gateway_mask=gmask, has_vis=has_vis,
             need=need, source=source, source_of_need=inv, source_class=combos // P,
-            source_pop=combos % P, src_pair=src_pair, valid=src_pair >= 0,
+            source_pop=combos % P, starts=starts, counts=counts, src_group=src_group,
         )  # fmt: skip
 
     def _graph(
@@ -540,9 +547,7 @@ class NetworkModel:
             self._search_for_ranked(graph, demand, rank, search, limit)
         else:
             search.run(np.arange(K), limit)
-        vis, src_pair, valid = demand.vis, demand.src_pair, demand.valid
-        cost = np.full(len(vis), np.inf)
-        cost[valid] = dist[src_pair[valid], vis.sat[valid]] + vis.range_km[valid]
+        cost = _pair_cost(demand, dist)
         if rank is None and K and np.isfinite(limit).any():
             self._search_again_for_cost(demand, pair_score, search, limit, cost)
         return cost, search
@@ -569,7 +574,7 @@ class NetworkModel:
             graph.n_sats, graph.edges, graph.gsl, graph.allowed, src_pair, vis.sat
         )
         reach = valid & reachable
-        pick = argmin_per_group(vis.site, np.where(reach, rank, np.inf), N)
+        pick = argmin_per_group(vis.site, np.where(reach, rank, np.inf), N, demand.starts)
         picked = pick[pick >= 0]
         picked = picked[reach[picked]]
         search.run(np.arange(K), limit * _RANK_LIMIT_FACTOR)
@@ -597,11 +602,10 @@ class NetworkModel:
         terminals' best cost exceeds the bound (or, for a ``pair_score``, when any of its
         visible satellites was left unreached); ``cost`` is updated in place."""
         vis, src_pair, valid = demand.vis, demand.src_pair, demand.valid
-        need, source = demand.need, demand.source
+        need, source, starts = demand.need, demand.source, demand.starts
         dist = search.dist
         best_cost = np.full(len(need), np.inf)
         if len(vis):
-            starts = np.flatnonzero(np.r_[True, vis.site[1:] != vis.site[:-1]])
             best_cost[vis.site[starts]] = np.minimum.reduceat(cost, starts)
         redo_t = need & ~(best_cost <= limit[np.maximum(source, 0)])
         if pair_score is not None:
@@ -611,7 +615,7 @@ class NetworkModel:
         redo = redo[np.isfinite(limit[redo])]
         search.run(redo, None)
         if len(redo):
-            again = valid & np.isin(src_pair, redo)
+            again = valid & np.repeat(np.isin(demand.src_group, redo), demand.counts)
             cost[again] = dist[src_pair[again], vis.sat[again]] + vis.range_km[again]
 
     def _assemble(
@@ -636,19 +640,11 @@ class NetworkModel:
         gw = np.full(N, -1, np.int64)
         hops = np.zeros(N, np.int64)
         tr = np.flatnonzero(routed)
-        node = serving[tr].copy()
-        src = source[tr]
-        active = np.ones(len(tr), bool)
-        for _ in range(S + 1):
-            if not active.any():
-                break
-            prev = pred[src[active], node[active]].astype(np.int64)
-            is_sat = prev < S
-            idx_active = np.flatnonzero(active)
-            hops[tr[idx_active[is_sat]]] += 1
-            node[idx_active] = prev
-            active[idx_active[~is_sat]] = False
-        gw[tr] = node - S
+        # terminals share (source, serving satellite) pairs: walk each distinct pair once
+        pair, back = np.unique(source[tr] * S + serving[tr], return_inverse=True)
+        pair_gw, pair_hops = _walk_to_gateway(pred, pair // S, pair % S, S)
+        gw[tr] = pair_gw[back]
+        hops[tr] = pair_hops[back]
         status = np.full(N, STATUS_NO_SATELLITE, np.int8)
         status[demand.has_vis] = STATUS_NO_ROUTE
         status[routed] = STATUS_OK
@@ -702,7 +698,8 @@ class _Demand:
     and a home PoP) and ``source`` (virtual source row, ``-1`` = none); per source (K,):
     ``source_class`` and ``source_pop``; ``source_of_need`` is the source of each needing
     terminal in order; per visible pair: ``src_pair`` (its terminal's source) and ``valid``
-    (``src_pair >= 0``).
+    (``src_pair >= 0``); per group of pairs (one group per terminal with visible pairs):
+    ``starts`` (first row), ``counts`` and ``src_group`` (the terminal's source).
     """
 
     vis: VisiblePairs
@@ -715,12 +712,23 @@ class _Demand:
     source_of_need: np.ndarray
     source_class: np.ndarray
     source_pop: np.ndarray
-    src_pair: np.ndarray
-    valid: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+    src_group: np.ndarray
 
     @property
     def n_sources(self) -> int:
         return len(self.source_class)
+
+    @cached_property
+    def src_pair(self) -> np.ndarray:
+        """(V,) source of each visible pair's terminal (built when a stage needs it)."""
+        return np.repeat(self.src_group, self.counts)
+
+    @cached_property
+    def valid(self) -> np.ndarray:
+        """(V,) whether the pair's terminal has a source."""
+        return self.src_pair >= 0
 
 
 @dataclass(frozen=True)
@@ -759,7 +767,43 @@ def _choose(
         )
     else:
         score = cost
-    return argmin_per_group(vis.site, score, len(demand.home))
+    return argmin_per_group(vis.site, score, len(demand.home), demand.starts)
+
+
+def _walk_to_gateway(
+    pred: np.ndarray, src: np.ndarray, sat: np.ndarray, n_sats: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Follow the predecessors from satellite ``sat[i]`` towards source ``src[i]`` until the
+    first gateway: ``(gateway row, laser hops)`` per pair (vectorised over pairs)."""
+    node = sat.astype(np.int64, copy=True)
+    hops = np.zeros(len(sat), np.int64)
+    active = np.arange(len(sat))
+    for _ in range(n_sats + 1):
+        if not len(active):
+            break
+        prev = pred[src[active], node[active]].astype(np.int64)
+        is_sat = prev < n_sats
+        hops[active[is_sat]] += 1
+        node[active] = prev
+        active = active[is_sat]
+    return node - n_sats, hops
+
+
+def _pair_cost(demand: _Demand, dist: np.ndarray) -> np.ndarray:
+    """(V,) cost of every visible pair: the searched distance from the terminal's source to the
+    satellite plus the slant range (``inf`` where the terminal has no source or the satellite
+    was not reached)."""
+    vis, src_pair, valid = demand.vis, demand.src_pair, demand.valid
+    if len(demand.src_group) and bool(np.all(demand.src_group >= 0)):
+        n_nodes = dist.shape[1]
+        flat = np.repeat(demand.src_group * n_nodes, demand.counts)
+        flat += vis.sat
+        cost = dist.ravel().take(flat)
+        cost += vis.range_km
+        return cost
+    cost = np.full(len(vis), np.inf)
+    cost[valid] = dist[src_pair[valid], vis.sat[valid]] + vis.range_km[valid]
+    return cost
 
 
 class _Clock:

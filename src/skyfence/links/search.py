@@ -145,20 +145,24 @@ def reachable_pairs(
     return out, comp
 
 
-def argmin_per_group(group: np.ndarray, score: np.ndarray, n_groups: int) -> np.ndarray:
-    """For rows grouped (sorted) by ``group``, the row index of the smallest score per group
-    (first on ties); ``-1`` for groups without rows. Infinite scores are kept (caller checks)."""
+def argmin_per_group(
+    group: np.ndarray, score: np.ndarray, n_groups: int, starts: np.ndarray | None = None
+) -> np.ndarray:
+    """For rows grouped (contiguous) by ``group``, the row index of the smallest score per group
+    (first on ties); ``-1`` for groups without rows. Infinite scores are kept (caller checks).
+    ``starts`` (first row of each group) may be passed when already known."""
     out = np.full(n_groups, -1, np.int64)
     if len(group) == 0:
         return out
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    if starts is None:
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     mins = np.minimum.reduceat(score, starts)
-    gid = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(group)]))
-    hit = np.flatnonzero(score == mins[gid])
-    first_hit = hit[np.r_[True, gid[hit][1:] != gid[hit][:-1]]]
+    hit = np.flatnonzero(score == np.repeat(mins, np.diff(np.r_[starts, len(group)])))
+    gid = np.searchsorted(starts, hit, side="right") - 1
+    first_hit = hit[np.r_[True, gid[1:] != gid[:-1]]] if len(hit) else hit
     # groups whose min is NaN have no hit; leave them at their first row
     found = np.full(len(starts), -1, np.int64)
-    found[gid[first_hit]] = first_hit
+    found[np.searchsorted(starts, first_hit, side="right") - 1] = first_hit
     found = np.where(found < 0, starts, found)
     out[group[starts]] = found
     return out
