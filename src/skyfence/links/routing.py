@@ -11,17 +11,16 @@ then ``min over visible satellites (slant range + cost of that satellite)``, vec
 terminals. Bent pipe is the zero-laser-hop case.
 
 :meth:`NetworkModel.step` runs in named stages (lasers, gateway visibility, terminal
-visibility, demand, graph, route, choose, assemble), each a method or function below; the
-search machinery is in :mod:`skyfence.links.search`, PoP homing and landing constraints in
+visibility, demand, graph, route, choose, assemble), each a method below or a function of
+:mod:`skyfence.links.stages` (which also holds what the stages pass on); the search machinery is
+in :mod:`skyfence.links.search`, PoP homing and landing constraints in
 :mod:`skyfence.links.homing`.
 """
 
 from __future__ import annotations
 
-import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -43,6 +42,14 @@ from skyfence.links.search import (
     argmin_per_group,
     reachable_pairs,
     shortest_ground_path,
+)
+from skyfence.links.stages import (
+    Demand,
+    StageClock,
+    StepGraph,
+    choose,
+    pair_cost,
+    walk_to_gateway,
 )
 from skyfence.links.visibility import SiteIndex, VisiblePairs, visible_pairs
 
@@ -376,7 +383,7 @@ class NetworkModel:
         :meth:`gateway_links` and :meth:`terminal_visibility` (who sees which satellite),
         ``_demand`` (home PoP, landing class and one virtual source per (class, PoP) in use),
         ``_graph`` (the step's graph), ``_route`` (bounded Dijkstra searches, and the choice
-        among reachable satellites for route-independent rules), ``_choose`` (the serving pair
+        among reachable satellites for route-independent rules), ``choose`` (the serving pair
         of each terminal) and ``_assemble`` (gateway, laser hops and RTT parts).
 
         Each PoP's Dijkstra is bounded (``search_limit``). For ``min-rtt`` a best cost within
@@ -390,7 +397,7 @@ class NetworkModel:
         if selection not in _SELECTIONS:
             raise InputError(f"selection {selection!r} is not one of {', '.join(_SELECTIONS)}")
         pos, time = self._positions(eph, t_index)
-        clock = _Clock(timings)
+        clock = StageClock(timings)
         edges, isl_len = self.links(pos)
         clock("lasers")
         gsl = self.gateway_links(pos)
@@ -404,7 +411,7 @@ class NetworkModel:
             rank = -demand.vis.elevation_deg
         cost, search = self._route(graph, demand, rank, pair_score, terminals)
         clock("routing")
-        best = _choose(demand, cost, rank, pair_score)
+        best = choose(demand, cost, rank, pair_score)
         res = self._assemble(time, demand, cost, best, search, graph)
         clock("best_path")
         return res
@@ -429,7 +436,7 @@ class NetworkModel:
         home_pop: np.ndarray | None,
         force_sat: np.ndarray | None,
         pair_rank: np.ndarray | None,
-    ) -> _Demand:
+    ) -> Demand:
         """Stage 4: who needs a route to where — each terminal's home PoP and landing class,
         its visible pairs (narrowed by ``force_sat``) and one virtual source per (class, PoP)
         in use."""
@@ -476,15 +483,15 @@ class NetworkModel:
         source = np.full(N, -1, np.int64)
         source[need] = inv
         src_group = source[group_site]
-        return _Demand(
+        return Demand(
             vis=vis, pair_rank=pair_rank, home=home, gateway_mask=gmask, has_vis=has_vis,
             need=need, source=source, source_of_need=inv, source_class=combos // P,
             source_pop=combos % P, starts=starts, counts=counts, src_group=src_group,
         )  # fmt: skip
 
     def _graph(
-        self, edges: np.ndarray, isl_len: np.ndarray, gsl: VisiblePairs, demand: _Demand
-    ) -> _StepGraph:
+        self, edges: np.ndarray, isl_len: np.ndarray, gsl: VisiblePairs, demand: Demand
+    ) -> StepGraph:
         """Stage 5: the step's graph as edge lists — lasers both ways, gateway → satellite (slant
         range) and virtual source → allowed gateway (back-haul as its vacuum-equivalent length).
         """
@@ -501,12 +508,12 @@ class NetworkModel:
             rows.append(S + G + kk)
             cols.append(S + gg)
             wts.append(self.backhaul_equiv_km[gg, demand.source_pop[kk]])
-        return _StepGraph(
+        return StepGraph(
             S, G, S + G + K, np.concatenate(rows), np.concatenate(cols), np.concatenate(wts),
             edges, isl_len, gsl, allowed,
         )  # fmt: skip
 
-    def _search_limits(self, terminals: GroundSites, demand: _Demand) -> np.ndarray:
+    def _search_limits(self, terminals: GroundSites, demand: Demand) -> np.ndarray:
         """(K,) search radius per source: far enough for the terminals homed there in almost
         every case (1.5 × the farthest one's great-circle distance + 2,500 km); ``inf`` when
         ``search_limit`` is off. A terminal whose best cost exceeds it is recomputed without a
@@ -526,8 +533,8 @@ class NetworkModel:
 
     def _route(
         self,
-        graph: _StepGraph,
-        demand: _Demand,
+        graph: StepGraph,
+        demand: Demand,
         rank: np.ndarray | None,
         pair_score: Callable[[VisiblePairs, np.ndarray], np.ndarray] | None,
         terminals: GroundSites,
@@ -547,15 +554,15 @@ class NetworkModel:
             self._search_for_ranked(graph, demand, rank, search, limit)
         else:
             search.run(np.arange(K), limit)
-        cost = _pair_cost(demand, dist)
+        cost = pair_cost(demand, dist)
         if rank is None and K and np.isfinite(limit).any():
             self._search_again_for_cost(demand, pair_score, search, limit, cost)
         return cost, search
 
     def _search_for_ranked(
         self,
-        graph: _StepGraph,
-        demand: _Demand,
+        graph: StepGraph,
+        demand: Demand,
         rank: np.ndarray,
         search: PopSearch,
         limit: np.ndarray,
@@ -592,7 +599,7 @@ class NetworkModel:
 
     def _search_again_for_cost(
         self,
-        demand: _Demand,
+        demand: Demand,
         pair_score: Callable[[VisiblePairs, np.ndarray], np.ndarray] | None,
         search: PopSearch,
         limit: np.ndarray,
@@ -621,11 +628,11 @@ class NetworkModel:
     def _assemble(
         self,
         time: np.datetime64 | None,
-        demand: _Demand,
+        demand: Demand,
         cost: np.ndarray,
         best: np.ndarray,
         search: PopSearch,
-        graph: _StepGraph,
+        graph: StepGraph,
     ) -> StepResult:
         """Stage 8: per terminal, the serving pair's gateway and laser hops (walking the
         predecessors, vectorised over terminals), status and the RTT in parts."""
@@ -642,7 +649,7 @@ class NetworkModel:
         tr = np.flatnonzero(routed)
         # terminals share (source, serving satellite) pairs: walk each distinct pair once
         pair, back = np.unique(source[tr] * S + serving[tr], return_inverse=True)
-        pair_gw, pair_hops = _walk_to_gateway(pred, pair // S, pair % S, S)
+        pair_gw, pair_hops = walk_to_gateway(pred, pair // S, pair % S, S)
         gw[tr] = pair_gw[back]
         hops[tr] = pair_hops[back]
         status = np.full(N, STATUS_NO_SATELLITE, np.int8)
@@ -687,135 +694,3 @@ class NetworkModel:
         up = float(va.range_km[va.sat == sats[0]][0])
         down = float(vb.range_km[vb.sat == sats[-1]][0])
         return MeshRoute(float(self.latency.space_rtt_ms(total_km)), total_km, sats, up, down)
-
-
-@dataclass(frozen=True)
-class _Demand:
-    """Who needs a route at one step (see ``NetworkModel._demand``).
-
-    ``vis`` are the terminals' visible pairs (after ``force_sat``) and ``pair_rank`` their
-    ranks; per terminal (N,): ``home`` PoP row, ``has_vis``, ``need`` (has a visible satellite
-    and a home PoP) and ``source`` (virtual source row, ``-1`` = none); per source (K,):
-    ``source_class`` and ``source_pop``; ``source_of_need`` is the source of each needing
-    terminal in order; per visible pair: ``src_pair`` (its terminal's source) and ``valid``
-    (``src_pair >= 0``); per group of pairs (one group per terminal with visible pairs):
-    ``starts`` (first row), ``counts`` and ``src_group`` (the terminal's source).
-    """
-
-    vis: VisiblePairs
-    pair_rank: np.ndarray | None
-    home: np.ndarray
-    gateway_mask: np.ndarray
-    has_vis: np.ndarray
-    need: np.ndarray
-    source: np.ndarray
-    source_of_need: np.ndarray
-    source_class: np.ndarray
-    source_pop: np.ndarray
-    starts: np.ndarray
-    counts: np.ndarray
-    src_group: np.ndarray
-
-    @property
-    def n_sources(self) -> int:
-        return len(self.source_class)
-
-    @cached_property
-    def src_pair(self) -> np.ndarray:
-        """(V,) source of each visible pair's terminal (built when a stage needs it)."""
-        return np.repeat(self.src_group, self.counts)
-
-    @cached_property
-    def valid(self) -> np.ndarray:
-        """(V,) whether the pair's terminal has a source."""
-        return self.src_pair >= 0
-
-
-@dataclass(frozen=True)
-class _StepGraph:
-    """The graph of one step as edge lists (node numbers as in :mod:`skyfence.links.search`),
-    with the laser links and gateway pairs it was built from and ``allowed`` (K, G): which
-    gateways each source may back-haul to."""
-
-    n_sats: int
-    n_gateways: int
-    n_nodes: int
-    rows: np.ndarray
-    cols: np.ndarray
-    wts: np.ndarray
-    edges: np.ndarray
-    isl_len: np.ndarray
-    gsl: VisiblePairs
-    allowed: np.ndarray
-
-
-def _choose(
-    demand: _Demand,
-    cost: np.ndarray,
-    rank: np.ndarray | None,
-    pair_score: Callable[[VisiblePairs, np.ndarray], np.ndarray] | None,
-) -> np.ndarray:
-    """Stage 7: the serving pair of each terminal — the visible pair with the smallest score
-    among those with a finite cost (rank, ``pair_score``, else the cost itself); ``-1`` for a
-    terminal without visible pairs."""
-    vis = demand.vis
-    if rank is not None:
-        score = np.where(np.isfinite(cost), rank, np.inf)
-    elif pair_score is not None:
-        score = np.where(
-            np.isfinite(cost), np.asarray(pair_score(vis, cost), dtype=np.float64), np.inf
-        )
-    else:
-        score = cost
-    return argmin_per_group(vis.site, score, len(demand.home), demand.starts)
-
-
-def _walk_to_gateway(
-    pred: np.ndarray, src: np.ndarray, sat: np.ndarray, n_sats: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Follow the predecessors from satellite ``sat[i]`` towards source ``src[i]`` until the
-    first gateway: ``(gateway row, laser hops)`` per pair (vectorised over pairs)."""
-    node = sat.astype(np.int64, copy=True)
-    hops = np.zeros(len(sat), np.int64)
-    active = np.arange(len(sat))
-    for _ in range(n_sats + 1):
-        if not len(active):
-            break
-        prev = pred[src[active], node[active]].astype(np.int64)
-        is_sat = prev < n_sats
-        hops[active[is_sat]] += 1
-        node[active] = prev
-        active = active[is_sat]
-    return node - n_sats, hops
-
-
-def _pair_cost(demand: _Demand, dist: np.ndarray) -> np.ndarray:
-    """(V,) cost of every visible pair: the searched distance from the terminal's source to the
-    satellite plus the slant range (``inf`` where the terminal has no source or the satellite
-    was not reached)."""
-    vis, src_pair, valid = demand.vis, demand.src_pair, demand.valid
-    if len(demand.src_group) and bool(np.all(demand.src_group >= 0)):
-        n_nodes = dist.shape[1]
-        flat = np.repeat(demand.src_group * n_nodes, demand.counts)
-        flat += vis.sat
-        cost = dist.ravel().take(flat)
-        cost += vis.range_km
-        return cost
-    cost = np.full(len(vis), np.inf)
-    cost[valid] = dist[src_pair[valid], vis.sat[valid]] + vis.range_km[valid]
-    return cost
-
-
-class _Clock:
-    """Adds process CPU time since the last call to ``timings[stage]`` (no-op without a dict)."""
-
-    def __init__(self, timings: dict[str, float] | None) -> None:
-        self.timings = timings
-        self.last = time_module.process_time() if timings is not None else 0.0
-
-    def __call__(self, stage: str) -> None:
-        if self.timings is None:
-            return
-        now = time_module.process_time()
-        self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
-        self.last = now

@@ -8,7 +8,9 @@ Candidates come from a latitude/longitude grid on the unit sphere (:class:`SiteI
 site keeps, once, the grid cells its visibility cap can reach (the largest central angle the mask
 allows for the highest satellite, with margin); at each instant the satellites are binned into
 the grid and every site's candidates are contiguous runs of the binned satellites. The exact
-elevation test is the final filter. Output is sparse: one row per visible (site, satellite) pair.
+elevation test is the final filter, run over chunks of consecutive sites so that its temporaries
+stay in cache (see :meth:`SiteIndex.visible_pairs`). Output is sparse: one row per visible
+(site, satellite) pair.
 With ``cluster_km`` the candidates come instead from a ``scipy.spatial.cKDTree`` range query per
 cluster of nearby sites.
 """
