@@ -12,6 +12,10 @@ gateway links at the first step):
 * dense Floyd–Warshall as Hypatia does it, on one 72x22 shell (1,584 satellites) only, because
   the full graph would take far longer.
 
+The terminal visibility kernel is also timed alone on the same terminals and steps, the
+previous exact stage (``SiteIndex._visible_pairs_reference``) beside the current one (they must
+return identical rows).
+
 Usage::
 
     .venv/bin/python bench/network_step.py [--terminals 10000] [--steps 5]
@@ -58,6 +62,35 @@ def cpu(f):
     return time.process_time() - t0, out
 
 
+def kernel_table(model: NetworkModel, eph, term: GroundSites, steps: int) -> None:
+    """Terminal visibility alone, same sites and steps: the previous exact stage (kept as
+    ``SiteIndex._visible_pairs_reference``) beside the current one, alternating per step."""
+    index = model._terminal_index
+    if index is None or not hasattr(index, "_visible_pairs_reference"):
+        print("(no reference kernel in this version: kernel comparison skipped)")
+        print()
+        return
+    ref, new = [], []
+    for i in range(steps):
+        pos = np.asarray(eph.positions_ecef_km[:, i, :], dtype=np.float64)
+        t_ref, a = cpu(lambda pos=pos: index._visible_pairs_reference(pos))
+        t_new, b = cpu(lambda pos=pos: index.visible_pairs(pos))
+        same = np.array_equal(a.site, b.site) and np.array_equal(a.sat, b.sat)
+        same = same and np.array_equal(a.elevation_deg, b.elevation_deg)
+        if not (same and np.array_equal(a.range_km, b.range_km)):
+            raise SystemExit(f"step {i}: the kernels disagree")
+        ref.append(t_ref)
+        new.append(t_new)
+    r, n = 1000 * statistics.median(ref), 1000 * statistics.median(new)
+    print(
+        f"| terminal visibility kernel, {len(term)} terminals | CPU ms per step (median of {steps}) | ratio |"
+    )
+    print("|---|---:|---:|")
+    print(f"| previous exact stage (baseline, same run) | {r:.1f} | 1 |")
+    print(f"| current exact stage (identical rows) | {n:.1f} | {r / n:.2f}x faster |")
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--terminals", type=int, default=10_000)
@@ -101,6 +134,8 @@ def main() -> None:
     print(f"visible pairs {len(res.visible)}, laser links up {len(res.isl_edges)}, gateway links {len(res.gsl)}, "
           f"terminals routed {100 * routed:.1f} %, median RTT {np.nanmedian(res.rtt_ms):.1f} ms")  # fmt: skip
     print()
+
+    kernel_table(model, eph, term, args.steps)
 
     if not args.no_baseline:
         pos = eph.at(0)

@@ -193,3 +193,44 @@ def test_network_model_keeps_terminal_index(gen1):
     assert model._terminal_index is not first and len(model._terminal_index) == 50
     ref = visible_pairs(other.ecef_km, other.up, eph.at(0), 25.0)
     assert np.array_equal(w.site, ref.site) and np.array_equal(w.sat, ref.sat)
+
+
+def _same_pairs(a, b):
+    return all(
+        np.array_equal(getattr(a, f), getattr(b, f))
+        for f in ("site", "sat", "elevation_deg", "range_km")
+    )
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_chunked_exact_stage_equals_the_reference_bit_for_bit(gen1, seed):
+    """The chunked exact stage gives the previous kernel's rows exactly, on a site set large
+    enough for many chunks (dense and sparse areas, poles, antimeridian, per-site masks incl.
+    0°, NaN satellites, a range cap), and on a satellite set so small that most sites have no
+    candidate at all."""
+    c, eph = gen1
+    from skyfence.links.visibility import SiteIndex
+
+    rng = np.random.default_rng(seed)
+    n = 30_000
+    lat = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
+    lon = rng.uniform(-180, 180, n)
+    lat[:2000] = rng.uniform(49.0, 51.0, 2000)  # a crowded area
+    lon[:2000] = rng.uniform(29.0, 31.0, 2000)
+    lat[2000:2004], lon[2000:2004] = [90.0, -90.0, 0.0, 10.0], [0.0, 0.0, 180.0, -180.0]
+    sites = GroundSites.from_arrays(lat, lon, altitude_m=rng.uniform(0, 4000, n))
+    mask = rng.choice([0.0, 10.0, 25.0, 40.0], n) if seed % 2 else 25.0
+    index = SiteIndex(sites.ecef_km, sites.up, mask)
+    sats = eph.at(seed % 2).copy()
+    sats[::37] = np.nan
+    v = index.visible_pairs(sats)
+    assert len(v) > 100_000
+    assert _same_pairs(v, index._visible_pairs_reference(sats))
+    assert _same_pairs(
+        index.visible_pairs(sats, max_range_km=900.0),
+        index._visible_pairs_reference(sats, max_range_km=900.0),
+    )
+    few = sats[:40]
+    w = index.visible_pairs(few)
+    assert _same_pairs(w, index._visible_pairs_reference(few))
+    assert 0 < len(np.unique(w.site)) < n // 2  # most sites see none of the 40

@@ -1,5 +1,6 @@
 """skyfence.links: visibility, laser links, routing and latency, the 15-s schedule, Hypatia I/O."""
 
+from skyfence.links.homing import LandingConstraint, PopMap, load_pop_map
 from skyfence.links.hypatia import HypatiaNetwork, HypatiaRoute, read_hypatia, write_hypatia
 from skyfence.links.isl import (
     CROSS_PLANE,
@@ -18,12 +19,9 @@ from skyfence.links.routing import (
     STATUS_NO_ROUTE,
     STATUS_NO_SATELLITE,
     STATUS_OK,
-    LandingConstraint,
     MeshRoute,
     NetworkModel,
-    PopMap,
     StepResult,
-    load_pop_map,
 )
 from skyfence.links.schedule import DEFAULT_RULE, RULES, Schedule, run_schedule
 from skyfence.links.visibility import VisiblePairs, elevation_deg, max_slant_range_km, visible_pairs

@@ -31,7 +31,7 @@ from skyfence.geodesy import WGS84_A_KM, geodetic_to_ecef_km
 from skyfence.ground.sites import GroundSites
 from skyfence.links.isl import SatelliteLayout, max_isl_length_km, plus_grid
 from skyfence.links.latency import SPEED_OF_LIGHT_KM_S
-from skyfence.links.routing import shortest_ground_path
+from skyfence.links.search import shortest_ground_path
 from skyfence.links.visibility import max_slant_range_km
 
 __all__ = ["HypatiaNetwork", "HypatiaRoute", "read_hypatia", "write_hypatia"]

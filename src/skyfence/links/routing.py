@@ -10,27 +10,25 @@ no edges towards satellites' side in reverse, so they are never relays. A termin
 then ``min over visible satellites (slant range + cost of that satellite)``, vectorised over
 terminals. Bent pipe is the zero-laser-hop case.
 
-PoP homing: by default each terminal's traffic leaves at the nearest PoP; a :class:`PopMap`
-(the nearest listed location decides, like Starlink's GeoIP table) overrides it. A landing
-constraint (:class:`LandingConstraint`) restricts the gateways and PoPs each terminal may use.
+:meth:`NetworkModel.step` runs in named stages (lasers, gateway visibility, terminal
+visibility, demand, graph, route, choose, assemble), each a method below or a function of
+:mod:`skyfence.links.stages` (which also holds what the stages pass on); the search machinery is
+in :mod:`skyfence.links.search`, PoP homing and landing constraints in
+:mod:`skyfence.links.homing`.
 """
 
 from __future__ import annotations
 
-import csv
-import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
 
-from skyfence.errors import ConfigurationError, InputError, NotFoundError, ParseError
+from skyfence.errors import ConfigurationError, InputError
 from skyfence.geodesy import great_circle_km
 from skyfence.ground.sites import GroundSites
+from skyfence.links.homing import LandingConstraint, PopMap, load_pop_map
 from skyfence.links.isl import (
     IslTopology,
     SatelliteLayout,
@@ -39,6 +37,20 @@ from skyfence.links.isl import (
     plus_grid,
 )
 from skyfence.links.latency import LatencyModel
+from skyfence.links.search import (
+    PopSearch,
+    argmin_per_group,
+    reachable_pairs,
+    shortest_ground_path,
+)
+from skyfence.links.stages import (
+    Demand,
+    StageClock,
+    StepGraph,
+    choose,
+    pair_cost,
+    walk_to_gateway,
+)
 from skyfence.links.visibility import SiteIndex, VisiblePairs, visible_pairs
 
 __all__ = [
@@ -51,6 +63,7 @@ __all__ = [
     "MeshRoute",
     "NetworkModel",
     "load_pop_map",
+    "shortest_ground_path",
 ]
 
 STATUS_OK, STATUS_NO_SATELLITE, STATUS_NO_ROUTE = 0, 1, 2
@@ -60,136 +73,6 @@ _RANK_LIMIT_FACTOR = 1.25
 searches redone than at 1.0, less searched than at 1.5)."""
 _MAX_RESTRICTED_SEARCHES = 8
 """Above this many laser-mesh components to search again, search the whole graph instead."""
-
-
-@dataclass(frozen=True)
-class PopMap:
-    """Home PoP by place: each terminal is homed on the PoP of the nearest listed location.
-
-    Attributes
-    ----------
-    latitude_deg, longitude_deg : (M,) float64
-    pop : (M,) str
-        PoP code (matched case-insensitively to the model's PoP ids).
-    """
-
-    latitude_deg: np.ndarray
-    longitude_deg: np.ndarray
-    pop: np.ndarray
-    source: str = ""
-
-    def home(
-        self, pops: GroundSites, latitude_deg: np.ndarray, longitude_deg: np.ndarray
-    ) -> np.ndarray:
-        """(N,) row in ``pops`` of each point's home PoP; ``-1`` where the code is not in ``pops``."""
-        ids = {str(v).lower(): i for i, v in enumerate(pops.id)}
-        code_row = np.asarray([ids.get(str(c).lower(), -1) for c in self.pop], dtype=np.int64)
-        if np.all(code_row < 0):
-            raise ConfigurationError(
-                f"none of the PoP codes in {self.source or 'the PoP map'} (e.g. {self.pop[0]!r}) is a "
-                f"PoP id of the PoP table ({', '.join(map(str, pops.id[:6]))} ...); load the PoP file "
-                "the map refers to (e.g. --pops starlink-pops-2026.csv)"
-            )
-        table = GroundSites.from_arrays(self.latitude_deg, self.longitude_deg)
-        return code_row[table.nearest(latitude_deg, longitude_deg)]
-
-
-def load_pop_map(path: str | Path) -> PopMap:
-    """Read a PoP map CSV with columns ``latitude_deg, longitude_deg, pop`` (as Starlink's GeoIP
-    city table: ``country, region, city, latitude_deg, longitude_deg, pop, pops``).
-
-    Rows with an empty ``pop`` are skipped (the nearest listed place with a PoP decides)."""
-    p = Path(path)
-    try:
-        rows = list(csv.DictReader(p.read_text(encoding="utf-8-sig").splitlines()))
-    except FileNotFoundError:
-        raise NotFoundError(f"PoP map {p} does not exist") from None
-    if not rows:
-        raise ParseError("no rows", source=str(p))
-    for col in ("latitude_deg", "longitude_deg", "pop"):
-        if col not in rows[0]:
-            raise ParseError(
-                f"missing column {col!r}; expected latitude_deg, longitude_deg, pop",
-                source=str(p),
-                line=1,
-            )
-    lat, lon, pop = [], [], []
-    for n, r in enumerate(rows, start=2):
-        try:
-            la, lo = float(r["latitude_deg"]), float(r["longitude_deg"])
-        except (TypeError, ValueError):
-            raise ParseError(
-                "latitude_deg/longitude_deg is not a number", source=str(p), line=n
-            ) from None
-        if not (abs(la) <= 90 and abs(lo) <= 180):
-            raise ParseError(f"coordinates {la}, {lo} out of range", source=str(p), line=n)
-        if not (r["pop"] or "").strip():
-            continue  # a listed place without a known PoP: homed like unlisted places
-        lat.append(la)
-        lon.append(lo)
-        pop.append(r["pop"].strip())
-    if not pop:
-        raise ParseError("no row has a PoP code", source=str(p))
-    return PopMap(np.asarray(lat), np.asarray(lon), np.asarray(pop, dtype=object), source=p.name)
-
-
-@dataclass(frozen=True)
-class LandingConstraint:
-    """Which gateways and PoPs each terminal may use ("traffic from X must land in X").
-
-    Terminals are grouped in classes: ``terminal_class`` (N,) int64 indexes rows of
-    ``gateway_mask`` (C, G) bool and ``pop_mask`` (C, P) bool. Use :meth:`by_country`.
-    """
-
-    terminal_class: np.ndarray
-    gateway_mask: np.ndarray
-    pop_mask: np.ndarray
-
-    @classmethod
-    def by_country(
-        cls,
-        terminals: GroundSites,
-        gateways: GroundSites,
-        pops: GroundSites,
-        countries: list[str] | None = None,
-    ) -> LandingConstraint:
-        """Terminals in ``countries`` (default: every country) must land at a gateway and a PoP of
-        their own country; others are unconstrained."""
-        tc = np.asarray(terminals.country, dtype=str)
-        codes = (
-            sorted(set(tc.tolist()) - {""})
-            if countries is None
-            else sorted({c.upper() for c in countries})
-        )
-        classes = ["*", *codes]
-        lookup = {c: i for i, c in enumerate(classes)}
-        cls_idx = np.asarray([lookup.get(c.upper(), 0) for c in tc], dtype=np.int64)
-        gc = np.asarray(gateways.country, dtype=str)
-        pc = np.asarray(pops.country, dtype=str)
-        gm = np.stack([np.ones(len(gateways), bool)] + [np.char.upper(gc) == c for c in codes])
-        pm = np.stack([np.ones(len(pops), bool)] + [np.char.upper(pc) == c for c in codes])
-        return cls(cls_idx, gm, pm)
-
-    @classmethod
-    def from_masks(
-        cls, allowed_gateways: np.ndarray, allowed_pops: np.ndarray | None = None
-    ) -> LandingConstraint:
-        """From dense per-terminal masks (N, G) and optionally (N, P)."""
-        ag = np.asarray(allowed_gateways, dtype=bool)
-        ap = (
-            np.ones((len(ag), 0), bool)
-            if allowed_pops is None
-            else np.asarray(allowed_pops, dtype=bool)
-        )
-        both = np.concatenate([ag, ap], axis=1)
-        uniq, inv = np.unique(both, axis=0, return_inverse=True)
-        g = uniq[:, : ag.shape[1]]
-        p = uniq[:, ag.shape[1] :] if allowed_pops is not None else None
-        return cls(
-            inv.reshape(-1).astype(np.int64),
-            g,
-            p if p is not None else np.ones((len(uniq), 0), bool),
-        )
 
 
 @dataclass(frozen=True)
@@ -490,9 +373,19 @@ class NetworkModel:
             A score per visible pair (aligned with ``visible``) that does not depend on the
             route: the smallest among pairs with a route serves (overrides ``selection``;
             cheaper than an equivalent ``pair_score``, see Notes).
+        timings : dict, optional
+            If given, CPU seconds per stage are added to it (``lasers``, ``gateway_visibility``,
+            ``terminal_visibility``, ``routing``, ``best_path``).
 
         Notes
         -----
+        The step runs in named stages, each a method of this class: :meth:`links` (lasers up),
+        :meth:`gateway_links` and :meth:`terminal_visibility` (who sees which satellite),
+        ``_demand`` (home PoP, landing class and one virtual source per (class, PoP) in use),
+        ``_graph`` (the step's graph), ``_route`` (bounded Dijkstra searches, and the choice
+        among reachable satellites for route-independent rules), ``choose`` (the serving pair
+        of each terminal) and ``_assemble`` (gateway, laser hops and RTT parts).
+
         Each PoP's Dijkstra is bounded (``search_limit``). For ``min-rtt`` a best cost within
         the bound is exact. For rules that do not rank by cost (``max-elevation``,
         ``pair_rank``) the serving satellite is chosen among the satellites *reachable* from
@@ -500,12 +393,31 @@ class NetworkModel:
         whatever the bound — and only a PoP whose chosen satellite lies beyond the bound is
         searched again without it. A ``pair_score`` callable may use the cost, so any PoP
         with a visible satellite left unreached is searched again.
-        timings : dict, optional
-            If given, CPU seconds per stage are added to it (``lasers``, ``gateway_visibility``,
-            ``terminal_visibility``, ``routing``, ``best_path``).
         """
         if selection not in _SELECTIONS:
             raise InputError(f"selection {selection!r} is not one of {', '.join(_SELECTIONS)}")
+        pos, time = self._positions(eph, t_index)
+        clock = StageClock(timings)
+        edges, isl_len = self.links(pos)
+        clock("lasers")
+        gsl = self.gateway_links(pos)
+        clock("gateway_visibility")
+        vis = visible if visible is not None else self.terminal_visibility(pos, terminals)
+        clock("terminal_visibility")
+        demand = self._demand(terminals, vis, constraint, home_pop, force_sat, pair_rank)
+        graph = self._graph(edges, isl_len, gsl, demand)
+        rank = demand.pair_rank
+        if rank is None and pair_score is None and selection == "max-elevation":
+            rank = -demand.vis.elevation_deg
+        cost, search = self._route(graph, demand, rank, pair_score, terminals)
+        clock("routing")
+        best = choose(demand, cost, rank, pair_score)
+        res = self._assemble(time, demand, cost, best, search, graph)
+        clock("best_path")
+        return res
+
+    def _positions(self, eph: Any, t_index: int | None) -> tuple[np.ndarray, np.datetime64 | None]:
+        """Stage 0: the (S, 3) satellite positions and the time of the step."""
         if t_index is None:
             pos = np.asarray(eph, dtype=np.float64)
             time = None
@@ -514,15 +426,21 @@ class NetworkModel:
             time = eph.times[t_index]
         if pos.shape != (self.n_sats, 3):
             raise InputError(f"positions must be (S, 3) = ({self.n_sats}, 3), got {pos.shape}")
-        S, G, P = self.n_sats, len(self.gateways), len(self.pops)
-        N = len(terminals)
-        clock = _Clock(timings)
-        edges, isl_len = self.links(pos)
-        clock("lasers")
-        gsl = self.gateway_links(pos)
-        clock("gateway_visibility")
-        vis = visible if visible is not None else self.terminal_visibility(pos, terminals)
-        clock("terminal_visibility")
+        return pos, time
+
+    def _demand(
+        self,
+        terminals: GroundSites,
+        vis: VisiblePairs,
+        constraint: LandingConstraint | None,
+        home_pop: np.ndarray | None,
+        force_sat: np.ndarray | None,
+        pair_rank: np.ndarray | None,
+    ) -> Demand:
+        """Stage 4: who needs a route to where — each terminal's home PoP and landing class,
+        its visible pairs (narrowed by ``force_sat``) and one virtual source per (class, PoP)
+        in use."""
+        N, G, P = len(terminals), len(self.gateways), len(self.pops)
         if home_pop is None:
             home_pop = self.home_pops(terminals, constraint)
         home = np.asarray(home_pop, dtype=np.int64)
@@ -551,131 +469,191 @@ class NetworkModel:
             )
             if pair_rank is not None:
                 pair_rank = pair_rank[keep]
-        # one virtual source per (class, pop) in use
+        # the pairs come grouped by terminal: find the groups once, reuse them below
+        starts = (
+            np.flatnonzero(np.r_[True, vis.site[1:] != vis.site[:-1]]) if len(vis) else vis.site
+        )
+        counts = np.diff(np.r_[starts, len(vis)])
+        group_site = vis.site[starts]
         has_vis = np.zeros(N, bool)
-        has_vis[vis.site] = True
+        has_vis[group_site] = True
         need = has_vis & (home >= 0)
         key = tclass * P + np.maximum(home, 0)
         combos, inv = np.unique(key[need], return_inverse=True)
         source = np.full(N, -1, np.int64)
         source[need] = inv
-        K = len(combos)
-        c_class, c_pop = combos // P, combos % P
-        # graph
+        src_group = source[group_site]
+        return Demand(
+            vis=vis, pair_rank=pair_rank, home=home, gateway_mask=gmask, has_vis=has_vis,
+            need=need, source=source, source_of_need=inv, source_class=combos // P,
+            source_pop=combos % P, starts=starts, counts=counts, src_group=src_group,
+        )  # fmt: skip
+
+    def _graph(
+        self, edges: np.ndarray, isl_len: np.ndarray, gsl: VisiblePairs, demand: Demand
+    ) -> StepGraph:
+        """Stage 5: the step's graph as edge lists — lasers both ways, gateway → satellite (slant
+        range) and virtual source → allowed gateway (back-haul as its vacuum-equivalent length).
+        """
+        S, G, K = self.n_sats, len(self.gateways), demand.n_sources
         rows = [edges[:, 0], edges[:, 1], S + gsl.site]
         cols = [edges[:, 1], edges[:, 0], gsl.sat]
         wts = [isl_len, isl_len, gsl.range_km]
-        ok = np.zeros((0, G), bool)
+        allowed = np.zeros((0, G), bool)
         if K:
-            ok = gmask[c_class] & self.backhaul_ok[:, c_pop].T  # (K, G)
-            kk, gg = np.nonzero(ok)
+            allowed = (
+                demand.gateway_mask[demand.source_class] & self.backhaul_ok[:, demand.source_pop].T
+            )  # (K, G)
+            kk, gg = np.nonzero(allowed)
             rows.append(S + G + kk)
             cols.append(S + gg)
-            wts.append(self.backhaul_equiv_km[gg, c_pop[kk]])
-        n_nodes = S + G + K
-        all_rows, all_cols, all_wts = (
-            np.concatenate(rows),
-            np.concatenate(cols),
-            np.concatenate(wts),
-        )
-        # Search radius per source: far enough for the terminals homed there in almost every
-        # case; a terminal whose best cost exceeds it is recomputed without a limit below, so
-        # the result is exact (a path of cost <= limit only visits nodes within the limit).
+            wts.append(self.backhaul_equiv_km[gg, demand.source_pop[kk]])
+        return StepGraph(
+            S, G, S + G + K, np.concatenate(rows), np.concatenate(cols), np.concatenate(wts),
+            edges, isl_len, gsl, allowed,
+        )  # fmt: skip
+
+    def _search_limits(self, terminals: GroundSites, demand: Demand) -> np.ndarray:
+        """(K,) search radius per source: far enough for the terminals homed there in almost
+        every case (1.5 × the farthest one's great-circle distance + 2,500 km); ``inf`` when
+        ``search_limit`` is off. A terminal whose best cost exceeds it is recomputed without a
+        limit, so the result is exact (a path of cost <= limit only visits nodes within it)."""
+        K = demand.n_sources
         limit = np.full(K, np.inf)
         if K and self.search_limit:
+            need, home = demand.need, demand.home
             gc_home = great_circle_km(
                 terminals.latitude_deg[need], terminals.longitude_deg[need],
                 self.pops.latitude_deg[home[need]], self.pops.longitude_deg[home[need]],
             )  # fmt: skip
             far = np.zeros(K)
-            np.maximum.at(far, inv, gc_home)
+            np.maximum.at(far, demand.source_of_need, gc_home)
             limit = 1.5 * far + 2500.0
-        dist = np.full((K, n_nodes), np.inf)
-        pred = np.full((K, n_nodes), -9999, dtype=np.int32)
-        src_pair = source[vis.site]
-        valid = src_pair >= 0
-        rank: np.ndarray | None = None  # route-independent score, if the rule has one
-        if pair_rank is not None:
-            rank = pair_rank
-        elif pair_score is None and selection == "max-elevation":
-            rank = -vis.elevation_deg
-        search = _Search(S, G, n_nodes, all_rows, all_cols, all_wts, dist, pred)
+        return limit
+
+    def _route(
+        self,
+        graph: StepGraph,
+        demand: Demand,
+        rank: np.ndarray | None,
+        pair_score: Callable[[VisiblePairs, np.ndarray], np.ndarray] | None,
+        terminals: GroundSites,
+    ) -> tuple[np.ndarray, PopSearch]:
+        """Stage 6: bounded Dijkstra from every source, searched again where the bound was too
+        tight; returns the cost (km, vacuum-equivalent, terminal to PoP) of every visible pair
+        (``inf`` = no route found) and the search holding distances and predecessors."""
+        K = demand.n_sources
+        limit = self._search_limits(terminals, demand)
+        dist = np.full((K, graph.n_nodes), np.inf)
+        pred = np.full((K, graph.n_nodes), -9999, dtype=np.int32)
+        search = PopSearch(
+            graph.n_sats, graph.n_gateways, graph.n_nodes, graph.rows, graph.cols, graph.wts,
+            dist, pred,
+        )  # fmt: skip
         if rank is not None and K:
-            # The serving satellite does not depend on the route, only on whether one exists:
-            # choose it among the satellites reachable from the home PoP (exact, no search
-            # needed), then search only the laser-mesh component of each chosen satellite
-            # (a path to a satellite never leaves its component).
-            reachable, comp = _reachable_pairs(S, edges, gsl, ok, src_pair, vis.sat)
-            reach = valid & reachable
-            pick = _argmin_per_group(vis.site, np.where(reach, rank, np.inf), N)
-            picked = pick[pick >= 0]
-            picked = picked[reach[picked]]
-            search.run(np.arange(K), limit * _RANK_LIMIT_FACTOR)
-            beyond = ~np.isfinite(dist[src_pair[picked], vis.sat[picked]])
-            pk, pc = src_pair[picked[beyond]], comp[vis.sat[picked[beyond]]]
-            comps = np.unique(pc)
-            if len(comps) > _MAX_RESTRICTED_SEARCHES:  # many small components (bent pipe)
-                ks = np.unique(pk)
-                search.run(ks[np.isfinite(limit[ks])], None)
-            else:
-                for c_ in comps:
-                    ks = np.unique(pk[pc == c_])
-                    ks = ks[np.isfinite(limit[ks])]
-                    search.restricted(comp == c_, ks).run(ks, None)
+            self._search_for_ranked(graph, demand, rank, search, limit)
         else:
             search.run(np.arange(K), limit)
-        cost = np.full(len(vis), np.inf)
-        cost[valid] = dist[src_pair[valid], vis.sat[valid]] + vis.range_km[valid]
+        cost = pair_cost(demand, dist)
         if rank is None and K and np.isfinite(limit).any():
-            best_cost = np.full(N, np.inf)
-            if len(vis):
-                starts = np.flatnonzero(np.r_[True, vis.site[1:] != vis.site[:-1]])
-                best_cost[vis.site[starts]] = np.minimum.reduceat(cost, starts)
-            redo_t = need & ~(best_cost <= limit[np.maximum(source, 0)])
-            if pair_score is not None:
-                # the score may prefer a pair whose cost the bounded search left unknown
-                redo_t[vis.site[valid & ~np.isfinite(cost)]] = True
-            redo = np.unique(source[redo_t])
-            redo = redo[np.isfinite(limit[redo])]
-            search.run(redo, None)
-            if len(redo):
-                again = valid & np.isin(src_pair, redo)
-                cost[again] = dist[src_pair[again], vis.sat[again]] + vis.range_km[again]
-        clock("routing")
-        # score every visible pair; the smallest score with a finite cost serves
-        if rank is not None:
-            score = np.where(np.isfinite(cost), rank, np.inf)
-        elif pair_score is not None:
-            score = np.where(
-                np.isfinite(cost), np.asarray(pair_score(vis, cost), dtype=np.float64), np.inf
-            )
+            self._search_again_for_cost(demand, pair_score, search, limit, cost)
+        return cost, search
+
+    def _search_for_ranked(
+        self,
+        graph: StepGraph,
+        demand: Demand,
+        rank: np.ndarray,
+        search: PopSearch,
+        limit: np.ndarray,
+    ) -> None:
+        """Searches for a route-independent rank (``max-elevation``, ``pair_rank``).
+
+        The serving satellite does not depend on the route, only on whether one exists: it is
+        chosen among the satellites reachable from the home PoP (exact, no search needed), then
+        only the laser-mesh component of each chosen satellite that the bounded search (25 %
+        wider) did not reach is searched again (a path to a satellite never leaves its
+        component)."""
+        vis, src_pair, valid = demand.vis, demand.src_pair, demand.valid
+        N, K = len(demand.home), demand.n_sources
+        dist = search.dist
+        reachable, comp = reachable_pairs(
+            graph.n_sats, graph.edges, graph.gsl, graph.allowed, src_pair, vis.sat
+        )
+        reach = valid & reachable
+        pick = argmin_per_group(vis.site, np.where(reach, rank, np.inf), N, demand.starts)
+        picked = pick[pick >= 0]
+        picked = picked[reach[picked]]
+        search.run(np.arange(K), limit * _RANK_LIMIT_FACTOR)
+        beyond = ~np.isfinite(dist[src_pair[picked], vis.sat[picked]])
+        pk, pc = src_pair[picked[beyond]], comp[vis.sat[picked[beyond]]]
+        comps = np.unique(pc)
+        if len(comps) > _MAX_RESTRICTED_SEARCHES:  # many small components (bent pipe)
+            ks = np.unique(pk)
+            search.run(ks[np.isfinite(limit[ks])], None)
         else:
-            score = cost
-        best = _argmin_per_group(vis.site, score, N)
+            for c_ in comps:
+                ks = np.unique(pk[pc == c_])
+                ks = ks[np.isfinite(limit[ks])]
+                search.restricted(comp == c_, ks).run(ks, None)
+
+    def _search_again_for_cost(
+        self,
+        demand: Demand,
+        pair_score: Callable[[VisiblePairs, np.ndarray], np.ndarray] | None,
+        search: PopSearch,
+        limit: np.ndarray,
+        cost: np.ndarray,
+    ) -> None:
+        """Rules that rank by cost: search a source again without a bound when one of its
+        terminals' best cost exceeds the bound (or, for a ``pair_score``, when any of its
+        visible satellites was left unreached); ``cost`` is updated in place."""
+        vis, src_pair, valid = demand.vis, demand.src_pair, demand.valid
+        need, source, starts = demand.need, demand.source, demand.starts
+        dist = search.dist
+        best_cost = np.full(len(need), np.inf)
+        if len(vis):
+            best_cost[vis.site[starts]] = np.minimum.reduceat(cost, starts)
+        redo_t = need & ~(best_cost <= limit[np.maximum(source, 0)])
+        if pair_score is not None:
+            # the score may prefer a pair whose cost the bounded search left unknown
+            redo_t[vis.site[valid & ~np.isfinite(cost)]] = True
+        redo = np.unique(source[redo_t])
+        redo = redo[np.isfinite(limit[redo])]
+        search.run(redo, None)
+        if len(redo):
+            again = valid & np.repeat(np.isin(demand.src_group, redo), demand.counts)
+            cost[again] = dist[src_pair[again], vis.sat[again]] + vis.range_km[again]
+
+    def _assemble(
+        self,
+        time: np.datetime64 | None,
+        demand: Demand,
+        cost: np.ndarray,
+        best: np.ndarray,
+        search: PopSearch,
+        graph: StepGraph,
+    ) -> StepResult:
+        """Stage 8: per terminal, the serving pair's gateway and laser hops (walking the
+        predecessors, vectorised over terminals), status and the RTT in parts."""
+        vis, home, source = demand.vis, demand.home, demand.source
+        S, N = graph.n_sats, len(home)
+        pred = search.pred
         serving = np.full(N, -1, np.int64)
         routed = best >= 0
         routed[routed] = np.isfinite(cost[best[routed]])
         bi = best[routed]
         serving[routed] = vis.sat[bi]
-        # gateway and laser hops by walking predecessors (vectorised over terminals)
         gw = np.full(N, -1, np.int64)
         hops = np.zeros(N, np.int64)
         tr = np.flatnonzero(routed)
-        node = serving[tr].copy()
-        src = source[tr]
-        active = np.ones(len(tr), bool)
-        for _ in range(S + 1):
-            if not active.any():
-                break
-            prev = pred[src[active], node[active]].astype(np.int64)
-            is_sat = prev < S
-            idx_active = np.flatnonzero(active)
-            hops[tr[idx_active[is_sat]]] += 1
-            node[idx_active] = prev
-            active[idx_active[~is_sat]] = False
-        gw[tr] = node - S
+        # terminals share (source, serving satellite) pairs: walk each distinct pair once
+        pair, back = np.unique(source[tr] * S + serving[tr], return_inverse=True)
+        pair_gw, pair_hops = walk_to_gateway(pred, pair // S, pair % S, S)
+        gw[tr] = pair_gw[back]
+        hops[tr] = pair_hops[back]
         status = np.full(N, STATUS_NO_SATELLITE, np.int8)
-        status[has_vis] = STATUS_NO_ROUTE
+        status[demand.has_vis] = STATUS_NO_ROUTE
         status[routed] = STATUS_OK
         nan = np.full(N, np.nan)
         elev, rng_km, rtt, rs, rf, ro = (nan.copy() for _ in range(6))
@@ -688,12 +666,11 @@ class NetworkModel:
         rf[routed] = self.latency.fibre_rtt_ms(self.backhaul_gc_km[gw[routed], home[routed]])
         ro[routed] = self.latency.overhead_ms
         rtt[routed] = rs[routed] + rf[routed] + ro[routed]
-        clock("best_path")
         return StepResult(
             time=time, serving_sat=serving, gateway=gw, pop=pops_out, isl_hops=np.where(routed, hops, -1),
             elevation_deg=elev, range_km=rng_km, rtt_ms=rtt, rtt_space_ms=rs, rtt_fibre_ms=rf,
-            rtt_overhead_ms=ro, status=status, visible=vis, gsl=gsl, isl_edges=edges,
-            isl_length_km=isl_len, _source=source, _pred=pred, _n_sats=S,
+            rtt_overhead_ms=ro, status=status, visible=vis, gsl=graph.gsl, isl_edges=graph.edges,
+            isl_length_km=graph.isl_len, _source=source, _pred=pred, _n_sats=S,
         )  # fmt: skip
 
     def mesh_route(
@@ -717,165 +694,3 @@ class NetworkModel:
         up = float(va.range_km[va.sat == sats[0]][0])
         down = float(vb.range_km[vb.sat == sats[-1]][0])
         return MeshRoute(float(self.latency.space_rtt_ms(total_km)), total_km, sats, up, down)
-
-
-def shortest_ground_path(
-    n_sats: int,
-    edges: np.ndarray,
-    length_km: np.ndarray,
-    up_sats: np.ndarray,
-    up_km: np.ndarray,
-    down_sats: np.ndarray,
-    down_km: np.ndarray,
-) -> tuple[float, list[int]]:
-    """Shortest ground-to-ground path over the laser mesh: up to one of ``up_sats`` (slant
-    ranges ``up_km``), across ``edges`` (E, 2) of ``length_km``, down from one of ``down_sats``.
-
-    Returns ``(one-way length km, satellites in order)``; ``(nan, [])`` when unreachable.
-    """
-    S = n_sats
-    rows = np.concatenate([edges[:, 0], edges[:, 1], np.full(len(up_sats), S)])
-    cols = np.concatenate([edges[:, 1], edges[:, 0], up_sats])
-    w = np.concatenate([length_km, length_km, up_km])
-    graph = coo_matrix((w, (rows, cols)), shape=(S + 1, S + 1)).tocsr()
-    dist, pred = dijkstra(graph, directed=True, indices=S, return_predecessors=True)
-    if len(down_sats) == 0:
-        return float("nan"), []
-    total = dist[down_sats] + down_km
-    j = int(np.argmin(total))
-    if not np.isfinite(total[j]):
-        return float("nan"), []
-    sats = [int(down_sats[j])]
-    while True:
-        p = int(pred[sats[-1]])
-        if p < 0 or p >= S:
-            break
-        sats.append(p)
-    sats.reverse()
-    return float(total[j]), sats
-
-
-class _Clock:
-    """Adds process CPU time since the last call to ``timings[stage]`` (no-op without a dict)."""
-
-    def __init__(self, timings: dict[str, float] | None) -> None:
-        self.timings = timings
-        self.last = time_module.process_time() if timings is not None else 0.0
-
-    def __call__(self, stage: str) -> None:
-        if self.timings is None:
-            return
-        now = time_module.process_time()
-        self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
-        self.last = now
-
-
-class _Search:
-    """Dijkstra from virtual PoP sources over the step's graph (or part of it), writing the
-    distances and predecessors (in full-graph node numbers) into rows of ``dist`` / ``pred``."""
-
-    def __init__(
-        self,
-        n_sats: int,
-        n_gateways: int,
-        n_nodes: int,
-        rows: np.ndarray,
-        cols: np.ndarray,
-        wts: np.ndarray,
-        dist: np.ndarray,
-        pred: np.ndarray,
-        nodes: np.ndarray | None = None,
-    ) -> None:
-        self.S, self.G, self.n_nodes = n_sats, n_gateways, n_nodes
-        self.rows, self.cols, self.wts = rows, cols, wts
-        self.dist, self.pred = dist, pred
-        self.nodes = nodes  # full-graph numbers of this graph's nodes (None = all)
-        if nodes is None:
-            self.graph = coo_matrix((wts, (rows, cols)), shape=(n_nodes, n_nodes)).tocsr()
-            self.local = None
-        else:
-            local = np.full(n_nodes, -1, np.int64)
-            local[nodes] = np.arange(len(nodes))
-            keep = (local[rows] >= 0) & (local[cols] >= 0)
-            m = len(nodes)
-            self.graph = coo_matrix(
-                (wts[keep], (local[rows[keep]], local[cols[keep]])), shape=(m, m)
-            ).tocsr()
-            self.local = local
-
-    def restricted(self, sats: np.ndarray, sources: np.ndarray) -> _Search:
-        """The subgraph of the satellites where ``sats`` (S,) is true, every gateway and the
-        given virtual sources."""
-        S, G = self.S, self.G
-        nodes = np.concatenate([np.flatnonzero(sats), np.arange(S, S + G), S + G + sources])
-        return _Search(
-            S, G, self.n_nodes, self.rows, self.cols, self.wts, self.dist, self.pred, nodes
-        )
-
-    def run(self, sources: np.ndarray, limit: np.ndarray | None) -> None:
-        """Search from each source ``k`` (bounded by ``limit[i]``; None = unbounded)."""
-        first = self.S + self.G
-        for i, k in enumerate(np.asarray(sources, dtype=np.int64)):
-            node = first + k if self.local is None else self.local[first + k]
-            d, p = dijkstra(
-                self.graph,
-                directed=True,
-                indices=node,
-                return_predecessors=True,
-                limit=np.inf if limit is None else limit[i],
-            )
-            if self.nodes is None:
-                self.dist[k], self.pred[k] = d, p
-            else:
-                self.dist[k, self.nodes] = d
-                self.pred[k, self.nodes] = np.where(p >= 0, self.nodes[np.maximum(p, 0)], -9999)
-
-
-def _reachable_pairs(
-    n_sats: int,
-    edges: np.ndarray,
-    gsl: VisiblePairs,
-    allowed: np.ndarray,
-    src_pair: np.ndarray,
-    sat: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Whether satellite ``sat[i]`` can be reached at all from source ``src_pair[i]``, and the
-    laser-mesh component of every satellite.
-
-    Gateways never relay, so from source ``k`` exactly the laser-mesh components holding a
-    satellite seen by one of its allowed gateways (``allowed`` (K, G)) are reachable; this
-    does not depend on any search bound.
-    """
-    if len(edges):
-        mesh = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n_sats, n_sats))
-        n_comp, comp = connected_components(mesh, directed=False)
-    else:
-        n_comp, comp = n_sats, np.arange(n_sats)
-    # seen[g, c]: gateway g sees a satellite of component c (sparse: bent pipe has S components)
-    seen = coo_matrix(
-        (np.ones(len(gsl)), (gsl.site, comp[gsl.sat])), shape=(allowed.shape[1], n_comp)
-    ).tocsr()
-    reach = np.asarray(seen.T @ allowed.T.astype(np.float64)).T > 0  # (K, n_comp)
-    out = np.zeros(len(src_pair), bool)
-    v = src_pair >= 0
-    out[v] = reach[src_pair[v], comp[sat[v]]]
-    return out, comp
-
-
-def _argmin_per_group(group: np.ndarray, score: np.ndarray, n_groups: int) -> np.ndarray:
-    """For rows grouped (sorted) by ``group``, the row index of the smallest score per group
-    (first on ties); ``-1`` for groups without rows. Infinite scores are kept (caller checks)."""
-    out = np.full(n_groups, -1, np.int64)
-    if len(group) == 0:
-        return out
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    mins = np.minimum.reduceat(score, starts)
-    gid = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(group)]))
-    hit = np.flatnonzero(score == mins[gid])
-    first_hit = hit[np.r_[True, gid[hit][1:] != gid[hit][:-1]]]
-    # groups whose min is NaN have no hit; leave them at their first row
-    found = np.full(len(starts), -1, np.int64)
-    found[gid[first_hit]] = first_hit
-    found = np.where(found < 0, starts, found)
-    out[group[starts]] = found
-    return out

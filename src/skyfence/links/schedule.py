@@ -38,7 +38,8 @@ import numpy as np
 
 from skyfence.errors import InputError
 from skyfence.ground.sites import GroundSites
-from skyfence.links.routing import LandingConstraint, NetworkModel
+from skyfence.links.homing import LandingConstraint
+from skyfence.links.routing import NetworkModel
 from skyfence.links.visibility import VisiblePairs
 
 __all__ = ["DEFAULT_RULE", "RULES", "Schedule", "run_schedule"]

@@ -8,7 +8,9 @@ Candidates come from a latitude/longitude grid on the unit sphere (:class:`SiteI
 site keeps, once, the grid cells its visibility cap can reach (the largest central angle the mask
 allows for the highest satellite, with margin); at each instant the satellites are binned into
 the grid and every site's candidates are contiguous runs of the binned satellites. The exact
-elevation test is the final filter. Output is sparse: one row per visible (site, satellite) pair.
+elevation test is the final filter, run over chunks of consecutive sites so that its temporaries
+stay in cache (see :meth:`SiteIndex.visible_pairs`). Output is sparse: one row per visible
+(site, satellite) pair.
 With ``cluster_km`` the candidates come instead from a ``scipy.spatial.cKDTree`` range query per
 cluster of nearby sites.
 """
@@ -30,7 +32,8 @@ _TILT_MARGIN_DEG = 0.25
 _BAND_RAD = np.radians(1.5)
 _COL_RAD = np.radians(0.25)
 _R_SAT_HEADROOM_KM = 10.0
-_BLOCK = 1 << 15  # candidates per block of the exact test
+_BLOCK = 1 << 15  # candidates per block of the reference exact test
+_CHUNK_RUNS = 12288  # runs of grid cells per chunk of sites in the exact test
 
 __all__ = ["SiteIndex", "VisiblePairs", "max_slant_range_km", "elevation_deg", "visible_pairs"]
 
@@ -196,18 +199,141 @@ class SiteIndex:
         used = np.stack([np.ones(len(site), bool), wrap], axis=1).ravel()
         base = np.repeat(band * n_col, 2)[used]
         # (site, first cell, one past the last cell) of each run; replaced in one assignment
+        run_site = np.repeat(site, 2)[used]
         self._runs = (
-            np.repeat(site, 2)[used],
+            run_site,
             base + runs_c0.ravel()[used],
             base + runs_c1.ravel()[used] + 1,
             r_sat,
         )
+        # first run of each site (runs are site-major) and the sites where a chunk of about
+        # _CHUNK_RUNS runs starts: the exact test works chunk by chunk, in cache
+        first_run = np.searchsorted(run_site, np.arange(len(sites) + 1))
+        cuts = np.searchsorted(first_run, np.arange(0, len(run_site), _CHUNK_RUNS))
+        self._first_run = first_run
+        self._chunks = np.unique(np.r_[cuts, len(sites)])
         self.sat_radius_km = r_sat
 
     def visible_pairs(
         self, sat_ecef_km: np.ndarray, *, max_range_km: float | None = None
     ) -> VisiblePairs:
-        """Same as :func:`visible_pairs` for this index's sites and masks."""
+        """Same as :func:`visible_pairs` for this index's sites and masks.
+
+        The exact stage runs over chunks of consecutive sites (about ``_CHUNK_RUNS`` runs of
+        grid cells each), so every temporary stays in cache: the candidates of a chunk are
+        tested, and the kept pairs' elevation and range are computed and written straight into
+        the output. Site-side values are repeated per candidate rather than gathered. The
+        arithmetic is the same as before, so the pairs, elevations and ranges are identical
+        to ``_visible_pairs_reference`` (bit for bit).
+        """
+        sats = np.asarray(sat_ecef_km, dtype=np.float64).reshape(-1, 3)
+        finite = np.all(np.isfinite(sats), axis=1)
+        all_ok = bool(finite.all())
+        ok = np.arange(len(sats)) if all_ok else np.flatnonzero(finite)
+        empty = np.zeros(0, dtype=np.int64)
+        if len(self.site_ecef_km) == 0 or len(ok) == 0:
+            return VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
+        s = sats if all_ok else sats[ok]
+        r = np.sqrt(np.einsum("ij,ij->i", s, s))
+        if self._runs is None or float(r.max()) > self._runs[3]:
+            self._plan(float(r.max()) + _R_SAT_HEADROOM_KM)
+        assert self._runs is not None
+        run_site, run_lo, run_hi, _ = self._runs
+        n_col, n_cells = self._n_col, self._n_band * self._n_col
+        lat = np.arcsin(np.clip(s[:, 2] / np.maximum(r, 1e-300), -1.0, 1.0))
+        lon = np.arctan2(s[:, 1], s[:, 0])
+        band = np.clip(np.floor((lat + np.pi / 2) / self._band_w), 0, self._n_band - 1)
+        col = np.clip(np.floor((lon + np.pi) / self._col_w), 0, n_col - 1)
+        cell = (band * n_col + col).astype(np.int64)
+        order = np.argsort(cell, kind="stable")
+        cell_start = np.zeros(n_cells + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
+        sat_id = order if all_ok else ok[order]
+        ss = s[order]
+        sat_xyz = [np.ascontiguousarray(ss[:, j]) for j in range(3)]
+        # pass 1: candidates per run (start in the sorted satellites, count), chunk by chunk
+        first_run, chunks = self._first_run, self._chunks
+        plan = []
+        total = 0
+        for a, b in zip(chunks[:-1], chunks[1:], strict=True):
+            r0, r1 = int(first_run[a]), int(first_run[b])
+            start = cell_start[run_lo[r0:r1]]
+            cnt = cell_start[run_hi[r0:r1]] - start
+            per_site = np.add.reduceat(cnt, first_run[a:b] - r0)
+            plan.append((int(a), int(b), start, cnt, per_site))
+            total += int(cnt.sum())
+        out_site = np.empty(total, np.int64)
+        out_sat = np.empty(total, np.int64)
+        out_el = np.empty(total)
+        out_rng = np.empty(total)
+        # pass 2: the exact test of each chunk's candidates, kept pairs written in place
+        p = 0
+        for a, b, start, cnt, per_site in plan:
+            k, slot, dot, rng2, kept = self._test_chunk(
+                sat_xyz, a, b, start, cnt, per_site, max_range_km
+            )
+            q = p + len(k)
+            out_site[p:q] = np.repeat(np.arange(a, b, dtype=np.int64), kept)
+            np.take(sat_id, np.take(slot, k, mode="clip"), out=out_sat[p:q], mode="clip")
+            rng = np.take(rng2, k, out=out_rng[p:q], mode="clip")
+            np.sqrt(rng, out=rng)
+            el = np.take(dot, k, out=out_el[p:q], mode="clip")
+            np.divide(el, rng, out=el)
+            np.clip(el, -1.0, 1.0, out=el)
+            np.degrees(np.arcsin(el, out=el), out=el)
+            p = q
+        return VisiblePairs(out_site[:p], out_sat[:p], out_el[:p], out_rng[:p])
+
+    def _test_chunk(
+        self,
+        sat_xyz: list[np.ndarray],
+        a: int,
+        b: int,
+        start: np.ndarray,
+        cnt: np.ndarray,
+        per_site: np.ndarray,
+        max_range_km: float | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Exact test of the candidates of sites ``a .. b-1``: ``(kept candidate rows, slot in
+        the sorted satellites, dot, range², kept count per site)``."""
+        end = np.cumsum(cnt)
+        slot = np.arange(int(end[-1]) if len(end) else 0, dtype=np.int64)
+        slot -= np.repeat(end - cnt - start, cnt)
+        # sin(el) = (sat - site)·up / range >= sin(mask), squared (no sqrt) with dot >= 0
+        g, u = self._g, self._u
+        dx = sat_xyz[0].take(slot)
+        dx -= np.repeat(g[0][a:b], per_site)
+        dy = sat_xyz[1].take(slot)
+        dy -= np.repeat(g[1][a:b], per_site)
+        dz = sat_xyz[2].take(slot)
+        dz -= np.repeat(g[2][a:b], per_site)
+        dot = dx * np.repeat(u[0][a:b], per_site)
+        dot += dy * np.repeat(u[1][a:b], per_site)
+        dot += dz * np.repeat(u[2][a:b], per_site)
+        rng2 = dx * dx
+        rng2 += dy * dy
+        rng2 += dz * dz
+        if isinstance(self._sin2, float):
+            keep = dot * dot >= self._sin2 * rng2
+        else:
+            keep = dot * dot >= np.repeat(self._sin2[a:b], per_site) * rng2
+        keep &= dot >= 0
+        if not np.all(np.asarray(self._sin2) > 0):
+            keep &= rng2 > 0  # a satellite at the site has no elevation
+        if max_range_km is not None:
+            keep &= rng2 <= float(max_range_km) ** 2
+        k = np.flatnonzero(keep)
+        # kept pairs per site (a site may have no candidate at all: no reduceat)
+        bounds = np.searchsorted(k, np.cumsum(per_site))
+        kept = np.diff(bounds, prepend=0)
+        return k, slot, dot, rng2, kept
+
+    def _visible_pairs_reference(
+        self, sat_ecef_km: np.ndarray, *, max_range_km: float | None = None
+    ) -> VisiblePairs:
+        """The previous exact stage (blocks of candidates, then one pass over all pairs for the
+        elevations), kept as the reference the tests and ``bench/network_step.py`` compare
+        :meth:`visible_pairs` with; same result, slower for many sites."""
         sats = np.asarray(sat_ecef_km, dtype=np.float64).reshape(-1, 3)
         finite = np.all(np.isfinite(sats), axis=1)
         all_ok = bool(finite.all())
@@ -245,7 +371,7 @@ class SiteIndex:
         for a, b in zip(cut[:-1], cut[1:], strict=True):
             if b > a:
                 parts.append(
-                    self._test(
+                    self._test_reference(
                         sat_xyz, start[a:b], cnt[a:b], run_site[a:b], max_range_km, check_zero
                     )
                 )
@@ -258,7 +384,7 @@ class SiteIndex:
             sat = ok[sat]
         return VisiblePairs(site, sat.astype(np.int64, copy=False), elev, rng)
 
-    def _test(
+    def _test_reference(
         self,
         sat_xyz: list[np.ndarray],
         start: np.ndarray,
