@@ -1,0 +1,198 @@
+"""Per-terminal tracks: the geometry between consecutive fixes, single GPS jumps, speeds.
+
+Everything here works on telemetry sorted by terminal then time (one pass, no per-row
+Python): ``prev`` / ``next`` are the neighbouring fixes of the same terminal.
+
+A **single GPS jump** is a fix that leaves the track and comes straight back: it is at
+least ``jump_min_km`` from both neighbours while the neighbours are within
+``jump_back_ratio`` of that distance of each other, and neither neighbour is such a fix
+itself (so two devices that alternate report by report are not "jumps" of each other).
+Jumps are kept out of every speed, distance and place the detectors compute; they still
+count as reports (a terminal sending them is not silent).
+
+The **speed at a fix** is the reported ``speed_kmh`` where there is one; otherwise the
+slower of the two segments to the neighbouring non-jump fixes (a fix is fast only when the
+track is fast on both sides of it, so one bad segment cannot make it fast).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from skyfence.detect.telemetry import Telemetry
+from skyfence.errors import InputError
+from skyfence.geodesy import great_circle_km
+
+__all__ = ["TrackOptions", "Tracks", "build_tracks", "runs", "group_starts"]
+
+_NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class TrackOptions:
+    """How fixes are cleaned before the detectors see them.
+
+    Attributes
+    ----------
+    jump_min_km : float
+        A jump leaves the track by at least this much (GPS noise is tens of metres).
+    jump_back_ratio : float
+        ...and its neighbours are closer to each other than this fraction of that.
+    min_dt_s : float
+        Segments shorter in time than this give no speed (duplicate or reordered reports).
+    """
+
+    jump_min_km: float = 5.0
+    jump_back_ratio: float = 0.25
+    min_dt_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.jump_min_km > 0:
+            raise InputError(f"jump_min_km must be > 0 km, got {self.jump_min_km!r}")
+        if not 0 < self.jump_back_ratio < 1:
+            raise InputError(f"jump_back_ratio must be in (0, 1), got {self.jump_back_ratio!r}")
+        if not self.min_dt_s >= 0:
+            raise InputError(f"min_dt_s must be >= 0 s, got {self.min_dt_s!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class Tracks:
+    """Sorted telemetry plus what the detectors share about consecutive fixes.
+
+    Attributes
+    ----------
+    telemetry : Telemetry
+        Sorted by terminal, then time.
+    first : bool (N,)
+        The fix is its terminal's first.
+    jump : bool (N,)
+        The fix is a single GPS jump (see the module docstring).
+    prev : int64 (N,)
+        Row of the previous non-jump fix of the same terminal (-1: none). For a jump row,
+        the previous non-jump fix too.
+    step_km, step_s : float64 (N,)
+        Distance and time from ``prev`` (NaN where ``prev`` is -1).
+    speed_kmh : float64 (N,)
+        Speed at each fix: reported, else from the track; NaN for jumps and single fixes.
+    """
+
+    telemetry: Telemetry
+    first: np.ndarray
+    jump: np.ndarray
+    prev: np.ndarray
+    step_km: np.ndarray
+    step_s: np.ndarray
+    speed_kmh: np.ndarray
+    options: TrackOptions
+
+    def __len__(self) -> int:
+        return len(self.telemetry)
+
+    @property
+    def clean(self) -> np.ndarray:
+        """Rows that are not jumps."""
+        return ~self.jump
+
+
+def group_starts(keys: np.ndarray) -> np.ndarray:
+    """Boolean mask of positions where ``keys`` (sorted into groups) starts a new group."""
+    out = np.ones(keys.shape[0], dtype=bool)
+    if keys.shape[0] > 1:
+        out[1:] = keys[1:] != keys[:-1]
+    return out
+
+
+def runs(flag: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) rows of the runs of ``True`` in ``flag``.
+
+    A run also ends where ``breaks`` is True (e.g. a new terminal starts there).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> runs(np.array([1, 1, 0, 1, 1, 1], bool), np.array([1, 0, 0, 0, 1, 0], bool))
+    (array([0, 3, 4]), array([2, 4, 6]))
+    """
+    n = flag.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    prev_flag = np.r_[False, flag[:-1]]
+    start = flag & (~prev_flag | breaks)
+    next_flag = np.r_[flag[1:], False]
+    next_break = np.r_[breaks[1:], True]
+    end = flag & (~next_flag | next_break)
+    return np.flatnonzero(start), np.flatnonzero(end) + 1
+
+
+def _neighbour_km(lat: np.ndarray, lon: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.full(a.shape[0], np.nan)
+    ok = (a >= 0) & (b >= 0)
+    out[ok] = great_circle_km(lat[a[ok]], lon[a[ok]], lat[b[ok]], lon[b[ok]])
+    return out
+
+
+def build_tracks(telemetry: Telemetry, options: TrackOptions | None = None) -> Tracks:
+    """Sort ``telemetry`` and compute jumps, steps and speeds (see the module docstring).
+
+    Examples
+    --------
+    A fixed terminal whose third report jumps 30 km away and back:
+
+    >>> import numpy as np
+    >>> from skyfence.detect.telemetry import Telemetry
+    >>> t = np.datetime64("2026-02-01T00:00", "ns") + np.arange(5) * np.timedelta64(5, "m")
+    >>> tel = Telemetry.from_columns(["a"] * 5, t, [50.0, 50.0, 50.3, 50.0, 50.0],
+    ...                              [30.0] * 5)
+    >>> tr = build_tracks(tel)
+    >>> tr.jump.tolist(), float(np.nanmax(tr.speed_kmh))
+    ([False, False, True, False, False], 0.0)
+    """
+    options = options or TrackOptions()
+    tel = telemetry.sorted()
+    n = len(tel)
+    lat, lon, t = tel.latitude_deg, tel.longitude_deg, tel.time_ns
+    first = group_starts(tel.terminal)
+    last = np.r_[first[1:], True] if n else np.zeros(0, bool)
+    idx = np.arange(n, dtype=np.int64)
+    p = np.where(first, -1, idx - 1)
+    q = np.where(last, -1, idx + 1)
+
+    # -- single GPS jumps: out by >= jump_min_km from both neighbours, which are close
+    d_in = _neighbour_km(lat, lon, p, idx)
+    d_out = _neighbour_km(lat, lon, idx, q)
+    d_pq = _neighbour_km(lat, lon, p, q)
+    near = np.fmin(d_in, d_out)
+    with np.errstate(invalid="ignore"):
+        candidate = (near >= options.jump_min_km) & (d_pq <= options.jump_back_ratio * near)
+    candidate &= (p >= 0) & (q >= 0)
+    neighbour_candidate = np.zeros(n, dtype=bool)
+    if n > 1:
+        neighbour_candidate[1:] |= candidate[:-1] & ~first[1:]
+        neighbour_candidate[:-1] |= candidate[1:] & ~last[:-1]
+    jump = candidate & ~neighbour_candidate
+
+    # -- previous non-jump fix of the same terminal
+    keep = np.where(jump, -1, idx)
+    last_keep = np.maximum.accumulate(np.r_[-1, keep[:-1]]) if n else keep
+    term_start = np.maximum.accumulate(np.where(first, idx, 0))
+    prev = np.where(last_keep >= term_start, last_keep, -1)
+    step_km = _neighbour_km(lat, lon, prev, idx)
+    step_s = np.where(prev >= 0, (t - t[np.maximum(prev, 0)]) / _NS, np.nan)
+
+    # -- speed: reported, else the slower of the two clean segments around the fix
+    with np.errstate(divide="ignore", invalid="ignore"):
+        seg = np.where(step_s >= max(options.min_dt_s, 1e-9), step_km / step_s * 3600.0, np.nan)
+    seg = np.where(jump, np.nan, seg)  # the segment into a jump is not a track segment
+    # the segment out of a clean fix ends at its next clean fix, whose ``prev`` is this fix
+    clean_rows = np.flatnonzero(~jump)
+    v_out = np.full(n, np.nan)
+    if clean_rows.size > 1:
+        a, b = clean_rows[:-1], clean_rows[1:]
+        same = prev[b] == a
+        v_out[a[same]] = seg[b[same]]
+    computed = np.fmin(seg, v_out)
+    speed = np.where(np.isfinite(tel.speed_kmh), tel.speed_kmh, computed)
+    speed = np.where(jump, np.nan, speed)
+    return Tracks(tel, first, jump, prev, step_km, step_s, speed, options)
