@@ -30,12 +30,16 @@ class DetectOptions:
         Single-GPS-jump and speed settings.
     min_fixes : int
         ``service-area``, ``speed``, ``altitude``, ``roaming``: a finding needs at least this
-        many consecutive reports (jumps left out) that the engine denies for the reason.
-    max_travel_kmh, min_travel_km : float
-        ``impossible-travel``: a step faster than ``max_travel_kmh`` over at least
-        ``min_travel_km`` (an airliner flies ~900 km/h over ground).
+        many reports (jumps left out) that the engine denies for the reason.
+    merge_gap_min : float
+        Runs of such reports of one terminal, for the same rule, less than this many
+        minutes apart are one finding.
+    min_travel_km : float
+        ``impossible-travel``: a step faster than ``tracks.max_speed_kmh`` over at least
+        this distance is impossible.
     min_impossible : int
-        ``impossible-travel``: impossible steps (or repeated jumps) a terminal needs.
+        ``impossible-travel``: impossible steps (or repeated jumps) a terminal needs (two
+        GPS jumps in a row make two).
     repeat_jumps, repeat_jump_km : int, float
         ``impossible-travel``: this many single jumps landing within ``repeat_jump_km`` of
         each other are a second device or a spoofer, not GPS noise.
@@ -53,6 +57,8 @@ class DetectOptions:
     shuttle_min_dwell_min : float
         ``border-shuttle``: a side counts only when the terminal stays there this long
         (GPS noise at a border is not a crossing).
+    shuttle_min_km : float
+        ``border-shuttle``: ...and the mean places of two stays must be this far apart.
     shuttle_borders : {"restricted", "all"}
         ``"restricted"``: only crossings where one side is not served or is a sensitive
         region (a front line); ``"all"``: every border.
@@ -63,9 +69,9 @@ class DetectOptions:
     kinds: tuple[str, ...] = KINDS
     tracks: TrackOptions = field(default_factory=TrackOptions)
     min_fixes: int = 2
-    max_travel_kmh: float = 1200.0
+    merge_gap_min: float = 60.0
     min_travel_km: float = 50.0
-    min_impossible: int = 2
+    min_impossible: int = 3
     repeat_jumps: int = 3
     repeat_jump_km: float = 5.0
     min_gap_h: float = 12.0
@@ -75,6 +81,7 @@ class DetectOptions:
     cluster_cell_deg: float = 0.01
     shuttle_min_crossings: int = 4
     shuttle_min_dwell_min: float = 30.0
+    shuttle_min_km: float = 1.0
     shuttle_borders: str = "restricted"
     flight_min_kmh: float = 300.0
     flight_min_altitude_m: float = 1000.0
@@ -85,6 +92,8 @@ class DetectOptions:
             if k not in KINDS:
                 raise InputError(f"finding kind {k!r} is not one of {', '.join(KINDS)}")
         object.__setattr__(self, "kinds", kinds)
+        if not float(self.merge_gap_min) >= 0:
+            raise InputError(f"merge_gap_min must be >= 0, got {self.merge_gap_min!r}")
         if self.shuttle_borders not in ("restricted", "all"):
             raise InputError(
                 f"shuttle_borders must be 'restricted' or 'all', got {self.shuttle_borders!r}"
@@ -99,7 +108,7 @@ class DetectOptions:
             if int(getattr(self, name)) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         for name in (
-            "max_travel_kmh",
+            "min_travel_km",
             "min_gap_h",
             "cluster_eps_km",
             "cluster_cell_deg",

@@ -26,7 +26,7 @@ def _tid(ctx: Context, row: int) -> str:
 # ----------------------------------------------------------------------------- impossible travel
 def impossible_travel(ctx: Context) -> list[Finding]:
     """Steps between consecutive clean fixes faster than any terminal can move
-    (``max_travel_kmh`` over at least ``min_travel_km``), and single jumps that keep landing
+    (``tracks.max_speed_kmh`` over at least ``min_travel_km``), and single jumps that keep landing
     at the same place: two devices sharing an identity, or a spoofed position.
 
     A single GPS jump is not an impossible step (jumps are left out of the track); a
@@ -40,7 +40,8 @@ def impossible_travel(ctx: Context) -> list[Finding]:
     s = tr.step_s[rows]
     with np.errstate(divide="ignore", invalid="ignore"):
         kmh = np.where(s > 0, km / s * 3600.0, np.inf)
-    bad = rows[(km >= o.min_travel_km) & (kmh > o.max_travel_kmh)]
+    max_kmh = tr.options.max_speed_kmh
+    bad = rows[(km >= o.min_travel_km) & (kmh > max_kmh)]
     events: dict[int, list[tuple[int, int, str]]] = {}
     for r in bad.tolist():
         events.setdefault(int(tel.terminal[r]), []).append((int(tr.prev[r]), r, "step"))
@@ -85,7 +86,7 @@ def impossible_travel(ctx: Context) -> list[Finding]:
                 latitude_deg=float(tel.latitude_deg[b]),
                 longitude_deg=float(tel.longitude_deg[b]),
                 summary=f"{len(evs)} impossible moves ({len(fast)} steps faster than "
-                f"{o.max_travel_kmh:g} km/h, {len(evs) - len(fast)} repeated jumps to one place): "
+                f"{max_kmh:g} km/h, {len(evs) - len(fast)} repeated jumps to one place): "
                 "a shared identity or a spoofed position",
                 policy_version=ctx.version_number(ctx.decisions.version[b]),
                 fixes=tuple(fixes),
@@ -103,8 +104,8 @@ def impossible_travel(ctx: Context) -> list[Finding]:
 
 # ----------------------------------------------------------------------------- dark gaps
 def _ring(lat: np.ndarray, lon: np.ndarray, radii_km: tuple[float, ...]) -> tuple[np.ndarray, ...]:
-    """Each point, then 8 points on each ring of ``radii_km`` around it: (n, k) arrays."""
-    bearings = np.radians(np.arange(0, 360, 45))
+    """Each point, then 16 points on each ring of ``radii_km`` around it: (n, k) arrays."""
+    bearings = np.radians(np.arange(0, 360, 22.5))
     dlat = [0.0]
     dlon = [0.0]
     for r in radii_km:
@@ -121,7 +122,7 @@ def dark_gap(ctx: Context) -> list[Finding]:
     """Silences of at least ``min_gap_h`` that begin or end where service is off for the
     terminal (GFW's gap logic, with the policy as the "shore").
 
-    For each gap, probe points (the last fix before and the first fix after, rings of 8
+    For each gap, probe points (the last fix before and the first fix after, rings of 16
     points at ``gap_probe_km`` around each, and 3 points on the way between) are decided
     for the terminal under the version in force at the gap's start (end, for the end
     probes). A gap is a finding when some probe is denied for the place (state, whitelist
@@ -227,8 +228,9 @@ def border_shuttle(ctx: Context) -> list[Finding]:
 
     The place of a fix is its country and the region of the activation rule that decides
     it (so Crimea and mainland Ukraine are different places). Fixes at sea are not a place;
-    stays shorter than ``shuttle_min_dwell_min`` are dropped (GPS noise at a border). A
-    crossing is a change of place between two stays; crossings with fixes at sea between
+    stays shorter than ``shuttle_min_dwell_min`` are dropped, and a change of place counts
+    only when the stays are ``shuttle_min_km`` apart (GPS noise at a border). A crossing is
+    a change of place between two stays; crossings with fixes at sea between
     them (ferries) or a fix above ``flight_min_altitude_m`` or a step faster than
     ``flight_min_kmh`` (flights) are left out. With ``shuttle_borders="restricted"`` only
     crossings where one side is not served or is a sensitive region count.
@@ -277,6 +279,13 @@ def border_shuttle(ctx: Context) -> list[Finding]:
     a = g_end[:-1] - 1  # last fix of a stay (index into land)
     b = g_start[1:]  # first fix of the next stay
     crossing = g_term[1:] == g_term[:-1]
+    # where each stay is (mean of its fixes): GPS noise at a border does not move it
+    lat_l, lon_l = tel.latitude_deg[land], tel.longitude_deg[land]
+    size = np.maximum(g_end - g_start, 1)
+    cs_lat, cs_lon = np.r_[0.0, np.cumsum(lat_l)], np.r_[0.0, np.cumsum(lon_l)]
+    g_lat = (cs_lat[g_end] - cs_lat[g_start]) / size
+    g_lon = (cs_lon[g_end] - cs_lon[g_start]) / size
+    moved = great_circle_km(g_lat[:-1], g_lon[:-1], g_lat[1:], g_lon[1:]) >= o.shuttle_min_km
     ra, rb = land[a], land[b]
     by_sea = (sea_cum[pos[rb]] - sea_cum[pos[ra] + 1]) > 0
     by_air = (high_cum[pos[rb] + 1] - high_cum[pos[ra]]) > 0
@@ -285,7 +294,7 @@ def border_shuttle(ctx: Context) -> list[Finding]:
     )
     hours = np.maximum((tel.time_ns[rb] - tel.time_ns[ra]) / 3.6e12, 1e-9)
     by_air |= km / hours > o.flight_min_kmh
-    counted = crossing & ~by_sea & ~by_air
+    counted = crossing & moved & ~by_sea & ~by_air
     if o.shuttle_borders == "restricted":
         counted &= restricted[a] | restricted[b]
     out = []

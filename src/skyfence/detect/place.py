@@ -37,12 +37,28 @@ def run_findings(
         return []
     f = flag[rows]
     k = key[rows]
-    breaks = group_starts(ctx.tel.terminal[rows]) | group_starts(k)
+    term = ctx.tel.terminal[rows]
+    breaks = group_starts(term) | group_starts(k)
     starts, ends = runs(f, breaks)
-    keep = (ends - starts) >= min_fixes
+    if starts.size == 0:
+        return []
+    # runs of one terminal and key less than merge_gap_min apart are one finding
+    t = ctx.tel.time_ns[rows]
+    gap_ns = ctx.options.merge_gap_min * 6e10
+    join = np.r_[
+        False,
+        (term[starts[1:]] == term[starts[:-1]])
+        & (k[starts[1:]] == k[starts[:-1]])
+        & ((t[starts[1:]] - t[ends[:-1] - 1]) <= gap_ns),
+    ]
+    group = np.cumsum(~join) - 1
     out = []
-    for s, e in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
-        finding = make(rows[s:e])
+    for g in range(int(group[-1]) + 1):
+        members = np.flatnonzero(group == g) if join.any() else np.array([g])
+        sel = np.concatenate([np.arange(starts[m], ends[m]) for m in members.tolist()])
+        if sel.size < min_fixes:
+            continue
+        finding = make(rows[sel])
         if finding is not None:
             out.append(finding)
     return out

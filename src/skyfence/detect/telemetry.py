@@ -170,8 +170,8 @@ class Telemetry:
         n = ids.shape[0]
         columns: dict[str, Any] = {
             "terminal_id": pa.array(ids.astype(str).tolist() if n else [], pa.string()),
-            "latitude_deg": pa.array(np.asarray(latitude_deg, dtype=np.float64)),
-            "longitude_deg": pa.array(np.asarray(longitude_deg, dtype=np.float64)),
+            "latitude_deg": pa.array(np.asarray(latitude_deg, np.float64), from_pandas=True),
+            "longitude_deg": pa.array(np.asarray(longitude_deg, np.float64), from_pandas=True),
         }
         t = np.asarray(time)
         if t.dtype.kind == "M":
@@ -180,7 +180,7 @@ class Telemetry:
             columns["time"] = pa.array(t.astype(str).tolist() if n else [], pa.string())
         for name, value in (("altitude_m", altitude_m), ("speed_kmh", speed_kmh)):
             if value is not None:
-                columns[name] = pa.array(np.asarray(value, dtype=np.float64))
+                columns[name] = pa.array(np.asarray(value, np.float64), from_pandas=True)
         builder = _Builder(source, "raise")
         builder.add(pa.table(columns), np.arange(1, n + 1, dtype=np.int64))
         return builder.finish()

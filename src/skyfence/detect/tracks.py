@@ -4,9 +4,11 @@ Everything here works on telemetry sorted by terminal then time (one pass, no pe
 Python): ``prev`` / ``next`` are the neighbouring fixes of the same terminal.
 
 A **single GPS jump** is a fix that leaves the track and comes straight back: it is at
-least ``jump_min_km`` from both neighbours while the neighbours are within
-``jump_back_ratio`` of that distance of each other, and neither neighbour is such a fix
-itself (so two devices that alternate report by report are not "jumps" of each other).
+least ``jump_min_km`` from where the track between its two neighbours puts it at its time
+(interpolated), the neighbours are closer to each other than ``jump_back_ratio`` of that
+deviation, and neither neighbour is such a fix itself (so two devices that alternate
+report by report are not "jumps" of each other). Interpolating keeps fast movers right: an
+airliner's fix 70 km off its line is a jump although its neighbours are 26 km apart.
 Jumps are kept out of every speed, distance and place the detectors compute; they still
 count as reports (a terminal sending them is not silent).
 
@@ -37,22 +39,29 @@ class TrackOptions:
     Attributes
     ----------
     jump_min_km : float
-        A jump leaves the track by at least this much (GPS noise is tens of metres).
+        A jump is off the track by at least this much (GPS noise is tens of metres).
     jump_back_ratio : float
         ...and its neighbours are closer to each other than this fraction of that.
     min_dt_s : float
         Segments shorter in time than this give no speed (duplicate or reordered reports).
+    max_speed_kmh : float
+        Segments faster than this give no speed: no terminal moves that fast (an airliner
+        flies ~900 km/h over ground), so it is two devices or a bad position, which the
+        ``impossible-travel`` detector reports.
     """
 
     jump_min_km: float = 5.0
-    jump_back_ratio: float = 0.25
+    jump_back_ratio: float = 0.5
     min_dt_s: float = 1.0
+    max_speed_kmh: float = 1200.0
 
     def __post_init__(self) -> None:
         if not self.jump_min_km > 0:
             raise InputError(f"jump_min_km must be > 0 km, got {self.jump_min_km!r}")
         if not 0 < self.jump_back_ratio < 1:
             raise InputError(f"jump_back_ratio must be in (0, 1), got {self.jump_back_ratio!r}")
+        if not self.max_speed_kmh > 0:
+            raise InputError(f"max_speed_kmh must be > 0 km/h, got {self.max_speed_kmh!r}")
         if not self.min_dt_s >= 0:
             raise InputError(f"min_dt_s must be >= 0 s, got {self.min_dt_s!r}")
 
@@ -159,14 +168,19 @@ def build_tracks(telemetry: Telemetry, options: TrackOptions | None = None) -> T
     p = np.where(first, -1, idx - 1)
     q = np.where(last, -1, idx + 1)
 
-    # -- single GPS jumps: out by >= jump_min_km from both neighbours, which are close
-    d_in = _neighbour_km(lat, lon, p, idx)
-    d_out = _neighbour_km(lat, lon, idx, q)
-    d_pq = _neighbour_km(lat, lon, p, q)
-    near = np.fmin(d_in, d_out)
-    with np.errstate(invalid="ignore"):
-        candidate = (near >= options.jump_min_km) & (d_pq <= options.jump_back_ratio * near)
-    candidate &= (p >= 0) & (q >= 0)
+    # -- single GPS jumps: off the interpolated track by >= jump_min_km, neighbours close
+    inner = np.flatnonzero((p >= 0) & (q >= 0))
+    candidate = np.zeros(n, dtype=bool)
+    if inner.size:
+        pi, qi = p[inner], q[inner]
+        span = (t[qi] - t[pi]).astype(np.float64)
+        f = np.where(span > 0, (t[inner] - t[pi]) / np.where(span > 0, span, 1.0), 0.5)
+        dlon = (lon[qi] - lon[pi] + 180.0) % 360.0 - 180.0
+        ilat = lat[pi] + f * (lat[qi] - lat[pi])
+        ilon = lon[pi] + f * dlon
+        dev = great_circle_km(lat[inner], lon[inner], ilat, ilon)
+        d_pq = great_circle_km(lat[pi], lon[pi], lat[qi], lon[qi])
+        candidate[inner] = (dev >= options.jump_min_km) & (d_pq <= options.jump_back_ratio * dev)
     neighbour_candidate = np.zeros(n, dtype=bool)
     if n > 1:
         neighbour_candidate[1:] |= candidate[:-1] & ~first[1:]
@@ -184,7 +198,7 @@ def build_tracks(telemetry: Telemetry, options: TrackOptions | None = None) -> T
     # -- speed: reported, else the slower of the two clean segments around the fix
     with np.errstate(divide="ignore", invalid="ignore"):
         seg = np.where(step_s >= max(options.min_dt_s, 1e-9), step_km / step_s * 3600.0, np.nan)
-    seg = np.where(jump, np.nan, seg)  # the segment into a jump is not a track segment
+    seg = np.where(jump | (seg > options.max_speed_kmh), np.nan, seg)
     # the segment out of a clean fix ends at its next clean fix, whose ``prev`` is this fix
     clean_rows = np.flatnonzero(~jump)
     v_out = np.full(n, np.nan)
