@@ -824,21 +824,14 @@ def write_scenario(scenario: Scenario, path: str | Path) -> dict[str, Path]:
     import csv
     import io
     import json
-    import os
-    import tempfile
+
+    from skyfence.detect._io import write_text_atomic
 
     path = Path(path)
     stem = path.with_suffix("")
     files = {
         "telemetry": write_telemetry(scenario.telemetry, path, extra={"label": scenario.labels})
     }
-
-    def atomic_text(target: Path, text: str) -> Path:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-        return target
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -854,8 +847,8 @@ def write_scenario(scenario: Scenario, path: str | Path) -> dict[str, Path]:
                 rec["trip_started"] or "",
             ]
         )
-    files["terminals"] = atomic_text(Path(f"{stem}.terminals.csv"), buf.getvalue())
-    files["policy"] = atomic_text(
+    files["terminals"] = write_text_atomic(Path(f"{stem}.terminals.csv"), buf.getvalue())
+    files["policy"] = write_text_atomic(
         Path(f"{stem}.policy.json"), json.dumps(scenario.policy.to_document(), indent=2) + "\n"
     )
     return files

@@ -22,10 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from skyfence.detect._io import atomic_path
 from skyfence.errors import InputError, ParseError
 
 __all__ = [
@@ -748,19 +746,6 @@ def _one_time(text: str) -> int:
 
 
 # --------------------------------------------------------------------------- writing
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_telemetry(
     telemetry: Telemetry,
     path: str | Path,
@@ -792,7 +777,7 @@ def write_telemetry(
         values = np.asarray(values)
         cols[name] = pa.array(values.tolist() if values.dtype == object else values)
     table = pa.table(cols)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         if kind == "parquet":
             import pyarrow.parquet as pq
 
