@@ -14,7 +14,8 @@ count as reports (a terminal sending them is not silent).
 
 The **speed at a fix** is the reported ``speed_kmh`` where there is one; otherwise the
 slower of the two segments to the neighbouring non-jump fixes (a fix is fast only when the
-track is fast on both sides of it, so one bad segment cannot make it fast).
+track is fast on both sides of it, so one bad segment cannot make it fast), rounded to
+10⁻⁶ km/h so that float noise cannot put a terminal moving exactly at a limit over it.
 """
 
 from __future__ import annotations
@@ -206,7 +207,8 @@ def build_tracks(telemetry: Telemetry, options: TrackOptions | None = None) -> T
         a, b = clean_rows[:-1], clean_rows[1:]
         same = prev[b] == a
         v_out[a[same]] = seg[b[same]]
-    computed = np.fmin(seg, v_out)
+    # rounded to 1e-6 km/h: float noise must not put a terminal at the limit over it
+    computed = np.round(np.fmin(seg, v_out), 6)
     speed = np.where(np.isfinite(tel.speed_kmh), tel.speed_kmh, computed)
     speed = np.where(jump, np.nan, speed)
     return Tracks(tel, first, jump, prev, step_km, step_s, speed, options)
