@@ -38,7 +38,12 @@ from skyfence.policy import Policy, TerminalRegistry, load_policy
 
 __all__ = [
     "DetectRun",
+    "DetectJob",
     "ImpactRun",
+    "ImpactJob",
+    "prepare_detect",
+    "prepare_impact",
+    "check_simulation",
     "policy_history",
     "load_registry",
     "run_detect",
@@ -138,7 +143,53 @@ def _truth(telemetry_path: Path, column: str, tel: Any) -> dict[str, str]:
     return classes_from_labels(ids, labels[: len(tel)])
 
 
-def run_detect(
+@dataclass
+class DetectJob:
+    """A detection run whose inputs are checked and loaded (see :func:`prepare_detect`)."""
+
+    app: App
+    telemetry_path: Path
+    history: PolicyHistory
+    policy_source: str
+    registry: TerminalRegistry
+    on_invalid: str
+    options: DetectOptions | None
+    geojson: Path | None
+    png: Path | None
+    truth_column: str | None
+
+    def run(self, progress: Progress | None = None) -> DetectRun:
+        """Read the telemetry, run the detectors, write the outputs asked for."""
+        tel = read_telemetry(self.telemetry_path, on_invalid=self.on_invalid)
+        report = detect(tel, self.history, self.registry, options=self.options, progress=progress)
+        run = DetectRun(report, self.policy_source)
+        if self.geojson is not None:
+            _write_json(self.geojson, report.geojson())
+            run.files["geojson"] = str(self.geojson)
+        if self.png is not None:
+            sensitive = {s for v in self.history.versions for s in v.policy.sensitive_regions}
+            plot_findings(
+                report.findings,
+                self.png,
+                countries=self.app.world.countries,
+                highlight=[self.history.resolve(s) for s in sorted(sensitive)],
+                title=f"{len(report.findings):,} findings in {self.telemetry_path.name}",
+            )
+            run.files["png"] = str(self.png)
+        if self.truth_column is not None:
+            run.scores = evaluate(report, _truth(self.telemetry_path, self.truth_column, tel))
+        return run
+
+
+def _check_telemetry(path: Path) -> None:
+    from skyfence.detect.telemetry import telemetry_format
+
+    telemetry_format(path)
+    if not path.is_file():
+        raise InputError(f"telemetry file {path} does not exist")
+
+
+def prepare_detect(
     app: App,
     telemetry_path: Path,
     *,
@@ -149,40 +200,81 @@ def run_detect(
     geojson: Path | None = None,
     png: Path | None = None,
     truth_column: str | None = None,
-    progress: Progress | None = None,
-) -> DetectRun:
-    """Read telemetry, run the detectors, write GeoJSON / a PNG map if asked.
-
-    ``truth_column`` (e.g. ``label`` of a generated scenario) is read only after the
-    detectors ran, to score them; the detectors never see it.
-    """
+) -> DetectJob:
+    """Check the arguments and load the policy and registry (fast; every bad input fails
+    here, before the long work of :meth:`DetectJob.run`)."""
     _check_outputs(geojson, png)
+    if on_invalid not in ("raise", "skip"):
+        raise InputError(f"--on-invalid must be raise or skip, got {on_invalid!r}")
+    if truth_column is not None and on_invalid != "raise":
+        raise InputError("a truth column needs every row valid: leave --on-invalid at raise")
     history, source = policy_history(app, policy_file)
     registry = load_registry(app, terminals_file)
-    tel = read_telemetry(telemetry_path, on_invalid=on_invalid)
-    report = detect(tel, history, registry, options=options, progress=progress)
-    run = DetectRun(report, source)
-    if geojson is not None:
-        _write_json(geojson, report.geojson())
-        run.files["geojson"] = str(geojson)
-    if png is not None:
-        sensitive = {s for v in history.versions for s in v.policy.sensitive_regions}
-        plot_findings(
-            report.findings,
-            png,
-            countries=app.world.countries,
-            highlight=[history.resolve(s) for s in sorted(sensitive)],
-            title=f"{len(report.findings):,} findings in {telemetry_path.name}",
+    _check_telemetry(telemetry_path)
+    return DetectJob(
+        app,
+        telemetry_path,
+        history,
+        source,
+        registry,
+        on_invalid,
+        options,
+        geojson,
+        png,
+        truth_column,
+    )
+
+
+def run_detect(
+    app: App, telemetry_path: Path, *, progress: Progress | None = None, **kwargs: Any
+) -> DetectRun:
+    """:func:`prepare_detect` then :meth:`DetectJob.run` (``truth_column``, e.g. ``label``
+    of a generated scenario, is read only after the detectors ran, to score them)."""
+    return prepare_detect(app, telemetry_path, **kwargs).run(progress)
+
+
+@dataclass
+class ImpactJob:
+    """A rule-impact run whose inputs are checked and loaded (see :func:`prepare_impact`)."""
+
+    telemetry_path: Path
+    candidates: dict[str, Policy]
+    names: list[str]
+    reference: str | None
+    registry: TerminalRegistry
+    on_invalid: str
+    png: Path | None
+    truth_column: str | None
+
+    def run(self, progress: Progress | None = None) -> ImpactRun:
+        tel = read_telemetry(self.telemetry_path, on_invalid=self.on_invalid)
+        tracks = build_tracks(tel)
+        truth = None
+        if self.truth_column is not None:
+            classes = _truth(self.telemetry_path, self.truth_column, tel)
+            unknown = sorted({c for c in classes.values() if c not in CLASSES})
+            if unknown:
+                raise InputError(
+                    f"unknown class(es) {', '.join(unknown)} in column {self.truth_column!r}"
+                )
+            truth = {t for t, c in classes.items() if CLASSES[c].misuse}
+        report = rule_impact(
+            tracks,
+            self.candidates,
+            self.registry,
+            reference=self.reference,
+            truth_misuse=truth,
+            progress=progress,
         )
-        run.files["png"] = str(png)
-    if truth_column is not None:
-        if on_invalid != "raise":
-            raise InputError("a truth column needs every row valid: leave --on-invalid at raise")
-        run.scores = evaluate(report, _truth(telemetry_path, truth_column, tel))
-    return run
+        report.candidates = [c for c in report.candidates if c.name in self.names]
+        run = ImpactRun(report)
+        if self.png is not None:
+            plot_impact(report, self.png)
+            run.files["png"] = str(self.png)
+        return run
 
 
-def run_impact(
+def prepare_impact(
     app: App,
     telemetry_path: Path,
     policy_files: Sequence[Path],
@@ -192,13 +284,8 @@ def run_impact(
     on_invalid: str = "raise",
     png: Path | None = None,
     truth_column: str | None = None,
-    progress: Progress | None = None,
-) -> ImpactRun:
-    """Replay telemetry under each policy file and count what each would cut.
-
-    Misuse labels come from the detectors run under ``reference`` (a policy file; default
-    the first candidate). ``truth_column`` adds the split by a scenario's ground truth.
-    """
+) -> ImpactJob:
+    """Check the arguments and load the candidates (every bad input fails here)."""
     if not policy_files:
         raise InputError("give at least one candidate with --policy FILE")
     _check_outputs(None, png)
@@ -212,25 +299,42 @@ def run_impact(
         if ref_name not in candidates:
             candidates = {ref_name: _load_policy_file(app, reference), **candidates}
     registry = load_registry(app, terminals_file)
-    tel = read_telemetry(telemetry_path, on_invalid=on_invalid)
-    tracks = build_tracks(tel)
-    truth = None
-    if truth_column is not None:
-        classes = _truth(telemetry_path, truth_column, tel)
-        unknown = sorted({c for c in classes.values() if c not in CLASSES})
-        if unknown:
-            raise InputError(f"unknown class(es) {', '.join(unknown)} in column {truth_column!r}")
-        truth = {t for t, c in classes.items() if CLASSES[c].misuse}
-    report = rule_impact(
-        tracks, candidates, registry, reference=ref_name, truth_misuse=truth, progress=progress
+    _check_telemetry(telemetry_path)
+    return ImpactJob(
+        telemetry_path, candidates, names, ref_name, registry, on_invalid, png, truth_column
     )
-    if reference is not None and str(reference) not in names:
-        report.candidates = [c for c in report.candidates if c.name != str(reference)]
-    run = ImpactRun(report)
-    if png is not None:
-        plot_impact(report, png)
-        run.files["png"] = str(png)
-    return run
+
+
+def run_impact(
+    app: App,
+    telemetry_path: Path,
+    policy_files: Sequence[Path],
+    *,
+    progress: Progress | None = None,
+    **kwargs: Any,
+) -> ImpactRun:
+    """Replay telemetry under each policy file and count what each would cut.
+
+    Misuse labels come from the detectors run under ``reference`` (a policy file; default
+    the first candidate). ``truth_column`` adds the split by a scenario's ground truth.
+    """
+    return prepare_impact(app, telemetry_path, policy_files, **kwargs).run(progress)
+
+
+def check_simulation(
+    out: Path,
+    *,
+    scenario: str = "ukraine-2026",
+    terminals: int = 1000,
+    days: float = 14.0,
+    start: str = "2026-01-25T00:00:00Z",
+) -> None:
+    """Check :func:`simulate_scenario`'s arguments before any work."""
+    from skyfence.detect.scenario import check_arguments
+    from skyfence.detect.telemetry import telemetry_format
+
+    telemetry_format(out)
+    check_arguments(scenario, terminals, days, start)
 
 
 def simulate_scenario(
@@ -246,9 +350,7 @@ def simulate_scenario(
 ) -> dict[str, Any]:
     """Generate a labelled scenario and write it (telemetry with a ``label`` column, the
     terminal registry, the policy). Returns a summary with the files written."""
-    from skyfence.detect.telemetry import telemetry_format
-
-    telemetry_format(out)  # a bad suffix fails before any work
+    check_simulation(out, scenario=scenario, terminals=terminals, days=days, start=start)
     sc = simulate(
         scenario, seed=seed, terminals=terminals, days=days, start=start, progress=progress
     )

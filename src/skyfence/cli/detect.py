@@ -76,16 +76,16 @@ def run_command(
     as_json: JsonOption = False,
 ) -> None:
     """Run the detectors over TELEMETRY: a ranked findings table, JSON, GeoJSON and a map."""
-    from skyfence.app.detect import run_detect
+    from skyfence.app.detect import prepare_detect
     from skyfence.detect import KINDS, DetectOptions
 
     options = DetectOptions(kinds=tuple(kinds)) if kinds else DetectOptions(kinds=KINDS)
+    job = prepare_detect(
+        _app(), telemetry, policy_file=policy, terminals_file=terminals, on_invalid=on_invalid,
+        options=options, geojson=geojson, png=png, truth_column=truth_column,
+    )  # fmt: skip
     with progress_bar(f"detect {telemetry.name}", enabled=not as_json) as update:
-        result = run_detect(
-            _app(), telemetry, policy_file=policy, terminals_file=terminals,
-            on_invalid=on_invalid, options=options, geojson=geojson, png=png,
-            truth_column=truth_column, progress=update,
-        )  # fmt: skip
+        result = job.run(update)
     data = result.report.to_dict()
     data["policy"] = result.policy_source
     data["files"] = result.files
@@ -165,13 +165,14 @@ def impact_command(
     as_json: JsonOption = False,
 ) -> None:
     """Replay TELEMETRY under each --policy: terminals and terminal-hours cut, misuse vs legitimate."""
-    from skyfence.app.detect import run_impact
+    from skyfence.app.detect import prepare_impact
 
+    job = prepare_impact(
+        _app(), telemetry, policies, reference=reference, terminals_file=terminals,
+        on_invalid=on_invalid, png=png, truth_column=truth_column,
+    )  # fmt: skip
     with progress_bar(f"impact {telemetry.name}", enabled=not as_json) as update:
-        result = run_impact(
-            _app(), telemetry, policies, reference=reference, terminals_file=terminals,
-            on_invalid=on_invalid, png=png, truth_column=truth_column, progress=update,
-        )  # fmt: skip
+        result = job.run(update)
     data = result.report.to_dict()
     data["files"] = result.files
 
@@ -227,8 +228,9 @@ def simulate_command(
 ) -> None:
     """Generate labelled telemetry (ground truth in a separate 'label' column), the terminal
     registry and the policy it is set under."""
-    from skyfence.app.detect import simulate_scenario
+    from skyfence.app.detect import check_simulation, simulate_scenario
 
+    check_simulation(out, scenario=scenario, terminals=count, days=days, start=start)
     with progress_bar(f"simulate {scenario}", enabled=not as_json) as update:
         data = simulate_scenario(
             _app(), out, scenario=scenario, seed=seed, terminals=count, days=days,

@@ -32,7 +32,15 @@ from skyfence.geodesy import MEAN_EARTH_RADIUS_KM, great_circle_km
 from skyfence.policy import Policy, Terminal, TerminalRegistry
 from skyfence.timeutil import parse_time
 
-__all__ = ["SCENARIOS", "CLASSES", "ClassInfo", "Scenario", "simulate", "write_scenario"]
+__all__ = [
+    "SCENARIOS",
+    "CLASSES",
+    "ClassInfo",
+    "Scenario",
+    "check_arguments",
+    "simulate",
+    "write_scenario",
+]
 
 SCENARIOS: tuple[str, ...] = ("ukraine-2026",)
 _NS = 1_000_000_000
@@ -420,6 +428,19 @@ def _outages(rng: np.random.Generator, plan: _Plan, t0: int, t_end: int, long_sh
         plan.dark.append((a, a + int(rng.uniform(12, 30) * 3600 * _NS)))
 
 
+def check_arguments(scenario: str, terminals: int, days: float, start: str) -> int:
+    """Validate :func:`simulate`'s arguments (before any work); returns the start in ns."""
+    if scenario not in SCENARIOS:
+        raise InputError(f"scenario {scenario!r} is not one of {', '.join(SCENARIOS)}")
+    if int(terminals) < len(CLASSES):
+        raise InputError(
+            f"terminals must be at least {len(CLASSES)} (one per class), got {terminals!r}"
+        )
+    if not 0 < float(days) <= 366:
+        raise InputError(f"days must be in (0, 366], got {days!r}")
+    return int(parse_time(start).astype(np.int64))
+
+
 def simulate(
     scenario: str = "ukraine-2026",
     *,
@@ -451,17 +472,11 @@ def simulate(
     >>> sorted(set(sc.labels)) == sorted(set(sc.classes.values()))
     True
     """
-    if scenario not in SCENARIOS:
-        raise InputError(f"scenario {scenario!r} is not one of {', '.join(SCENARIOS)}")
-    if int(terminals) < 16:
-        raise InputError(f"terminals must be at least 16 (one per class), got {terminals!r}")
-    if not 0 < float(days) <= 366:
-        raise InputError(f"days must be in (0, 366], got {days!r}")
+    t0 = check_arguments(scenario, terminals, days, start)
     from skyfence.policy import load_example
 
     rng = np.random.default_rng(int(seed))
     geo = _Geo()
-    t0 = int(parse_time(start).astype(np.int64))
     t_end = t0 + int(float(days) * 86400 * _NS)
     counts = {c: max(1, int(round(info.share * terminals))) for c, info in CLASSES.items()}
     parts: list[dict[str, np.ndarray]] = []
