@@ -6,7 +6,6 @@ rest is sea; ``front`` = 2..4 × 2..4 inside AA is a sensitive region switched o
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from skyfence.detect import PolicyHistory
@@ -27,6 +26,7 @@ terminal_rules:
   - {id: trip, kind: roaming, plans: [fixed, roam], max_trip_days: 60}
   - {id: sea, kind: maritime, offshore_km: 22.2, open_sea_state: active, offshore_plans: [maritime, aviation]}
 """
+
 
 class Boxes:
     def __init__(self) -> None:

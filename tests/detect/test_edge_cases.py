@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from skyfence.detect import DetectOptions, build_tracks, detect
 from skyfence.detect.testing import T0, km_to_deg, telemetry, trace
 from skyfence.policy import parse_policy
@@ -28,7 +29,9 @@ def test_a_single_gps_jump_is_not_a_drone(boxes):
     tracks = build_tracks(tel)
     assert tracks.jump.tolist() == [i == 20 for i in range(40)]
     assert np.nanmax(tracks.speed_kmh) < 1.0
-    report = run(boxes, trace("home", lat, lon), kinds=["speed", "service-area", "impossible-travel"])
+    report = run(
+        boxes, trace("home", lat, lon), kinds=["speed", "service-area", "impossible-travel"]
+    )
     assert report.findings == []
 
 
@@ -85,14 +88,14 @@ def test_altitude_beyond_the_plan(boxes):
 
 # ----------------------------------------------------------------------------- policy in force
 def test_a_policy_change_mid_trace_applies_from_its_time_on(boxes):
-    on = parse_policy("rules: [{id: aa, region: AA, state: active}, {id: bb, region: BB, state: active}]")
+    on = parse_policy(
+        "rules: [{id: aa, region: AA, state: active}, {id: bb, region: BB, state: active}]"
+    )
     off = parse_policy(
         "rules: [{id: aa-off, region: AA, state: suspended}, {id: bb, region: BB, state: active}]"
     )
     change = T0 + np.timedelta64(2, "h")
-    history = boxes.history(
-        versions=[(T0 - np.timedelta64(1, "D"), on, 1), (change, off, 2)]
-    )
+    history = boxes.history(versions=[(T0 - np.timedelta64(1, "D"), on, 1), (change, off, 2)])
     tr = trace("home", np.full(25, 5.0), np.full(25, 5.0), step_min=10)  # T0 .. T0+4h
     report = run(boxes, tr, kinds=["service-area"], history=history)
     (f,) = of(report, "service-area")
@@ -186,9 +189,11 @@ def test_gps_noise_at_a_border_is_not_shuttling(boxes):
 # ----------------------------------------------------------------------------- dark gaps
 def _gap_trace(tid, lat, lon, silent_h):
     before = T0 + (np.arange(12) * 5 * 60e9).astype("timedelta64[ns]")
-    after = before[-1] + np.timedelta64(int(silent_h * 3600), "s") + (
-        np.arange(12) * 5 * 60e9
-    ).astype("timedelta64[ns]")
+    after = (
+        before[-1]
+        + np.timedelta64(int(silent_h * 3600), "s")
+        + (np.arange(12) * 5 * 60e9).astype("timedelta64[ns]")
+    )
     times = np.concatenate([before, after])
     return trace(tid, np.full(24, lat), np.full(24, lon), times=times)
 

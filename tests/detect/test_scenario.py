@@ -77,8 +77,12 @@ def test_realistic_reports(real_world):
     codes = np.unique(tel.terminal[home])
     for code in codes[:10]:
         rows = np.flatnonzero(tel.terminal == code)
-        d = great_circle_km(tel.latitude_deg[rows], tel.longitude_deg[rows],
-                            np.median(tel.latitude_deg[rows]), np.median(tel.longitude_deg[rows]))
+        d = great_circle_km(
+            tel.latitude_deg[rows],
+            tel.longitude_deg[rows],
+            np.median(tel.latitude_deg[rows]),
+            np.median(tel.longitude_deg[rows]),
+        )
         assert np.median(d) < 0.08
     # drones fly at 100-250 km/h
     drone = np.flatnonzero(sc.labels == "drone")
@@ -112,7 +116,7 @@ def test_places_are_on_the_real_map(real_world):
 def test_bad_arguments():
     with pytest.raises(InputError, match="scenario 'mars'"):
         simulate("mars")
-    with pytest.raises(InputError, match="at least 16"):
+    with pytest.raises(InputError, match=r"at least 17 \(one per class\)"):
         simulate(terminals=3)
 
 

@@ -48,7 +48,9 @@ def test_the_three_formats_round_trip(tmp_path, suffix):
     src = tmp_path / "t.csv"
     src.write_text(CSV)
     t = read_telemetry(src)
-    out = write_telemetry(t, tmp_path / f"out{suffix}", extra={"label": np.array(["x"] * 3, object)})
+    out = write_telemetry(
+        t, tmp_path / f"out{suffix}", extra={"label": np.array(["x"] * 3, object)}
+    )
     _same(t, read_telemetry(out))
     assert read_column(out, "label").tolist() == ["x", "x", "x"]
 
@@ -56,9 +58,19 @@ def test_the_three_formats_round_trip(tmp_path, suffix):
 def test_json_lines_with_numbers_or_text(tmp_path):
     p = tmp_path / "t.jsonl"
     rows = [
-        {"terminal_id": 7, "time": "2026-02-01T00:00:00Z", "latitude_deg": 50, "longitude_deg": "30.5"},
-        {"terminal_id": "b", "time": "2026-02-01T00:01:00Z", "latitude_deg": 1.5,
-         "longitude_deg": 2, "speed_kmh": None},
+        {
+            "terminal_id": 7,
+            "time": "2026-02-01T00:00:00Z",
+            "latitude_deg": 50,
+            "longitude_deg": "30.5",
+        },
+        {
+            "terminal_id": "b",
+            "time": "2026-02-01T00:01:00Z",
+            "latitude_deg": 1.5,
+            "longitude_deg": 2,
+            "speed_kmh": None,
+        },
     ]
     p.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     t = read_telemetry(p)
@@ -68,8 +80,17 @@ def test_json_lines_with_numbers_or_text(tmp_path):
 def test_parquet_timestamp_column(tmp_path):
     p = tmp_path / "t.parquet"
     times = pa.array(np.array(["2026-02-01T00:00", "2026-02-01T00:05"], "datetime64[ns]"))
-    pq.write_table(pa.table({"terminal_id": ["a", "a"], "time": times,
-                             "latitude_deg": [1.0, 2.0], "longitude_deg": [3.0, 4.0]}), p)
+    pq.write_table(
+        pa.table(
+            {
+                "terminal_id": ["a", "a"],
+                "time": times,
+                "latitude_deg": [1.0, 2.0],
+                "longitude_deg": [3.0, 4.0],
+            }
+        ),
+        p,
+    )
     t = read_telemetry(p)
     assert t.line.tolist() == [1, 2] and t.times[1] == np.datetime64("2026-02-01T00:05")
 
@@ -101,8 +122,13 @@ def test_bad_rows_skipped_are_listed_never_dropped_silently(tmp_path):
     assert t.ids().tolist() == ["a", "h"] and t.line.tolist() == [2, 10]
     assert t.rejected_count == 7
     assert [(r.line, r.reason.split(" ")[0]) for r in t.rejected] == [
-        (3, "latitude_deg"), (4, "time"), (5, "expected"), (6, "latitude_deg"),
-        (7, "terminal_id"), (8, "speed_kmh"), (9, "speed_kmh"),
+        (3, "latitude_deg"),
+        (4, "time"),
+        (5, "expected"),
+        (6, "latitude_deg"),
+        (7, "terminal_id"),
+        (8, "speed_kmh"),
+        (9, "speed_kmh"),
     ]
     assert "outside -90..90" in t.rejected[3].reason and "negative" in t.rejected[5].reason
     assert t.terminal_ids.tolist() == ["a", "h"]  # no ids of bad rows
@@ -110,10 +136,12 @@ def test_bad_rows_skipped_are_listed_never_dropped_silently(tmp_path):
 
 def test_bad_json_lines_are_listed(tmp_path):
     p = tmp_path / "bad.jsonl"
-    p.write_text('{"terminal_id":"a","time":"2026-02-01T00:00:00Z","latitude_deg":1,"longitude_deg":2}\n'
-                 "\n"
-                 "not json\n"
-                 '{"terminal_id":"b","time":"2026-02-01T00:00:00Z","latitude_deg":1}\n')
+    p.write_text(
+        '{"terminal_id":"a","time":"2026-02-01T00:00:00Z","latitude_deg":1,"longitude_deg":2}\n'
+        "\n"
+        "not json\n"
+        '{"terminal_id":"b","time":"2026-02-01T00:00:00Z","latitude_deg":1}\n'
+    )
     t = read_telemetry(p, on_invalid="skip")
     assert len(t) == 1 and [r.line for r in t.rejected] == [3, 4]
     assert "missing longitude_deg" in t.rejected[1].reason
@@ -122,7 +150,10 @@ def test_bad_json_lines_are_listed(tmp_path):
 @pytest.mark.parametrize(
     "text,match",
     [
-        ("terminal_id,time,latitude_deg\na,2026-02-01T00:00:00Z,5\n", "missing column.*longitude_deg"),
+        (
+            "terminal_id,time,latitude_deg\na,2026-02-01T00:00:00Z,5\n",
+            "missing column.*longitude_deg",
+        ),
         ("", "missing column"),
     ],
 )
@@ -157,7 +188,9 @@ def test_small_blocks_give_the_same_rows_and_lines(tmp_path, suffix):
 
 def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path):
     p = tmp_path / "t.csv"
-    p.write_bytes(b"terminal_id,time,latitude_deg,longitude_deg\n\xff\xfe,2026-02-01T00:00:00Z,1,2\n")
+    p.write_bytes(
+        b"terminal_id,time,latitude_deg,longitude_deg\n\xff\xfe,2026-02-01T00:00:00Z,1,2\n"
+    )
     with pytest.raises(SkyfenceError, match="line 2: the line is not UTF-8"):
         read_telemetry(p)
 
