@@ -190,8 +190,8 @@ def decide_reports(
     history: PolicyHistory,
     registry: TerminalRegistry,
     *,
-    rows: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
+    chunk_rows: int = 1 << 20,
 ) -> Decisions:
     """Decide every report under the version in force at its time.
 
@@ -200,7 +200,8 @@ def decide_reports(
     inferred from the terminal's history (``trips_from_history=True``; the history of a
     version includes the reports before it, so a trip that began under an earlier version
     keeps its start). Single GPS jumps are decided too (the network saw them); the
-    detectors leave them out.
+    detectors leave them out. Reports are decided about ``chunk_rows`` at a time, whole
+    terminals per call.
     """
     tel = tracks.telemetry
     n = len(tel)
@@ -218,48 +219,59 @@ def decide_reports(
     rule_key: dict[str, int] = {}
     region_names: list[str] = []
     region_key: dict[str, int] = {}
+    maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     country_names: tuple[str, ...] = ()
-    done = 0
-    for k in range(len(history)):
-        mine = version == k
-        if not mine.any():
-            continue
-        cp = history.compiled(k)
-        if _has_roaming(history.versions[k].policy) and k > 0:
-            # the trip of a report may have started under an earlier version
-            take = np.flatnonzero(version <= k)
-        else:
-            take = np.flatnonzero(mine)
-        table = {
-            "terminal_index": terminal_row[take],
-            "lat": tel.latitude_deg[take],
-            "lon": tel.longitude_deg[take],
-            "time": tel.time_ns[take].view("datetime64[ns]"),
-            "speed_kmh": tracks.speed_kmh[take],
-            "altitude_m": tel.altitude_m[take],
-        }
-
-        def step(d: int, total: int, base: int = done) -> None:
-            if progress is not None:
-                progress(base + d, n)
-
-        res = cp.decide_batch(table, registry=registry, trips_from_history=True, progress=step)
-        sel = mine[take]
-        dest = take[sel]
-        out["allowed"][dest] = res.allowed[sel]
-        out["reasons_mask"][dest] = res.reasons_mask[sel]
-        out["state"][dest] = res.state[sel]
-        out["country"][dest] = res.country[sel]
-        names = res.rule_ids
-        rmap = np.array([_intern(rule_key, rule_names, r) for r in names] + [-1], dtype=np.int32)
-        rule = res.rule[sel]
-        out["rule"][dest] = rmap[np.where(rule >= 0, rule, len(names))]
-        exprs = [str(e) for e in cp.region_exprs]
-        gmap = np.array([_intern(region_key, region_names, e) for e in exprs] + [-1], np.int32)
-        region = res.region[sel]
-        out["region"][dest] = gmap[np.where(region >= 0, region, len(exprs))]
-        country_names = tuple(str(r.id) for r in cp.countries.regions)
-        done += int(mine.sum())
+    # whole terminals at a time: a terminal's history (trips abroad) stays in one call, and
+    # the engine's temporaries stay the size of a chunk
+    starts = np.flatnonzero(tracks.first)
+    cuts = np.unique(starts[np.searchsorted(starts, np.arange(0, n, chunk_rows))]) if n else starts
+    bounds = list(zip(cuts.tolist(), [*cuts[1:].tolist(), n], strict=True))
+    for a, b in bounds:
+        ver = version[a:b]
+        for k in np.unique(ver[ver >= 0]).tolist():
+            cp = history.compiled(k)
+            if k not in maps:
+                names = cp.rule_ids
+                rmap = np.array([_intern(rule_key, rule_names, r) for r in names] + [-1], np.int32)
+                exprs = [str(e) for e in cp.region_exprs]
+                gmap = np.array(
+                    [_intern(region_key, region_names, e) for e in exprs] + [-1], np.int32
+                )
+                maps[k] = (rmap, gmap)
+                country_names = tuple(str(r.id) for r in cp.countries.regions)
+            rmap, gmap = maps[k]
+            mine = ver == k
+            if _has_roaming(history.versions[k].policy) and k > 0:
+                take = ver <= k  # a trip may have started under an earlier version
+            else:
+                take = mine
+            whole = bool(take.all())
+            rows: slice | np.ndarray = slice(a, b) if whole else a + np.flatnonzero(take)
+            table = {
+                "terminal_index": terminal_row[rows],
+                "lat": tel.latitude_deg[rows],
+                "lon": tel.longitude_deg[rows],
+                "time": tel.time_ns[rows].view("datetime64[ns]"),
+                "speed_kmh": tracks.speed_kmh[rows],
+                "altitude_m": tel.altitude_m[rows],
+            }
+            res = cp.decide_batch(
+                table, registry=registry, trips_from_history=True, chunk_rows=chunk_rows
+            )
+            sel = mine if whole else mine[take]
+            dest = a + np.flatnonzero(mine)
+            out["allowed"][dest] = res.allowed[sel]
+            out["reasons_mask"][dest] = res.reasons_mask[sel]
+            out["state"][dest] = res.state[sel]
+            out["country"][dest] = res.country[sel]
+            rule = res.rule[sel]
+            out["rule"][dest] = rmap[np.where(rule >= 0, rule, len(rmap) - 1)]
+            region = res.region[sel]
+            out["region"][dest] = gmap[np.where(region >= 0, region, len(gmap) - 1)]
+        if progress is not None:
+            progress(b, n)
+    if not country_names and len(history):
+        country_names = tuple(str(r.id) for r in history.compiled(0).countries.regions)
     return Decisions(
         version=version,
         terminal_row=terminal_row,

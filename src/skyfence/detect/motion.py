@@ -247,13 +247,11 @@ def border_shuttle(ctx: Context) -> list[Finding]:
     land = rows[~sea]
     if land.size < 2:
         return []
-    # cumulative counts over the clean rows, to ask "any sea / high fix between two rows"
-    pos = np.empty(len(tel), dtype=np.int64)
-    pos[rows] = np.arange(rows.size)
-    sea_cum = np.r_[0, np.cumsum(sea)]
-    high_cum = np.r_[0, np.cumsum(high)]
+    # rows at sea / high up, to ask "any such fix between two rows" (few: ships, aircraft)
+    sea_rows = rows[sea]
+    high_rows = rows[high]
     zone = d.country[land].astype(np.int64) * 65536 + (d.region[land].astype(np.int64) + 1)
-    restricted = ~d.serving()[land] | ctx.region_is_sensitive(d.region[land])
+    off = ~d.serving()[land] | ctx.region_is_sensitive(d.region[land])  # restricted places
     term = tel.terminal[land]
     new_term = group_starts(term)
     starts, ends = runs(np.ones(land.size, dtype=bool), new_term | group_starts(zone))
@@ -279,16 +277,18 @@ def border_shuttle(ctx: Context) -> list[Finding]:
     a = g_end[:-1] - 1  # last fix of a stay (index into land)
     b = g_start[1:]  # first fix of the next stay
     crossing = g_term[1:] == g_term[:-1]
-    # where each stay is (mean of its fixes): GPS noise at a border does not move it
-    lat_l, lon_l = tel.latitude_deg[land], tel.longitude_deg[land]
-    size = np.maximum(g_end - g_start, 1)
-    cs_lat, cs_lon = np.r_[0.0, np.cumsum(lat_l)], np.r_[0.0, np.cumsum(lon_l)]
-    g_lat = (cs_lat[g_end] - cs_lat[g_start]) / size
-    g_lon = (cs_lon[g_end] - cs_lon[g_start]) / size
+    # where each stay is (mean of its fixes): GPS noise at a border does not move it; the
+    # stays partition the land rows, so their sums are one reduceat, a group's the sum of
+    # its kept stays
+    run_lat = np.add.reduceat(tel.latitude_deg[land], starts)[keep]
+    run_lon = np.add.reduceat(tel.longitude_deg[land], starts)[keep]
+    size = np.bincount(grp, weights=(e_k - s_k).astype(np.float64))
+    g_lat = np.bincount(grp, weights=run_lat) / size
+    g_lon = np.bincount(grp, weights=run_lon) / size
     moved = great_circle_km(g_lat[:-1], g_lon[:-1], g_lat[1:], g_lon[1:]) >= o.shuttle_min_km
     ra, rb = land[a], land[b]
-    by_sea = (sea_cum[pos[rb]] - sea_cum[pos[ra] + 1]) > 0
-    by_air = (high_cum[pos[rb] + 1] - high_cum[pos[ra]]) > 0
+    by_sea = np.searchsorted(sea_rows, rb) > np.searchsorted(sea_rows, ra, side="right")
+    by_air = np.searchsorted(high_rows, rb, side="right") > np.searchsorted(high_rows, ra)
     km = great_circle_km(
         tel.latitude_deg[ra], tel.longitude_deg[ra], tel.latitude_deg[rb], tel.longitude_deg[rb]
     )
@@ -296,7 +296,7 @@ def border_shuttle(ctx: Context) -> list[Finding]:
     by_air |= km / hours > o.flight_min_kmh
     counted = crossing & moved & ~by_sea & ~by_air
     if o.shuttle_borders == "restricted":
-        counted &= restricted[a] | restricted[b]
+        counted &= off[a] | off[b]
     out = []
     idx = np.flatnonzero(counted)
     if idx.size == 0:
@@ -314,15 +314,10 @@ def border_shuttle(ctx: Context) -> list[Finding]:
             if len(fixes) < 6:
                 fixes += [fix_record(tel, x), fix_record(tel, y)]
         first_row = int(ra[sel[0]])
-        region = next(
-            (
-                d.region_names[d.region[int(r)]]
-                for j in sel.tolist()
-                for r in (ra[j], rb[j])
-                if d.region[int(r)] >= 0
-                and (not d.serving()[int(r)] or ctx.region_is_sensitive(d.region[[int(r)]])[0])
-            ),
-            None,
+        sides = np.concatenate([a[sel], b[sel]])
+        restricted_sides = sides[off[sides] & (d.region[land[sides]] >= 0)]
+        region = (
+            d.region_names[d.region[land[restricted_sides[0]]]] if restricted_sides.size else None
         )
         uniq = sorted(set(names), key=names.index)
         out.append(
@@ -386,8 +381,9 @@ def unregistered_cluster(ctx: Context) -> list[Finding]:
     cell = o.cluster_cell_deg
     gi = np.floor(tel.latitude_deg[rows] / cell).astype(np.int64)
     gj = np.floor(tel.longitude_deg[rows] / cell).astype(np.int64)
-    key = np.stack([tel.terminal[rows].astype(np.int64), gi, gj], axis=1)
-    _, first = np.unique(key, axis=0, return_index=True)
+    # one key per (terminal, cell): terminal code and cell indices packed in one int64
+    key = (tel.terminal[rows].astype(np.int64) << 40) | ((gi + 2**19) << 20) | (gj + 2**19)
+    _, first = np.unique(key, return_index=True)
     pts = rows[np.sort(first)]
     xy = np.radians(np.column_stack([tel.latitude_deg[pts], tel.longitude_deg[pts]]))
     labels = DBSCAN(

@@ -23,15 +23,10 @@ from skyfence.policy import REASONS, STATES
 __all__ = ["service_area", "speed", "altitude", "roaming", "run_findings"]
 
 
-def run_findings(
-    ctx: Context,
-    flag: np.ndarray,
-    key: np.ndarray,
-    make: Callable[[np.ndarray], Finding | None],
-    min_fixes: int,
-) -> list[Finding]:
-    """Runs of ``flag`` over the clean rows of each terminal, split where ``key`` changes;
-    ``make(rows)`` turns the rows of a run into a finding."""
+def run_groups(ctx: Context, flag: np.ndarray, key: np.ndarray, min_fixes: int) -> list[np.ndarray]:
+    """Rows of each run of ``flag`` over the clean rows of each terminal, split where ``key``
+    changes; runs of one terminal and key less than ``merge_gap_min`` apart are one group;
+    groups of fewer than ``min_fixes`` rows are dropped."""
     rows = ctx.clean_rows
     if rows.size == 0:
         return []
@@ -42,7 +37,6 @@ def run_findings(
     starts, ends = runs(f, breaks)
     if starts.size == 0:
         return []
-    # runs of one terminal and key less than merge_gap_min apart are one finding
     t = ctx.tel.time_ns[rows]
     gap_ns = ctx.options.merge_gap_min * 6e10
     join = np.r_[
@@ -52,13 +46,31 @@ def run_findings(
         & ((t[starts[1:]] - t[ends[:-1] - 1]) <= gap_ns),
     ]
     group = np.cumsum(~join) - 1
+    first = np.flatnonzero(~join)
+    last = np.r_[first[1:], starts.size]
     out = []
-    for g in range(int(group[-1]) + 1):
-        members = np.flatnonzero(group == g) if join.any() else np.array([g])
-        sel = np.concatenate([np.arange(starts[m], ends[m]) for m in members.tolist()])
-        if sel.size < min_fixes:
-            continue
-        finding = make(rows[sel])
+    for g0, g1 in zip(first.tolist(), last.tolist(), strict=True):
+        if g1 - g0 == 1:
+            sel = rows[starts[g0] : ends[g0]]
+        else:
+            sel = rows[np.concatenate([np.arange(starts[m], ends[m]) for m in range(g0, g1)])]
+        if sel.size >= min_fixes:
+            out.append(sel)
+    del group
+    return out
+
+
+def run_findings(
+    ctx: Context,
+    flag: np.ndarray,
+    key: np.ndarray,
+    make: Callable[[np.ndarray], Finding | None],
+    min_fixes: int,
+) -> list[Finding]:
+    """:func:`run_groups`, each turned into a finding by ``make(rows)``."""
+    out = []
+    for rows in run_groups(ctx, flag, key, min_fixes):
+        finding = make(rows)
         if finding is not None:
             out.append(finding)
     return out
@@ -138,36 +150,51 @@ def _plan_applies(plans: tuple[str, ...] | None, plan: str | None) -> bool:
     return plan is not None and plan in plans
 
 
-def _limit_rule(ctx: Context, row: int, kind: str, value: float) -> tuple[str | None, float | None]:
-    """The rule of ``kind`` (speed_limit / altitude) in force at ``row`` whose limit
-    ``value`` exceeds, the tightest one; the same checks as the engine's."""
+def _limit_rules(
+    ctx: Context, rows: np.ndarray, kind: str, values: np.ndarray
+) -> tuple[list[str | None], np.ndarray]:
+    """For each of ``rows``: the rule of ``kind`` (speed_limit / altitude) in force there
+    whose limit ``values`` exceed, the tightest one, and its limit (NaN: none); the same
+    checks as the engine's, vectorised over the rows."""
     d = ctx.decisions
-    k = int(d.version[row])
-    policy = ctx.history.versions[k].policy
-    t = np.datetime64(int(ctx.tel.time_ns[row]), "ns")
-    lat, lon = float(ctx.tel.latitude_deg[row]), float(ctx.tel.longitude_deg[row])
-    term_row = int(d.terminal_row[row])
-    term = ctx.registry.terminals[term_row] if term_row >= 0 else None
-    plan = term.plan if term is not None else None
-    best: tuple[str | None, float | None] = (None, None)
-    for r in policy.terminal_rules:
-        if r.kind != kind or not r.in_force(t):
-            continue
-        limit = r.max_speed_kmh if kind == "speed_limit" else r.max_altitude_m
-        if limit is None or not value > limit:
-            continue
-        if kind == "speed_limit":
-            if not _plan_applies(r.plans, plan) or (plan is not None and plan in r.exempt_plans):
+    tel = ctx.tel
+    n = rows.size
+    best = np.full(n, np.inf)
+    best_id: list[str | None] = [None] * n
+    reg = ctx.registry.terminals
+    term_row = d.terminal_row[rows]
+    plan = np.array([reg[r].plan if r >= 0 else "" for r in term_row.tolist()], dtype=object)
+    exempt = np.array([reg[r].speed_exempt if r >= 0 else False for r in term_row.tolist()])
+    t = tel.time_ns[rows]
+    lat, lon = tel.latitude_deg[rows], tel.longitude_deg[rows]
+    for k in np.unique(d.version[rows]).tolist():
+        in_k = d.version[rows] == k
+        for r in ctx.history.versions[k].policy.terminal_rules:
+            if r.kind != kind:
                 continue
-            if r.honour_speed_exemption and term is not None and term.speed_exempt:
+            limit = r.max_speed_kmh if kind == "speed_limit" else r.max_altitude_m
+            if limit is None:
                 continue
-        elif plan is not None and plan in r.exempt_plans:
-            continue
-        if r.region and not bool(ctx.history.resolve(r.region).contains(lat, lon)[0]):
-            continue
-        if best[1] is None or limit < best[1]:
-            best = (r.id, float(limit))
-    return best
+            ok = in_k & (values > limit) & (limit < best)
+            if r.effective_from is not None:
+                ok &= t >= np.datetime64(r.effective_from, "ns").astype(np.int64)
+            if r.effective_until is not None:
+                ok &= t < np.datetime64(r.effective_until, "ns").astype(np.int64)
+            if kind == "speed_limit":
+                if r.plans is not None:
+                    ok &= np.isin(plan, list(r.plans))
+                if r.honour_speed_exemption:
+                    ok &= ~exempt
+            if r.exempt_plans:
+                ok &= ~np.isin(plan, list(r.exempt_plans))
+            if r.region and ok.any():
+                idx = np.flatnonzero(ok)
+                inside = ctx.history.resolve(r.region).contains(lat[idx], lon[idx])
+                ok[idx[~inside]] = False
+            best[ok] = limit
+            for i in np.flatnonzero(ok).tolist():
+                best_id[i] = r.id
+    return best_id, np.where(np.isfinite(best), best, np.nan)
 
 
 def _over_limit(
@@ -179,42 +206,49 @@ def _over_limit(
     key = d.version.astype(np.int64)
     rule_kind = "speed_limit" if kind == "speed" else "altitude"
 
-    def make(rows: np.ndarray) -> Finding:
+    groups = run_groups(ctx, flag, key, ctx.options.min_fixes)
+    peaks = np.array([int(g[int(np.argmax(values[g]))]) for g in groups], dtype=np.int64)
+    rule_ids, limits = _limit_rules(ctx, peaks, rule_kind, values[peaks])
+    what = "speed" if kind == "speed" else "altitude"
+    tag = unit.replace("/", "")
+    out = []
+    for rows, peak, rule, lim in zip(
+        groups, peaks.tolist(), rule_ids, limits.tolist(), strict=True
+    ):
         v = values[rows]
-        peak = int(rows[int(np.argmax(v))])
-        rule, limit = _limit_rule(ctx, peak, rule_kind, float(values[peak]))
+        limit = None if np.isnan(lim) else float(lim)
         hours = _hours(ctx, rows)
         excess = float(values[peak]) / limit - 1.0 if limit else 1.0
         # score: how far over the limit, and for how long (x = excess * sqrt(reports))
         score = float(score_from(4.0 * excess * np.sqrt(len(rows) / 2.0)))
-        what = "speed" if kind == "speed" else "altitude"
-        return Finding(
-            kind=kind,
-            terminal_ids=(str(tel.terminal_ids[tel.terminal[rows[0]]]),),
-            score=score,
-            start=iso(tel.time_ns[rows[0]]),
-            end=iso(tel.time_ns[rows[-1]]),
-            latitude_deg=float(tel.latitude_deg[peak]),
-            longitude_deg=float(tel.longitude_deg[peak]),
-            summary=f"{what} up to {values[peak]:,.0f} {unit} over {len(rows)} reports "
-            f"({hours * 60:.0f} min), above the limit of {limit:g} {unit} (rule {rule})"
-            if limit is not None
-            else f"{what} up to {values[peak]:,.0f} {unit} over {len(rows)} reports",
-            rule_id=rule,
-            region=None,
-            policy_version=ctx.version_number(d.version[peak]),
-            fixes=_fixes(ctx, rows, peak),
-            details={
-                f"peak_{kind}_{unit.replace('/', '')}": round(float(values[peak]), 1),
-                f"median_{kind}_{unit.replace('/', '')}": round(float(np.median(v)), 1),
-                "limit": limit,
-                "reports": len(rows),
-                "minutes": round(hours * 60, 1),
-                "reported": bool(np.isfinite(tel.speed_kmh[peak])) if kind == "speed" else True,
-            },
+        out.append(
+            Finding(
+                kind=kind,
+                terminal_ids=(str(tel.terminal_ids[tel.terminal[rows[0]]]),),
+                score=score,
+                start=iso(tel.time_ns[rows[0]]),
+                end=iso(tel.time_ns[rows[-1]]),
+                latitude_deg=float(tel.latitude_deg[peak]),
+                longitude_deg=float(tel.longitude_deg[peak]),
+                summary=f"{what} up to {values[peak]:,.0f} {unit} over {len(rows)} reports "
+                f"({hours * 60:.0f} min), above the limit of {limit:g} {unit} (rule {rule})"
+                if limit is not None
+                else f"{what} up to {values[peak]:,.0f} {unit} over {len(rows)} reports",
+                rule_id=rule,
+                region=None,
+                policy_version=ctx.version_number(d.version[peak]),
+                fixes=_fixes(ctx, rows, peak),
+                details={
+                    f"peak_{kind}_{tag}": round(float(values[peak]), 1),
+                    f"median_{kind}_{tag}": round(float(np.median(v)), 1),
+                    "limit": limit,
+                    "reports": len(rows),
+                    "minutes": round(hours * 60, 1),
+                    "reported": bool(np.isfinite(tel.speed_kmh[peak])) if kind == "speed" else True,
+                },
+            )
         )
-
-    return run_findings(ctx, flag, key, make, ctx.options.min_fixes)
+    return out
 
 
 def speed(ctx: Context) -> list[Finding]:

@@ -647,12 +647,15 @@ class _Builder:
 
     def finish(self) -> Telemetry:
         def cat(name: str, dtype: Any) -> np.ndarray:
-            parts = self.parts[name]
-            return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+            parts = self.parts.pop(name)  # freed column by column: peak = parts + one column
+            out = np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+            parts.clear()
+            return out
 
         ids = np.empty(len(self.codes), dtype=object)
         for key, code in self.codes.items():
             ids[code] = key
+        pa.default_memory_pool().release_unused()
         return Telemetry(
             terminal=cat("terminal_id", np.int32),
             terminal_ids=ids,

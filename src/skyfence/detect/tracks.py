@@ -136,13 +136,6 @@ def runs(flag: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(start), np.flatnonzero(end) + 1
 
 
-def _neighbour_km(lat: np.ndarray, lon: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    out = np.full(a.shape[0], np.nan)
-    ok = (a >= 0) & (b >= 0)
-    out[ok] = great_circle_km(lat[a[ok]], lon[a[ok]], lat[b[ok]], lon[b[ok]])
-    return out
-
-
 def build_tracks(telemetry: Telemetry, options: TrackOptions | None = None) -> Tracks:
     """Sort ``telemetry`` and compute jumps, steps and speeds (see the module docstring).
 
@@ -165,50 +158,77 @@ def build_tracks(telemetry: Telemetry, options: TrackOptions | None = None) -> T
     lat, lon, t = tel.latitude_deg, tel.longitude_deg, tel.time_ns
     first = group_starts(tel.terminal)
     last = np.r_[first[1:], True] if n else np.zeros(0, bool)
-    idx = np.arange(n, dtype=np.int64)
-    p = np.where(first, -1, idx - 1)
-    q = np.where(last, -1, idx + 1)
 
     # -- single GPS jumps: off the interpolated track by >= jump_min_km, neighbours close
-    inner = np.flatnonzero((p >= 0) & (q >= 0))
     candidate = np.zeros(n, dtype=bool)
-    if inner.size:
-        pi, qi = p[inner], q[inner]
-        span = (t[qi] - t[pi]).astype(np.float64)
-        f = np.where(span > 0, (t[inner] - t[pi]) / np.where(span > 0, span, 1.0), 0.5)
-        dlon = (lon[qi] - lon[pi] + 180.0) % 360.0 - 180.0
-        ilat = lat[pi] + f * (lat[qi] - lat[pi])
-        ilon = lon[pi] + f * dlon
-        dev = great_circle_km(lat[inner], lon[inner], ilat, ilon)
-        d_pq = great_circle_km(lat[pi], lon[pi], lat[qi], lon[qi])
-        candidate[inner] = (dev >= options.jump_min_km) & (d_pq <= options.jump_back_ratio * dev)
+    for a, b in _chunks(1, n - 1):  # rows a..b-1 have both neighbours in the file
+        candidate[a:b] = _jump_candidates(lat, lon, t, a, b, options)
+    candidate &= ~first & ~last
     neighbour_candidate = np.zeros(n, dtype=bool)
     if n > 1:
         neighbour_candidate[1:] |= candidate[:-1] & ~first[1:]
         neighbour_candidate[:-1] |= candidate[1:] & ~last[:-1]
     jump = candidate & ~neighbour_candidate
+    del candidate, neighbour_candidate
 
-    # -- previous non-jump fix of the same terminal
+    # -- previous non-jump fix of the same terminal (the row before, except after a jump)
+    idx = np.arange(n, dtype=np.int64)
     keep = np.where(jump, -1, idx)
     last_keep = np.maximum.accumulate(np.r_[-1, keep[:-1]]) if n else keep
+    del keep
     term_start = np.maximum.accumulate(np.where(first, idx, 0))
     prev = np.where(last_keep >= term_start, last_keep, -1)
-    step_km = _neighbour_km(lat, lon, prev, idx)
-    step_s = np.where(prev >= 0, (t - t[np.maximum(prev, 0)]) / _NS, np.nan)
+    del last_keep, term_start, idx
+    step_km = np.full(n, np.nan)
+    step_s = np.full(n, np.nan)
+    for a, b in _chunks(0, n):
+        rows = slice(a, b)
+        pr = prev[rows]
+        ok = pr >= 0
+        pr_c = np.where(ok, pr, np.arange(a, b))
+        step_km[rows] = np.where(
+            ok, great_circle_km(lat[pr_c], lon[pr_c], lat[rows], lon[rows]), np.nan
+        )
+        step_s[rows] = np.where(ok, (t[rows] - t[pr_c]) / _NS, np.nan)
 
     # -- speed: reported, else the slower of the two clean segments around the fix
     with np.errstate(divide="ignore", invalid="ignore"):
         seg = np.where(step_s >= max(options.min_dt_s, 1e-9), step_km / step_s * 3600.0, np.nan)
-    seg = np.where(jump | (seg > options.max_speed_kmh), np.nan, seg)
+    seg[jump | (seg > options.max_speed_kmh)] = np.nan
     # the segment out of a clean fix ends at its next clean fix, whose ``prev`` is this fix
-    clean_rows = np.flatnonzero(~jump)
     v_out = np.full(n, np.nan)
-    if clean_rows.size > 1:
-        a, b = clean_rows[:-1], clean_rows[1:]
-        same = prev[b] == a
-        v_out[a[same]] = seg[b[same]]
+    has_prev = np.flatnonzero((prev >= 0) & ~jump)  # each clean fix is the prev of one
+    v_out[prev[has_prev]] = seg[has_prev]
+    del has_prev
     # rounded to 1e-6 km/h: float noise must not put a terminal at the limit over it
-    computed = np.round(np.fmin(seg, v_out), 6)
-    speed = np.where(np.isfinite(tel.speed_kmh), tel.speed_kmh, computed)
-    speed = np.where(jump, np.nan, speed)
+    speed = np.round(np.fmin(seg, v_out), 6)
+    del seg, v_out
+    reported = np.isfinite(tel.speed_kmh)
+    speed[reported] = tel.speed_kmh[reported]
+    speed[jump] = np.nan
     return Tracks(tel, first, jump, prev, step_km, step_s, speed, options)
+
+
+_CHUNK = 1 << 20
+
+
+def _chunks(a: int, b: int) -> list[tuple[int, int]]:
+    """``[a, b)`` cut into pieces of at most 2**20 rows (bounded temporaries)."""
+    return [(s, min(s + _CHUNK, b)) for s in range(a, b, _CHUNK)]
+
+
+def _jump_candidates(
+    lat: np.ndarray, lon: np.ndarray, t: np.ndarray, a: int, b: int, options: TrackOptions
+) -> np.ndarray:
+    """For rows a..b-1 (each with a row before and after it): off the track between them by
+    at least ``jump_min_km``, with the two closer than ``jump_back_ratio`` of that."""
+    p, i, q = slice(a - 1, b - 1), slice(a, b), slice(a + 1, b + 1)
+    span = (t[q] - t[p]).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(span > 0, (t[i] - t[p]) / span, 0.5)
+    dlon = (lon[q] - lon[p] + 180.0) % 360.0 - 180.0
+    ilat = lat[p] + f * (lat[q] - lat[p])
+    ilon = lon[p] + f * dlon
+    dev = great_circle_km(lat[i], lon[i], ilat, ilon)
+    d_pq = great_circle_km(lat[p], lon[p], lat[q], lon[q])
+    return (dev >= options.jump_min_km) & (d_pq <= options.jump_back_ratio * dev)
