@@ -76,7 +76,7 @@ class DetectOptions:
     repeat_jump_km: float = 5.0
     min_gap_h: float = 12.0
     gap_probe_km: tuple[float, ...] = (10.0, 25.0)
-    cluster_eps_km: float = 3.0
+    cluster_eps_km: float = 1.5
     cluster_min_terminals: int = 5
     cluster_cell_deg: float = 0.01
     shuttle_min_crossings: int = 4

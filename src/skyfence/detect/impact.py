@@ -320,7 +320,7 @@ def plot_impact(report: ImpactReport, path: str | Path, *, title: str | None = N
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, names)
     axes[0].invert_yaxis()
-    axes[1].legend(loc="lower right", fontsize=8)
+    axes[1].legend(loc="best", fontsize=8)
     fig.suptitle(title or f"rule impact (labels from the detectors under {report.reference!r})")
     fig.tight_layout()
     try:

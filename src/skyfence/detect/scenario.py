@@ -103,14 +103,14 @@ CLASSES: dict[str, ClassInfo] = {
         "speed",
         "service-area unregistered-cluster",
         0.05,
-        "drone at 100-250 km/h, 100-1,500 m, sorties from a base in Ukraine",
+        "drone at 100-250 km/h, 100-1,500 m, sorties from a base in Ukraine; half unregistered",
     ),
     "high-drone": _c(
         True,
         "speed altitude",
         "service-area unregistered-cluster",
         0.02,
-        "drone at 120-220 km/h and 3,200-6,000 m",
+        "drone at 120-220 km/h and 3,200-6,000 m; half unregistered",
     ),
     "front-shuttle": _c(
         True,
