@@ -11,7 +11,7 @@ get only these columns, so nothing they do can depend on it.
 
 Files are read block by block (CSV and JSON Lines in blocks of whole lines parsed by
 pyarrow, Parquet by row groups), so the text of a file never sits in memory whole; what is
-kept is a compact columnar :class:`Telemetry` of 44 bytes per row (10 million rows: 440 MB).
+kept is a compact columnar :class:`Telemetry` of 52 bytes per row (10 million rows: 520 MB).
 Bad rows are never dropped silently: by default the first bad row stops the read with its
 line number; with ``on_invalid="skip"`` the bad rows are left out and listed in
 :attr:`Telemetry.rejected` with their line numbers and what is wrong.
