@@ -274,3 +274,13 @@ def test_every_finding_carries_its_evidence(boxes):
     assert f.rule_id == "wl" and f.region == "AA" and f.details["reason"] == "whitelist"
     assert [fx["line"] for fx in f.fixes] == [1, 3, 5, 7, 10]
     assert f.fixes[0]["time"] == "2026-03-01T00:00:00Z" and 0 < f.score < 1
+
+
+def test_empty_and_single_report_telemetry(boxes):
+    from skyfence.detect import Telemetry
+
+    empty = Telemetry.from_columns([], np.array([], "datetime64[ns]"), [], [])
+    report = detect(empty, boxes.history(), boxes.registry)
+    assert (report.rows, report.findings) == (0, [])
+    one = run(boxes, trace("stranger", [5.0], [5.0]), kinds=list(DetectOptions().kinds))
+    assert one.rows == 1 and one.findings == []  # one report is no run of two

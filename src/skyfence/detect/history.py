@@ -225,7 +225,7 @@ def decide_reports(
     # the engine's temporaries stay the size of a chunk
     starts = np.flatnonzero(tracks.first)
     cuts = np.unique(starts[np.searchsorted(starts, np.arange(0, n, chunk_rows))]) if n else starts
-    bounds = list(zip(cuts.tolist(), [*cuts[1:].tolist(), n], strict=True))
+    bounds = list(zip(cuts.tolist(), [*cuts[1:].tolist(), n], strict=True)) if n else []
     for a, b in bounds:
         ver = version[a:b]
         for k in np.unique(ver[ver >= 0]).tolist():
