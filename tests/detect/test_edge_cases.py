@@ -170,7 +170,7 @@ def test_shuttling_across_the_front_line(boxes):
     walker = _shuttle("van", [outside, inside, outside, inside, outside], stay_h=8.0)
     report = run(boxes, walker, kinds=["border-shuttle", "service-area"])
     (f,) = of(report, "border-shuttle")
-    assert f.details["crossings"] == 4 and f.region == "front"
+    assert f.details["crossings"] == 4 and (f.region, f.rule_id) == ("front", "front-off")
     assert len(of(report, "service-area")) == 2  # the two stays in 'front'
     # an ordinary border between two served countries does not count by default
     road = _shuttle("van", [(5.0, 9.5), (5.0, 10.5)] * 3)
@@ -204,7 +204,7 @@ def test_dark_gap_near_where_service_is_off(boxes):
     short = _gap_trace("trip", 4.1, 4.1, 6)
     report = run(boxes, near, far, short, kinds=["dark-gap"])
     (f,) = of(report, "dark-gap")
-    assert f.terminal_ids == ("home",)
+    assert f.terminal_ids == ("home",) and (f.rule_id, f.region) == ("front-off", "front")
     assert f.details["gap_hours"] == pytest.approx(20 + 55 / 60 - 55 / 60, abs=0.01)
     assert 0 < f.details["denied_probe_share"] < 0.5
 

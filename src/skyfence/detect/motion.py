@@ -169,6 +169,8 @@ def dark_gap(ctx: Context) -> list[Finding]:
     )
     term = np.repeat(ctx.decisions.terminal_row[end_rows][:, None], per, axis=1)
     denied = np.zeros((m, per), dtype=bool)
+    rule_of = np.full((m, per), None, dtype=object)  # the rule deciding each probe
+    region_of = np.full((m, per), None, dtype=object)
     version = ctx.history.version_of(when.ravel()).reshape(m, per)
     for k in np.unique(version[version >= 0]).tolist():
         sel = version == k
@@ -183,6 +185,9 @@ def dark_gap(ctx: Context) -> list[Finding]:
         )
         bits = sum(1 << REASONS.index(r) for r in PLACE_REASONS)
         denied[sel] = (res.reasons_mask & np.uint16(bits)) != 0
+        exprs = np.array([*ctx.history.compiled(k).region_exprs, None], dtype=object)
+        rule_of[sel] = res.rule_names()
+        region_of[sel] = exprs[np.where(res.region >= 0, res.region, len(exprs) - 1)]
     share = denied.mean(axis=1)
     out = []
     for i in np.flatnonzero(share > 0).tolist():
@@ -210,6 +215,8 @@ def dark_gap(ctx: Context) -> list[Finding]:
                 summary=f"silent for {hours:.1f} h, service off within "
                 f"{max(o.gap_probe_km):g} km {where or 'on the way'} "
                 f"({share[i]:.0%} of probes denied); reappeared {moved:.0f} km away",
+                rule_id=rule_of[i][denied[i]][0],
+                region=region_of[i][denied[i]][0],
                 policy_version=ctx.version_number(ctx.decisions.version[a]),
                 fixes=(fix_record(tel, a), fix_record(tel, b)),
                 details={
@@ -319,6 +326,12 @@ def border_shuttle(ctx: Context) -> list[Finding]:
         region = (
             d.region_names[d.region[land[restricted_sides[0]]]] if restricted_sides.size else None
         )
+        off_rows = land[sides[off[sides]]]
+        rule = (
+            d.rule_names[d.rule[off_rows[0]]]
+            if off_rows.size and d.rule[off_rows[0]] >= 0
+            else None
+        )
         uniq = sorted(set(names), key=names.index)
         out.append(
             Finding(
@@ -330,6 +343,7 @@ def border_shuttle(ctx: Context) -> list[Finding]:
                 latitude_deg=float(tel.latitude_deg[first_row]),
                 longitude_deg=float(tel.longitude_deg[first_row]),
                 summary=f"{c} crossings ({'; '.join(uniq[:3])})",
+                rule_id=rule,
                 region=region,
                 policy_version=ctx.version_number(d.version[first_row]),
                 fixes=tuple(fixes),
