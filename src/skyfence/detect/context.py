@@ -52,6 +52,9 @@ class DetectOptions:
         ``unregistered-cluster``: DBSCAN (haversine) radius and the distinct terminals a
         cluster needs; points are first reduced to one per terminal and grid cell of
         ``cluster_cell_deg`` degrees.
+    cluster_max_speed_kmh : float
+        ``unregistered-cluster``: only fixes at most this fast (or of unknown speed) count:
+        a cluster is terminals that stay together, not drones passing over.
     shuttle_min_crossings : int
         ``border-shuttle``: crossings a terminal needs.
     shuttle_min_dwell_min : float
@@ -76,9 +79,10 @@ class DetectOptions:
     repeat_jump_km: float = 5.0
     min_gap_h: float = 12.0
     gap_probe_km: tuple[float, ...] = (10.0, 25.0)
-    cluster_eps_km: float = 1.5
+    cluster_eps_km: float = 2.0
     cluster_min_terminals: int = 5
     cluster_cell_deg: float = 0.01
+    cluster_max_speed_kmh: float = 10.0
     shuttle_min_crossings: int = 4
     shuttle_min_dwell_min: float = 30.0
     shuttle_min_km: float = 1.0

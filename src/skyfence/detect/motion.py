@@ -365,7 +365,8 @@ def _place(d: Any, row: int) -> str:
 # ----------------------------------------------------------------------------- clusters
 def unregistered_cluster(ctx: Context) -> list[Finding]:
     """Groups of terminals that are not whitelisted where only whitelisted terminals are
-    served, or unregistered in a sensitive region: DBSCAN with the haversine metric
+    served, or unregistered in a sensitive region, at fixes where they are not moving
+    (speed at most ``cluster_max_speed_kmh`` or unknown): DBSCAN with the haversine metric
     (scikit-learn, ball tree) on one point per terminal and grid cell, keeping clusters of
     at least ``cluster_min_terminals`` distinct terminals.
 
@@ -389,6 +390,8 @@ def unregistered_cluster(ctx: Context) -> list[Finding]:
                     tel.latitude_deg[sens_rows], tel.longitude_deg[sens_rows]
                 )
         cand |= sens
+    # terminals that stay together: fixes in motion (a drone passing over) are not a place
+    cand &= ~(ctx.tracks.speed_kmh[rows] > o.cluster_max_speed_kmh)
     rows = rows[cand]
     if rows.size == 0:
         return []
