@@ -4,7 +4,9 @@ files written, and scores only after detection."""
 from __future__ import annotations
 
 import json
+import os
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -25,7 +27,34 @@ def app(isolated_env):
     return App(load_settings())
 
 
-def test_store_versions_apply_from_their_time_on(app, tmp_path):
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_app(request, isolated_env, monkeypatch):
+    """An App whose store is a SQLite file or a fresh PostgreSQL schema (when
+    SKYFENCE_TEST_POSTGRES_URL is set)."""
+    if request.param == "sqlite":
+        yield App(load_settings())
+        return
+    base = os.environ.get("SKYFENCE_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("PostgreSQL variant: set SKYFENCE_TEST_POSTGRES_URL to run it")
+    import sqlalchemy as sa
+
+    schema = f"skyfence_detect_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    monkeypatch.setenv("SKYFENCE_DATABASE_URL", url.render_as_string(hide_password=False))
+    try:
+        yield App(load_settings())
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def test_store_versions_apply_from_their_time_on(store_app, tmp_path):
+    app = store_app
     on = parse_policy("rules: [{id: ua, region: UA, state: active}]")
     off = parse_policy("rules: [{id: ua-off, region: UA, state: suspended}]")
     with app.open_store() as store:
