@@ -26,7 +26,7 @@ import numpy as np
 
 from skyfence.detect.telemetry import Telemetry
 from skyfence.errors import InputError
-from skyfence.geodesy import great_circle_km
+from skyfence.geodesy import MEAN_EARTH_RADIUS_KM, great_circle_km
 
 __all__ = ["TrackOptions", "Tracks", "build_tracks", "runs", "group_starts"]
 
@@ -229,6 +229,18 @@ def _jump_candidates(
     dlon = (lon[q] - lon[p] + 180.0) % 360.0 - 180.0
     ilat = lat[p] + f * (lat[q] - lat[p])
     ilon = lon[p] + f * dlon
-    dev = great_circle_km(lat[i], lon[i], ilat, ilon)
-    d_pq = great_circle_km(lat[p], lon[p], lat[q], lon[q])
+    dev = _flat_km(lat[i], lon[i], ilat, ilon)
+    d_pq = _flat_km(lat[p], lon[p], lat[q], lon[q])
     return (dev >= options.jump_min_km) & (d_pq <= options.jump_back_ratio * dev)
+
+
+_KM_PER_DEG = np.pi * MEAN_EARTH_RADIUS_KM / 180.0
+
+
+def _flat_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Equirectangular distance (km): within 0.5 % of the great circle below ~300 km, which
+    is all the jump test needs (it compares distances of one place with each other); the
+    speeds use the exact great circle."""
+    dlon = (lon2 - lon1 + 180.0) % 360.0 - 180.0
+    x = dlon * np.cos(np.radians(0.5 * (lat1 + lat2)))
+    return _KM_PER_DEG * np.hypot(x, lat2 - lat1)
