@@ -110,7 +110,7 @@ def test_reports_before_the_first_version_are_not_decided(boxes):
     history = boxes.history(versions=[(T0 + np.timedelta64(1, "h"), on, 7)])
     tr = trace("home", np.full(24, 5.0), np.full(24, 5.0), step_min=5)  # T0 .. T0+1h55
     report = run(boxes, tr, kinds=["service-area"], history=history)
-    assert report.undecided_rows == 12
+    assert report.undecided_rows == 12 and report.first_version_at == "2026-03-01T01:00:00Z"
     (f,) = of(report, "service-area")
     assert f.start == "2026-03-01T01:00:00Z" and f.policy_version == 7
 

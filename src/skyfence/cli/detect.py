@@ -96,15 +96,16 @@ def run_command(
         console.print(
             f"[bold]{d['rows']:,} reports[/] of {d['terminals']:,} terminals from {d['source']}; "
             f"policy: {d['policy']}; {d['single_gps_jumps']:,} single GPS jumps left out"
-            + (
-                f"; {d['undecided_rows']:,} reports before the first policy version"
-                if d["undecided_rows"]
-                else ""
-            )
             + (f"; [red]{d['rejected_rows']:,} bad rows left out[/]" if d["rejected_rows"] else "")
         )
         for line in d["rejected"][:5]:
             console.print(f"  {line}", markup=False)
+        if d["undecided_rows"]:
+            console.print(
+                f"[yellow]{d['undecided_rows']:,} reports predate the first policy version "
+                f"({d['first_version_at']}) and are not judged[/]; pass --policy FILE to judge "
+                "them by a policy file"
+            )
         counts = ", ".join(f"{k} {v:,}" for k, v in d["counts"].items())
         console.print(
             f"{len(d['findings']):,} findings on {d['flagged_terminals']:,} terminals: {counts}"

@@ -51,6 +51,7 @@ class DetectionReport:
     versions: list[int | None]
     seconds: dict[str, float]
     source: str = ""
+    first_version_at: str | None = None
     rejected_count: int = 0
     rejected: list[str] = field(default_factory=list)
     tracks: Tracks | None = field(default=None, repr=False)
@@ -79,6 +80,7 @@ class DetectionReport:
             "rejected_rows": self.rejected_count,
             "rejected": self.rejected,
             "policy_versions": self.versions,
+            "first_version_at": self.first_version_at,
             "counts": self.counts(),
             "flagged_terminals": len(self.flagged_terminals()),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
@@ -160,8 +162,17 @@ def detect(
         versions=[history.label(k) for k in used],
         seconds=seconds,
         source=tel.source,
+        first_version_at=_first_version_at(history),
         rejected_count=tel.rejected_count,
         rejected=[str(r) for r in tel.rejected[:20]],
         tracks=tracks,
         decisions=decisions,
     )
+
+
+def _first_version_at(history: PolicyHistory) -> str | None:
+    """When the first version of a history came into force (``None``: always)."""
+    from skyfence.detect.findings import iso
+
+    at = history.versions[0].applied_at
+    return None if at is None else iso(np.datetime64(at, "ns").astype(np.int64))
