@@ -23,6 +23,7 @@ GROUPS = (
     "skyfence.cli.analysis",
     "skyfence.cli.policy",
     "skyfence.cli.log",
+    "skyfence.cli.detect",
 )
 
 
