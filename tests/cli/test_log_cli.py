@@ -16,7 +16,10 @@ from skyfence.store.merkle import MemoryTree, leaf_hash, verify_inclusion
 @pytest.fixture()
 def filled(isolated_env):
     """The default store (under the isolated data dir) with a few changes in it."""
-    doc = {"name": "v1", "rules": [{"id": "r1", "region": "PL", "state": "active", "sensitive": True}]}
+    doc = {
+        "name": "v1",
+        "rules": [{"id": "r1", "region": "PL", "state": "active", "sensitive": True}],
+    }
     with Store.open(settings=load_settings(), require_distinct_os_users=False) as store:
         r = store.apply_policy(doc, actor="alice", reason="start", base_version=0)
         store.approve(r.change_id, actor="bob", reason="ok")

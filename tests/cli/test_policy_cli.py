@@ -233,9 +233,7 @@ def test_store_flow(capsys, files, isolated_env, world_loaded):
     code, _, err = run(capsys, "policy", "apply", str(v2), "--reason", "again", "--operator", "bob")
     assert code == 1 and "identical to policy version 2" in err
     # a change built on version 1 is refused now that version 2 is in force
-    code, _, err = run(
-        capsys, "policy", "apply", str(files["ua"]), "--reason", "x", "--base", "1"
-    )
+    code, _, err = run(capsys, "policy", "apply", str(files["ua"]), "--reason", "x", "--base", "1")
     assert code == 1 and "built on policy version 1, but version 2 is in force" in err
     assert "neighbours-active changed (region)" in err
 
