@@ -58,9 +58,14 @@ def normalise_name(text: Any, *, what: str = "name") -> str:
     """
     if not isinstance(text, str):
         raise InputError(f"{what} must be a string naming a person, not {type(text).__name__}")
-    name = unicodedata.normalize("NFKC", text)
-    name = unicodedata.normalize("NFKC", _visible(name).casefold())
-    name = _SPACE.sub(" ", _visible(name)).strip()
+    name = text
+    for _ in range(4):  # removing a character can make a new composition: to a fixed point
+        before = name
+        name = unicodedata.normalize("NFKC", _visible(name))
+        name = unicodedata.normalize("NFKC", _visible(name.casefold()))
+        name = _SPACE.sub(" ", name).strip()
+        if name == before:
+            break
     if not name:
         raise InputError(
             f"{what} {text!r} is empty once invisible characters and spaces are removed; "
