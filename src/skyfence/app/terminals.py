@@ -8,6 +8,7 @@ every record or none.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,7 +75,7 @@ def read_registry(path: str | Path) -> TerminalRegistry:
         return TerminalRegistry.from_text(text, source=str(p), fmt=fmt)
     except SkyfenceError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
+    except (csv.Error, ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
         raise ParseError(
             f"cannot read terminals ({type(exc).__name__}: {exc})", source=str(p)
         ) from None

@@ -292,7 +292,8 @@ def verify_records(
         kind = record.get("type")
         if kind == "header":
             header = record
-            for key in record.get("public_keys", []) or []:
+            keys = record.get("public_keys")
+            for key in keys if isinstance(keys, list) else []:
                 try:
                     raw = base64.b64decode(key["public_key"], validate=True)
                 except (KeyError, TypeError, ValueError):
