@@ -98,8 +98,12 @@ def propose(
     was built on (default: the version in force when called); if another version is in
     force by the time the store applies it, it is refused with what changed since.
     """
+    from skyfence.store.rules import prepare_document
+
     principal.require("change the policy", "operator")
     policy = _policy_from(app, source)
+    label = str(source) if isinstance(source, str | Path) else "the policy"
+    prepare_document(policy, source=label)  # refuses what would not read back identically
     document = sealed_document(policy, app)
     with open_store(app) as store:
         base = store.state().policy_version if base_version is None else base_version
