@@ -9,6 +9,7 @@ FILE``) need no database.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -589,8 +590,18 @@ def terminal_import_command(
     """Import terminals from a CSV or JSON file: every one, or none (one transaction)."""
     from skyfence.app.terminals import import_file
 
-    with progress_bar("importing terminals", enabled=not json_) as bar:
-        res = import_file(_app(), _me(operator), file, reason=reason, progress=bar)
+    with ExitStack() as stack:
+        bars: list[Any] = []
+
+        def progress(done: int, total: int) -> None:
+            # the bar starts with the writing, after the file was read and checked
+            if not bars:
+                bars.append(
+                    stack.enter_context(progress_bar("importing terminals", enabled=not json_))
+                )
+            bars[0](done, total)
+
+        res = import_file(_app(), _me(operator), file, reason=reason, progress=progress)
     emit(res, json_, lambda o: typer.echo(f"imported {o.imported} terminals from {file}"))
 
 
