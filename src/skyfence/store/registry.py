@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from skyfence.errors import InputError, IntegrityError, NotFoundError
 from skyfence.store.canonical import canonical_json
 from skyfence.store.identity import Actor
-from skyfence.store.models import TerminalRow
+from skyfence.store.models import Base, TerminalRow
 from skyfence.store.state import StoreState, record_hash, registry_digest
 from skyfence.store.tlog import _UnitOfWork
 
@@ -117,7 +117,7 @@ def put_terminals(
     if new:
         conn.execute(insert(TerminalRow), new)
     if changed:
-        t = TerminalRow.__table__
+        t = Base.metadata.tables["terminals"]
         conn.execute(
             update(t)
             .where(t.c.terminal_id == bindparam("key"))

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Engine, func, select
@@ -39,6 +39,9 @@ from skyfence.store.models import LogHeadRow, OperatorRow, PendingChangeRow, Pol
 from skyfence.store.rules import default_resolver
 from skyfence.store.state import DEFAULT_SETTINGS, StoreState
 from skyfence.store.tlog import TransparencyLog, _Appender, _UnitOfWork
+
+if TYPE_CHECKING:
+    from skyfence.store.verify import VerifyReport
 
 __all__ = [
     "Store",
@@ -651,7 +654,7 @@ class Store:
     # -- whole-store verification -----------------------------------------------------------
     def verify(
         self, public_key: str | bytes | None = None, *, trusted_checkpoint: Any = None
-    ) -> Any:
+    ) -> VerifyReport:
         """The log's own checks (see :meth:`TransparencyLog.verify`) plus every state table
         against the replayed log. Returns a :class:`~skyfence.store.verify.VerifyReport`."""
         from skyfence.store.audit import audit_tables

@@ -334,9 +334,9 @@ def verify_records(
                 local = local or (p, f"entry {p} is not canonical JSON (it was changed)", "leaf")
             if local is None:
                 local = _check_entry(p, index, entry, recorded_leaf, leaf, tree)
-            problem = replay.feed(p, entry)
-            if local is None and problem is not None:
-                local = (p, problem, "state")
+            replayed = replay.feed(p, entry)
+            if local is None and replayed is not None:
+                local = (p, replayed, "state")
             _collect_keys(entry, key_ids, rotations)
         tree.append(leaf)
         position += 1
