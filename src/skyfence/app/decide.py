@@ -62,7 +62,8 @@ def _engine(app: App, policy: Policy) -> Any:
     if engine is None:
         if len(engines) >= _MAX_ENGINES:
             engines.pop(next(iter(engines)))
-        engine = policy.compile(resolve=resolver(app))
+        # the worldview (regions and the country index) comes from App.world only
+        engine = policy.compile(resolve=resolver(app), countries=app.world.index())
         engines[key] = engine
     return engine
 
