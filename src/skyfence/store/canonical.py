@@ -30,12 +30,12 @@ def canonical_json(obj: Any) -> bytes:
         text = json.dumps(
             obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         )
+        return text.encode("utf-8")  # a lone surrogate cannot be UTF-8: refused here
     except (TypeError, ValueError) as exc:
         raise InputError(
             f"cannot write this value as canonical JSON ({exc}); use only dicts with string "
-            "keys, lists, strings, finite numbers, booleans and null"
+            "keys, lists, strings (valid Unicode), finite numbers, booleans and null"
         ) from None
-    return text.encode("utf-8")
 
 
 def canonical_hash(obj: Any) -> str:

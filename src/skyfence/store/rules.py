@@ -84,7 +84,13 @@ def prepare_document(document: Any, *, source: str = "the policy") -> tuple[dict
             f"{type(document).__name__}"
         )
     stored = policy.to_document()
-    text = canonical_json(stored)
+    try:
+        text = canonical_json(stored)
+    except InputError as exc:
+        raise InputError(
+            f"{source} validates but cannot be stored ({_one_line(exc)}), so it would not read "
+            "back; it is refused before anything is written"
+        ) from None
     try:
         again = policy_cls.from_document(json.loads(text), source="its stored form")
         back = canonical_json(again.to_document())
@@ -96,11 +102,30 @@ def prepare_document(document: Any, *, source: str = "the policy") -> tuple[dict
         ) from None
     if back != text:
         where = _first_path_difference(stored, json.loads(back))
+    else:
+        where = _policy_difference(policy, again)
+    if where is not None:
         raise InputError(
             f"{source} validates but reads back differently from the store ({where}); it is "
             "refused so that what is stored is exactly what was approved"
         )
     return json.loads(text), policy
+
+
+def _policy_difference(given: Any, back: Any) -> str | None:
+    """The first field in which ``back`` differs from ``given`` (two policies), or ``None``."""
+    import dataclasses
+
+    if given == back:
+        return None
+    mine, theirs = [*given.rules, *given.terminal_rules], [*back.rules, *back.terminal_rules]
+    pairs = list(zip(mine, theirs, strict=False))
+    for a, b in pairs:
+        for f in dataclasses.fields(a):
+            x, y = getattr(a, f.name), getattr(b, f.name, None)
+            if not (x is None and y is None) and (x is None or y is None or bool(x != y)):
+                return f"rule {a.id!r} {f.name}: {x} becomes {y}"
+    return "the policy differs from the one given"
 
 
 def read_policy(document: Mapping[str, Any], *, source: str) -> Any:
