@@ -95,3 +95,17 @@ def test_reject_by_an_approver_or_the_requester_only(app, sec, tmp_path):
     with pytest.raises(ConflictError, match="is rejected, not pending"):
         approve(app, sec.BOB, second.change_id)
     assert _versions(app) == 1
+
+
+def test_show_pending_of_a_change_applied_at_once(app, sec, tmp_path):
+    sec.apply_approved(app, _write(tmp_path, "v1.yaml", BASE))
+    applied = propose(
+        app,
+        sec.CAROL,
+        _write(tmp_path, "pl.yaml", BASE + "  - {id: pl, region: PL, state: active}\n"),
+        reason="pl",
+    )
+    detail = show_pending(app, sec.BOB, applied.change_id)
+    assert detail.change.status == "applied" and not detail.stale
+    assert [c.id for c in detail.diff.changes] == ["pl"]
+    assert detail.requesters[0]["name"] == "carol"

@@ -293,7 +293,8 @@ def _summary(document: dict[str, Any], digest: str) -> str:
 # -- the logged request behind a pending change --------------------------------------------------
 @dataclass(frozen=True)
 class Request:
-    """A change request as the log records it (checked against the signed log)."""
+    """A change as the log records its request (or, for a change applied at once, its
+    ``policy.apply`` entry), checked against the signed log."""
 
     change_id: int
     index: int
@@ -313,7 +314,8 @@ def request_of(uow: _UnitOfWork, row: PendingChangeRow) -> Request:
     entry = _entries(uow, [int(row.log_index)])[int(row.log_index)]
     data = entry.get("data") or {}
     if (
-        entry.get("kind") != "policy.request"
+        entry.get("kind") not in ("policy.request", "policy.apply")
+        or (row.status == "pending" and entry.get("kind") != "policy.request")
         or data.get("change_id") != row.id
         or data.get("document_hash") != _sha(row.document_json)
         or row.document_hash != data.get("document_hash")
@@ -324,9 +326,16 @@ def request_of(uow: _UnitOfWork, row: PendingChangeRow) -> Request:
             f"document or id was edited outside skyfence); {HINT}"
         )
     requesters = data.get("requesters")
-    if not isinstance(requesters, list):  # requests logged before actors were recorded
+    if not isinstance(requesters, list):  # applied at once, or logged before actors were
+        actor = data.get("actor")
         requesters = [
-            {"name": normalise_name(str(entry.get("author"))), "via": "library", "os_user": None}
+            actor
+            if isinstance(actor, dict)
+            else {
+                "name": normalise_name(str(entry.get("author"))),
+                "via": "library",
+                "os_user": None,
+            }
         ]
     base = data.get("base_version")
     if base is None:  # requests logged before changes recorded their base version
