@@ -75,3 +75,24 @@ def test_a_gateway_may_decide_but_not_change(app):
 
     with pytest.raises(PermissionDeniedError, match="needs the operator role"):
         propose(app, GATEWAY, {"rules": []}, reason="r")
+
+
+def test_registry_is_reused_only_while_the_log_attests_it(app, monkeypatch):
+    from skyfence.app.terminals import add
+    from skyfence.policy import Terminal
+    from skyfence.store import Store
+
+    reads = []
+    real = Store.terminals
+
+    def counting(self, *args, **kwargs):
+        reads.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "terminals", counting)
+    assert not decide(app, GATEWAY, "W2", 49.99, 36.23).decision.allowed  # not registered
+    decide(app, GATEWAY, "W1", 49.99, 36.23)
+    assert len(reads) == 1  # the second decision reused the registry
+    add(app, ALICE, Terminal("W2", "UA", "fixed", whitelists=("UA",)))
+    d = decide(app, GATEWAY, "W2", 49.99, 36.23).decision
+    assert d.allowed and len(reads) == 2  # a new attested digest: read again

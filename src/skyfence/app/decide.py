@@ -30,6 +30,7 @@ __all__ = ["DecideResult", "BatchResult", "decide", "decide_batch", "check_coord
 
 _ENGINES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 _MAX_ENGINES = 8
+_REGISTRIES: weakref.WeakKeyDictionary[Any, tuple[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def check_coordinates(lat: float, lon: float) -> tuple[float, float]:
@@ -68,6 +69,27 @@ def _engine(app: App, policy: Policy) -> Any:
     return engine
 
 
+def _stored_registry(app: App, store: Any) -> TerminalRegistry:
+    """The stored registry, rebuilt only when the digest the log attests changes.
+
+    The cached registry is keyed by the digest of its own records (checked against the log
+    when they were read), so it is reused exactly while the log attests that digest.
+    """
+    from skyfence.policy import TerminalRegistry
+    from skyfence.store import canonical_json
+    from skyfence.store.state import record_hash, registry_digest
+
+    attested = store.state().terminals_digest
+    cached = _REGISTRIES.get(app)
+    if cached is not None and cached[0] == attested:
+        return cached[1]
+    records = store.terminals()
+    digest = registry_digest((r["id"], record_hash(canonical_json(r))) for r in records)
+    registry = TerminalRegistry.from_records(records)
+    _REGISTRIES[app] = (digest, registry)
+    return registry
+
+
 @dataclass(frozen=True)
 class DecideResult:
     """A decision and where its inputs came from (``policy_version`` ``None``: a file)."""
@@ -93,7 +115,7 @@ def _inputs(
     terminals_file: str | Path | None,
 ) -> tuple[Policy, int | None, str, TerminalRegistry, str]:
     from skyfence.app.terminals import read_registry
-    from skyfence.policy import Policy, TerminalRegistry, load_policy
+    from skyfence.policy import Policy, load_policy
     from skyfence.timeutil import datetime64_to_iso
 
     policy: Policy | None = None
@@ -122,7 +144,7 @@ def _inputs(
                 version = found.version
                 policy = Policy.from_document(found.document, source=f"policy version {version}")
             if registry is None:
-                registry = TerminalRegistry.from_records(store.terminals())
+                registry = _stored_registry(app, store)
     policy_source = str(policy_file) if policy_file is not None else f"policy version {version}"
     terminals_source = str(terminals_file) if terminals_file is not None else "stored registry"
     return policy, version, policy_source, registry, terminals_source
