@@ -82,7 +82,8 @@ def _stored_registry(app: App, store: Any) -> TerminalRegistry:
     attested = store.state().terminals_digest
     cached = _REGISTRIES.get(app)
     if cached is not None and cached[0] == attested:
-        return cached[1]
+        reused: TerminalRegistry = cached[1]
+        return reused
     records = store.terminals()
     digest = registry_digest((r["id"], record_hash(canonical_json(r))) for r in records)
     registry = TerminalRegistry.from_records(records)
