@@ -16,10 +16,14 @@ from skyfence.store.merkle import MemoryTree, leaf_hash, verify_inclusion
 @pytest.fixture()
 def filled(isolated_env):
     """The default store (under the isolated data dir) with a few changes in it."""
-    with Store.open(settings=load_settings()) as store:
-        r = store.apply_policy({"v": 1}, operator="alice", reason="start", requires_approval=True)
-        store.approve(r.change_id, operator="bob", reason="ok")
-        store.put_terminal({"id": "UT-1", "country": "UA"}, operator="alice", reason="register")
+    doc = {
+        "name": "v1",
+        "rules": [{"id": "r1", "region": "PL", "state": "active", "sensitive": True}],
+    }
+    with Store.open(settings=load_settings(), require_distinct_os_users=False) as store:
+        r = store.apply_policy(doc, actor="alice", reason="start", base_version=0)
+        store.approve(r.change_id, actor="bob", reason="ok")
+        store.put_terminal({"id": "UT-1", "country": "UA"}, actor="alice", reason="register")
         entries = store.log.entries(0, None)
     return isolated_env, entries
 
@@ -34,7 +38,8 @@ def test_show_json_and_table(filled, capsys):
     out = _json(capsys)
     assert out["tree_size"] == len(entries)
     assert [e["kind"] for e in out["entries"]] == [e.kind for e in entries]
-    assert out["entries"][0]["author"] == "alice"
+    assert out["entries"][0]["kind"] == "store.setting"  # the sandbox setting, logged
+    assert out["entries"][1]["author"] == "alice"
     assert main(["log", "show", "--from", "2", "--limit", "1", "--json"]) == 0
     assert [e["index"] for e in _json(capsys)["entries"]] == [2]
     assert main(["log", "show"]) == 0

@@ -192,17 +192,24 @@ def test_store_flow(capsys, files, isolated_env, world_loaded):
     code, _, err = run(capsys, "decide", *KHARKIV, "--terminal", "W1")
     assert code == 1 and "no stored policy version was in force" in err
 
-    # the first policy has sensitive rules: it waits for a second operator
+    # the first policy has sensitive rules: it waits for a second person
     res = run_json(
         capsys, "policy", "apply", str(files["ua"]), "--reason", "start", "--operator", "alice"
     )
-    assert res["status"] == "pending" and res["requires_approval"]
+    assert res["status"] == "pending" and res["requires_approval"] and res["base_version"] == 0
     pending = run_json(capsys, "policy", "pending")
     assert [p["id"] for p in pending] == [res["change_id"]]
-    code, _, err = run(capsys, "policy", "approve", str(res["change_id"]), "--operator", "alice")
-    assert code == 1 and err.startswith("skyfence: error:")
+    code, _, err = run(capsys, "policy", "approve", str(res["change_id"]), "--operator", " Alice")
+    assert code == 1 and "cannot also approve it" in err
+    # bob at the same OS account as alice: no second credential, refused by default
+    code, _, err = run(capsys, "policy", "approve", str(res["change_id"]), "--operator", "bob")
+    assert code == 1 and "same OS account" in err and err.count("\n") == 1
+    # a single-user sandbox turns the rule off; the switch is logged
+    assert run_json(
+        capsys, "policy", "settings", "--allow-same-os-user", "--reason", "test sandbox"
+    ) == {"require_distinct_os_users": False}
     ok = run_json(capsys, "policy", "approve", str(res["change_id"]), "--operator", "bob")
-    assert ok["status"] == "applied" and ok["version"] == 1
+    assert ok["status"] == "applied" and ok["version"] == 1 and ok["flags"] == ["same-os-user"]
     assert run_json(capsys, "policy", "pending") == []
 
     shown = run_json(capsys, "policy", "show")
@@ -224,12 +231,17 @@ def test_store_flow(capsys, files, isolated_env, world_loaded):
     res2 = run_json(capsys, "policy", "apply", str(v2), "--reason", "add LT", "--operator", "alice")
     assert res2["status"] == "applied" and res2["version"] == 2 and not res2["requires_approval"]
     code, _, err = run(capsys, "policy", "apply", str(v2), "--reason", "again", "--operator", "bob")
-    assert code == 1 and "identical to the policy in force" in err
+    assert code == 1 and "identical to policy version 2" in err
+    # a change built on version 1 is refused now that version 2 is in force
+    code, _, err = run(capsys, "policy", "apply", str(files["ua"]), "--reason", "x", "--base", "1")
+    assert code == 1 and "built on policy version 1, but version 2 is in force" in err
+    assert "neighbours-active changed (region)" in err
 
     from skyfence.store import Store
 
     with Store.open() as store:
         applied_v1 = store.policy_versions()[0].applied_at
+        assert store.verify().ok
     at_v1 = run_json(capsys, "policy", "show", "--at", str(applied_v1) + "Z")
     assert at_v1["version"] == 1
     neighbours = next(r for r in at_v1["rules_in_force"] if r["id"] == "neighbours-active")
@@ -240,6 +252,11 @@ def test_store_flow(capsys, files, isolated_env, world_loaded):
         (1, "alice", "bob", "start"),
         (2, "alice", None, "add LT"),
     ]
+    entries = run_json(capsys, "log", "show", "--limit", "100")["entries"]
+    approval = next(e for e in entries if e["kind"] == "policy.approve")
+    assert approval["entry"]["data"]["flags"] == ["same-os-user"]
+    assert approval["entry"]["data"]["actor"]["via"] == "cli"
+    assert approval["entry"]["data"]["actor"]["os_user"]
 
     # decisions from the stored policy and registry
     d = run_json(capsys, "decide", *KHARKIV, "--terminal", "W1", "--speed", "60")

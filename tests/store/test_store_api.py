@@ -21,7 +21,7 @@ from skyfence.errors import (
     PermissionDeniedError,
 )
 from skyfence.settings import load_settings
-from skyfence.store import Store, canonical_hash
+from skyfence.store import Actor, Store, canonical_hash
 from skyfence.store.models import Base, PendingChangeRow, PolicyVersionRow
 from skyfence.store.tlog import TransparencyLog
 
@@ -32,70 +32,81 @@ def test_migrations_match_the_models(store, store_url):
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
-            assert context.get_current_revision() == "0001"
+            assert context.get_current_revision() == "0002"
     finally:
         engine.dispose()
 
 
-def test_open_twice_is_idempotent(make_store):
+def test_open_twice_is_idempotent(make_store, docs):
     a = make_store()
-    a.apply_policy({"v": 1}, operator="alice", reason="r", requires_approval=False)
+    a.apply_policy(docs.plain("v1"), actor="alice", reason="r", base_version=0)
     b = make_store()  # migrations already at head: nothing to do, data kept
-    assert b.policy_document_at() == {"v": 1}
+    assert b.policy_document_at() == docs.stored(docs.plain("v1"))
 
 
-def test_apply_and_time_travel(store, clock):
+def test_apply_and_time_travel(store, clock, docs):
     assert store.policy_document_at() is None
     t0 = np.datetime64(clock.now, "ns")
-    r1 = store.apply_policy({"v": 1}, operator="alice", reason="first", requires_approval=False)
-    assert (r1.status, r1.version) == ("applied", 1)
+    r1 = store.apply_policy(docs.plain("v1"), actor="alice", reason="first", base_version=0)
+    assert (r1.status, r1.version, r1.base_version) == ("applied", 1, 0)
     clock.advance(3600)
-    r2 = store.apply_policy({"v": 2}, operator="bob", reason="second", requires_approval=False)
+    r2 = store.apply_policy(
+        docs.plain("v2", region="CZ"), actor="bob", reason="second", base_version=1
+    )
     assert r2.version == 2 and r2.change_id != r1.change_id
+    assert [(c["id"], c["change"], c["fields"]) for c in r2.changes] == [
+        ("r1", "changed", ["region"])
+    ]
+    v1, v2 = docs.stored(docs.plain("v1")), docs.stored(docs.plain("v2", region="CZ"))
     assert store.policy_document_at(t0 - np.timedelta64(1, "s")) is None
-    assert store.policy_document_at(t0) == {"v": 1}
-    assert store.policy_document_at(t0 + np.timedelta64(3599, "s")) == {"v": 1}
-    assert store.policy_document_at("2026-02-22T13:00:00Z") == {"v": 2}
-    assert store.policy_document_at() == {"v": 2}
+    assert store.policy_document_at(t0) == v1
+    assert store.policy_document_at(t0 + np.timedelta64(3599, "s")) == v1
+    assert store.policy_document_at("2026-02-22T13:00:00Z") == v2
+    assert store.policy_document_at() == v2
     assert store.policy_version_at(t0) == 1
     versions = store.policy_versions()
     assert [v.version for v in versions] == [1, 2]
-    assert versions[0].document_hash == canonical_hash({"v": 1})
+    assert versions[0].document_hash == canonical_hash(v1)
     assert versions[1].applied_at == t0 + np.timedelta64(3600, "s")
-    assert store.policy_document(1) == {"v": 1}
+    assert store.policy_document(1) == v1
     with pytest.raises(NotFoundError, match="no policy version 9"):
         store.policy_document(9)
 
 
-def test_every_change_is_logged_with_author_and_reason(store):
-    doc = {"name": "ukraine whitelist", "rules": [{"country": "UA", "state": "whitelist"}]}
-    r = store.apply_policy(doc, operator="alice", reason="regulator order", requires_approval=False)
+def test_every_change_is_logged_with_actor_and_reason(store, docs):
+    document = docs.plain("ukraine whitelist", region="UA")
+    r = store.apply_policy(document, actor="Alice", reason="regulator order", base_version=0)
     entry = store.log.entry(r.log_index)
     assert entry.kind == "policy.apply"
     assert (entry.author, entry.reason) == ("alice", "regulator order")
-    assert entry.entry["data"]["document"] == doc
-    assert entry.entry["data"]["document_hash"] == canonical_hash(doc)
+    data = entry.entry["data"]
+    assert data["document"] == docs.stored(document)
+    assert data["document_hash"] == canonical_hash(docs.stored(document))
+    assert data["actor"]["display_name"] == "Alice" and data["actor"]["via"] == "library"
+    assert data["base_version"] == 0 and data["judgement"]["sensitive"] is False
+    # the transaction's last entry carries the state it leaves
+    last = store.log.entries()[-1].entry
+    assert last["state"]["policy"] == {"version": 1, "hash": data["document_hash"]}
     # a checkpoint was signed for the new head in the same transaction
     assert store.log.latest_checkpoint().tree_size == store.log.size()
 
 
-def test_two_person_rule(store, clock):
-    r = store.apply_policy(
-        {"v": 1}, operator="alice", reason="needs review", requires_approval=True
-    )
-    assert r.status == "pending" and r.version is None
+def test_two_person_rule(store, clock, docs):
+    r = store.apply_policy(docs.sensitive("v1"), actor="alice", reason="review", base_version=0)
+    assert r.status == "pending" and r.version is None and r.sensitive
+    assert r.reasons == ["rule 'r1' is marked sensitive"]
     assert store.policy_document_at() is None
     pending = store.pending_changes()
-    assert [(p.id, p.operator, p.summary) for p in pending] == [
-        (r.change_id, "alice", f"policy document {canonical_hash({'v': 1})[:12]}")
+    assert [(p.id, p.operator, p.summary, p.base_version) for p in pending] == [
+        (r.change_id, "alice", "v1", 0)
     ]
     with pytest.raises(PermissionDeniedError, match="cannot also approve"):
-        store.approve(r.change_id, operator="alice")
+        store.approve(r.change_id, actor="alice")
     assert store.policy_document_at() is None
     clock.advance(60)
-    a = store.approve(r.change_id, operator="bob", reason="looks right")
+    a = store.approve(r.change_id, actor="bob", reason="looks right")
     assert (a.status, a.version, a.change_id) == ("applied", 1, r.change_id)
-    assert store.policy_document_at() == {"v": 1}
+    assert store.policy_document_at() == docs.stored(docs.sensitive("v1"))
     assert store.pending_changes() == []
     v = store.policy_versions()[0]
     assert (v.operator, v.approved_by) == ("alice", "bob")
@@ -103,39 +114,55 @@ def test_two_person_rule(store, clock):
     kinds = [e.kind for e in store.log.entries()]
     assert kinds.count("policy.request") == 1 and kinds.count("policy.approve") == 1
     with pytest.raises(ConflictError, match="is applied, not pending"):
-        store.approve(r.change_id, operator="carol")
+        store.approve(r.change_id, actor="carol")
 
 
-def test_expired_change_never_takes_effect(store, clock):
+def test_review_can_be_requested_but_never_skipped(store, docs):
     r = store.apply_policy(
-        {"v": 1}, operator="alice", reason="r", requires_approval=True, expires_after_s=3600
+        docs.plain("v1"), actor="alice", reason="r", base_version=0, request_review=True
+    )
+    assert r.status == "pending" and not r.sensitive
+    assert store.approve(r.change_id, actor="bob").version == 1
+    # no argument of apply_policy makes a sensitive change apply at once
+    with pytest.raises(TypeError):
+        store.apply_policy(
+            docs.sensitive("v2"), actor="alice", reason="r", base_version=1, requires_approval=False
+        )
+    assert store.apply_policy(
+        docs.sensitive("v2"), actor="a", reason="r", base_version=1
+    ).status == ("pending")
+
+
+def test_expired_change_never_takes_effect(store, clock, docs):
+    r = store.apply_policy(
+        docs.sensitive("v1"), actor="alice", reason="r", base_version=0, expires_after_s=3600
     )
     clock.advance(3600)  # expiry is exclusive: at expires_at it is already too late
     assert store.pending_changes() == []
     with pytest.raises(ConflictError, match="expired"):
-        store.approve(r.change_id, operator="bob")
+        store.approve(r.change_id, actor="bob")
     change = store.change(r.change_id)
     assert change.status == "expired"
     assert store.policy_document_at() is None and store.policy_versions() == []
     assert store.log.entries()[-1].kind == "policy.expire"
     with pytest.raises(ConflictError, match="is expired, not pending"):
-        store.approve(r.change_id, operator="bob")
+        store.approve(r.change_id, actor="bob")
 
 
-def test_expire_overdue_and_reject(store, clock):
+def test_expire_overdue_and_reject(store, clock, docs):
     a = store.apply_policy(
-        {"a": 1}, operator="alice", reason="", requires_approval=True, expires_after_s=10
+        docs.sensitive("a"), actor="alice", reason="", base_version=0, expires_after_s=10
     )
-    b = store.apply_policy({"b": 1}, operator="alice", reason="", requires_approval=True)
+    b = store.apply_policy(docs.sensitive("b"), actor="alice", reason="", base_version=0)
     clock.advance(11)
     assert store.expire_overdue() == [a.change_id]
-    store.reject(b.change_id, operator="bob", reason="no")
+    store.reject(b.change_id, actor="bob", reason="no")
     assert [c.status for c in store.changes()] == ["expired", "rejected"]
     assert store.changes("rejected")[0].approved_by == "bob"
     with pytest.raises(InputError, match="choose one of: pending, applied"):
         store.changes("done")
     with pytest.raises(NotFoundError, match="no change 99"):
-        store.approve(99, operator="bob")
+        store.approve(99, actor="bob")
 
 
 def test_terminals(store, clock):
@@ -147,63 +174,69 @@ def test_terminals(store, clock):
         "speed_exempt": True,
         "extra": {"x": 1.5},
     }
-    i = store.put_terminal(rec, operator="alice", reason="registered")
+    i = store.put_terminal(rec, actor="alice", reason="registered")
     assert store.get_terminal("UT-1") == rec
     clock.advance(1)
     rec2 = dict(rec, plan="standard")
-    j = store.put_terminal(rec2, operator="bob", reason="plan change")
-    store.put_terminal({"id": "UT-0"}, operator="bob", reason="new")
+    j = store.put_terminal(rec2, actor="bob", reason="plan change")
+    store.put_terminal({"id": "UT-0"}, actor="bob", reason="new")
     assert j > i
     assert store.terminals() == [{"id": "UT-0"}, rec2]
     assert store.terminals(country="UA") == [rec2]
     e = store.log.entry(j)
     assert e.kind == "terminal.put" and e.entry["data"]["created"] is False
-    store.delete_terminal("UT-0", operator="bob", reason="returned")
+    store.delete_terminal("UT-0", actor="bob", reason="returned")
     with pytest.raises(NotFoundError, match="no terminal 'UT-0'"):
         store.get_terminal("UT-0")
     with pytest.raises(InputError, match="non-empty string 'id'"):
-        store.put_terminal({"country": "UA"}, operator="a", reason="r")
+        store.put_terminal({"country": "UA"}, actor="a", reason="r")
     with pytest.raises(InputError, match="whitelists"):
-        store.put_terminal({"id": "x", "whitelists": "a"}, operator="a", reason="r")
+        store.put_terminal({"id": "x", "whitelists": "a"}, actor="a", reason="r")
     assert store.operators() == ["alice", "bob"]
+    assert store.state().terminals == 1
 
 
-def test_bad_inputs_are_refused_before_anything_is_written(store):
-    with pytest.raises(InputError, match="canonical JSON"):
-        store.apply_policy({"x": float("nan")}, operator="a", reason="r", requires_approval=False)
-    with pytest.raises(InputError, match="operator must be a non-empty"):
-        store.apply_policy({"x": 1}, operator=" ", reason="r", requires_approval=False)
-    with pytest.raises(InputError, match="a policy document is a dict"):
-        store.apply_policy([1], operator="a", reason="r", requires_approval=False)
+def test_bad_inputs_are_refused_before_anything_is_written(store, docs):
+    with pytest.raises(InputError, match="operator .* is empty"):
+        store.apply_policy(docs.plain("x"), actor=" \u200b", reason="r", base_version=0)
+    with pytest.raises(InputError, match="a policy document is a mapping"):
+        store.apply_policy([1], actor="a", reason="r", base_version=0)
+    with pytest.raises(InputError, match="unknown key 'v'"):
+        store.apply_policy({"v": 1}, actor="a", reason="r", base_version=0)
+    with pytest.raises(InputError, match="base_version must be"):
+        store.apply_policy(docs.plain("x"), actor="a", reason="r", base_version=None)
     assert store.log.size() == 0 and store.changes() == []
 
 
-def test_a_crash_mid_write_leaves_the_previous_state(store, monkeypatch):
-    store.apply_policy({"v": 1}, operator="alice", reason="r", requires_approval=False)
+def test_identical_document_is_refused(store, docs):
+    store.apply_policy(docs.plain("v1"), actor="a", reason="r", base_version=0)
+    with pytest.raises(ConflictError, match="identical to policy version 1"):
+        store.apply_policy(docs.plain("v1"), actor="b", reason="r", base_version=1)
+
+
+def test_a_crash_mid_write_leaves_the_previous_state(store, monkeypatch, docs):
+    store.apply_policy(docs.plain("v1"), actor="alice", reason="r", base_version=0)
     size, root = store.log.size(), store.log.root()
     checkpoints = len(store.log.checkpoints())
 
-    real_sign = TransparencyLog._sign
-
-    def crash(self, session, appender, now, **kw):
-        # the change row, the version row and the log entry rows are already flushed
-        assert (
-            session.execute(sa.select(sa.func.count()).select_from(PolicyVersionRow)).scalar() == 2
-        )
+    def crash(self, uow, **kw):
+        # the change row and the version row are already flushed
+        count = sa.select(sa.func.count()).select_from(PolicyVersionRow)
+        assert uow.session.execute(count).scalar() == 2
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(TransparencyLog, "_sign", crash)
+    monkeypatch.setattr(TransparencyLog, "_finish", crash)
     with pytest.raises(RuntimeError, match="power cut"):
-        store.apply_policy({"v": 2}, operator="alice", reason="r", requires_approval=False)
-    monkeypatch.setattr(TransparencyLog, "_sign", real_sign)
-    assert store.policy_document_at() == {"v": 1}
+        store.apply_policy(docs.plain("v2", region="CZ"), actor="alice", reason="r", base_version=1)
+    monkeypatch.undo()
+    assert store.policy_document_at() == docs.stored(docs.plain("v1"))
     assert [c.id for c in store.changes()] == [1]
     assert (store.log.size(), store.log.root()) == (size, root)
     assert len(store.log.checkpoints()) == checkpoints
-    assert store.log.verify().ok
+    assert store.verify().ok
     # and the store goes on from the previous state
-    r = store.apply_policy({"v": 3}, operator="alice", reason="r", requires_approval=False)
-    assert r.version == 2 and store.log.verify().ok
+    r = store.apply_policy(docs.plain("v3", region="SK"), actor="alice", reason="r", base_version=1)
+    assert r.version == 2 and store.verify().ok
 
 
 def test_concurrent_writers_do_not_fork_the_log(make_store):
@@ -213,7 +246,7 @@ def test_concurrent_writers_do_not_fork_the_log(make_store):
     def work(s: Store, who: int) -> None:
         try:
             for i in range(8):
-                s.put_terminal({"id": f"T{who}-{i}"}, operator=f"op{who}", reason="load")
+                s.put_terminal({"id": f"T{who}-{i}"}, actor=f"op{who}", reason="load")
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -229,16 +262,16 @@ def test_concurrent_writers_do_not_fork_the_log(make_store):
     assert len(terminal_entries) == 32
     assert [e.index for e in entries] == list(range(log.size()))
     assert len(stores[0].terminals()) == 32
-    report = log.verify()
+    report = stores[0].verify()
     assert report.ok, report.problem
     sizes = [c.tree_size for c in log.checkpoints()]
     assert sizes == sorted(sizes)
 
 
-def test_store_open_uses_settings_and_protects_the_key(isolated_env, monkeypatch):
+def test_store_open_uses_settings_and_protects_the_key(isolated_env, docs):
     settings = load_settings()
-    with Store.open(settings=settings) as store:
-        store.apply_policy({"v": 1}, operator="a", reason="r", requires_approval=False)
+    with Store.open(settings=settings, require_distinct_os_users=False) as store:
+        store.apply_policy(docs.plain("v1"), actor="a", reason="r", base_version=0)
         key_id = store.log.latest_checkpoint().key_id
     db = settings.data_dir / "skyfence.db"
     assert db.exists()
@@ -252,7 +285,23 @@ def test_store_open_uses_settings_and_protects_the_key(isolated_env, monkeypatch
         Store.open(settings=settings) as store,
         pytest.raises(ConfigurationError, match="chmod 600"),
     ):
-        store.apply_policy({"v": 2}, operator="a", reason="r", requires_approval=False)
+        store.apply_policy(docs.plain("v2", region="CZ"), actor="a", reason="r", base_version=1)
+
+
+def test_require_distinct_os_users_is_kept_in_the_log(make_store, docs):
+    store = make_store(require_distinct_os_users=None)  # a new store: on by default
+    assert store.settings() == {"require_distinct_os_users": True}
+    store.set_setting("require_distinct_os_users", False, actor="admin", reason="sandbox")
+    (entry,) = [e.entry for e in store.log.entries() if e.kind == "store.setting"]
+    assert entry["data"]["previous"] is True and entry["data"]["value"] is False
+    # reopening with another value than the log records is refused, not silently applied
+    with pytest.raises(ConfigurationError, match="require_distinct_os_users=False"):
+        make_store(require_distinct_os_users=True).state()
+    assert make_store(require_distinct_os_users=None).settings() == {
+        "require_distinct_os_users": False
+    }
+    with pytest.raises(InputError, match="unknown store setting"):
+        store.set_setting("open_sesame", True, actor="admin", reason="r")
 
 
 def test_unknown_backend_lists_the_choices():
@@ -260,10 +309,10 @@ def test_unknown_backend_lists_the_choices():
         Store.open("mysql://x@localhost/db", key_dir="/nonexistent")
 
 
-def test_frozen_clock_times_are_stored_exactly(store, clock):
+def test_frozen_clock_times_are_stored_exactly(store, clock, docs):
     clock.now = datetime(2026, 2, 22, 12, 0, 0, 123456)
     r = store.apply_policy(
-        {"v": 1}, operator="a", reason="r", requires_approval=True, expires_after_s=1.5
+        docs.sensitive("v1"), actor="a", reason="r", base_version=0, expires_after_s=1.5
     )
     c = store.change(r.change_id)
     assert c.created_at == np.datetime64("2026-02-22T12:00:00.123456", "ns")
@@ -273,9 +322,9 @@ def test_frozen_clock_times_are_stored_exactly(store, clock):
     )
 
 
-def test_rows_are_what_the_api_says(store, store_url):
-    r = store.apply_policy({"v": 1}, operator="alice", reason="r", requires_approval=True)
-    store.approve(r.change_id, operator="bob")
+def test_rows_are_what_the_api_says(store, store_url, docs):
+    r = store.apply_policy(docs.sensitive("v1"), actor="Alice", reason="r", base_version=0)
+    store.approve(r.change_id, actor=Actor.token("Bob"))
     engine = sa.create_engine(store_url)
     try:
         with sa.orm.Session(engine) as s:
@@ -286,26 +335,38 @@ def test_rows_are_what_the_api_says(store, store_url):
                 "bob",
                 1,
             )
+            assert json.loads(row.requested_actor)["display_name"] == "Alice"
+            assert json.loads(row.decided_actor) == {
+                "name": "bob",
+                "display_name": "Bob",
+                "via": "token",
+                "os_user": None,
+            }
+            assert row.base_version == 0
     finally:
         engine.dispose()
 
 
 def test_put_terminals_is_one_transaction(store):
     before = len(store.log.checkpoints())
+    seen = []
     indices = store.put_terminals(
         [{"id": "A"}, {"id": "B", "country": "UA"}, {"id": "A", "plan": "roam"}],
-        operator="alice",
+        actor="alice",
         reason="import",
+        progress=lambda done, total: seen.append((done, total)),
     )
+    assert seen == [(1, 3), (2, 3), (3, 3)]
     assert len(indices) == 3 and indices == sorted(indices)
     assert store.terminals() == [{"id": "A", "plan": "roam"}, {"id": "B", "country": "UA"}]
     assert len(store.log.checkpoints()) == before + 1
     size = store.log.size()
     with pytest.raises(InputError, match="speed_exempt"):
         store.put_terminals(
-            [{"id": "C"}, {"id": "D", "speed_exempt": "yes"}], operator="alice", reason="r"
+            [{"id": "C"}, {"id": "D", "speed_exempt": "yes"}], actor="alice", reason="r"
         )
     assert store.log.size() == size and len(store.terminals()) == 2
+    assert store.verify().ok
 
 
 CRASHING_WRITER = """
@@ -314,15 +375,17 @@ from skyfence.store import Store
 from skyfence.store.tlog import TransparencyLog
 url, keys = sys.argv[1], sys.argv[2]
 store = Store.open(url, key_dir=keys)
-store.apply_policy({"v": 1}, operator="alice", reason="r", requires_approval=False)
+doc = {"name": "v1", "rules": [{"id": "r1", "region": "PL", "state": "active"}]}
+store.apply_policy(doc, actor="alice", reason="r", base_version=0)
 def die(*args, **kwargs):
     os._exit(3)  # the process dies mid-transaction: rows written, nothing committed
-TransparencyLog._sign = die
-store.apply_policy({"v": 2}, operator="alice", reason="r", requires_approval=False)
+TransparencyLog._finish = die
+doc2 = {"name": "v2", "rules": [{"id": "r1", "region": "CZ", "state": "active"}]}
+store.apply_policy(doc2, actor="alice", reason="r", base_version=1)
 """
 
 
-def test_a_killed_process_leaves_the_previous_state(store_url, tmp_path):
+def test_a_killed_process_leaves_the_previous_state(store_url, tmp_path, docs):
     import subprocess
     import sys
 
@@ -334,12 +397,10 @@ def test_a_killed_process_leaves_the_previous_state(store_url, tmp_path):
     )
     assert done.returncode == 3, done.stderr
     with Store.open(store_url, key_dir=tmp_path / "keys") as store:  # wall clock, as the child
-        assert store.policy_document_at() == {"v": 1}
+        assert store.policy_document_at() == docs.stored(docs.plain("v1"))
         assert [v.version for v in store.policy_versions()] == [1]
-        assert store.log.verify().ok
-        assert (
-            store.apply_policy(
-                {"v": 3}, operator="bob", reason="r", requires_approval=False
-            ).version
-            == 2
+        assert store.verify().ok
+        r = store.apply_policy(
+            docs.plain("v3", region="SK"), actor="bob", reason="r", base_version=1
         )
+        assert r.version == 2

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skyfence.errors import InputError, ParseError
+from skyfence.errors import InputError, IntegrityError, ParseError
 from skyfence.store import verify_export
 from skyfence.store.canonical import canonical_json
 from skyfence.store.keys import load_public_key
@@ -20,7 +20,7 @@ from skyfence.store.merkle import MemoryTree, leaf_hash, verify_consistency, ver
 
 def _fill(store, n: int) -> None:
     for i in range(n):
-        store.put_terminal({"id": f"UT-{i}", "n": i}, operator=f"op{i % 3}", reason=f"r{i}")
+        store.put_terminal({"id": f"UT-{i}", "n": i}, actor=f"op{i % 3}", reason=f"r{i}")
 
 
 def _reference_tree(store) -> MemoryTree:
@@ -273,17 +273,82 @@ def test_truncated_export_and_forged_checkpoint(exported, tmp_path):
     assert not report.ok and "does not verify with key" in report.problem
 
 
-def test_unsigned_tail_is_reported(store, tmp_path):
+def _append_outside(store_url: str, entry_data: dict) -> None:
+    """Append one well-formed entry (row, Merkle nodes, head) straight into the database,
+    as someone with write access to it but without the signing key would."""
+    from skyfence.store.merkle import MemoryTree
+
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            texts = [
+                t
+                for (t,) in conn.execute(
+                    sa.text("SELECT entry_json FROM log_entries ORDER BY entry_index")
+                )
+            ]
+            tree = MemoryTree(leaf_hash(t.encode()) for t in texts)
+            n = len(texts)
+            entry = {
+                "v": 1,
+                "index": n,
+                "prev_root": tree.root().hex(),
+                "time": "2026-02-22T12:00:00.000000Z",
+                "kind": "note",
+                "author": "mallory",
+                "reason": "late",
+                "data": entry_data,
+            }
+            text = canonical_json(entry).decode()
+            leaf = leaf_hash(text.encode())
+            tree.append(leaf)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO log_entries (entry_index, kind, author, reason, created_at, "
+                    "entry_json, leaf_hash) VALUES (:i, 'note', 'mallory', 'late', "
+                    "'2026-02-22 12:00:00', :j, :h)"
+                ),
+                {"i": n, "j": text, "h": leaf},
+            )
+            level, idx = 0, n
+            while True:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO merkle_nodes (level, node_index, hash) VALUES (:l, :i, :h)"
+                    ),
+                    {"l": level, "i": idx, "h": tree.levels[level][idx]},
+                )
+                if idx % 2 == 0 or len(tree.levels) <= level + 1:
+                    break
+                level, idx = level + 1, idx // 2
+            conn.execute(
+                sa.text("UPDATE log_head SET tree_size = :n, root_hash = :r"),
+                {"n": n + 1, "r": tree.root()},
+            )
+    finally:
+        engine.dispose()
+
+
+def test_unsigned_tail_is_reported_and_never_signed_silently(make_store, store_url, tmp_path):
+    store = make_store()
     _fill(store, 2)
-    store.auto_checkpoint = False
-    store.log.append("note", {"x": 1}, author="alice", reason="late")
+    _append_outside(store_url, {"x": 1})
+    other = make_store()  # another process: it must not build on the unsigned entry
     path = tmp_path / "log.jsonl"
-    store.log.export(path, checkpoint=False)
-    report = verify_export(path, store.log.pubkey())
-    assert not report.ok and report.first_bad_index == store.log.size() - 1
+    other.log.export(path, checkpoint=False)
+    report = verify_export(path, other.log.pubkey())
+    assert not report.ok and report.first_bad_index == other.log.size() - 1
     assert "not covered by any signed checkpoint" in report.problem
-    store.log.export(path)  # signs a checkpoint first
-    assert verify_export(path, store.log.pubkey()).ok
+    with pytest.raises(IntegrityError, match="not covered by a signed checkpoint"):
+        other.put_terminal({"id": "UT-9"}, actor="alice", reason="r")
+    with pytest.raises(IntegrityError, match="appended outside skyfence"):
+        other.log.export(path)  # would sign a checkpoint first
+    # an operator who checked the entry may sign it explicitly
+    other.log.checkpoint(operator="auditor", accept_unsigned=True)
+    other.log.export(path)
+    assert verify_export(path, other.log.pubkey()).ok
+    other.put_terminal({"id": "UT-9"}, actor="alice", reason="r")
+    assert other.verify().ok
 
 
 def test_export_parse_errors_name_the_line(exported, tmp_path):

@@ -1,19 +1,21 @@
 """CLI: ``skyfence log`` — show, prove, export, sign and verify the transparency log.
 
-``verify FILE`` needs no database: it checks an export file against a public key, offline.
-Every other command opens the store configured by ``SKYFENCE_DATABASE_URL`` /
-``SKYFENCE_DATA_DIR`` (default: a SQLite file under the user's data dir).
+A thin adapter over :mod:`skyfence.app.log`. ``verify FILE`` needs no database: it checks an
+export file against a public key, offline. Every other command opens the store configured
+by ``SKYFENCE_DATABASE_URL`` / ``SKYFENCE_DATA_DIR`` (default: a SQLite file under the
+user's data dir).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from skyfence.cli._common import JsonOption, console, emit
+from skyfence.cli._common import JsonOption, console, emit, to_jsonable
 from skyfence.errors import InputError, IntegrityError
 
 app = typer.Typer(
@@ -29,11 +31,16 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="log")
 
 
-def _open_store() -> Any:
-    from skyfence.settings import load_settings
-    from skyfence.store import Store
+def _app() -> Any:
+    from skyfence.app import App
 
-    return Store.open(settings=load_settings())
+    return App()
+
+
+def _me(operator: str | None = None) -> Any:
+    from skyfence.app.identity import Principal
+
+    return Principal.local(operator)
 
 
 @app.command("show")
@@ -43,9 +50,10 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """List log entries from --from (index, time, kind, author, reason)."""
-    with _open_store() as store:
-        entries = store.log.entries(start, limit)
-        size = store.log.size()
+    from skyfence.app.log import show as show_log
+
+    page = show_log(_app(), _me(), start, limit)
+    entries, size = page.entries, page.tree_size
 
     def human(_: Any) -> None:
         table = Table(title=f"transparency log ({size} entries)")
@@ -80,14 +88,15 @@ def proof(
     as_json: JsonOption = False,
 ) -> None:
     """Print an inclusion proof for INDEX, or a consistency proof with --consistency M N."""
+    from skyfence.app.log import consistency_proof, inclusion_proof
+
     if (index is None) == (consistency is None):
         raise InputError("give an entry INDEX for an inclusion proof, or --consistency M N")
-    with _open_store() as store:
-        if consistency is not None:
-            result: Any = store.log.consistency_proof(consistency[0], consistency[1])
-        else:
-            assert index is not None
-            result = store.log.inclusion_proof(index, size)
+    if consistency is not None:
+        result: Any = consistency_proof(_app(), _me(), consistency[0], consistency[1])
+    else:
+        assert index is not None
+        result = inclusion_proof(_app(), _me(), index, size)
     ok = result.verify()
 
     def human(_: Any) -> None:
@@ -114,8 +123,9 @@ def export(
     as_json: JsonOption = False,
 ) -> None:
     """Write every entry, checkpoint and public key to FILE (signs a checkpoint if needed)."""
-    with _open_store() as store:
-        summary = store.log.export(file)
+    from skyfence.app.log import export as export_log
+
+    summary = export_log(_app(), _me(), file)
     emit(
         summary,
         as_json,
@@ -134,11 +144,11 @@ def pubkey(
     as_json: JsonOption = False,
 ) -> None:
     """Print the PEM public key that verifies this log's checkpoints."""
-    with _open_store() as store:
-        pem = store.log.pubkey()
-        keys = store.log.public_keys()
+    from skyfence.app.log import pubkey as log_pubkey
+
+    pem, keys = log_pubkey(_app(), _me())
     if out is not None:
-        out.write_text(pem, encoding="utf-8")
+        _write_atomic(out, pem)
     active = next(k for k in keys if k.status == "active")
     emit(
         {"key_id": active.key_id, "algorithm": active.algorithm, "pem": pem, "keys": keys},
@@ -149,12 +159,33 @@ def pubkey(
 
 @app.command("checkpoint")
 def checkpoint(
-    operator: Annotated[str, typer.Option("--operator", help="Who asks for it.")] = "skyfence",
+    operator: Annotated[
+        str | None, typer.Option("--operator", help="Who asks for it (default: the OS account).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Also save the checkpoint as JSON, to pin it later with "
+            "`log verify --trusted-checkpoint FILE`.",
+        ),
+    ] = None,
+    accept_unsigned: Annotated[
+        bool,
+        typer.Option(
+            "--accept-unsigned",
+            help="Also sign entries appended after the last checkpoint outside skyfence "
+            "(check them first with `log show`; the whole log is verified before signing).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Sign a checkpoint of the current tree head now."""
-    with _open_store() as store:
-        cp = store.log.checkpoint(operator=operator)
+    from skyfence.app.log import checkpoint as sign_checkpoint
+
+    cp = sign_checkpoint(_app(), _me(operator), accept_unsigned=accept_unsigned)
+    if out is not None:
+        _write_atomic(out, json.dumps(to_jsonable(cp), indent=2) + "\n")
     emit(
         cp,
         as_json,
@@ -167,14 +198,17 @@ def checkpoint(
 
 @app.command("rotate-key")
 def rotate_key(
-    operator: Annotated[str, typer.Option("--operator", help="Who rotates the key.")],
     reason: Annotated[str, typer.Option("--reason", help="Why.")],
+    operator: Annotated[
+        str | None,
+        typer.Option("--operator", help="Who rotates the key (default: the OS account)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Replace the signing key; the rotation is logged and signed by the old and new keys."""
-    with _open_store() as store:
-        key_id = store.log.rotate_key(operator=operator, reason=reason)
-        pem = store.log.pubkey()
+    from skyfence.app.log import rotate_key as rotate
+
+    key_id, pem = rotate(_app(), _me(operator), reason=reason)
     emit(
         {"key_id": key_id, "pem": pem},
         as_json,
@@ -200,32 +234,47 @@ def verify(
         bool,
         typer.Option(
             "--database",
-            help="Instead of FILE, verify the configured database in place "
-            "(default key: its own active key).",
+            help="Instead of FILE, verify the configured database in place, and every state "
+            "table against the log (default key: this host's signing key).",
         ),
     ] = False,
+    trusted_checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--trusted-checkpoint",
+            help="A checkpoint you saw before: a JSON file (from `log checkpoint --out`) or "
+            "SIZE:ROOT. A log that does not contain it (rolled back or rewritten) is refused.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Verify an export offline (no database), or the store itself with --database.
 
-    Checks leaf hashes, the entry chain, every checkpoint's root and signature, and the
-    consistency of successive checkpoints; exit code 1 names the first untrusted entry.
+    Checks leaf hashes, the entry chain, every checkpoint's root and signature, the
+    consistency of successive checkpoints and every state the entries attest; exit code 1
+    names the first untrusted entry.
     """
-    from skyfence.store.verify import verify_export
+    from skyfence.app.log import verify_database, verify_file
+    from skyfence.store.verify import load_trusted_checkpoint
 
     if (file is None) == (not database):
         raise InputError("give an export FILE (with --key), or --database to check the store")
+    pin = load_trusted_checkpoint(trusted_checkpoint) if trusted_checkpoint else None
     if file is not None:
         if key is None:
             raise InputError(
                 "verifying FILE needs --key: the public key you trust "
                 "(from `skyfence log pubkey --out FILE`)"
             )
-        report = verify_export(file, key)
+        report = verify_file(file, key, trusted_checkpoint=pin)
         where = str(file)
     else:
-        with _open_store() as store:
-            report = store.log.verify(_key_text(key) if key is not None else None)
+        report = verify_database(
+            _app(),
+            _me(),
+            public_key=_key_text(key) if key is not None else None,
+            trusted_checkpoint=pin,
+        )
         where = "database"
     if as_json:
         emit(report, True)
@@ -238,6 +287,15 @@ def verify(
             console.print(f"warning: {warning}")
     if not report.ok:
         raise IntegrityError(f"{where}: {report.problem}")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _key_text(key: str) -> str | bytes:

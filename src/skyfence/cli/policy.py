@@ -1,20 +1,23 @@
 """CLI: ``skyfence policy ...``, ``skyfence terminal ...`` and ``skyfence decide``.
 
-Pure commands (``policy example``, ``validate``, ``diff`` of two files, ``decide --policy
-FILE --terminals FILE``) need no database. The others open the store with
-``skyfence.store.Store.open()`` (settings from the environment).
+A thin adapter over :mod:`skyfence.app` (changes, terminals, decide): it parses options,
+makes the local :class:`~skyfence.app.identity.Principal` (the OS account, and
+``--operator`` when given), calls the operation and prints its result. Pure commands
+(``policy example``, ``validate``, ``diff`` of two files, ``decide --policy FILE --terminals
+FILE``) need no database.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from skyfence.cli._common import JsonOption, console, emit, progress_bar
-from skyfence.errors import ConflictError, InputError, ParseError
-from skyfence.timeutil import datetime64_to_iso, parse_time
+from skyfence.errors import InputError, ParseError
+from skyfence.timeutil import datetime64_to_iso, parse_duration, parse_time
 
 policy_app = typer.Typer(
     name="policy",
@@ -23,13 +26,19 @@ policy_app = typer.Typer(
 )
 terminal_app = typer.Typer(
     name="terminal",
-    help="The terminal registry: add, import and show terminals.",
+    help="The terminal registry: add, import, show, list and delete terminals.",
     no_args_is_help=True,
 )
 
 OperatorOption = Annotated[
-    str, typer.Option("--operator", help="Who makes this change (recorded in the log).")
+    str | None,
+    typer.Option(
+        "--operator",
+        help="Who makes this change (recorded in the log beside your OS account; "
+        "default: the OS account).",
+    ),
 ]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in the log).")]
 
 
 def register(root: typer.Typer) -> None:
@@ -41,35 +50,28 @@ def register(root: typer.Typer) -> None:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _resolver() -> Any:
-    from skyfence.policy.engine import _default_resolve
+def _app() -> Any:
+    from skyfence.app import App
 
-    return _default_resolve()
-
-
-def _open_store() -> Any:
-    from skyfence.store import Store
-
-    return Store.open()
+    return App()
 
 
-def _policy_in_force(store: Any, at: Any = None) -> Any:
-    from skyfence.policy import Policy
+def _me(operator: str | None = None) -> Any:
+    from skyfence.app.identity import Principal
 
-    doc = store.policy_document_at(at)
-    if doc is None:
-        return None
-    return Policy.from_document(doc, source="stored policy")
+    return Principal.local(operator)
 
 
-def _load_policy_arg(value: str, resolve: Any) -> Any:
+def _load_policy_arg(app: Any, value: str) -> Any:
     """A policy file, or ``current`` for the policy in force in the store."""
+    from skyfence.app._store import resolver
+    from skyfence.app.changes import policy_in_force
     from skyfence.policy import Policy, load_policy
 
     if value == "current" and not Path(value).exists():
-        with _open_store() as store:
-            return _policy_in_force(store) or Policy()
-    return load_policy(value, resolve=resolve)
+        found = policy_in_force(app, _me())
+        return found.policy if found is not None else Policy()
+    return load_policy(value, resolve=resolver(app))
 
 
 def _rule_row(rule: Any) -> dict[str, Any]:
@@ -86,6 +88,23 @@ def _window(doc: dict[str, Any]) -> str:
     start = doc.get("effective_from") or "…"
     end = doc.get("effective_until") or "…"
     return f"{start} → {end}"
+
+
+def _print_changes(changes: list[dict[str, Any]]) -> None:
+    for c in changes:
+        extra = f" ({', '.join(c['fields'])})" if c.get("fields") else ""
+        flag = " [sensitive]" if c.get("sensitive") else ""
+        regions = ", ".join(c.get("regions") or []) or "-"
+        console.print(
+            f"  {c['change']:8} {c['kind']:15} {c['id']}{extra}{flag}  regions: {regions}",
+            markup=False,
+        )
+
+
+def _diff_rows(diff: Any) -> list[dict[str, Any]]:
+    from skyfence.store.rules import describe_changes
+
+    return describe_changes(diff)
 
 
 # ----------------------------------------------------------------------------- policy
@@ -120,13 +139,19 @@ def validate_command(
     json_: JsonOption = False,
 ) -> None:
     """Validate a policy file; every problem is reported with its line number."""
+    from skyfence.app._store import resolver
     from skyfence.policy import check_policy
 
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read policy file {file}: {exc.strerror}") from None
-    policy, problems = check_policy(text, file.name, resolve=_resolver() if regions else None)
+    except UnicodeDecodeError:
+        raise ParseError(
+            "not UTF-8 text; expected a YAML or JSON policy", source=str(file)
+        ) from None
+    resolve = resolver(_app()) if regions else None
+    policy, problems = check_policy(text, file.name, resolve=resolve)
     result = {
         "file": str(file),
         "valid": not problems,
@@ -168,11 +193,12 @@ def diff_command(
     json_: JsonOption = False,
 ) -> None:
     """List the rules and regions that change, and how many H3 cells change state."""
+    from skyfence.app._store import resolver
     from skyfence.policy import diff_policies
 
-    resolve = _resolver()
-    old_p = _load_policy_arg(old, resolve)
-    new_p = _load_policy_arg(new, resolve)
+    app = _app()
+    old_p = _load_policy_arg(app, old)
+    new_p = _load_policy_arg(app, new)
     with progress_bar("comparing cell states", enabled=cells and not json_) as bar:
         d = diff_policies(
             old_p,
@@ -180,19 +206,14 @@ def diff_command(
             at=parse_time(at),
             resolution=resolution,
             cells=cells,
-            resolve=resolve,
+            resolve=resolver(app),
             progress=bar,
         )
 
     def human(d: Any) -> None:
         if not d.changes:
             console.print("no rule changes")
-        for c in d.changes:
-            extra = f" ({', '.join(c.fields)})" if c.fields else ""
-            flag = " [sensitive]" if c.sensitive else ""
-            console.print(
-                f"{c.change:8} {c.kind:15} {c.id}{extra}{flag}  regions: {', '.join(c.regions) or '-'}"
-            )
+        _print_changes(_diff_rows(d))
         if d.cells_changed is not None:
             console.print(
                 f"H3 res {d.resolution} cells changing state at {d.at}: {d.cells_changed} "
@@ -201,57 +222,85 @@ def diff_command(
             for k, v in d.cell_transitions.items():
                 console.print(f"  {k}: {v}")
         if d.sensitive:
-            console.print("needs a second operator's approval: " + "; ".join(d.sensitive_reasons))
+            console.print(
+                "needs a second person's approval: " + "; ".join(d.sensitive_reasons), markup=False
+            )
 
     emit(d, json_, human)
+
+
+def _change_out(res: Any) -> dict[str, Any]:
+    return {
+        "status": res.status,
+        "change_id": res.change_id,
+        "version": res.version,
+        "log_index": res.log_index,
+        "base_version": res.base_version,
+        "requires_approval": res.status == "pending",
+        "sensitive": res.sensitive,
+        "sensitive_reasons": res.reasons,
+        "changes": res.changes,
+        "flags": res.flags,
+    }
+
+
+def _print_result(o: dict[str, Any]) -> None:
+    if o["status"] == "applied":
+        flags = f" [{', '.join(o['flags'])}]" if o["flags"] else ""
+        typer.echo(
+            f"applied: policy version {o['version']} (change {o['change_id']}, log entry "
+            f"{o['log_index']}, replacing version {o['base_version']}){flags}"
+        )
+    else:
+        why = "; ".join(o["sensitive_reasons"]) or "review requested"
+        typer.echo(
+            f"pending: change {o['change_id']} on version {o['base_version']} needs a second "
+            f"person (`skyfence policy show-pending {o['change_id']}`, then `skyfence policy "
+            f"approve {o['change_id']}`): {why}"
+        )
+    _print_changes(o["changes"])
 
 
 @policy_app.command("apply")
 def apply_command(
     file: Annotated[Path, typer.Argument(help="Policy file to apply.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why the policy changes (logged).")],
-    operator: OperatorOption,
+    reason: ReasonOption,
+    operator: OperatorOption = None,
+    base: Annotated[
+        int | None,
+        typer.Option(
+            "--base",
+            min=0,
+            help="The version you built this on (refused if another is in force by then; "
+            "default: the version in force now).",
+        ),
+    ] = None,
+    request_review: Annotated[
+        bool,
+        typer.Option("--request-review", help="Wait for a second person even if not sensitive."),
+    ] = False,
+    expires: Annotated[
+        str, typer.Option("--expires", help="How long a request waits for approval (e.g. 2d).")
+    ] = "7d",
     json_: JsonOption = False,
 ) -> None:
-    """Store FILE as the new policy version; sensitive changes wait for a second operator."""
-    from skyfence.policy import diff_policies, load_policy
+    """Store FILE as the new policy version; sensitive changes wait for a second person.
 
-    resolve = _resolver()
-    new = load_policy(file, resolve=resolve)
-    with _open_store() as store:
-        old = _policy_in_force(store)
-        if old is not None and old.to_document() == new.to_document():
-            raise ConflictError(
-                f"{file.name} is identical to the policy in force; nothing to apply "
-                "(`skyfence policy show` prints it)"
-            )
-        d = diff_policies(old, new, cells=False, resolve=resolve)
-        res = store.apply_policy(
-            new.to_document(), operator=operator, reason=reason, requires_approval=d.sensitive
-        )
-    out = {
-        "status": res.status,
-        "change_id": res.change_id,
-        "version": res.version,
-        "log_index": res.log_index,
-        "requires_approval": d.sensitive,
-        "sensitive_reasons": d.sensitive_reasons,
-        "changes": [{"id": c.id, "change": c.change, "fields": c.fields} for c in d.changes],
-    }
+    Whether the change is sensitive is decided by the store against the version it
+    replaces, inside its transaction; the diff printed is that one.
+    """
+    from skyfence.app.changes import propose
 
-    def human(o: dict[str, Any]) -> None:
-        if o["status"] == "applied":
-            typer.echo(
-                f"applied: policy version {o['version']} (change {o['change_id']}, log entry {o['log_index']})"
-            )
-        else:
-            typer.echo(
-                f"pending: change {o['change_id']} needs a second operator "
-                f"(`skyfence policy approve {o['change_id']} --operator NAME`): "
-                + "; ".join(o["sensitive_reasons"])
-            )
-
-    emit(out, json_, human)
+    res = propose(
+        _app(),
+        _me(operator),
+        file,
+        reason=reason,
+        base_version=base,
+        request_review=request_review,
+        expires_after_s=parse_duration(expires),
+    )
+    emit(_change_out(res), json_, _print_result)
 
 
 @policy_app.command("show")
@@ -266,16 +315,18 @@ def show_command(
     json_: JsonOption = False,
 ) -> None:
     """Show the stored policy version in force at a time and its rules in force then."""
+    from skyfence.app.changes import policy_in_force
     from skyfence.policy import load_policy
 
     t = parse_time(at)
+    version: Any = None
+    policy = None
     if file is not None:
-        version: Any = str(file)
-        policy = load_policy(file)
+        version, policy = str(file), load_policy(file)
     else:
-        with _open_store() as store:
-            version = store.policy_version_at(t)
-            policy = _policy_in_force(store, t)
+        found = policy_in_force(_app(), _me(), t)
+        if found is not None:
+            version, policy = found.version, found.policy
     if policy is None:
         out: dict[str, Any] = {
             "at": datetime64_to_iso(t),
@@ -292,6 +343,7 @@ def show_command(
             "terminal_rules_in_force": [_rule_row(r) for r in policy.terminal_rules_at(t)],
             "rules_total": len(policy.rules),
             "terminal_rules_total": len(policy.terminal_rules),
+            "document": policy.to_document(),
         }
 
     def human(o: dict[str, Any]) -> None:
@@ -316,8 +368,9 @@ def show_command(
 @policy_app.command("history")
 def history_command(json_: JsonOption = False) -> None:
     """List the stored policy versions, oldest first (who applied, who approved, why)."""
-    with _open_store() as store:
-        versions = store.policy_versions()
+    from skyfence.app.changes import history
+
+    versions = history(_app(), _me())
 
     def human(rows: list[Any]) -> None:
         if not rows:
@@ -333,35 +386,150 @@ def history_command(json_: JsonOption = False) -> None:
 
 @policy_app.command("pending")
 def pending_command(json_: JsonOption = False) -> None:
-    """List policy changes waiting for a second operator's approval."""
-    with _open_store() as store:
-        pending = store.pending_changes()
+    """List policy changes waiting for a second person's approval."""
+    from skyfence.app.changes import pending
+
+    rows_ = pending(_app(), _me())
 
     def human(rows: list[Any]) -> None:
         if not rows:
             typer.echo("no pending changes")
         for p in rows:
             typer.echo(
-                f"{p.id}: by {p.operator}, expires {datetime64_to_iso(p.expires_at)}: {p.reason} ({p.summary})"
+                f"{p.id}: on version {p.base_version}, by {p.display_name or p.operator}, expires "
+                f"{datetime64_to_iso(p.expires_at)}: {p.reason} ({p.summary})"
             )
 
-    emit(pending, json_, human)
+    emit(rows_, json_, human)
+
+
+@policy_app.command("show-pending")
+def show_pending_command(
+    change_id: Annotated[int, typer.Argument(help="Id of the change.")],
+    json_: JsonOption = False,
+) -> None:
+    """Print a change's full document and its diff (and what changed since, if stale)."""
+    import yaml
+
+    from skyfence.app.changes import show_pending
+
+    d = show_pending(_app(), _me(), change_id)
+    out = {
+        "change": d.change,
+        "status": d.change.status,
+        "base_version": d.base_version,
+        "current_version": d.current_version,
+        "stale": d.stale,
+        "requesters": d.requesters,
+        "judgement": d.judgement,
+        "changes": _diff_rows(d.diff),
+        "since_base": None if d.since_base is None else _diff_rows(d.since_base),
+        "against_current": None if d.against_current is None else _diff_rows(d.against_current),
+        "document": d.document,
+    }
+
+    def human(o: dict[str, Any]) -> None:
+        c = d.change
+        who = ", ".join(
+            f"{r.get('display_name') or r.get('name')} (OS user {r.get('os_user') or '-'}, "
+            f"via {r.get('via')})"
+            for r in d.requesters
+        )
+        typer.echo(f"change {c.id} ({c.status}): {c.summary}")
+        typer.echo(f"  requested by {who}: {c.reason}")
+        typer.echo(f"  built on version {d.base_version}; version {d.current_version} is in force")
+        reasons = o["judgement"].get("reasons") or []
+        if reasons:
+            typer.echo("  sensitive: " + "; ".join(reasons))
+        typer.echo(f"what it changes against version {d.base_version}:")
+        _print_changes(o["changes"])
+        if d.stale:
+            typer.echo(
+                f"STALE: versions after {d.base_version} changed (approving is refused; "
+                f"`skyfence policy rebase {c.id}` re-applies it on version {d.current_version}):"
+            )
+            _print_changes(o["since_base"] or [])
+        typer.echo("document:")
+        typer.echo(yaml.safe_dump(d.document, sort_keys=False, allow_unicode=True), nl=False)
+
+    emit(out, json_, human)
 
 
 @policy_app.command("approve")
 def approve_command(
     change_id: Annotated[int, typer.Argument(help="Id of the pending change.")],
-    operator: OperatorOption,
+    operator: OperatorOption = None,
     reason: Annotated[str, typer.Option("--reason", help="Why you approve (logged).")] = "",
     json_: JsonOption = False,
 ) -> None:
-    """Approve a pending change (must be a different operator from the requester)."""
-    with _open_store() as store:
-        res = store.approve(change_id, operator=operator, reason=reason)
+    """Approve a pending change (a different person from whoever requested or rebased it)."""
+    from skyfence.app.changes import approve
+
+    res = approve(_app(), _me(operator), change_id, reason=reason)
+    emit(_change_out(res), json_, _print_result)
+
+
+@policy_app.command("reject")
+def reject_command(
+    change_id: Annotated[int, typer.Argument(help="Id of the pending change.")],
+    reason: ReasonOption,
+    operator: OperatorOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Reject a pending change (or withdraw your own); it never takes effect."""
+    from skyfence.app.changes import reject
+
+    index = reject(_app(), _me(operator), change_id, reason=reason)
     emit(
-        res,
+        {"change_id": change_id, "status": "rejected", "log_index": index},
         json_,
-        lambda r: typer.echo(f"{r.status}: policy version {r.version} (change {r.change_id})"),
+        lambda o: typer.echo(f"rejected: change {change_id} (log entry {o['log_index']})"),
+    )
+
+
+@policy_app.command("rebase")
+def rebase_command(
+    change_id: Annotated[int, typer.Argument(help="Id of the stale pending change.")],
+    operator: OperatorOption = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why (logged).")] = "",
+    json_: JsonOption = False,
+) -> None:
+    """Re-apply a change built on an older version onto the version in force.
+
+    The result is a new pending change (shown here) that someone other than its requesters
+    must approve; a rule changed both ways is a conflict, and nothing is changed.
+    """
+    from skyfence.app.changes import rebase
+
+    res = rebase(_app(), _me(operator), change_id, reason=reason)
+    emit(_change_out(res), json_, _print_result)
+
+
+@policy_app.command("settings")
+def settings_command(
+    require_distinct: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-distinct-os-users/--allow-same-os-user",
+            help="Refuse (or allow, marking them same-os-user in the log) approvals made from "
+            "the requester's OS account.",
+        ),
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why the setting changes (logged).")] = "",
+    operator: OperatorOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Show the store's settings, or change one (logged)."""
+    from skyfence.app.changes import set_store_setting, store_settings
+
+    app, me = _app(), _me(operator)
+    if require_distinct is not None:
+        if not reason.strip():
+            raise InputError("changing a store setting needs --reason (it is logged)")
+        set_store_setting(app, me, "require_distinct_os_users", require_distinct, reason=reason)
+    values = store_settings(app, me)
+    emit(
+        values, json_, lambda v: _echo_lines([f"{k}: {'on' if x else 'off'}" for k, x in v.items()])
     )
 
 
@@ -373,10 +541,12 @@ def terminal_add_command(
     plan: Annotated[
         str, typer.Option("--plan", help="fixed, roam, maritime, aviation or government.")
     ],
-    operator: OperatorOption,
+    operator: OperatorOption = None,
     whitelist: Annotated[
         list[str] | None,
-        typer.Option("--whitelist", help="Region the terminal is whitelisted for (repeat)."),
+        typer.Option(
+            "--whitelist", help="Region (or rule id) the terminal is whitelisted for (repeat)."
+        ),
     ] = None,
     speed_exempt: Annotated[
         bool, typer.Option("--speed-exempt", help="Exempt from speed limits that allow it.")
@@ -387,7 +557,8 @@ def terminal_add_command(
     reason: Annotated[str, typer.Option("--reason", help="Why (logged).")] = "terminal registered",
     json_: JsonOption = False,
 ) -> None:
-    """Register (or replace) a terminal in the store."""
+    """Register (or replace) a terminal; country and whitelists are checked first."""
+    from skyfence.app.terminals import add
     from skyfence.policy import Terminal
 
     term = Terminal(
@@ -398,8 +569,7 @@ def terminal_add_command(
         speed_exempt=speed_exempt,
         trip_started=trip_started,
     )
-    with _open_store() as store:
-        index = store.put_terminal(term.to_record(), operator=operator, reason=reason)
+    index = add(_app(), _me(operator), term, reason=reason)
     out = {"terminal": term.to_record(), "log_index": index}
     emit(
         out,
@@ -413,27 +583,26 @@ def terminal_import_command(
     file: Annotated[
         Path, typer.Argument(help="CSV (id,country,plan,whitelists,...) or JSON list.")
     ],
-    operator: OperatorOption,
+    operator: OperatorOption = None,
     reason: Annotated[str, typer.Option("--reason", help="Why (logged).")] = "terminal import",
     json_: JsonOption = False,
 ) -> None:
-    """Import terminals from a CSV or JSON file into the store."""
-    from skyfence.policy import TerminalRegistry
-    from skyfence.store import Store
+    """Import terminals from a CSV or JSON file: every one, or none (one transaction)."""
+    from skyfence.app.terminals import import_file
 
-    registry = TerminalRegistry.load(file)
-    store = Store.open(auto_checkpoint=False)
-    try:
-        with progress_bar("importing terminals", enabled=not json_) as bar:
-            for i, term in enumerate(registry.terminals):
-                store.put_terminal(term.to_record(), operator=operator, reason=reason)
-                bar(i + 1, len(registry))
-        if len(registry):
-            store.log.checkpoint()
-    finally:
-        store.close()
-    out = {"imported": len(registry), "file": str(file)}
-    emit(out, json_, lambda o: typer.echo(f"imported {o['imported']} terminals from {file}"))
+    with ExitStack() as stack:
+        bars: list[Any] = []
+
+        def progress(done: int, total: int) -> None:
+            # the bar starts with the writing, after the file was read and checked
+            if not bars:
+                bars.append(
+                    stack.enter_context(progress_bar("importing terminals", enabled=not json_))
+                )
+            bars[0](done, total)
+
+        res = import_file(_app(), _me(operator), file, reason=reason, progress=progress)
+    emit(res, json_, lambda o: typer.echo(f"imported {o.imported} terminals from {file}"))
 
 
 @terminal_app.command("show")
@@ -442,8 +611,9 @@ def terminal_show_command(
     json_: JsonOption = False,
 ) -> None:
     """Show one stored terminal."""
-    with _open_store() as store:
-        record = store.get_terminal(terminal_id)
+    from skyfence.app.terminals import show
+
+    record = show(_app(), _me(), terminal_id)
     emit(record, json_, lambda r: _echo_lines([f"{k}: {v}" for k, v in r.items()]))
 
 
@@ -455,8 +625,9 @@ def terminal_list_command(
     json_: JsonOption = False,
 ) -> None:
     """List stored terminals."""
-    with _open_store() as store:
-        records = store.terminals(country=country.upper() if country else None)
+    from skyfence.app.terminals import list_terminals
+
+    records = list_terminals(_app(), _me(), country=country)
 
     def human(rows: list[dict[str, Any]]) -> None:
         for r in rows:
@@ -466,6 +637,24 @@ def terminal_list_command(
             )
 
     emit(records, json_, human)
+
+
+@terminal_app.command("delete")
+def terminal_delete_command(
+    terminal_id: Annotated[str, typer.Argument(metavar="ID", help="Terminal id.")],
+    reason: ReasonOption,
+    operator: OperatorOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Remove a terminal from the registry (logged)."""
+    from skyfence.app.terminals import delete
+
+    index = delete(_app(), _me(operator), terminal_id, reason=reason)
+    emit(
+        {"terminal_id": terminal_id, "log_index": index},
+        json_,
+        lambda o: typer.echo(f"terminal {terminal_id} deleted (log entry {o['log_index']})"),
+    )
 
 
 # ----------------------------------------------------------------------------- decide
@@ -494,44 +683,30 @@ def decide_command(
     json_: JsonOption = False,
 ) -> None:
     """Decide whether a terminal at LAT LON is served, and which rule decided."""
-    from skyfence.policy import TerminalRegistry, load_policy
+    from skyfence.app.decide import decide
 
-    t = parse_time(time)
-    resolve = _resolver()
-    policy = registry = None
-    if policy_file is not None:
-        policy = load_policy(policy_file, resolve=resolve)
-    if terminals_file is not None:
-        registry = TerminalRegistry.load(terminals_file)
-    if policy is None or registry is None:
-        with _open_store() as store:
-            if policy is None:
-                policy = _policy_in_force(store, t)
-                if policy is None:
-                    versions = store.policy_versions()
-                    hint = (
-                        f"the first version was applied at {datetime64_to_iso(versions[0].applied_at)}"
-                        if versions
-                        else "apply one with `skyfence policy apply FILE`"
-                    )
-                    raise InputError(
-                        f"no stored policy version was in force at {datetime64_to_iso(t)} ({hint}); "
-                        "pass a later --time or --policy FILE"
-                    )
-            if registry is None:
-                registry = TerminalRegistry.from_records(store.terminals())
-    compiled = policy.compile(resolve=resolve)
-    decision = compiled.decide(
-        terminal, lat, lon, t, speed, altitude, registry=registry, trip_started=trip_started
+    res = decide(
+        _app(),
+        _me(),
+        terminal,
+        lat,
+        lon,
+        time=time,
+        speed_kmh=speed,
+        altitude_m=altitude,
+        trip_started=trip_started,
+        policy_file=policy_file,
+        terminals_file=terminals_file,
     )
 
     def human(d: Any) -> None:
         verdict = "[green]ALLOWED[/green]" if d.allowed else "[red]DENIED[/red]"
         console.print(
             f"{verdict} terminal {d.terminal_id} at {lat:g}, {lon:g} ({d.country or 'no country'}) "
-            f"at {d.time}: state {d.state}, region {d.region or '-'}, rule {d.rule_id or '-'}"
+            f"at {d.time}: state {d.state}, region {d.region or '-'}, rule {d.rule_id or '-'} "
+            f"({res.policy_source})"
         )
         for r in d.reasons:
             console.print(f"  {r}", markup=False)
 
-    emit(decision, json_, human)
+    emit(res.decision, json_, human)

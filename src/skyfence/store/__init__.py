@@ -3,11 +3,21 @@
 >>> from skyfence.store import Store
 >>> store = Store.open()            # doctest: +SKIP  (SQLite under the data dir, migrated)
 
-See ``docs/store.md`` and ``docs/log.md``.
+See ``docs/store.md``, ``docs/log.md`` and ``docs/security.md``.
 """
 
-from skyfence.store.canonical import canonical_hash, canonical_json
-from skyfence.store.store import ApplyResult, PendingChange, PolicyVersion, Store
+from skyfence.store.canonical import canonical_hash, canonical_json, loads_strict
+from skyfence.store.changes import ChangeResult
+from skyfence.store.identity import Actor, current_os_user, normalise_name
+from skyfence.store.state import StoreState
+from skyfence.store.store import (
+    ApplyResult,
+    PendingChange,
+    PolicyInForce,
+    PolicyVersion,
+    Request,
+    Store,
+)
 from skyfence.store.tlog import (
     Checkpoint,
     ConsistencyProof,
@@ -17,13 +27,26 @@ from skyfence.store.tlog import (
     PublicKeyInfo,
     TransparencyLog,
 )
-from skyfence.store.verify import VerifyReport, verify_export, verify_records
+from skyfence.store.verify import (
+    TrustedCheckpoint,
+    VerifyReport,
+    load_trusted_checkpoint,
+    verify_export,
+    verify_records,
+)
 
 __all__ = [
     "Store",
+    "Actor",
+    "normalise_name",
+    "current_os_user",
+    "ChangeResult",
     "ApplyResult",
     "PendingChange",
     "PolicyVersion",
+    "PolicyInForce",
+    "Request",
+    "StoreState",
     "TransparencyLog",
     "LogEntry",
     "Checkpoint",
@@ -32,8 +55,11 @@ __all__ = [
     "PublicKeyInfo",
     "ExportSummary",
     "VerifyReport",
+    "TrustedCheckpoint",
+    "load_trusted_checkpoint",
     "verify_export",
     "verify_records",
     "canonical_json",
     "canonical_hash",
+    "loads_strict",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 
 from skyfence.errors import InputError
 
-__all__ = ["canonical_json", "canonical_hash"]
+__all__ = ["canonical_json", "canonical_hash", "loads_strict"]
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -30,12 +30,12 @@ def canonical_json(obj: Any) -> bytes:
         text = json.dumps(
             obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         )
+        return text.encode("utf-8")  # a lone surrogate cannot be UTF-8: refused here
     except (TypeError, ValueError) as exc:
         raise InputError(
             f"cannot write this value as canonical JSON ({exc}); use only dicts with string "
-            "keys, lists, strings, finite numbers, booleans and null"
+            "keys, lists, strings (valid Unicode), finite numbers, booleans and null"
         ) from None
-    return text.encode("utf-8")
 
 
 def canonical_hash(obj: Any) -> str:
@@ -52,3 +52,63 @@ def _check_keys(obj: Any) -> None:
     elif isinstance(obj, list | tuple):
         for value in obj:
             _check_keys(value)
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def loads_strict(text: str | bytes, *, source: str | None = None, line: int | None = None) -> Any:
+    """Parse JSON refusing what canonical JSON cannot hold: duplicate keys, NaN, infinities.
+
+    A duplicate key is refused because two readers may keep different values of it (the
+    first or the last); nesting too deep for the parser is a :class:`ParseError`, never a
+    ``RecursionError``.
+
+    Examples
+    --------
+    >>> loads_strict('{"a": 1, "b": [true]}')
+    {'a': 1, 'b': [True]}
+    >>> loads_strict('{"a": 1, "a": 2}', source="x.jsonl", line=3)
+    Traceback (most recent call last):
+    ...
+    skyfence.errors.ParseError: x.jsonl line 3: key 'a' appears twice in one object; ...
+    """
+    from skyfence.errors import ParseError
+
+    try:
+        return json.loads(
+            text, object_pairs_hook=_object_without_duplicates, parse_constant=_no_constants
+        )
+    except _DuplicateKey as exc:
+        raise ParseError(
+            f"key {exc.key!r} appears twice in one object; readers would disagree on its "
+            "value, so the record is refused",
+            source=source,
+            line=line,
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"not valid JSON ({exc.msg})", source=source, line=line) from None
+    except RecursionError:
+        raise ParseError(
+            "JSON nested too deeply to read; a log record is at most a few levels deep",
+            source=source,
+            line=line,
+        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParseError(f"not valid JSON ({exc})", source=source, line=line) from None

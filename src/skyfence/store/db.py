@@ -100,13 +100,31 @@ def migration_config() -> Any:
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    """Apply every Alembic migration not yet applied (creates the schema on a new database)."""
+    """Apply every Alembic migration not yet applied (creates the schema on a new database).
+
+    On SQLite, foreign keys are switched off for the migration (outside its transaction,
+    where SQLite honours the switch): Alembic changes a table there by copying it into a new
+    one, and the old one could not be dropped while other tables refer to it. The foreign
+    keys are checked before the migration commits.
+    """
     from alembic import command
 
     config = migration_config()
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # one migrator at a time per database; released at commit
-            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7316504127)")
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    # one migrator at a time per database; released at commit
+                    connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7316504127)")
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:  # pragma: no cover - a migration bug
+                        raise RuntimeError(f"migration left broken foreign keys: {broken[:3]}")
+        finally:
+            if sqlite:
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]

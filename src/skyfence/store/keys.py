@@ -149,6 +149,22 @@ class KeyDirectory:
         self._loaded[key_id] = private
         return key_id, public_raw, private
 
+    def public_raw(self, key_id: str) -> bytes | None:
+        """The raw public key of the local key file ``key_id``, or ``None`` if there is none.
+
+        Used to check signatures against the key this host holds rather than a public key
+        read from the database (which whoever can write the database could replace).
+        """
+        path = self.file_for(key_id)
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError, TypeError):
+            return None
+        if not isinstance(key, Ed25519PrivateKey):
+            return None
+        raw = raw_public(key.public_key())
+        return raw if key_id_for(raw) == key_id else None
+
     def load(self, key_id: str) -> Ed25519PrivateKey:
         """The private key ``key_id``; refuses a missing, foreign or group/world-readable file.
 

@@ -120,14 +120,21 @@ class SigningKeyRow(Base):
 
 
 class PendingChangeRow(Base):
-    """A requested policy change: pending until approved by a second operator, rejected or expired.
+    """A requested policy change: pending until approved by a second person, rejected,
+    expired, or superseded by its rebase onto a newer version.
 
     Changes applied at once are recorded here too, with status ``applied`` and no approver.
+    ``base_version`` is the version the change was built on (``NULL`` for changes made
+    before it was recorded); ``requested_actor`` / ``decided_actor`` are the actors' JSON
+    records (normalised name, display name, via, OS user); ``judgement`` the sensitivity
+    judgement made against the base version (JSON).
     """
 
     __tablename__ = "pending_changes"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'applied', 'rejected', 'expired')", name="status"),
+        CheckConstraint(
+            "status IN ('pending', 'applied', 'rejected', 'expired', 'superseded')", name="status"
+        ),
         Index("ix_pending_changes_status", "status"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -145,6 +152,11 @@ class PendingChangeRow(Base):
     decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     log_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    base_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rebased_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    requested_actor: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_actor: Mapped[str | None] = mapped_column(Text, nullable=True)
+    judgement: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class PolicyVersionRow(Base):

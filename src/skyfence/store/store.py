@@ -1,59 +1,70 @@
 """The store: policy versions, the two-person rule, terminals, and the transparency log.
 
 Every public call is one database transaction, and every state change appends a log entry in
-that same transaction (and, by default, signs a checkpoint of the new tree head), so the log
-and the state can never disagree: a crash or an error mid-call leaves the previous state.
+that same transaction — the last one carrying the state the transaction leaves — and signs a
+checkpoint of the new head, so the log and the state can never disagree: a crash or an error
+mid-call leaves the previous state.
+
+The tables are a cache of what the log attests. A writer authenticates the log head (the
+latest checkpoint's signature, the entries under it) and checks the rows it builds on against
+the attested state; a reader does the same before returning what decides (the policy in
+force, the terminal registry). A table edited outside skyfence is refused, not used.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from skyfence.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
-from skyfence.store.canonical import canonical_hash, canonical_json
+from skyfence.errors import ConfigurationError, InputError, IntegrityError, NotFoundError
+from skyfence.store import changes as _changes
+from skyfence.store import registry as _registry
+from skyfence.store._time import iso_utc, naive_utc
+from skyfence.store.changes import DEFAULT_EXPIRES_AFTER_S, ChangeResult, Request
 from skyfence.store.db import READ_ONLY, make_engine, upgrade_to_head
+from skyfence.store.head import Head, authenticated_entries, read_head
+from skyfence.store.identity import SYSTEM, Actor, as_actor
 from skyfence.store.keys import KeyDirectory
-from skyfence.store.models import (
-    OperatorRow,
-    PendingChangeRow,
-    PolicyVersionRow,
-    TerminalRow,
-)
-from skyfence.store.tlog import _LOCK_HEAD, TransparencyLog, _Appender, _naive_utc, iso_utc
+from skyfence.store.models import LogHeadRow, OperatorRow, PendingChangeRow, PolicyVersionRow
+from skyfence.store.rules import default_resolver
+from skyfence.store.state import DEFAULT_SETTINGS, StoreState
+from skyfence.store.tlog import TransparencyLog, _Appender, _UnitOfWork
 
-__all__ = ["Store", "ApplyResult", "PendingChange", "PolicyVersion"]
+if TYPE_CHECKING:
+    from skyfence.store.verify import VerifyReport
 
-DEFAULT_EXPIRES_AFTER_S = 7 * 86400.0
-SYSTEM_AUTHOR = "skyfence"
+__all__ = [
+    "Store",
+    "ChangeResult",
+    "ApplyResult",
+    "PendingChange",
+    "PolicyVersion",
+    "PolicyInForce",
+    "Request",
+]
 
-
-@dataclass(frozen=True)
-class ApplyResult:
-    """Outcome of :meth:`Store.apply_policy` / :meth:`Store.approve`.
-
-    ``status`` is ``"applied"`` (``version`` is the new version) or ``"pending"`` (waiting for
-    a second operator; ``version`` is ``None``). ``log_index`` is the entry that records it.
-    """
-
-    status: str
-    change_id: int
-    version: int | None
-    log_index: int
+ApplyResult = ChangeResult
+HINT = "run `skyfence log verify --database` for the details"
 
 
 @dataclass(frozen=True)
 class PendingChange:
-    """A requested change. ``status``: pending, applied, rejected or expired."""
+    """A requested change. ``status``: pending, applied, rejected, expired or superseded.
+
+    ``operator`` is the requester's normalised name (``display_name`` as given, ``via`` and
+    ``os_user`` how they acted); ``base_version`` the version it was built on (``None`` for
+    changes made before it was recorded); ``rebased_from`` the change it replaces.
+    """
 
     id: int
     operator: str
@@ -67,6 +78,13 @@ class PendingChange:
     decided_at: np.datetime64 | None
     version: int | None
     log_index: int
+    base_version: int | None = None
+    rebased_from: int | None = None
+    display_name: str | None = None
+    via: str | None = None
+    os_user: str | None = None
+    sensitive: bool | None = None
+    reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -83,11 +101,24 @@ class PolicyVersion:
     log_index: int
 
 
-class _UnitOfWork:
-    def __init__(self, session: Session, appender: _Appender, now: datetime) -> None:
-        self.session = session
-        self.appender = appender
-        self.now = now
+@dataclass(frozen=True)
+class PolicyInForce:
+    """The version in force at a time, checked against the log: number, document, since."""
+
+    version: int
+    document: dict[str, Any]
+    applied_at: np.datetime64
+    document_hash: str
+
+
+@dataclass
+class _Cache:
+    """The head this process last committed, and what it knows to be true of it."""
+
+    size: int
+    root: bytes
+    frontier: list[tuple[int, bytes]]
+    state: StoreState
 
 
 class Store:
@@ -100,8 +131,8 @@ class Store:
     >>> import tempfile
     >>> keys = tempfile.mkdtemp()
     >>> store = Store.open("sqlite://", key_dir=keys)  # in memory; keys in a temp dir
-    >>> store.apply_policy({"rules": []}, operator="alice", reason="start",
-    ...                    requires_approval=False).status
+    >>> doc = {"rules": [{"id": "pl", "region": "PL", "state": "active"}]}
+    >>> store.apply_policy(doc, actor="alice", reason="start", base_version=0).status
     'applied'
     >>> store.log.size()  # the policy entry and the first signing key
     2
@@ -114,16 +145,22 @@ class Store:
         *,
         key_dir: Path,
         clock: Callable[[], Any] | None = None,
-        auto_checkpoint: bool = True,
+        resolve: Callable[[str], Any] | None = None,
+        require_distinct_os_users: bool | None = None,
     ) -> None:
         self._engine = engine
         self._read_engine = engine.execution_options(**{READ_ONLY: True})
         self._clock: Callable[[], Any] = clock or (lambda: datetime.now(UTC))
-        self.auto_checkpoint = auto_checkpoint
         self.key_dir = Path(key_dir)
-        self.log = TransparencyLog(
-            engine, self._read_engine, KeyDirectory(self.key_dir), self._now, self._write
-        )
+        self._keys = KeyDirectory(self.key_dir)
+        self._resolver = resolve
+        settings = dict(DEFAULT_SETTINGS)
+        if require_distinct_os_users is not None:
+            settings["require_distinct_os_users"] = bool(require_distinct_os_users)
+        self._initial = StoreState(settings=settings)
+        self._explicit_setting = require_distinct_os_users
+        self._cache: _Cache | None = None
+        self.log = TransparencyLog(engine, self._read_engine, self._keys, self._now, self._write)
 
     @classmethod
     def open(
@@ -133,7 +170,8 @@ class Store:
         settings: Any = None,
         clock: Callable[[], Any] | None = None,
         key_dir: str | Path | None = None,
-        auto_checkpoint: bool = True,
+        resolve: Callable[[str], Any] | None = None,
+        require_distinct_os_users: bool | None = None,
     ) -> Store:
         """Open (and create or upgrade to the latest schema) the store at ``url``.
 
@@ -150,9 +188,12 @@ class Store:
             tests pass a frozen clock.
         key_dir
             Where checkpoint-signing keys live; default ``<data_dir>/keys``.
-        auto_checkpoint
-            Sign a checkpoint at the end of every write (default). Turn off for bulk imports
-            and call ``store.log.checkpoint()`` at the end.
+        resolve
+            ``expression -> Region`` used to judge whether a change overlaps a sensitive
+            region; default: the built-in worldview, loaded on first use.
+        require_distinct_os_users
+            The setting a *new* store starts with (default on); an existing store keeps the
+            value its log records, and a different value here is refused.
         """
         if settings is None and (url is None or key_dir is None):
             from skyfence.settings import load_settings
@@ -162,7 +203,13 @@ class Store:
         engine = make_engine(resolved)
         upgrade_to_head(engine)
         keys = Path(key_dir) if key_dir is not None else Path(settings.data_dir) / "keys"
-        return cls(engine, key_dir=keys, clock=clock, auto_checkpoint=auto_checkpoint)
+        return cls(
+            engine,
+            key_dir=keys,
+            clock=clock,
+            resolve=resolve,
+            require_distinct_os_users=require_distinct_os_users,
+        )
 
     def close(self) -> None:
         """Release the database connections."""
@@ -178,263 +225,169 @@ class Store:
     def url(self) -> str:
         return self._engine.url.render_as_string(hide_password=True)
 
+    def _resolve(self, expr: str) -> Any:
+        if self._resolver is None:
+            self._resolver = default_resolver()
+        return self._resolver(expr)
+
     # -- transactions -----------------------------------------------------------------------
     def _now(self) -> datetime:
-        return _naive_utc(self._clock())
+        return naive_utc(self._clock())
+
+    def _authenticated(self, conn: Any, size: int, **kw: Any) -> Head:
+        head = read_head(conn, self._keys, size=size, initial=self._initial, **kw)
+        explicit = self._explicit_setting
+        if (
+            head.size
+            and explicit is not None
+            and head.state.setting("require_distinct_os_users") != explicit
+        ):
+            raise ConfigurationError(
+                "this store's log records require_distinct_os_users="
+                f"{head.state.setting('require_distinct_os_users')}; change it with "
+                "`skyfence policy settings` (logged) rather than when opening the store"
+            )
+        return head
 
     @contextmanager
-    def _write(self, *, checkpoint: bool = True) -> Iterator[_UnitOfWork]:
-        """One write transaction: lock the log head, yield, append, sign, commit."""
+    def _write(
+        self, *, checkpoint: bool = True, accept_unsigned: bool = False
+    ) -> Iterator[_UnitOfWork]:
+        """One write transaction: lock the log head, authenticate it, yield, append, sign."""
         with Session(self._engine, expire_on_commit=False) as session, session.begin():
-            tree_size = session.execute(_LOCK_HEAD).scalar_one()
-            now = self._now()
-            appender = _Appender(session, tree_size)
-            uow = _UnitOfWork(session, appender, now)
+            size, head_root = session.execute(_LOCK_HEAD).one()
+            size, head_root = int(size), bytes(head_root)
+            cache = self._cache
+            if cache is not None and (cache.size, cache.root) == (size, head_root):
+                frontier, state, root = cache.frontier, cache.state, cache.root
+            else:
+                head = self._authenticated(
+                    session.connection(), size, accept_unsigned=accept_unsigned
+                )
+                frontier, state, root = head.frontier, head.state, head.root
+            appender = _Appender(session, size, frontier=frontier)
+            uow = _UnitOfWork(session, appender, self._now(), state, root)
+            if size == 0:
+                self._log_initial_settings(uow)
             yield uow
-            appender.flush()
-            if checkpoint and self.auto_checkpoint and appender.size > appender.start_size:
-                self.log._sign(session, appender, now, operator=SYSTEM_AUTHOR)
+            sign = checkpoint and appender.size > appender.start_size
+            self.log._finish(uow, sign=sign)
+            done = _Cache(appender.size, appender.root(), list(appender.frontier), uow.state)
+        self._cache = done
+
+    def _log_initial_settings(self, uow: _UnitOfWork) -> None:
+        """A new store opened with non-default settings records them as its first entries."""
+        for name, value in sorted(self._initial.settings.items()):
+            if value != DEFAULT_SETTINGS[name]:
+                uow.appender.append(
+                    "store.setting",
+                    {"name": name, "value": value, "previous": DEFAULT_SETTINGS[name]},
+                    author=SYSTEM.name,
+                    reason="setting chosen when the store was created",
+                    now=uow.now,
+                )
 
     def _read(self) -> Session:
         return Session(self._read_engine)
 
-    def _touch_operator(self, session: Session, name: str, now: datetime) -> None:
-        if not isinstance(name, str) or not name.strip():
-            raise InputError("operator must be a non-empty name (who is making the change)")
-        row = session.get(OperatorRow, name)
-        if row is None:
-            session.add(OperatorRow(name=name, created_at=now, last_seen_at=now))
-        else:
-            row.last_seen_at = now
+    def _head(self, session: Session) -> Head:
+        size = int(session.execute(select(LogHeadRow.tree_size)).scalar_one())
+        return self._authenticated(session.connection(), size)
 
-    # -- policy -----------------------------------------------------------------------------
+    def state(self) -> StoreState:
+        """The state the log attests now, after checking the log head (see the module doc)."""
+        with self._read() as s:
+            return self._head(s).state
+
+    def check_state(self) -> StoreState:
+        """Check that the policy in force and the terminal registry in the tables are what
+        the log attests; :class:`~skyfence.errors.IntegrityError` says why when not."""
+        with self._read() as s:
+            head = self._head(s)
+            self._current_row(s, head)
+            _registry.check_registry(_registry.load_registry(s), head.state)
+            return head.state
+
+    # -- policy changes ---------------------------------------------------------------------
     def apply_policy(
         self,
-        document: dict[str, Any],
+        document: Any,
         *,
-        operator: str,
+        actor: Actor | str,
         reason: str,
-        requires_approval: bool,
+        base_version: int,
         expires_after_s: float = DEFAULT_EXPIRES_AFTER_S,
         summary: str | None = None,
-    ) -> ApplyResult:
-        """Apply a policy document now, or (``requires_approval``) request it for approval.
+        request_review: bool = False,
+    ) -> ChangeResult:
+        """Apply a policy document now, or — when the change is sensitive — request it.
 
-        The document is stored and logged as canonical JSON; the store never interprets it.
-        A requested change takes effect only when a second, different operator
-        :meth:`approve` s it before ``expires_after_s`` seconds have passed.
+        The store validates the document, then, inside its write transaction, refuses it if
+        ``base_version`` is not the version in force (compare-and-swap: the message lists
+        what changed since), and judges it against that version: a sensitive change becomes
+        a pending request that a second, different person must :meth:`approve` within
+        ``expires_after_s`` seconds; any other change is applied at once (or requested, with
+        ``request_review``). ``actor`` is an :class:`~skyfence.store.identity.Actor` or a
+        name (a local library caller).
         """
-        if not isinstance(document, dict):
-            raise InputError(
-                f"a policy document is a dict (from skyfence.policy), not {type(document).__name__}"
-            )
-        if not isinstance(reason, str):
-            raise InputError("reason must be a string saying why the policy changes")
-        if not expires_after_s > 0:
-            raise InputError(f"expires_after_s must be > 0 seconds, got {expires_after_s}")
-        text = canonical_json(document).decode("utf-8")
-        digest = canonical_hash(document)
-        summary = summary if summary is not None else _summary(document, digest)
-        with self._write() as uow:
-            s, now = uow.session, uow.now
-            self._touch_operator(s, operator, now)
-            change = PendingChangeRow(
-                kind="policy",
-                document_json=text,
-                document_hash=digest,
-                summary=summary,
-                status="pending" if requires_approval else "applied",
-                created_by=operator,
-                reason=reason,
-                created_at=now,
-                expires_at=now + timedelta(seconds=float(expires_after_s)),
-                approved_by=None,
-                decided_at=None if requires_approval else now,
-                decision_reason=None,
-                version=None,
-                log_index=-1,
-            )
-            s.add(change)
-            s.flush()
-            if requires_approval:
-                index = uow.appender.append(
-                    "policy.request",
-                    {
-                        "change_id": change.id,
-                        "document_hash": digest,
-                        "document": document,
-                        "summary": summary,
-                        "expires_at": iso_utc(change.expires_at),
-                    },
-                    author=operator,
-                    reason=reason,
-                    now=now,
-                )
-                change.log_index = index
-                return ApplyResult("pending", change.id, None, index)
-            version = self._next_version(s)
-            index = uow.appender.append(
-                "policy.apply",
-                {
-                    "change_id": change.id,
-                    "version": version,
-                    "document_hash": digest,
-                    "document": document,
-                    "summary": summary,
-                },
-                author=operator,
-                reason=reason,
-                now=now,
-            )
-            change.version, change.log_index = version, index
-            s.add(
-                PolicyVersionRow(
-                    version=version,
-                    document_json=text,
-                    document_hash=digest,
-                    operator=operator,
-                    approved_by=None,
-                    reason=reason,
-                    applied_at=now,
-                    change_id=change.id,
-                    log_index=index,
-                )
-            )
-            return ApplyResult("applied", change.id, version, index)
+        return _changes.apply_policy(
+            self,
+            document,
+            actor=as_actor(actor),
+            reason=reason,
+            base_version=base_version,
+            expires_after_s=expires_after_s,
+            summary=summary,
+            request_review=request_review,
+        )
 
-    def _next_version(self, session: Session) -> int:
-        top = session.execute(select(func.max(PolicyVersionRow.version))).scalar_one()
-        return 1 if top is None else int(top) + 1
-
-    def approve(self, change_id: int, *, operator: str, reason: str = "") -> ApplyResult:
+    def approve(self, change_id: int, *, actor: Actor | str, reason: str = "") -> ChangeResult:
         """Approve a pending change: it becomes the policy version in force from now.
 
         Raises
         ------
         PermissionDeniedError
-            ``operator`` requested the change (two different people are needed).
+            ``actor`` requested (or rebased) the change — names are compared normalised —
+            or acts from the requester's OS account while ``require_distinct_os_users`` is on.
         ConflictError
-            The change is not pending any more, or has expired (it is then marked expired,
-            logged, and never takes effect).
+            The change is not pending any more, has expired (it is then marked expired,
+            logged, and never takes effect), or another version was applied since it was
+            requested (rebase it).
         NotFoundError
             No change has this id.
+        IntegrityError
+            The change's row is not the request the log records.
         """
-        expired: ConflictError | None = None
-        result: ApplyResult | None = None
-        with self._write() as uow:
-            s, now = uow.session, uow.now
-            change = self._change_row(s, change_id)
-            if change.status != "pending":
-                raise ConflictError(
-                    f"change {change_id} is {change.status}, not pending; only a pending change "
-                    "can be approved (see `skyfence policy pending`)"
-                )
-            if now >= change.expires_at:
-                self._expire(uow, change, triggered_by=operator)
-                expired = ConflictError(
-                    f"change {change_id} expired at {iso_utc(change.expires_at)} before it was "
-                    "approved; it will never take effect. Submit it again to restart the clock"
-                )
-            else:
-                if operator == change.created_by:
-                    raise PermissionDeniedError(
-                        f"{operator} requested change {change_id} and cannot also approve it; "
-                        "a second, different operator must approve"
-                    )
-                self._touch_operator(s, operator, now)
-                version = self._next_version(s)
-                index = uow.appender.append(
-                    "policy.approve",
-                    {
-                        "change_id": change.id,
-                        "version": version,
-                        "document_hash": change.document_hash,
-                        "requested_by": change.created_by,
-                        "request_index": change.log_index,
-                    },
-                    author=operator,
-                    reason=reason,
-                    now=now,
-                )
-                change.status, change.approved_by, change.decided_at = "applied", operator, now
-                change.decision_reason, change.version = reason, version
-                s.add(
-                    PolicyVersionRow(
-                        version=version,
-                        document_json=change.document_json,
-                        document_hash=change.document_hash,
-                        operator=change.created_by,
-                        approved_by=operator,
-                        reason=change.reason,
-                        applied_at=now,
-                        change_id=change.id,
-                        log_index=index,
-                    )
-                )
-                result = ApplyResult("applied", change.id, version, index)
-        if expired is not None or result is None:
-            raise expired or ConflictError(f"change {change_id} was not applied")
-        return result
+        return _changes.approve(self, change_id, actor=as_actor(actor), reason=reason)
 
-    def reject(self, change_id: int, *, operator: str, reason: str = "") -> int:
-        """Reject a pending change (any operator, including its author); returns the log index."""
-        with self._write() as uow:
-            s, now = uow.session, uow.now
-            change = self._change_row(s, change_id)
-            if change.status != "pending":
-                raise ConflictError(f"change {change_id} is {change.status}, not pending")
-            self._touch_operator(s, operator, now)
-            index = uow.appender.append(
-                "policy.reject",
-                {"change_id": change.id, "document_hash": change.document_hash},
-                author=operator,
-                reason=reason,
-                now=now,
-            )
-            change.status, change.approved_by, change.decided_at = "rejected", operator, now
-            change.decision_reason = reason
-            return index
+    def reject(self, change_id: int, *, actor: Actor | str, reason: str = "") -> int:
+        """Reject a pending change (logged); returns the log index."""
+        return _changes.reject(self, change_id, actor=as_actor(actor), reason=reason)
+
+    def rebase(
+        self,
+        change_id: int,
+        *,
+        actor: Actor | str,
+        reason: str = "",
+        expires_after_s: float = DEFAULT_EXPIRES_AFTER_S,
+    ) -> ChangeResult:
+        """Re-apply a pending change built on an older version onto the version in force.
+
+        The result is a new pending change (its sensitivity judged against the version in
+        force) that a person other than the requesters must approve; the old change is
+        marked ``superseded``. :class:`~skyfence.errors.ConflictError` when both changed the
+        same rule differently.
+        """
+        return _changes.rebase(
+            self, change_id, actor=as_actor(actor), reason=reason, expires_after_s=expires_after_s
+        )
 
     def expire_overdue(self) -> list[int]:
         """Mark every pending change past its expiry as expired (logged); their ids."""
-        with self._write() as uow:
-            rows = (
-                uow.session.execute(
-                    select(PendingChangeRow)
-                    .where(PendingChangeRow.status == "pending")
-                    .where(PendingChangeRow.expires_at <= uow.now)
-                    .order_by(PendingChangeRow.id)
-                )
-                .scalars()
-                .all()
-            )
-            for row in rows:
-                self._expire(uow, row, triggered_by=SYSTEM_AUTHOR)
-            return [r.id for r in rows]
+        return _changes.expire_overdue(self)
 
-    def _expire(self, uow: _UnitOfWork, change: PendingChangeRow, *, triggered_by: str) -> None:
-        uow.appender.append(
-            "policy.expire",
-            {
-                "change_id": change.id,
-                "document_hash": change.document_hash,
-                "expires_at": iso_utc(change.expires_at),
-                "triggered_by": triggered_by,
-            },
-            author=SYSTEM_AUTHOR,
-            reason=f"not approved before {iso_utc(change.expires_at)}",
-            now=uow.now,
-        )
-        change.status, change.decided_at = "expired", uow.now
-
-    def _change_row(self, session: Session, change_id: int) -> PendingChangeRow:
-        row = session.get(PendingChangeRow, int(change_id))
-        if row is None:
-            raise NotFoundError(
-                f"no change {change_id}; list pending changes with `skyfence policy pending`"
-            )
-        return row
-
+    # -- reading changes --------------------------------------------------------------------
     def pending_changes(self) -> list[PendingChange]:
         """Changes waiting for approval and not yet past their expiry, oldest first."""
         now = self._now()
@@ -449,7 +402,7 @@ class Store:
 
     def changes(self, status: str | None = None) -> list[PendingChange]:
         """Every change (or those with ``status``), oldest first."""
-        valid = ("pending", "applied", "rejected", "expired")
+        valid = ("pending", "applied", "rejected", "expired", "superseded")
         if status is not None and status not in valid:
             raise InputError(f"unknown status {status!r}; choose one of: {', '.join(valid)}")
         with self._read() as s:
@@ -463,171 +416,273 @@ class Store:
         with self._read() as s:
             return _pending(self._change_row(s, change_id))
 
-    def change_document(self, change_id: int) -> dict[str, Any]:
-        """The policy document a change carries."""
+    def _change_row(self, s: Session, change_id: int) -> PendingChangeRow:
+        try:
+            key = int(change_id)
+        except (TypeError, ValueError):
+            raise InputError(f"a change id is a whole number, got {change_id!r}") from None
+        row = s.get(PendingChangeRow, key)
+        if row is None:
+            raise NotFoundError(
+                f"no change {change_id}; list pending changes with `skyfence policy pending`"
+            )
+        return row
+
+    def change_request(self, change_id: int) -> Request:
+        """The request of a change as the log records it (document, base version,
+        requesters, judgement), checked against the signed log and the table row."""
         with self._read() as s:
-            return dict(json.loads(self._change_row(s, change_id).document_json))
+            head = self._head(s)
+            row = self._change_row(s, change_id)
+            appender = _Appender(s, head.size, head.frontier)
+            uow = _UnitOfWork(s, appender, self._now(), head.state, head.root)
+            return _changes.request_of(uow, row)
+
+    def change_document(self, change_id: int) -> dict[str, Any]:
+        """The policy document a change carries (as its logged request records it)."""
+        return self.change_request(change_id).document
+
+    # -- reading policy versions ------------------------------------------------------------
+    def _current_row(self, s: Session, head: Head) -> PolicyVersionRow | None:
+        version = head.state.policy_version
+        top = s.execute(select(func.max(PolicyVersionRow.version))).scalar_one_or_none()
+        if (top or 0) != version:
+            raise IntegrityError(
+                f"the policy_versions table ends at version {top or 0} but the log attests "
+                f"version {version}: rows were added or deleted outside skyfence. {HINT}"
+            )
+        if version == 0:
+            return None
+        row = s.get(PolicyVersionRow, version)
+        if row is None or _sha(row.document_json) != head.state.policy_hash:
+            raise IntegrityError(
+                f"policy version {version} in the table is not the one the log attests: its "
+                f"document was edited outside skyfence; skyfence refuses to use it. {HINT}"
+            )
+        return row
+
+    def _verified_rows(
+        self, s: Session, head: Head, rows: list[PolicyVersionRow]
+    ) -> list[PolicyVersionRow]:
+        """``rows``, each checked against the log entry that made it (one query for all)."""
+        entries = authenticated_entries(
+            s.connection(), head.size, head.root, [int(r.log_index) for r in rows]
+        )
+        for row in rows:
+            entry = entries[int(row.log_index)]
+            data = entry.get("data") or {}
+            if (
+                entry.get("kind") not in ("policy.apply", "policy.approve")
+                or data.get("version") != row.version
+                or data.get("document_hash") != _sha(row.document_json)
+                or row.document_hash != data.get("document_hash")
+                or entry.get("time") != iso_utc(row.applied_at)
+                or (
+                    entry.get("kind") == "policy.approve" and row.approved_by != entry.get("author")
+                )
+            ):
+                raise IntegrityError(
+                    f"policy version {row.version} in the table is not the one the log records "
+                    f"(document, time or approver edited outside skyfence); {HINT}"
+                )
+        return rows
 
     def policy_versions(self) -> list[PolicyVersion]:
-        """Every applied policy version, oldest first."""
+        """Every applied policy version, oldest first, each checked against the log."""
         with self._read() as s:
-            rows = s.execute(select(PolicyVersionRow).order_by(PolicyVersionRow.version)).scalars()
-            return [_version(r) for r in rows]
+            head = self._head(s)
+            self._current_row(s, head)
+            rows = list(
+                s.execute(select(PolicyVersionRow).order_by(PolicyVersionRow.version)).scalars()
+            )
+            if [r.version for r in rows] != list(range(1, head.state.policy_version + 1)):
+                raise IntegrityError(f"policy versions are missing from their table; {HINT}")
+            return [_version(r) for r in self._verified_rows(s, head, rows)]
 
     def policy_document(self, version: int) -> dict[str, Any]:
-        """The document of policy ``version``."""
+        """The document of policy ``version`` (checked against the log)."""
         with self._read() as s:
+            head = self._head(s)
             row = s.get(PolicyVersionRow, int(version))
-            if row is None:
+            if row is None or not 1 <= int(version) <= head.state.policy_version:
                 raise NotFoundError(
                     f"no policy version {version}; list versions with `skyfence policy history`"
                 )
+            self._verified_rows(s, head, [row])
             return dict(json.loads(row.document_json))
 
-    def policy_document_at(
+    def policy_in_force(
         self, time: np.datetime64 | datetime | str | None = None
-    ) -> dict[str, Any] | None:
-        """The policy document in force at ``time`` (default: now), or ``None`` before any."""
+    ) -> PolicyInForce | None:
+        """The version in force at ``time`` (default now), checked against the log, or
+        ``None`` before the first. What decides is refused if the tables disagree with the
+        log (:class:`~skyfence.errors.IntegrityError` says which row)."""
         when = self._now() if time is None else _to_naive(time)
         with self._read() as s:
+            head = self._head(s)
+            self._current_row(s, head)
             row = s.execute(
                 select(PolicyVersionRow)
                 .where(PolicyVersionRow.applied_at <= when)
                 .order_by(PolicyVersionRow.applied_at.desc(), PolicyVersionRow.version.desc())
                 .limit(1)
             ).scalar_one_or_none()
-            return None if row is None else dict(json.loads(row.document_json))
+            # the chosen version and the one after it decide what was in force: check both
+            follow = (row.version + 1) if row is not None else 1
+            nxt = None
+            if follow <= head.state.policy_version:
+                nxt = s.get(PolicyVersionRow, follow)
+                if nxt is None:
+                    raise IntegrityError(f"policy version {follow} is missing; {HINT}")
+            self._verified_rows(s, head, [r for r in (row, nxt) if r is not None])
+            if row is None:
+                return None
+            return PolicyInForce(
+                version=int(row.version),
+                document=dict(json.loads(row.document_json)),
+                applied_at=np.datetime64(row.applied_at, "ns"),
+                document_hash=row.document_hash,
+            )
+
+    def policy_document_at(
+        self, time: np.datetime64 | datetime | str | None = None
+    ) -> dict[str, Any] | None:
+        """The policy document in force at ``time`` (default: now), or ``None`` before any."""
+        found = self.policy_in_force(time)
+        return None if found is None else found.document
 
     def policy_version_at(self, time: np.datetime64 | datetime | str | None = None) -> int | None:
         """The number of the version in force at ``time`` (default: now), or ``None``."""
-        when = self._now() if time is None else _to_naive(time)
-        with self._read() as s:
-            top = s.execute(
-                select(PolicyVersionRow.version)
-                .where(PolicyVersionRow.applied_at <= when)
-                .order_by(PolicyVersionRow.applied_at.desc(), PolicyVersionRow.version.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-            return None if top is None else int(top)
+        found = self.policy_in_force(time)
+        return None if found is None else found.version
 
     # -- terminals --------------------------------------------------------------------------
-    def put_terminal(self, record: dict[str, Any], *, operator: str, reason: str) -> int:
+    def put_terminal(self, record: dict[str, Any], *, actor: Actor | str, reason: str) -> int:
         """Create or replace the terminal ``record["id"]``; returns the log entry's index.
 
-        The record is an opaque JSON-able dict with a string ``id``; the store also indexes
+        The record is a JSON-able dict with a string ``id``; the store also indexes
         ``country``, ``plan``, ``whitelists`` (a list, default ``[]``) and ``speed_exempt``
         (default ``False``) when present.
         """
-        return self.put_terminals([record], operator=operator, reason=reason)[0]
+        return self.put_terminals([record], actor=actor, reason=reason)[0]
 
     def put_terminals(
-        self, records: Iterable[dict[str, Any]], *, operator: str, reason: str
+        self,
+        records: Iterable[dict[str, Any]],
+        *,
+        actor: Actor | str,
+        reason: str,
+        progress: Callable[[int, int], None] | None = None,
     ) -> list[int]:
         """:meth:`put_terminal` for many records in one transaction (one checkpoint).
 
-        All or nothing: one invalid record and none is stored. Returns the log indices.
+        All or nothing: one invalid record, or a process killed half-way, and none is
+        stored. ``progress(done, total)`` is called as records are written. Returns the
+        log indices.
         """
-        checked = [_check_terminal(record) for record in records]
-        out: list[int] = []
+        who = as_actor(actor)
+        records = list(records)
+        for record in records:
+            _registry.check_terminal(record)
         with self._write() as uow:
-            s, now = uow.session, uow.now
-            self._touch_operator(s, operator, now)
-            for terminal_id, record, text in checked:
-                row = s.get(TerminalRow, terminal_id)
-                created = row is None
-                index = uow.appender.append(
-                    "terminal.put",
-                    {"terminal_id": terminal_id, "record": record, "created": created},
-                    author=operator,
-                    reason=reason,
-                    now=now,
-                )
-                values = {
-                    "country": _opt_str(record.get("country")),
-                    "plan": _opt_str(record.get("plan")),
-                    "whitelists": record.get("whitelists", []),
-                    "speed_exempt": record.get("speed_exempt", False),
-                    "record_json": text,
-                    "updated_at": now,
-                    "log_index": index,
-                }
-                if row is None:
-                    s.add(TerminalRow(terminal_id=terminal_id, created_at=now, **values))
-                    s.flush()
-                else:
-                    for key, value in values.items():
-                        setattr(row, key, value)
-                out.append(index)
-        return out
+            _changes.touch_operator(uow, who)
+            return _registry.put_terminals(
+                uow, records, actor=who, reason=reason, progress=progress
+            )
 
     def get_terminal(self, terminal_id: str) -> dict[str, Any]:
-        """The record stored for ``terminal_id`` (exactly as put)."""
-        with self._read() as s:
-            row = s.get(TerminalRow, terminal_id)
-            if row is None:
-                count = s.execute(select(func.count()).select_from(TerminalRow)).scalar_one()
-                raise NotFoundError(
-                    f"no terminal {terminal_id!r} ({count} terminals stored); "
-                    "list them with `skyfence terminal list`"
-                )
-            return dict(json.loads(row.record_json))
+        """The record stored for ``terminal_id`` (exactly as put, checked against the log)."""
+        records = self._registry()
+        if terminal_id not in records:
+            raise NotFoundError(
+                f"no terminal {terminal_id!r} ({len(records)} terminals stored); "
+                "list them with `skyfence terminal list`"
+            )
+        return records[terminal_id]
 
     def terminals(self, *, country: str | None = None) -> list[dict[str, Any]]:
-        """Every terminal record (optionally of one ``country``), ordered by id."""
-        with self._read() as s:
-            query = select(TerminalRow.record_json).order_by(TerminalRow.terminal_id)
-            if country is not None:
-                query = query.where(TerminalRow.country == country)
-            return [dict(json.loads(text)) for text in s.execute(query).scalars()]
+        """Every terminal record (optionally of one ``country``), ordered by id, after
+        checking the registry against the digest the log attests."""
+        records = self._registry()
+        out = [records[i] for i in sorted(records)]
+        if country is not None:
+            out = [r for r in out if r.get("country") == country]
+        return out
 
-    def delete_terminal(self, terminal_id: str, *, operator: str, reason: str) -> int:
+    def _registry(self) -> dict[str, dict[str, Any]]:
+        with self._read() as s:
+            head = self._head(s)
+            texts = _registry.load_registry(s)
+            _registry.check_registry(texts, head.state)
+            return {i: dict(json.loads(text)) for i, text in texts.items()}
+
+    def delete_terminal(self, terminal_id: str, *, actor: Actor | str, reason: str) -> int:
         """Remove a terminal (logged); returns the log entry's index."""
+        who = as_actor(actor)
         with self._write() as uow:
-            s, now = uow.session, uow.now
-            if s.get(TerminalRow, terminal_id) is None:
-                raise NotFoundError(f"no terminal {terminal_id!r} to delete")
-            self._touch_operator(s, operator, now)
-            index = uow.appender.append(
-                "terminal.delete",
-                {"terminal_id": terminal_id},
-                author=operator,
-                reason=reason,
-                now=now,
+            _changes.touch_operator(uow, who)
+            return _registry.delete_terminal(uow, terminal_id, actor=who, reason=reason)
+
+    # -- settings ---------------------------------------------------------------------------
+    def settings(self) -> dict[str, bool]:
+        """The store's settings, as the log records them."""
+        return dict(self.state().settings)
+
+    def set_setting(self, name: str, value: bool, *, actor: Actor | str, reason: str) -> int:
+        """Change a store setting; the change is logged (``store.setting``). Its index."""
+        if name not in DEFAULT_SETTINGS:
+            raise InputError(
+                f"unknown store setting {name!r}; settings are: {', '.join(DEFAULT_SETTINGS)}"
             )
-            s.execute(delete(TerminalRow).where(TerminalRow.terminal_id == terminal_id))
+        if not isinstance(value, bool):
+            raise InputError(f"setting {name} is true or false, got {value!r}")
+        who = as_actor(actor)
+        with self._write() as uow:
+            previous = uow.state.setting(name)
+            _changes.touch_operator(uow, who)
+            index = uow.appender.append(
+                "store.setting",
+                {"name": name, "value": value, "previous": previous, "actor": who.record()},
+                author=who.name,
+                reason=reason,
+                now=uow.now,
+            )
+            uow.state = uow.state.with_setting(name, value)
+            self._explicit_setting = None
             return index
 
+    # -- whole-store verification -----------------------------------------------------------
+    def verify(
+        self, public_key: str | bytes | None = None, *, trusted_checkpoint: Any = None
+    ) -> VerifyReport:
+        """The log's own checks (see :meth:`TransparencyLog.verify`) plus every state table
+        against the replayed log. Returns a :class:`~skyfence.store.verify.VerifyReport`."""
+        from skyfence.store.audit import audit_tables
+        from skyfence.store.state import Replay
+
+        replay = Replay()
+        report = self.log.verify(public_key, replay=replay, trusted_checkpoint=trusted_checkpoint)
+        if not report.ok:
+            return report
+        with self._read() as s:
+            problem = audit_tables(s, replay)
+        if problem is not None:
+            return replace(report, ok=False, problem=problem)
+        return report
+
     def operators(self) -> list[str]:
-        """Names of every operator who has changed something, sorted."""
+        """Normalised names of everyone who has changed something, sorted."""
         with self._read() as s:
             return list(s.execute(select(OperatorRow.name).order_by(OperatorRow.name)).scalars())
 
 
-def _summary(document: dict[str, Any], digest: str) -> str:
-    for key in ("summary", "description", "name", "title"):
-        value = document.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()[:200]
-    return f"policy document {digest[:12]}"
+_LOCK_HEAD = (
+    select(LogHeadRow.tree_size, LogHeadRow.root_hash).where(LogHeadRow.id == 1).with_for_update()
+)
 
 
-def _check_terminal(record: Any) -> tuple[str, dict[str, Any], str]:
-    if not isinstance(record, dict):
-        raise InputError(f"a terminal record is a dict, not {type(record).__name__}")
-    terminal_id = record.get("id")
-    if not isinstance(terminal_id, str) or not terminal_id.strip():
-        raise InputError(
-            "a terminal record needs a non-empty string 'id', e.g. {'id': 'UT-0001', ...}"
-        )
-    if not isinstance(record.get("whitelists", []), list):
-        raise InputError(f"terminal {terminal_id}: 'whitelists' must be a list of names")
-    if not isinstance(record.get("speed_exempt", False), bool):
-        raise InputError(f"terminal {terminal_id}: 'speed_exempt' must be true or false")
-    return terminal_id, record, canonical_json(record).decode("utf-8")
-
-
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _to_naive(value: np.datetime64 | datetime | str) -> datetime:
@@ -636,14 +691,26 @@ def _to_naive(value: np.datetime64 | datetime | str) -> datetime:
     t = parse_time(value)
     if np.isnat(t):
         raise InputError("time is NaT; give an ISO 8601 time such as 2026-02-22T12:00:00Z")
-    return _naive_utc(t)
+    return naive_utc(t)
 
 
 def _dt64(value: datetime | None) -> np.datetime64 | None:
     return None if value is None else np.datetime64(value, "ns")
 
 
+def _json_or_empty(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _pending(row: PendingChangeRow) -> PendingChange:
+    actor = _json_or_empty(row.requested_actor)
+    judgement = _json_or_empty(row.judgement)
     return PendingChange(
         id=int(row.id),
         operator=row.created_by,
@@ -657,6 +724,13 @@ def _pending(row: PendingChangeRow) -> PendingChange:
         decided_at=_dt64(row.decided_at),
         version=row.version,
         log_index=int(row.log_index),
+        base_version=row.base_version,
+        rebased_from=row.rebased_from,
+        display_name=actor.get("display_name"),
+        via=actor.get("via"),
+        os_user=actor.get("os_user"),
+        sensitive=judgement.get("sensitive"),
+        reasons=list(judgement.get("reasons") or []),
     )
 
 

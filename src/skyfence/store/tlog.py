@@ -26,8 +26,10 @@ import numpy as np
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from skyfence.errors import InputError, IntegrityError, NotFoundError
+from skyfence.errors import InputError, NotFoundError
+from skyfence.store._time import iso_utc, naive_utc
 from skyfence.store.canonical import canonical_json
+from skyfence.store.head import fetch_nodes
 from skyfence.store.keys import (
     ALGORITHM,
     KeyDirectory,
@@ -54,6 +56,7 @@ from skyfence.store.models import (
     LogHeadRow,
     SigningKeyRow,
 )
+from skyfence.store.state import Replay, StoreState
 
 if TYPE_CHECKING:
     from skyfence.store.verify import VerifyReport
@@ -72,11 +75,6 @@ __all__ = [
 
 EXPORT_FORMAT = "skyfence-transparency-log"
 Clock = Callable[[], datetime]
-
-
-def iso_utc(dt: datetime) -> str:
-    """``2026-02-22T12:00:00.000000Z`` for a naive UTC datetime (always microseconds)."""
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _dt64(dt: datetime | None) -> np.datetime64 | None:
@@ -171,20 +169,44 @@ class ExportSummary:
     root_hash: str
 
 
-class _Appender:
-    """Appends entries inside one write transaction (the head row is already locked)."""
+class _UnitOfWork:
+    """One write transaction: its session, the appender, the time, and the state it leaves."""
 
-    def __init__(self, session: Session, tree_size: int) -> None:
+    def __init__(
+        self,
+        session: Session,
+        appender: _Appender,
+        now: datetime,
+        state: StoreState,
+        start_root: bytes,
+    ) -> None:
         self.session = session
-        self.size = int(tree_size)
+        self.appender = appender
+        self.now = now
+        self.state = state
+        self.start_root = start_root  # the authenticated root before this transaction
+
+
+class _Appender:
+    """Appends entries inside one write transaction (the head row is already locked).
+
+    Entries are hashed when :meth:`flush` writes them, so the last entry of the transaction
+    can carry the ``state`` the transaction leaves behind.
+    """
+
+    def __init__(
+        self, session: Session, tree_size: int, frontier: list[tuple[int, bytes]] | None = None
+    ) -> None:
+        self.session = session
+        self.size = int(tree_size)  # including entries not flushed yet
         self.start_size = int(tree_size)
-        self.frontier: list[tuple[int, bytes]] = []  # (level, hash), largest subtree first
-        keys = perfect_cover(0, self.size) if self.size else []
-        if keys:
-            nodes = _fetch_nodes(session.connection(), keys)
-            self.frontier = [(level, nodes[(level, idx)]) for level, idx in keys]
-        self.entry_rows: list[dict[str, Any]] = []
-        self.node_rows: list[dict[str, Any]] = []
+        self._hashed = int(tree_size)
+        if frontier is None:
+            keys = perfect_cover(0, self.size) if self.size else []
+            nodes = fetch_nodes(session.connection(), keys) if keys else {}
+            frontier = [(level, nodes[(level, idx)]) for level, idx in keys]
+        self.frontier: list[tuple[int, bytes]] = list(frontier)  # largest subtree first
+        self.pending: list[tuple[str, dict[str, Any], str, str, datetime]] = []
 
     def root(self) -> bytes:
         if not self.frontier:
@@ -200,51 +222,60 @@ class _Appender:
         _check_text("author", author)
         if not isinstance(reason, str):
             raise InputError("reason must be a string; say why the change is made")
-        index = self.size
-        entry = {
-            "v": 1,
-            "index": index,
-            "prev_root": self.root().hex(),
-            "time": iso_utc(now),
-            "kind": kind,
-            "author": author,
-            "reason": reason,
-            "data": data,
-        }
-        text = canonical_json(entry)
-        leaf = leaf_hash(text)
-        self.entry_rows.append(
-            {
-                "entry_index": index,
+        self.pending.append((kind, data, author, reason, now))
+        self.size += 1
+        return self.size - 1
+
+    def flush(self, state: dict[str, Any] | None = None) -> None:
+        """Hash and write the pending entries; the last one carries ``state``."""
+        if not self.pending:
+            return
+        entry_rows: list[dict[str, Any]] = []
+        node_rows: list[dict[str, Any]] = []
+        last = len(self.pending) - 1
+        for k, (kind, data, author, reason, now) in enumerate(self.pending):
+            index = self._hashed
+            entry: dict[str, Any] = {
+                "v": 1,
+                "index": index,
+                "prev_root": self.root().hex(),
+                "time": iso_utc(now),
                 "kind": kind,
                 "author": author,
                 "reason": reason,
-                "created_at": now,
-                "entry_json": text.decode("utf-8"),
-                "leaf_hash": leaf,
+                "data": data,
             }
-        )
-        self.node_rows.append({"level": 0, "node_index": index, "hash": leaf})
-        self.size += 1
-        level, h = 0, leaf
-        while self.frontier and self.frontier[-1][0] == level:
-            _, left = self.frontier.pop()
-            h = node_hash(left, h)
-            level += 1
-            self.node_rows.append(
-                {"level": level, "node_index": (self.size >> level) - 1, "hash": h}
+            if k == last and state is not None:
+                entry["state"] = state
+            text = canonical_json(entry)
+            leaf = leaf_hash(text)
+            entry_rows.append(
+                {
+                    "entry_index": index,
+                    "kind": kind,
+                    "author": author,
+                    "reason": reason,
+                    "created_at": now,
+                    "entry_json": text.decode("utf-8"),
+                    "leaf_hash": leaf,
+                }
             )
-        self.frontier.append((level, h))
-        return index
-
-    def flush(self) -> None:
-        if not self.entry_rows:
-            return
+            node_rows.append({"level": 0, "node_index": index, "hash": leaf})
+            self._hashed += 1
+            level, h = 0, leaf
+            while self.frontier and self.frontier[-1][0] == level:
+                _, left = self.frontier.pop()
+                h = node_hash(left, h)
+                level += 1
+                node_rows.append(
+                    {"level": level, "node_index": (self._hashed >> level) - 1, "hash": h}
+                )
+            self.frontier.append((level, h))
+        self.pending = []
         conn = self.session.connection()
-        conn.execute(_INSERT_ENTRY, self.entry_rows)
-        conn.execute(_INSERT_NODE, self.node_rows)
-        conn.execute(_UPDATE_HEAD, {"size": self.size, "root": self.root()})
-        self.entry_rows, self.node_rows = [], []
+        conn.execute(_INSERT_ENTRY, entry_rows)
+        conn.execute(_INSERT_NODE, node_rows)
+        conn.execute(_UPDATE_HEAD, {"size": self._hashed, "root": self.root()})
 
 
 def _check_text(name: str, value: object) -> None:
@@ -252,34 +283,7 @@ def _check_text(name: str, value: object) -> None:
         raise InputError(f"{name} must be a non-empty string (who is making the change)")
 
 
-def _fetch_nodes(conn: Connection, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
-    """The hashes of the perfect subtrees ``keys``, in one query.
-
-    The filter is ``(level = l AND node_index IN (...)) OR ...`` (one term per level), which
-    both SQLite and PostgreSQL answer from the primary-key index (a row-value ``IN`` makes
-    SQLite scan the table). The integers are written into the SQL text: building a bound
-    expression per key costs more than the query itself.
-    """
-    by_level: dict[int, set[int]] = {}
-    for level, idx in keys:
-        by_level.setdefault(int(level), set()).add(int(idx))
-    out: dict[NodeKey, bytes] = {}
-    if not by_level:
-        return out
-    terms = " OR ".join(
-        f"(level = {level} AND node_index IN ({','.join(str(i) for i in sorted(idxs))}))"
-        for level, idxs in sorted(by_level.items())
-    )
-    rows = conn.exec_driver_sql(f"SELECT level, node_index, hash FROM merkle_nodes WHERE {terms}")
-    for level, idx, h in rows:
-        out[(int(level), int(idx))] = bytes(h)
-    missing = [(lv, i) for lv, idxs in by_level.items() for i in idxs if (lv, i) not in out]
-    if missing:
-        raise IntegrityError(
-            f"the log's Merkle node table lacks {len(missing)} node(s), e.g. level/index "
-            f"{missing[0]}; the database was altered. Export the log and run `skyfence log verify`"
-        )
-    return out
+_fetch_nodes = fetch_nodes
 
 
 class TransparencyLog:
@@ -318,10 +322,18 @@ class TransparencyLog:
                 for kind, data, author, reason in items
             ]
 
-    def checkpoint(self, *, operator: str = "skyfence") -> Checkpoint:
-        """Sign the current tree head now (a key is made on first use) and return it."""
-        with self._write(checkpoint=False) as uow:
-            cp = self._sign(uow.session, uow.appender, uow.now, operator=operator)
+    def checkpoint(
+        self, *, operator: str = "skyfence", accept_unsigned: bool = False
+    ) -> Checkpoint:
+        """Sign the current tree head now (a key is made on first use) and return it.
+
+        Entries after the latest signed checkpoint were not written by skyfence (every write
+        signs one): they are refused unless ``accept_unsigned``, which checks the whole log
+        (hashes, chain, every attested state) and then signs it.
+        """
+        with self._write(checkpoint=False, accept_unsigned=accept_unsigned) as uow:
+            cp = self._finish(uow, sign=True, operator=operator)
+        assert cp is not None
         return cp
 
     def rotate_key(self, *, operator: str, reason: str) -> str:
@@ -405,17 +417,27 @@ class TransparencyLog:
         )
         return key_id, private
 
-    def _sign(
-        self, session: Session, appender: _Appender, now: datetime, *, operator: str
-    ) -> Checkpoint:
-        active = session.execute(_ACTIVE_KEY_ID).scalar_one_or_none()
-        if active is None:
-            key_id, private = self._create_key(
-                session, appender, now, operator, "first signing key of this log"
-            )
-        else:
-            key_id, private = active, self._keys.load(active)
-        appender.flush()
+    def _finish(
+        self, uow: _UnitOfWork, *, sign: bool, operator: str = "skyfence"
+    ) -> Checkpoint | None:
+        """End a write transaction: write the pending entries (the last one carrying the
+        state the transaction leaves) and, with ``sign``, sign a checkpoint of the new head.
+        A key is made (and logged) on first use."""
+        session, appender, now = uow.session, uow.appender, uow.now
+        key_id: str | None = None
+        private: Any = None
+        if sign:
+            key_id = session.execute(_ACTIVE_KEY_ID).scalar_one_or_none()
+            if key_id is None:
+                key_id, private = self._create_key(
+                    session, appender, now, operator, "first signing key of this log"
+                )
+            else:
+                private = self._keys.load(key_id)
+        appender.flush(uow.state.record() if appender.pending else None)
+        if not sign:
+            return None
+        assert key_id is not None
         session.flush()  # the key row (if just made) before the checkpoint that refers to it
         size, root = appender.size, appender.root()
         time_iso = iso_utc(now)
@@ -658,22 +680,40 @@ class TransparencyLog:
             root_hash=str(header["root_hash"]),
         )
 
-    def verify(self, public_key: str | bytes | None = None) -> VerifyReport:
+    def verify(
+        self,
+        public_key: str | bytes | None = None,
+        *,
+        replay: Replay | None = None,
+        trusted_checkpoint: Any = None,
+    ) -> VerifyReport:
         """Verify the stored log like ``skyfence log verify`` does an export.
 
-        ``public_key`` (PEM, base64 or hex) is the key you trust; default: the store's
-        active key (which only shows the database agrees with itself).
-        Returns a :class:`skyfence.store.verify.VerifyReport`.
+        ``public_key`` (PEM, base64 or hex) is the key you trust; default: the public part
+        of this host's key file for the active key, else the active key recorded in the
+        database (which only shows the database agrees with itself). ``replay`` (a
+        :class:`~skyfence.store.state.Replay`) is fed every entry and left holding the state
+        the log implies; ``trusted_checkpoint`` (a :class:`~skyfence.store.verify.TrustedCheckpoint`)
+        must be contained in the log. Returns a :class:`skyfence.store.verify.VerifyReport`.
         """
         from skyfence.store.keys import load_public_key
         from skyfence.store.verify import verify_records
 
         if public_key is None:
-            active = [k for k in self.public_keys() if k.status == "active"]
-            trusted = [base64.b64decode(k.public_key) for k in active]
+            trusted = []
+            for k in self.public_keys():
+                if k.status == "active":
+                    local = self._keys.public_raw(k.key_id)
+                    trusted.append(local if local is not None else base64.b64decode(k.public_key))
         else:
             trusted = [load_public_key(public_key)]
-        report: VerifyReport = verify_records(self.export_records(), trusted, source="database")
+        report: VerifyReport = verify_records(
+            self.export_records(),
+            trusted,
+            source="database",
+            replay=replay,
+            trusted_checkpoint=trusted_checkpoint,
+        )
         return report
 
 
@@ -712,17 +752,7 @@ def _check_kind_all(items: Sequence[tuple[str, dict[str, Any], str, str]]) -> No
             raise InputError(f"data of a {kind!r} entry must be a dict, not {type(data).__name__}")
 
 
-def _naive_utc(value: Any) -> datetime:
-    from datetime import UTC
-
-    if isinstance(value, np.datetime64):
-        value = value.astype("datetime64[us]").item()
-    if not isinstance(value, datetime):
-        raise InputError(f"the store's clock returned {value!r}; expected a datetime")
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    result: datetime = value
-    return result
+_naive_utc = naive_utc
 
 
 def _entry(row: LogEntryRow) -> LogEntry:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from skyfence.errors import InputError, IntegrityError, ParseError
-from skyfence.store.canonical import canonical_json
+from skyfence.store.canonical import canonical_json, loads_strict
 from skyfence.store.keys import (
     checkpoint_message,
     key_id_for,
@@ -27,8 +27,17 @@ from skyfence.store.keys import (
     verify_signature,
 )
 from skyfence.store.merkle import EMPTY_ROOT, MemoryTree, leaf_hash, verify_consistency
+from skyfence.store.state import Replay
 
-__all__ = ["VerifyReport", "verify_records", "verify_export", "read_export"]
+__all__ = [
+    "VerifyReport",
+    "TrustedCheckpoint",
+    "verify_records",
+    "verify_export",
+    "read_export",
+    "iter_export",
+    "load_trusted_checkpoint",
+]
 
 EXPORT_FORMAT = "skyfence-transparency-log"
 
@@ -64,57 +73,156 @@ class _Checkpoint:
     signature: bytes
 
 
-def read_export(path: str | Path) -> list[dict[str, Any]]:
-    """Read an export's records; :class:`~skyfence.errors.ParseError` names the bad line."""
+MAX_LINE_BYTES = 64 * 1024 * 1024
+"""The longest line an export may have (one entry; a policy document with inline geometry
+can be large, but not this large)."""
+
+
+def iter_export(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The records of an export, read line by line; :class:`~skyfence.errors.ParseError`
+    names the first bad line (not UTF-8, not JSON, a duplicate key, nested too deep, not a
+    record, or not starting with the header)."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        fh = Path(path).open("rb")
     except FileNotFoundError:
         raise ParseError(
             "no such file; give the path written by `skyfence log export`", source=source
         ) from None
-    except UnicodeDecodeError:
-        raise ParseError(
-            "not UTF-8 text; expected a JSON Lines log export", source=source
-        ) from None
-    records: list[dict[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"not valid JSON ({exc.msg})", source=source, line=number) from None
-        if not isinstance(record, dict) or record.get("type") not in (
-            "header",
-            "entry",
-            "checkpoint",
-        ):
+    except OSError as exc:
+        raise ParseError(f"cannot read it ({exc.strerror})", source=source) from None
+    with fh:
+        first = True
+        for number, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b""), start=1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise ParseError(
+                    f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; not a log export",
+                    source=source,
+                    line=number,
+                )
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ParseError(
+                    "not UTF-8 text; expected a JSON Lines log export", source=source, line=number
+                ) from None
+            if not line.strip():
+                continue
+            record = loads_strict(line, source=source, line=number)
+            if not isinstance(record, dict) or record.get("type") not in (
+                "header",
+                "entry",
+                "checkpoint",
+            ):
+                raise ParseError(
+                    "expected an object with type 'header', 'entry' or 'checkpoint'",
+                    source=source,
+                    line=number,
+                )
+            if first and (record["type"] != "header" or record.get("format") != EXPORT_FORMAT):
+                raise ParseError(
+                    f"not a skyfence log export: the first line must be a header with format "
+                    f"{EXPORT_FORMAT!r} (write one with `skyfence log export FILE`)",
+                    source=source,
+                    line=number,
+                )
+            first = False
+            record["_line"] = number
+            yield record
+        if first:
             raise ParseError(
-                "expected an object with type 'header', 'entry' or 'checkpoint'",
+                "the file is empty; expected a log export (`skyfence log export FILE`)",
                 source=source,
-                line=number,
+                line=1,
             )
-        record["_line"] = number
-        records.append(record)
-    if not records or records[0]["type"] != "header" or records[0].get("format") != EXPORT_FORMAT:
+
+
+def read_export(path: str | Path) -> list[dict[str, Any]]:
+    """Every record of an export (see :func:`iter_export`)."""
+    return list(iter_export(path))
+
+
+@dataclass(frozen=True)
+class TrustedCheckpoint:
+    """A checkpoint you saw before (and keep): a later export must contain it.
+
+    ``signature``/``key_id``/``time`` are optional; when present the signature must verify
+    under the trusted keys.
+    """
+
+    tree_size: int
+    root_hash: bytes
+    time: str | None = None
+    key_id: str | None = None
+    signature: bytes | None = None
+
+
+def load_trusted_checkpoint(value: str | Path) -> TrustedCheckpoint:
+    """A trusted checkpoint from ``SIZE:ROOTHEX``, or a JSON file as ``skyfence log
+    checkpoint --json`` (or ``--out FILE``) writes it."""
+    text = str(value)
+    if ":" in text and not Path(text).exists():
+        size_text, _, root_text = text.partition(":")
+        root = _hex32(root_text.strip())
+        if not size_text.strip().isdigit() or root is None:
+            raise InputError(
+                f"trusted checkpoint {text!r}: expected SIZE:ROOT (a whole number and 64 hex "
+                "digits, as `skyfence log checkpoint` prints) or a checkpoint JSON file"
+            )
+        return TrustedCheckpoint(int(size_text), root)
+    path = Path(text)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"cannot read trusted checkpoint file {path} ({exc.strerror}); save one with "
+            "`skyfence log checkpoint --out FILE`"
+        ) from None
+    if len(raw) > 1_000_000:
+        raise ParseError("too large for a checkpoint (over 1 MB)", source=str(path))
+    data = loads_strict(raw, source=str(path))
+    if isinstance(data, dict) and isinstance(data.get("checkpoint"), dict):
+        data = data["checkpoint"]
+    size = data.get("tree_size") if isinstance(data, dict) else None
+    root = _hex32(data.get("root_hash")) if isinstance(data, dict) else None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0 or root is None:
         raise ParseError(
-            f"not a skyfence log export: the first line must be a header with format "
-            f"{EXPORT_FORMAT!r} (write one with `skyfence log export FILE`)",
-            source=source,
-            line=1,
+            "expected a checkpoint with tree_size and root_hash (from `skyfence log "
+            "checkpoint --json`)",
+            source=str(path),
         )
-    return records
+    signature = None
+    if isinstance(data.get("signature"), str):
+        try:
+            signature = base64.b64decode(data["signature"], validate=True)
+        except ValueError:
+            raise ParseError("its signature is not base64", source=str(path)) from None
+    return TrustedCheckpoint(
+        size,
+        root,
+        data.get("time") if isinstance(data.get("time"), str) else None,
+        data.get("key_id") if isinstance(data.get("key_id"), str) else None,
+        signature,
+    )
 
 
-def verify_export(path: str | Path, public_key: str | bytes | Path) -> VerifyReport:
+def verify_export(
+    path: str | Path,
+    public_key: str | bytes | Path,
+    *,
+    trusted_checkpoint: TrustedCheckpoint | None = None,
+) -> VerifyReport:
     """Verify the export at ``path`` offline against the trusted ``public_key``.
 
     ``public_key`` is PEM text, base64 of the raw key, 64 hex digits, or a path to a file
-    holding one of those (what ``skyfence log pubkey`` prints).
+    holding one of those (what ``skyfence log pubkey`` prints). ``trusted_checkpoint`` is a
+    checkpoint seen before: an export that does not contain it (rolled back, or rewritten
+    before it) is refused.
     """
     key = _read_key(public_key)
-    return verify_records(read_export(path), [key], source=str(path))
+    return verify_records(
+        iter_export(path), [key], source=str(path), trusted_checkpoint=trusted_checkpoint
+    )
 
 
 def _read_key(public_key: str | bytes | Path) -> bytes:
@@ -160,10 +268,20 @@ def _hex32(value: Any) -> bytes | None:
 
 
 def verify_records(
-    records: Iterable[dict[str, Any]], trusted_keys: Sequence[bytes], *, source: str = "log"
+    records: Iterable[dict[str, Any]],
+    trusted_keys: Sequence[bytes],
+    *,
+    source: str = "log",
+    replay: Replay | None = None,
+    trusted_checkpoint: TrustedCheckpoint | None = None,
 ) -> VerifyReport:
-    """Verify export records (header, entries, checkpoints) against ``trusted_keys`` (raw)."""
+    """Verify export records (header, entries, checkpoints) against ``trusted_keys`` (raw).
+
+    Every entry is also replayed (:class:`~skyfence.store.state.Replay`, or ``replay``):
+    an entry whose attested ``state`` the history before it does not produce is reported.
+    """
     tree = MemoryTree()
+    replay = replay if replay is not None else Replay()
     local: tuple[int, str, str] | None = None  # first entry-level problem: index, why, kind
     key_ids: dict[str, bytes] = {}
     rotations: list[tuple[bytes, bytes]] = []
@@ -174,7 +292,8 @@ def verify_records(
         kind = record.get("type")
         if kind == "header":
             header = record
-            for key in record.get("public_keys", []) or []:
+            keys = record.get("public_keys")
+            for key in keys if isinstance(keys, list) else []:
                 try:
                     raw = base64.b64decode(key["public_key"], validate=True)
                 except (KeyError, TypeError, ValueError):
@@ -215,6 +334,9 @@ def verify_records(
                 local = local or (p, f"entry {p} is not canonical JSON (it was changed)", "leaf")
             if local is None:
                 local = _check_entry(p, index, entry, recorded_leaf, leaf, tree)
+            replayed = replay.feed(p, entry)
+            if local is None and replayed is not None:
+                local = (p, replayed, "state")
             _collect_keys(entry, key_ids, rotations)
         tree.append(leaf)
         position += 1
@@ -336,6 +458,37 @@ def verify_records(
                     f"checkpoints {previous.number} and {cp.number} are not consistent",
                 )
         previous = cp
+
+    if trusted_checkpoint is not None:
+        pin = trusted_checkpoint
+        if pin.signature is not None:
+            signer = key_ids.get(pin.key_id or "")
+            message = checkpoint_message(
+                pin.tree_size, pin.root_hash, pin.time or "", pin.key_id or ""
+            )
+            if (
+                signer is None
+                or signer not in trusted
+                or not verify_signature(signer, pin.signature, message)
+            ):
+                return report(
+                    None,
+                    f"the trusted checkpoint (tree size {pin.tree_size}) is not signed by a "
+                    "trusted key; check the file you pinned",
+                )
+        if pin.tree_size > n:
+            return report(
+                n,
+                f"the log has {n} entries but the checkpoint you trust covers "
+                f"{pin.tree_size}: the log was rolled back (entries {n}..{pin.tree_size - 1} "
+                "are gone)",
+            )
+        if tree.root(pin.tree_size) != pin.root_hash:
+            return report(
+                None,
+                f"the first {pin.tree_size} entries are not the ones the checkpoint you trust "
+                "signed: the history before it was rewritten (a fork of the log)",
+            )
 
     covered = max(good_sizes, default=0)
     if covered < n:

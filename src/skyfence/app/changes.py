@@ -1,0 +1,264 @@
+"""Policy changes as users run them: propose, approve, reject, rebase, show, history.
+
+Each function takes the :class:`~skyfence.app.context.App`, the acting
+:class:`~skyfence.app.identity.Principal` and typed arguments, and returns typed results.
+Whether a change is sensitive, whether it is stale, and whether its approver is a second
+person are decided by the store inside its write transaction (see
+:mod:`skyfence.store.changes`) — not here, and not by any caller.
+
+Examples
+--------
+>>> from skyfence.app import App
+>>> from skyfence.app.identity import Principal
+>>> from skyfence.settings import load_settings
+>>> import tempfile
+>>> app = App(load_settings(data_dir=tempfile.mkdtemp()))
+>>> alice = Principal.local("alice", os_user="alice")
+>>> doc = {"rules": [{"id": "pl", "region": "PL", "state": "active"}]}
+>>> propose(app, alice, doc, reason="start").status
+'applied'
+>>> [v.version for v in history(app, alice)]
+[1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skyfence.app._store import open_store, resolver
+from skyfence.errors import PermissionDeniedError
+from skyfence.store.changes import DEFAULT_EXPIRES_AFTER_S, ChangeResult
+
+if TYPE_CHECKING:
+    from skyfence.app.context import App
+    from skyfence.app.identity import Principal
+    from skyfence.policy import Policy, PolicyDiff
+    from skyfence.store import PendingChange, PolicyVersion
+
+__all__ = [
+    "PendingDetail",
+    "PolicyView",
+    "propose",
+    "approve",
+    "reject",
+    "rebase",
+    "pending",
+    "show_pending",
+    "history",
+    "policy_in_force",
+    "store_settings",
+    "set_store_setting",
+    "sealed_document",
+]
+
+
+def sealed_document(policy: Policy, app: App) -> dict[str, Any]:
+    """The document stored for ``policy``: everything that decides, and nothing read later.
+
+    Regions read from external files are embedded (with the hash of every region's
+    geometry) by ``skyfence.policy.seal_document`` when the policy package provides it;
+    until then the document is stored as it is, and a region file edited after the apply
+    still moves the area (see docs/security.md).
+    """
+    document = policy.to_document()
+    try:
+        from skyfence.policy import seal_document  # type: ignore[attr-defined]
+    except ImportError:
+        return document
+    sealed: dict[str, Any] = seal_document(document, resolve=resolver(app))
+    return sealed
+
+
+def _policy_from(app: App, source: Policy | Mapping[str, Any] | str | Path) -> Policy:
+    from skyfence.policy import Policy, load_policy
+
+    if isinstance(source, Policy):
+        return source
+    if isinstance(source, Mapping):
+        return Policy.from_document(dict(source), source="the policy document")
+    return load_policy(source, resolve=resolver(app))
+
+
+def propose(
+    app: App,
+    principal: Principal,
+    source: Policy | Mapping[str, Any] | str | Path,
+    *,
+    reason: str,
+    base_version: int | None = None,
+    request_review: bool = False,
+    expires_after_s: float = DEFAULT_EXPIRES_AFTER_S,
+) -> ChangeResult:
+    """Apply a policy, or request it when the change is sensitive (or review is asked for).
+
+    ``source`` is a policy, a document or a file. ``base_version`` is the version the change
+    was built on (default: the version in force when called); if another version is in
+    force by the time the store applies it, it is refused with what changed since.
+    """
+    from skyfence.store.rules import prepare_document
+
+    principal.require("change the policy", "operator")
+    policy = _policy_from(app, source)
+    label = str(source) if isinstance(source, str | Path) else "the policy"
+    prepare_document(policy, source=label)  # refuses what would not read back identically
+    document = sealed_document(policy, app)
+    with open_store(app) as store:
+        base = store.state().policy_version if base_version is None else base_version
+        return store.apply_policy(
+            document,
+            actor=principal.actor(),
+            reason=reason,
+            base_version=base,
+            expires_after_s=expires_after_s,
+            request_review=request_review,
+        )
+
+
+def approve(app: App, principal: Principal, change_id: int, *, reason: str = "") -> ChangeResult:
+    """Approve a pending change (never one the principal requested or rebased)."""
+    principal.require("approve a change", "approver")
+    with open_store(app) as store:
+        return store.approve(change_id, actor=principal.actor(), reason=reason)
+
+
+def reject(app: App, principal: Principal, change_id: int, *, reason: str = "") -> int:
+    """Reject a pending change: an approver, or its requester withdrawing it. Log index."""
+    with open_store(app) as store:
+        if not principal.may("approver"):
+            request = store.change_request(change_id)
+            names = {r.get("name") for r in request.requesters}
+            if principal.name not in names:
+                raise PermissionDeniedError(
+                    f"{principal.display_name} may not reject change {change_id}: only an "
+                    "approver, or the person who requested it, may"
+                )
+        return store.reject(change_id, actor=principal.actor(), reason=reason)
+
+
+def rebase(
+    app: App,
+    principal: Principal,
+    change_id: int,
+    *,
+    reason: str = "",
+    expires_after_s: float = DEFAULT_EXPIRES_AFTER_S,
+) -> ChangeResult:
+    """Re-apply a stale pending change on the version in force, as a new pending change."""
+    principal.require("rebase a change", "operator")
+    with open_store(app) as store:
+        return store.rebase(
+            change_id, actor=principal.actor(), reason=reason, expires_after_s=expires_after_s
+        )
+
+
+def pending(app: App, principal: Principal) -> list[PendingChange]:
+    """Changes waiting for a second person, oldest first."""
+    principal.require("read changes", "viewer")
+    with open_store(app) as store:
+        return store.pending_changes()
+
+
+@dataclass(frozen=True)
+class PendingDetail:
+    """A change as an approver needs to see it.
+
+    ``document`` is the full document the change would make the policy, as its logged
+    request records it; ``diff`` is against the version it was built on
+    (``base_version``); when another version is in force now (``stale``),
+    ``since_base`` is what changed since and ``against_current`` what approving would do to
+    the version in force.
+    """
+
+    change: PendingChange
+    document: dict[str, Any]
+    base_version: int
+    current_version: int
+    requesters: list[dict[str, Any]]
+    diff: PolicyDiff
+    stale: bool
+    since_base: PolicyDiff | None = None
+    against_current: PolicyDiff | None = None
+    judgement: dict[str, Any] = field(default_factory=dict)
+
+
+def show_pending(app: App, principal: Principal, change_id: int) -> PendingDetail:
+    """The full document of a change and its diff (see :class:`PendingDetail`)."""
+    from skyfence.policy import Policy, diff_policies
+
+    principal.require("read changes", "viewer")
+    resolve = resolver(app)
+    with open_store(app) as store:
+        change = store.change(change_id)
+        request = store.change_request(change_id)
+        current = store.state().policy_version
+        base_doc = store.policy_document(request.base_version) if request.base_version else None
+        current_doc = store.policy_document(current) if current else None
+    new = Policy.from_document(request.document, source=f"change {change_id}")
+    base = None if base_doc is None else Policy.from_document(base_doc, source="base version")
+    diff = diff_policies(base, new, cells=False, resolve=resolve)
+    stale = request.base_version != current and change.status == "pending"
+    since = against = None
+    if stale and current_doc is not None:
+        now = Policy.from_document(current_doc, source="policy in force")
+        since = diff_policies(base, now, cells=False, resolve=resolve)
+        against = diff_policies(now, new, cells=False, resolve=resolve)
+    return PendingDetail(
+        change=change,
+        document=request.document,
+        base_version=request.base_version,
+        current_version=current,
+        requesters=request.requesters,
+        diff=diff,
+        stale=stale,
+        since_base=since,
+        against_current=against,
+        judgement=request.judgement,
+    )
+
+
+def history(app: App, principal: Principal) -> list[PolicyVersion]:
+    """Every stored policy version, oldest first, each checked against the log."""
+    principal.require("read the policy history", "viewer")
+    with open_store(app) as store:
+        return store.policy_versions()
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """The stored version in force at a time: its number, since when, and the policy."""
+
+    version: int
+    applied_at: Any
+    policy: Policy
+
+
+def policy_in_force(app: App, principal: Principal, at: Any = None) -> PolicyView | None:
+    """The version in force at ``at`` (default now), checked against the log, or ``None``."""
+    from skyfence.policy import Policy
+
+    principal.require("read the policy", "viewer", "terminal-gateway")
+    with open_store(app) as store:
+        found = store.policy_in_force(at)
+    if found is None:
+        return None
+    policy = Policy.from_document(found.document, source=f"policy version {found.version}")
+    return PolicyView(found.version, found.applied_at, policy)
+
+
+def store_settings(app: App, principal: Principal) -> dict[str, bool]:
+    """The store's settings as its log records them."""
+    principal.require("read the settings", "viewer")
+    with open_store(app) as store:
+        return store.settings()
+
+
+def set_store_setting(
+    app: App, principal: Principal, name: str, value: bool, *, reason: str
+) -> int:
+    """Change a store setting (admins only; logged). Returns the log index."""
+    principal.require("change store settings", "admin")
+    with open_store(app) as store:
+        return store.set_setting(name, value, actor=principal.actor(), reason=reason)

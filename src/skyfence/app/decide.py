@@ -1,0 +1,211 @@
+"""Decisions as users ask for them: one request, or a table of them.
+
+The policy is the stored version in force at the request's time (checked against the log:
+a policy or registry table edited outside skyfence is refused, with the reason) or a policy
+file; the terminals are the stored registry or a terminal file. Coordinates out of range
+are an error, not a decision. The worldview comes from ``App.world`` (built once per
+process), and a compiled policy is kept per process and policy document, so a service
+answering many requests compiles each version once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skyfence.app._store import open_store, resolver
+from skyfence.errors import InputError
+
+if TYPE_CHECKING:
+    from skyfence.app.context import App
+    from skyfence.app.identity import Principal
+    from skyfence.policy import BatchDecision, Decision, Policy, TerminalRegistry
+
+__all__ = ["DecideResult", "BatchResult", "decide", "decide_batch", "check_coordinates"]
+
+_ENGINES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_MAX_ENGINES = 8
+_REGISTRIES: weakref.WeakKeyDictionary[Any, tuple[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def check_coordinates(lat: float, lon: float) -> tuple[float, float]:
+    """``(lat, lon)`` as floats, or :class:`~skyfence.errors.InputError` saying the range."""
+    try:
+        la, lo = float(lat), float(lon)
+    except (TypeError, ValueError):
+        raise InputError(f"coordinates must be numbers, got {lat!r}, {lon!r}") from None
+    if not (math.isfinite(la) and -90.0 <= la <= 90.0):
+        raise InputError(f"latitude {lat} is out of range; expected -90..90 degrees")
+    if not (math.isfinite(lo) and -180.0 <= lo <= 180.0):
+        raise InputError(f"longitude {lon} is out of range; expected -180..180 degrees")
+    return la, lo
+
+
+def _check_optional(name: str, value: float | None, *, minimum: float | None) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        bound = f" >= {minimum:g}" if minimum is not None else ""
+        raise InputError(f"{name} must be a finite number{bound}, got {value}")
+
+
+def _engine(app: App, policy: Policy) -> Any:
+    from skyfence.store import canonical_json
+
+    key = hashlib.sha256(canonical_json(policy.to_document())).hexdigest()
+    engines = _ENGINES.setdefault(app, {})
+    engine = engines.get(key)
+    if engine is None:
+        if len(engines) >= _MAX_ENGINES:
+            engines.pop(next(iter(engines)))
+        # the worldview (regions and the country index) comes from App.world only
+        engine = policy.compile(resolve=resolver(app), countries=app.world.index())
+        engines[key] = engine
+    return engine
+
+
+def _stored_registry(app: App, store: Any) -> TerminalRegistry:
+    """The stored registry, rebuilt only when the digest the log attests changes.
+
+    The cached registry is keyed by the digest of its own records (checked against the log
+    when they were read), so it is reused exactly while the log attests that digest.
+    """
+    from skyfence.policy import TerminalRegistry
+    from skyfence.store import canonical_json
+    from skyfence.store.state import record_hash, registry_digest
+
+    attested = store.state().terminals_digest
+    cached = _REGISTRIES.get(app)
+    if cached is not None and cached[0] == attested:
+        reused: TerminalRegistry = cached[1]
+        return reused
+    records = store.terminals()
+    digest = registry_digest((r["id"], record_hash(canonical_json(r))) for r in records)
+    registry = TerminalRegistry.from_records(records)
+    _REGISTRIES[app] = (digest, registry)
+    return registry
+
+
+@dataclass(frozen=True)
+class DecideResult:
+    """A decision and where its inputs came from (``policy_version`` ``None``: a file)."""
+
+    decision: Decision
+    policy_version: int | None
+    policy_source: str
+    terminals_source: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    decisions: BatchDecision
+    policy_version: int | None
+    policy_source: str
+    terminals_source: str
+
+
+def _inputs(
+    app: App,
+    time: Any,
+    policy_file: str | Path | None,
+    terminals_file: str | Path | None,
+) -> tuple[Policy, int | None, str, TerminalRegistry, str]:
+    from skyfence.app.terminals import read_registry
+    from skyfence.policy import Policy, load_policy
+    from skyfence.timeutil import datetime64_to_iso
+
+    policy: Policy | None = None
+    registry: TerminalRegistry | None = None
+    version: int | None = None
+    if policy_file is not None:
+        policy = load_policy(policy_file, resolve=resolver(app))
+    if terminals_file is not None:
+        registry = read_registry(terminals_file)
+    if policy is None or registry is None:
+        with open_store(app) as store:
+            if policy is None:
+                found = store.policy_in_force(time)
+                if found is None:
+                    versions = store.policy_versions()
+                    hint = (
+                        "the first version was applied at "
+                        f"{datetime64_to_iso(versions[0].applied_at)}"
+                        if versions
+                        else "apply one with `skyfence policy apply FILE`"
+                    )
+                    raise InputError(
+                        f"no stored policy version was in force at {datetime64_to_iso(time)} "
+                        f"({hint}); pass a later time or a policy file"
+                    )
+                version = found.version
+                policy = Policy.from_document(found.document, source=f"policy version {version}")
+            if registry is None:
+                registry = _stored_registry(app, store)
+    policy_source = str(policy_file) if policy_file is not None else f"policy version {version}"
+    terminals_source = str(terminals_file) if terminals_file is not None else "stored registry"
+    return policy, version, policy_source, registry, terminals_source
+
+
+def decide(
+    app: App,
+    principal: Principal,
+    terminal_id: str,
+    lat: float,
+    lon: float,
+    *,
+    time: Any = None,
+    speed_kmh: float | None = None,
+    altitude_m: float | None = None,
+    trip_started: Any = None,
+    policy_file: str | Path | None = None,
+    terminals_file: str | Path | None = None,
+) -> DecideResult:
+    """Decide whether ``terminal_id`` at ``lat, lon`` is served at ``time`` (default now).
+
+    Inputs are checked before anything is loaded: coordinates in range, speed >= 0,
+    altitude finite, times readable.
+    """
+    from skyfence.timeutil import parse_time
+
+    principal.require("ask for decisions", "viewer", "terminal-gateway")
+    la, lo = check_coordinates(lat, lon)
+    _check_optional("speed_kmh", speed_kmh, minimum=0.0)
+    _check_optional("altitude_m", altitude_m, minimum=None)
+    if not isinstance(terminal_id, str) or not terminal_id.strip():
+        raise InputError("terminal id must be a non-empty string")
+    t = parse_time(time)
+    trip = parse_time(trip_started) if trip_started is not None else None
+    policy, version, psrc, registry, tsrc = _inputs(app, t, policy_file, terminals_file)
+    decision = _engine(app, policy).decide(
+        terminal_id, la, lo, t, speed_kmh, altitude_m, registry=registry, trip_started=trip
+    )
+    return DecideResult(decision, version, psrc, tsrc)
+
+
+def decide_batch(
+    app: App,
+    principal: Principal,
+    table: Mapping[str, Any],
+    *,
+    policy_file: str | Path | None = None,
+    terminals_file: str | Path | None = None,
+    at: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchResult:
+    """Decide every row of ``table`` (columns as :meth:`skyfence.policy.CompiledPolicy.
+    decide_batch` takes them) with the policy in force at ``at`` (default now) or a file.
+
+    Rows with invalid values come back with reason ``invalid_input``, as the engine does.
+    """
+    from skyfence.timeutil import parse_time
+
+    principal.require("ask for decisions", "viewer", "terminal-gateway")
+    t = parse_time(at)
+    policy, version, psrc, registry, tsrc = _inputs(app, t, policy_file, terminals_file)
+    out = _engine(app, policy).decide_batch(table, registry=registry, progress=progress)
+    return BatchResult(out, version, psrc, tsrc)
