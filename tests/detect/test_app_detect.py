@@ -58,9 +58,9 @@ def test_store_versions_apply_from_their_time_on(store_app, tmp_path):
     on = parse_policy("rules: [{id: ua, region: UA, state: active}]")
     off = parse_policy("rules: [{id: ua-off, region: UA, state: suspended}]")
     with app.open_store() as store:
-        store.apply_policy(on.to_document(), operator="ana", reason="on", requires_approval=False)
+        store.apply_policy(on.to_document(), actor="ana", reason="on", base_version=0)
         time.sleep(0.05)
-        store.apply_policy(off.to_document(), operator="ana", reason="off", requires_approval=False)
+        store.apply_policy(off.to_document(), actor="ana", reason="off", base_version=1)
         v1, v2 = (v.applied_at for v in store.policy_versions())
     history, source = policy_history(app)
     assert [v.version for v in history.versions] == [1, 2] and source == "store (2 versions)"
