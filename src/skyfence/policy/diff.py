@@ -9,7 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from skyfence.policy.compile import CompiledPolicy, default_resolve
 from skyfence.policy.model import Policy
+from skyfence.policy.rules import STATES
 from skyfence.timeutil import datetime64_to_iso, parse_time
 
 __all__ = ["RuleChange", "PolicyDiff", "diff_policies", "requires_approval"]
@@ -104,9 +106,7 @@ def diff_policies(
     if resolve is None:
         resolve = (compile_kwargs or {}).get("resolve")
     if resolve is None:
-        from skyfence.policy.engine import _default_resolve
-
-        resolve = _default_resolve()
+        resolve = default_resolve()
     before, after = _rule_docs(old), _rule_docs(new)
     changes: list[RuleChange] = []
     for rid in [*before, *(k for k in after if k not in before)]:
@@ -167,8 +167,6 @@ def diff_policies(
     if cells and act_regions:
         from h3.api import basic_int as h3i
 
-        from skyfence.policy.engine import CompiledPolicy
-
         kwargs = dict(compile_kwargs or {})
         kwargs.setdefault("resolve", resolve)
         cover = np.unique(
@@ -189,15 +187,11 @@ def diff_policies(
         if old is not None:
             s_old, _ = CompiledPolicy(old, **kwargs).states_at(latlon[:, 0], latlon[:, 1], t)
         else:
-            from skyfence.policy.model import STATES
-
             s_old = np.full(cover.size, STATES.index("not_licensed"), dtype=np.int8)
         if progress is not None:
             progress(3, 3)
         moved = s_old != s_new
         cells_changed = int(moved.sum())
-        from skyfence.policy.model import STATES
-
         names = np.array([*STATES, "invalid_input"], dtype=object)
         pairs = zip(names[s_old[moved]].tolist(), names[s_new[moved]].tolist(), strict=True)
         for a, b in pairs:
