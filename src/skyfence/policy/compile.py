@@ -33,6 +33,7 @@ from skyfence.policy import explain, kernel, single
 from skyfence.policy.coast import CoastDistance
 from skyfence.policy.decision import (
     COLUMNS,
+    NOT_LICENSED,
     PLAN_BIT,
     STATE_CODE,
     T_MAX,
@@ -202,6 +203,9 @@ class CompiledPolicy:
         self.rule_until = np.array(
             [to_ns(r.effective_until, T_MAX) for r in rules] + [T_MIN], np.int64
         )
+        # by winning rule, with a last entry for "no rule" (so -1 indexes it)
+        self.win_state = np.append(self.rule_state, np.int8(NOT_LICENSED)).astype(np.int8)
+        self.win_slot = np.append(self.rule_slot, np.int32(-1)).astype(np.int32)
         self.rule_area_km2 = np.array(areas, dtype=np.float64)
         # rules of each region key, padded with the dummy rule (n_rules)
         per_key: dict[int, list[int]] = {}

@@ -20,7 +20,6 @@ from skyfence.policy.decision import (
     ACTIVE,
     KIND_REASON,
     KINDS,
-    NOT_LICENSED,
     NS_PER_DAY,
     PLAN_BIT,
     REASON_CODE,
@@ -101,11 +100,9 @@ def decide_rows(
             live = (cp.rule_from[r] <= tp) & (tp < cp.rule_until[r])
             np.minimum.at(best, pp, np.where(live, cp.rank[r], big))
     win = cp.rank_to_rule[best]  # -1: no rule
-    state = np.where(win >= 0, cp.rule_state[np.maximum(win, 0)], NOT_LICENSED).astype(np.int8)
+    state = cp.win_state[win]  # entry -1 of these tables is "no rule" (also for no rules)
     rule = win.astype(np.int32)
-    slot = np.where(win >= 0, cp.rule_slot[np.maximum(win, 0)] if n_act else -1, -1).astype(
-        np.int32
-    )
+    slot = cp.win_slot[win]
 
     # -- terminal attributes (row len(registry) = unregistered)
     n_terms = len(bound.registry)

@@ -12,9 +12,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from skyfence.errors import InputError, ParseError
+from skyfence.errors import ParseError
+from skyfence.policy.document import MAX_JSON_CHARS
 from skyfence.policy.model import Policy
 from skyfence.policy.validate import check_text, first_problem
+from skyfence.regions.io import read_text_bounded
 
 __all__ = ["load_policy", "parse_policy", "check_policy", "policy_from_data"]
 
@@ -54,12 +56,12 @@ def parse_policy(
 
 
 def load_policy(path: str | Path, *, resolve: Callable[[str], Any] | None = None) -> Policy:
-    """Read a policy file (``.yaml``, ``.yml`` or ``.json``); see :func:`parse_policy`."""
+    """Read a policy file (``.yaml``, ``.yml`` or ``.json``); see :func:`parse_policy`.
+
+    Only a regular UTF-8 file of at most 64 MiB is read (not a device or a pipe).
+    """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read policy file {path}: {exc.strerror}") from None
+    text = read_text_bounded(path, MAX_JSON_CHARS, "policy file")
     return parse_policy(text, path.name, resolve=resolve)
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from skyfence.errors import InputError, ParseError, SkyfenceError
-from skyfence.policy.document import Doc, Path_, read_text
+from skyfence.policy.document import MAX_DEPTH, Doc, Path_, read_text
 from skyfence.policy.rules import (
     ID_PATTERN,
     KIND_FIELDS,
@@ -48,6 +49,9 @@ _RULE_KEYS = (
     "author",
     "sensitive",
 )
+_BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# a number as YAML 1.2 and JSON write it (YAML 1.1 wants a decimal point before an exponent)
+_NUMBER = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _PLAN_LIST_KEYS = ("plans", "exempt_plans", "offshore_plans")
 _NUMBER_KEYS = ("max_speed_kmh", "max_altitude_m", "max_trip_days", "offshore_km")
 
@@ -88,15 +92,25 @@ class Checker:
                 self.err(path, f"{self.what(path)} needs {key!r}")
             return None
         value = m[key]
-        if isinstance(value, str):
-            return value
         raw = self.doc.raw.get(path + (key,))
-        if raw is not None and not isinstance(value, dict | list):
-            return raw  # plain scalar such as NO or 2024 read as text
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        self.err(path + (key,), f"{key} must be text, got {type(value).__name__}")
-        return None
+        if isinstance(value, str):
+            text = value
+        elif raw is not None and not isinstance(value, dict | list):
+            text = raw  # plain scalar such as NO or 2024 read as text
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            text = str(value)
+        else:
+            self.err(path + (key,), f"{key} must be text, got {type(value).__name__}")
+            return None
+        bad = _BAD_TEXT.search(text)
+        if bad is not None:
+            self.err(
+                path + (key,),
+                f"{key} contains the character U+{ord(bad.group(0)):04X}, which a policy cannot "
+                "hold (control characters and lone surrogates); remove it",
+            )
+            return None
+        return text
 
     def time(self, m: Mapping[str, Any], path: Path_, key: str) -> Any:
         text = self.text(m, path, key)
@@ -105,12 +119,14 @@ class Checker:
         try:
             return policy_time(text)
         except InputError as exc:
-            problem = (
-                str(exc).split(": ", 1)[1]
-                if "out of range" in str(exc)
-                else "expected ISO 8601 such as 2026-02-01T00:00:00Z"
-            )
-            self.err(path + (key,), f"{key} {text!r} is not a time; {problem}")
+            if "out of range" in str(exc):
+                problem = (
+                    "is out of range: times must lie in the years 1678 to 2261 (UTC), which the "
+                    "engine holds exactly; leave effective_until out for an open end"
+                )
+            else:
+                problem = "is not a time; expected ISO 8601 such as 2026-02-01T00:00:00Z"
+            self.err(path + (key,), f"{key} {text!r} {problem}")
             return None
 
     def boolean(self, m: Mapping[str, Any], path: Path_, key: str, default: bool) -> bool:
@@ -125,15 +141,18 @@ class Checker:
         if key not in m or m[key] is None:
             return None
         value = m[key]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-        ):
+        if isinstance(value, str) and path + (key,) in self.doc.raw and _NUMBER.match(value):
+            value = float(value)  # YAML 1.1 reads 2e+16 (no decimal point) as text
+        number: float | None = None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:
+                number = None
+        if number is None or not math.isfinite(number) or number < 0:
             self.err(path + (key,), f"{key} must be a finite number >= 0, got {value!r}")
             return None
-        return float(value)
+        return number
 
     def plans(self, m: Mapping[str, Any], path: Path_, key: str) -> tuple[str, ...] | None:
         if key not in m or m[key] is None:
@@ -382,12 +401,31 @@ def first_problem(errors: list[ParseError]) -> ParseError:
 def check_data(data: Mapping[str, Any], source: str) -> PolicyParts:
     """Validate a policy given as Python data (e.g. a stored JSON document); raise the
     first problem. Lines are those of the data written as JSON with one item per line."""
+    _check_depth(data, source)
     try:
         text = json.dumps(data, indent=1, default=str)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InputError(f"{source}: a policy document must be JSON-able: {exc}") from None
     parts, errors = check_text(text, source)
     if errors:
         raise first_problem(errors)
     assert parts is not None
     return parts
+
+
+def _check_depth(data: Any, source: str) -> None:
+    """Refuse data nested deeper than the reader allows, without recursing."""
+    todo: list[tuple[Any, int]] = [(data, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            raise InputError(
+                f"{source}: the policy document is nested more than {MAX_DEPTH} levels deep"
+            )
+        todo.extend((child, depth + 1) for child in children)

@@ -7,7 +7,8 @@ buffers and set operations, and a :class:`RegionIndex` that maps points to regio
 'Taiwan'
 """
 
-from skyfence.regions._geo import buffer_km, center_cells, geodesic_area_km2
+from skyfence.regions._buffer import MAX_BUFFER_KM, buffer_km
+from skyfence.regions._geo import center_cells, geodesic_area_km2
 from skyfence.regions.expr import EXPRESSION_HELP, parse_region
 from skyfence.regions.index import RegionIndex
 from skyfence.regions.region import H3_RESOLUTIONS, Region
@@ -22,6 +23,7 @@ from skyfence.regions.worldview import (
 
 __all__ = [
     "buffer_km",
+    "MAX_BUFFER_KM",
     "center_cells",
     "geodesic_area_km2",
     "Region",

@@ -19,7 +19,7 @@ the region with the lower index in :attr:`RegionIndex.regions` (:meth:`lookup`) 
 (:meth:`memberships`).
 
 With ``maritime_km > 0`` every region also gets a sea band: the area within that distance
-of the region (geodesic buffer, see :func:`skyfence.regions._geo.buffer_km`) that is not land
+of the region (geodesic buffer, see :func:`skyfence.regions.buffer_km`) that is not land
 of any region in the index. Land always wins over sea; where the sea bands of two regions
 overlap (narrow straits, e.g. Kinmen and Xiamen), :meth:`lookup` gives the region whose land
 is nearest (distance measured in degrees with longitude scaled by cos(latitude)).
@@ -36,7 +36,7 @@ import shapely
 from numpy.typing import ArrayLike
 
 from skyfence.errors import InputError
-from skyfence.regions import _geo
+from skyfence.regions._buffer import buffer_km
 from skyfence.regions.region import Region, wrap_lon
 
 __all__ = ["RegionIndex"]
@@ -135,7 +135,7 @@ class RegionIndex:
         if self.maritime_km > 0:
             land = shapely.union_all(geoms)
             for i, g in enumerate(list(geoms)):
-                grown = _geo.buffer_km(g, self.maritime_km)
+                grown = buffer_km(g, self.maritime_km)
                 # only the land near the band matters: clip it first (much faster difference)
                 near_land = shapely.clip_by_rect(land, *grown.bounds)
                 try:

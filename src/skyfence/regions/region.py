@@ -12,6 +12,7 @@ from shapely.geometry.base import BaseGeometry
 
 from skyfence.errors import InputError
 from skyfence.regions import _geo
+from skyfence.regions._buffer import buffer_km
 
 __all__ = ["Region", "H3_RESOLUTIONS"]
 
@@ -137,14 +138,20 @@ class Region:
 
     def buffer(self, distance_km: float) -> Region:
         """The area within ``distance_km`` of the region (geodesic to ~0.2 %, see docs)."""
-        geometry = _geo.buffer_km(self.geometry, float(distance_km))
+        geometry = buffer_km(self.geometry, float(distance_km))
         text = f"buffer({self.id}, {distance_km:g}km)"
         return Region(text, text, geometry, kind="expression", worldview=self.worldview)
 
     def _combine(self, other: Region, op, symbol: str) -> Region:  # type: ignore[no-untyped-def]
         if not isinstance(other, Region):
             raise InputError(f"can only combine a Region with a Region, got {type(other).__name__}")
-        geometry = shapely.make_valid(op(self.geometry, other.geometry))
+        try:
+            geometry = shapely.make_valid(op(self.geometry, other.geometry))
+        except shapely.errors.GEOSException as exc:
+            raise InputError(
+                f"cannot compute {self.id} {symbol} {other.id}: the geometry library failed "
+                f"({exc}); check the regions' geometry (e.g. a self-intersecting GeoJSON)"
+            ) from None
         text = f"({self.id} {symbol} {other.id})"
         worldview = self.worldview or other.worldview
         return Region(text, text, geometry, kind="expression", worldview=worldview)

@@ -133,10 +133,15 @@ class Worldview:
         if found is not None:
             return found
         pool = dict(self._display) | {n.upper(): n for n in BUILTIN_NAMES}
-        close = difflib.get_close_matches(text.upper(), list(pool), n=5, cutoff=0.6)
+        close = (
+            difflib.get_close_matches(text.upper(), list(pool), n=5, cutoff=0.6)
+            if len(text) <= 64  # no name is longer; comparing long text would be slow
+            else []
+        )
         hint = f"; did you mean {', '.join(pool[c] for c in close)}?" if close else ""
+        shown = text if len(text) <= 64 else text[:60] + "…"
         raise NotFoundError(
-            f"no region {text!r} in worldview {self.worldview!r}: expected an ISO 3166-1 "
+            f"no region {shown!r} in worldview {self.worldview!r}: expected an ISO 3166-1 "
             f"alpha-2/alpha-3 code (e.g. TW, UKR), a country name or one of "
             f"{', '.join(sorted(BUILTIN_NAMES))}{hint} (see `skyfence region list`)"
         )
