@@ -14,6 +14,7 @@ MODULES = [
     "skyfence.policy.loader",
     "skyfence.policy.compile",
     "skyfence.policy.diff",
+    "skyfence.policy.sealing",
     "skyfence.policy.testing",
 ]
 

@@ -20,6 +20,8 @@ from skyfence.policy.rules import (
     ActivationRule,
     TerminalRule,
 )
+from skyfence.policy.seal import Seal
+from skyfence.policy.sealing import seal_document, seal_policy
 from skyfence.policy.terminals import Terminal, TerminalRegistry
 
 __all__ = [
@@ -47,4 +49,7 @@ __all__ = [
     "example_names",
     "example_text",
     "load_example",
+    "Seal",
+    "seal_document",
+    "seal_policy",
 ]

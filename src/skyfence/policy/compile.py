@@ -82,11 +82,11 @@ class Bound:
 
 
 def default_resolve() -> Resolver:
-    """``expr -> Region`` over the built-in worldview (:func:`skyfence.regions.world`)."""
-    from skyfence.regions import parse_region, world
+    """``expr -> Region`` over the built-in worldview: a
+    :class:`skyfence.regions.RegionResolver` (which also resolves sealed policies)."""
+    from skyfence.regions import RegionResolver, world
 
-    w = world()
-    return lambda expr: parse_region(expr, w)
+    return RegionResolver(world())
 
 
 class CompiledPolicy:

@@ -28,8 +28,16 @@ from skyfence.policy.rules import (
     TerminalRule,
     normalize_region_expr,
 )
+from skyfence.policy.seal import (
+    Seal,
+    SealResolver,
+    default_seal_resolver,
+    sealed_resolve,
+    verify_seal,
+)
 from skyfence.policy.terminals import Terminal, TerminalRegistry
 from skyfence.policy.validate import check_data
+from skyfence.regions import RegionResolver
 from skyfence.timeutil import parse_time
 
 __all__ = [
@@ -60,6 +68,8 @@ class Policy:
     name: str = ""
     description: str = ""
     sensitive_regions: tuple[str, ...] = ()
+    #: The recorded geometries and their hashes (:mod:`skyfence.policy.seal`), if sealed.
+    sealed: Seal | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", tuple(self.rules))
@@ -95,9 +105,17 @@ class Policy:
         t = parse_time(time)
         return [r for r in self.terminal_rules if r.in_force(t)]
 
+    @property
+    def region_expressions(self) -> list[str]:
+        """Every region expression the policy uses (rules, terminal rules, sensitive
+        regions), once each, in order."""
+        exprs = [r.region for r in self.rules]
+        exprs += [r.region for r in self.terminal_rules if r.region]
+        return list(dict.fromkeys([*exprs, *self.sensitive_regions]))
+
     def to_document(self) -> dict[str, Any]:
         """The JSON-able document the store keeps; :meth:`from_document` reads it back."""
-        return {
+        doc: dict[str, Any] = {
             "skyfence_policy": 1,
             "name": self.name,
             "description": self.description,
@@ -105,16 +123,39 @@ class Policy:
             "rules": [r.to_document() for r in self.rules],
             "terminal_rules": [r.to_document() for r in self.terminal_rules],
         }
+        if self.sealed is not None:
+            doc["sealed"] = self.sealed.to_document()
+        return doc
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any], *, source: str = "<document>") -> Policy:
+    def from_document(
+        cls,
+        document: Mapping[str, Any],
+        *,
+        source: str = "<document>",
+        resolve: SealResolver | None = None,
+    ) -> Policy:
         """Validate and build a policy from a parsed document (as from JSON or YAML).
 
         Problems raise :class:`~skyfence.errors.ParseError` naming the line of the document
         written as indented JSON (one key or list item per line).
+
+        A **sealed** document (:func:`skyfence.policy.seal_document`) reads no file: each
+        ``geojson:`` region is the geometry it carries. Every recorded hash is checked
+        against the geometry its expression resolves to now (``resolve``, default the
+        built-in worldview: ``resolve(expr, geojson=...)`` as
+        :class:`skyfence.regions.RegionResolver`), and a difference raises
+        :class:`~skyfence.errors.IntegrityError` naming the region; ``source`` (e.g.
+        ``"policy version 7"``) starts the message. A document that is not sealed is read
+        as before, without resolving anything.
         """
         parts = check_data(document, source)
-        return cls(*parts)
+        policy = cls(*parts)
+        if policy.sealed is not None:
+            resolver = default_seal_resolver() if resolve is None else resolve
+            verified = verify_seal(policy.sealed, resolver, source)
+            object.__setattr__(policy, "_sealed_regions", (resolver, verified, source))
+        return policy
 
     def compile(
         self,
@@ -124,7 +165,25 @@ class Policy:
         index_factory: IndexFactory | None = None,
         coast_step_deg: float = 0.02,
     ) -> CompiledPolicy:
-        """Compile for fast decisions; see :class:`skyfence.policy.CompiledPolicy`."""
+        """Compile for fast decisions; see :class:`skyfence.policy.CompiledPolicy`.
+
+        A sealed policy is compiled from the geometries it carries, each checked against its
+        hash, when ``resolve`` is ``None`` (the built-in worldview, or the one
+        :meth:`from_document` verified with) or a :class:`skyfence.regions.RegionResolver`;
+        any other ``resolve`` is used as given.
+        """
+        if self.sealed is not None and (resolve is None or isinstance(resolve, RegionResolver)):
+            base, verified, source = self.__dict__.get(
+                "_sealed_regions", (resolve or default_seal_resolver(), {}, "policy")
+            )
+            same_world = (
+                isinstance(resolve, RegionResolver)
+                and isinstance(base, RegionResolver)
+                and resolve.worldview is base.worldview
+            )
+            if resolve is not None and resolve is not base and not same_world:
+                base, verified = resolve, {}
+            resolve = sealed_resolve(self.sealed, base, verified, source)
         return CompiledPolicy(
             self,
             resolve=resolve,

@@ -27,6 +27,9 @@ from skyfence.policy.rules import (
     TerminalRule,
     policy_time,
 )
+from skyfence.policy.seal import Seal, canonical_geojson
+from skyfence.regions import geojson_references
+from skyfence.regions.io import inline_geometry
 
 __all__ = ["Checker", "PolicyParts", "check_text", "check_data", "first_problem"]
 
@@ -37,7 +40,10 @@ TOP_KEYS = (
     "sensitive_regions",
     "rules",
     "terminal_rules",
+    "sealed",
 )
+_SEAL_KEYS = ("version", "worldview", "geojson", "sha256")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _COMMON_KEYS = ("id", "effective_from", "effective_until", "reason", "author", "sensitive")
 _RULE_KEYS = (
     "id",
@@ -64,6 +70,7 @@ class PolicyParts(NamedTuple):
     name: str
     description: str
     sensitive_regions: tuple[str, ...]
+    sealed: Seal | None
 
 
 def _choices(value: Any, valid: tuple[str, ...]) -> str:
@@ -288,6 +295,10 @@ class Checker:
                 regions.append(expr)
         name = self.text(data, (), "name") or ""
         description = self.text(data, (), "description") or ""
+        sealed = None
+        if data.get("sealed") is not None:
+            used = [r.region for r in rules] + [r.region for r in terminal_rules if r.region]
+            sealed = self.seal(data["sealed"], [*used, *regions])
         if self.errors:
             return None
         return PolicyParts(
@@ -296,6 +307,81 @@ class Checker:
             name=name,
             description=description,
             sensitive_regions=tuple(regions),
+            sealed=sealed,
+        )
+
+    def seal(self, m: Any, expressions: list[str]) -> Seal | None:
+        """The ``sealed`` section: inline geometries and hashes, checked against the
+        expressions the policy uses (each needs a hash, each file it names a geometry)."""
+        path: Path_ = ("sealed",)
+        if not isinstance(m, dict):
+            self.err(path, "sealed must be a mapping with version, worldview, geojson, sha256")
+            return None
+        n = len(self.errors)
+        self.keys(m, path, _SEAL_KEYS)
+        if m.get("version", 1) != 1:
+            self.err(path + ("version",), f"sealed version {m.get('version')!r} is not 1")
+        worldview = self.text(m, path, "worldview") or ""
+        geojson: dict[str, str] = {}
+        geometries: dict[str, Any] = {}
+        raw_geojson = m.get("geojson") or {}
+        if not isinstance(raw_geojson, dict):
+            self.err(path + ("geojson",), "sealed.geojson must map each file path to a geometry")
+            raw_geojson = {}
+        for file, obj in raw_geojson.items():
+            where = path + ("geojson", file)
+            try:
+                geometries[file] = inline_geometry(obj, source=f"sealed geometry of {file!r}")
+                geojson[file] = canonical_geojson(obj)
+            except (ParseError, ValueError) as exc:
+                reason = exc.reason if isinstance(exc, ParseError) else str(exc)
+                self.err(where, f"sealed geometry of {file!r}: {reason}")
+        hashes: dict[str, str] = {}
+        raw_hashes = m.get("sha256") or {}
+        if not isinstance(raw_hashes, dict):
+            self.err(path + ("sha256",), "sealed.sha256 must map each region expression to a hash")
+            raw_hashes = {}
+        for expr, digest in raw_hashes.items():
+            if not isinstance(digest, str) or not _HEX64.match(digest):
+                self.err(
+                    path + ("sha256", expr),
+                    f"sealed hash of {expr!r} must be 64 lowercase hex digits (SHA-256)",
+                )
+            else:
+                hashes[expr] = digest
+        files: set[str] = set()
+        for expr in dict.fromkeys(expressions):
+            if expr not in raw_hashes:
+                self.err(
+                    path + ("sha256",),
+                    f"the policy is sealed but region {expr!r} has no hash; seal it again",
+                )
+            try:
+                refs = geojson_references(expr)
+            except ParseError as exc:
+                self.err(path + ("sha256", expr), f"region {expr!r}: {exc.reason}")
+                continue
+            for ref in refs:
+                files.add(ref)
+                if ref not in raw_geojson:
+                    self.err(
+                        path + ("geojson",),
+                        f"region {expr!r} names geojson:{ref}, whose geometry is not sealed; "
+                        "seal the policy again",
+                    )
+        for expr in raw_hashes:
+            if expr not in expressions:
+                self.err(path + ("sha256", expr, "<key>"), f"sealed region {expr!r} is not used")
+        for file in raw_geojson:
+            if file not in files:
+                self.err(path + ("geojson", file, "<key>"), f"sealed file {file!r} is not used")
+        if len(self.errors) > n:
+            return None
+        return Seal(
+            worldview=worldview,
+            geojson=tuple(sorted(geojson.items())),
+            sha256=tuple(sorted(hashes.items())),
+            geometries=geometries,
         )
 
     def activation_rule(self, m: Any, path: Path_, seen: dict[str, int]) -> ActivationRule | None:

@@ -26,11 +26,13 @@ limits of :func:`~skyfence.regions.io.read_geojson_geometry`.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import h3
 import numpy as np
+from shapely.geometry.base import BaseGeometry
 
 from skyfence.errors import ParseError
 from skyfence.regions import _geo
@@ -41,6 +43,8 @@ from skyfence.regions.worldview import Worldview, world
 
 __all__ = [
     "parse_region",
+    "RegionResolver",
+    "geojson_references",
     "EXPRESSION_HELP",
     "MAX_EXPRESSION_CHARS",
     "MAX_OPERANDS",
@@ -77,10 +81,16 @@ class _Tok:
 
 
 class _Parser:
-    def __init__(self, text: str, w: Worldview) -> None:
+    def __init__(
+        self,
+        text: str,
+        w: Worldview | None,
+        geojson: Mapping[str, BaseGeometry] | None = None,
+    ) -> None:
         self.text = text
         self.w = w
-        self.known = {n.upper() for n in w.names()}
+        self.geojson = geojson
+        self.known = {n.upper() for n in w.names()} if w is not None else set()
         if len(text) > MAX_EXPRESSION_CHARS:
             raise ParseError(
                 f"the expression has {len(text):,} characters; at most "
@@ -293,14 +303,24 @@ class _Parser:
             return inner.buffer(km)
         if tok.kind in ("name", "quoted"):
             self.take()
+            assert self.w is not None
             return self.w.region(tok.text)
         if tok.kind == "geojson":
             self.take()
-            try:
-                path = Path(tok.text).expanduser()
-            except RuntimeError:  # ~user that does not exist
-                raise self.fail(f"cannot expand the path {tok.text!r}", tok.pos) from None
-            geometry = read_geojson_geometry(path)
+            if self.geojson is not None:
+                if tok.text not in self.geojson:
+                    raise self.fail(
+                        f"geojson:{tok.text} is not among the geometries given (a sealed "
+                        "policy carries every file's geometry and reads no file)",
+                        tok.pos,
+                    )
+                geometry = self.geojson[tok.text]
+            else:
+                try:
+                    path = Path(tok.text).expanduser()
+                except RuntimeError:  # ~user that does not exist
+                    raise self.fail(f"cannot expand the path {tok.text!r}", tok.pos) from None
+                geometry = read_geojson_geometry(path)
             return Region(f"geojson:{tok.text}", Path(tok.text).name, geometry, kind="geojson")
         if tok.kind == "h3":
             self.take()
@@ -328,7 +348,28 @@ def _skip_space(text: str, i: int) -> int:
     return i
 
 
-def parse_region(expression: str, w: Worldview | None = None) -> Region:
+def geojson_references(expression: str) -> list[str]:
+    """The ``PATH`` of every ``geojson:PATH`` in an expression, in order, without reading.
+
+    Examples
+    --------
+    >>> geojson_references("UA - geojson:zone.geojson | buffer(geojson:'a b.json', 5km)")
+    ['zone.geojson', 'a b.json']
+    """
+    if not isinstance(expression, str):
+        raise ParseError(
+            f"a region expression must be text, got {type(expression).__name__}",
+            source="region expression",
+        )
+    return [t.text for t in _Parser(expression, None).toks if t.kind == "geojson"]
+
+
+def parse_region(
+    expression: str,
+    w: Worldview | None = None,
+    *,
+    geojson: Mapping[str, BaseGeometry] | None = None,
+) -> Region:
     """Build a :class:`Region` from an expression such as ``"UA - crimea"``.
 
     Parameters
@@ -339,6 +380,10 @@ def parse_region(expression: str, w: Worldview | None = None) -> Region:
         parentheses.
     w : Worldview, optional
         Where names are looked up (default :func:`world`).
+    geojson : mapping of str to shapely geometry, optional
+        The geometry of each ``geojson:PATH`` (keyed by ``PATH`` as written). When given, no
+        file is read: a ``PATH`` missing from it is a :class:`~skyfence.errors.ParseError`.
+        A sealed policy resolves its regions this way.
 
     Returns
     -------
@@ -357,7 +402,7 @@ def parse_region(expression: str, w: Worldview | None = None) -> Region:
             source="region expression",
         )
     w = world() if w is None else w
-    region = _Parser(expression, w).parse()
+    region = _Parser(expression, w, geojson).parse()
     text = " ".join(expression.split())
     if region.kind == "expression":
         region = Region(
@@ -368,3 +413,57 @@ def parse_region(expression: str, w: Worldview | None = None) -> Region:
             worldview=region.worldview or w.worldview,
         )
     return region
+
+
+class RegionResolver:
+    """``expr -> Region`` over one worldview: :func:`parse_region` bound to it, cached.
+
+    Parameters
+    ----------
+    worldview : Worldview, optional
+        Where names are looked up (default :func:`world`, loaded on first use).
+    geojson : mapping of str to shapely geometry, optional
+        The geometry of each ``geojson:PATH``; when given, no file is read (see
+        :func:`parse_region`).
+
+    Calling it as ``resolve(expr, geojson=mapping)`` resolves with other geometries for
+    ``geojson:`` references (uncached); :meth:`with_geojson` binds them.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> w = Worldview("boxes", [Region("AA", "Aland", shapely.box(0, 0, 1, 1), kind="country")])
+    >>> resolve = RegionResolver(w)
+    >>> resolve("AA").name, resolve("AA | AA") is resolve("AA | AA")
+    ('Aland', True)
+    """
+
+    def __init__(
+        self,
+        worldview: Worldview | None = None,
+        *,
+        geojson: Mapping[str, BaseGeometry] | None = None,
+    ) -> None:
+        self._worldview = worldview
+        self.geojson = None if geojson is None else dict(geojson)
+        self._cache: dict[str, Region] = {}
+
+    @property
+    def worldview(self) -> Worldview:
+        """The worldview names are looked up in."""
+        if self._worldview is None:
+            self._worldview = world()
+        return self._worldview
+
+    def with_geojson(self, geojson: Mapping[str, BaseGeometry]) -> RegionResolver:
+        """The same worldview, with these geometries for ``geojson:`` (no file is read)."""
+        return RegionResolver(self.worldview, geojson=geojson)
+
+    def __call__(
+        self, expression: str, *, geojson: Mapping[str, BaseGeometry] | None = None
+    ) -> Region:
+        if geojson is not None:
+            return parse_region(expression, self.worldview, geojson=geojson)
+        if expression not in self._cache:
+            self._cache[expression] = parse_region(expression, self.worldview, geojson=self.geojson)
+        return self._cache[expression]

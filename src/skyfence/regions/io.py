@@ -22,6 +22,7 @@ __all__ = [
     "read_features",
     "read_geojson_geometry",
     "geojson_geometry",
+    "inline_geometry",
     "read_text_bounded",
     "describe_source",
     "MAX_GEOJSON_BYTES",
@@ -238,6 +239,19 @@ def read_geojson_geometry(path: str | Path) -> BaseGeometry:
     path = Path(path)
     data = _load_json(path)
     return geojson_geometry(data, source=str(path))
+
+
+def inline_geometry(data: Any, *, source: str = "<GeoJSON>") -> BaseGeometry:
+    """A (Multi)Polygon from one GeoJSON geometry object, as kept inside a sealed policy.
+
+    Checked like a file's geometry (finite lon/lat degrees; repaired only if invalid) but
+    not united or reordered, so ``shapely.geometry.mapping`` of a valid polygon reads back
+    vertex for vertex.
+    """
+    geometry = _geometry(data, 1, source)
+    if shapely.get_dimensions(geometry) != 2:
+        raise ParseError("expected a GeoJSON Polygon or MultiPolygon", source=source)
+    return geometry
 
 
 def geojson_geometry(data: Any, *, source: str = "<GeoJSON>") -> BaseGeometry:

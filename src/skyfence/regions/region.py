@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -14,10 +15,32 @@ from skyfence.errors import InputError
 from skyfence.regions import _geo
 from skyfence.regions._buffer import buffer_km
 
-__all__ = ["Region", "H3_RESOLUTIONS"]
+__all__ = ["Region", "H3_RESOLUTIONS", "geometry_sha256"]
 
 #: H3 resolutions :meth:`Region.cells` supports (res 5 ≈ the ~297 km² service cells).
 H3_RESOLUTIONS = range(0, 10)
+
+
+def geometry_sha256(geometry: BaseGeometry) -> str:
+    """The SHA-256 (hex) of a geometry's canonical form: what a sealed policy records.
+
+    The canonical form is the ISO WKB (little-endian, 2-D) of the geometry with every
+    coordinate rounded to 1e-9 degree (about 0.1 mm) and then normalized by GEOS
+    (``shapely.normalize``: rings start at their lowest vertex and run one way, parts are
+    sorted), so the same point set drawn with the same vertices hashes the same whatever
+    the vertex order or the ring each part starts from.
+
+    Examples
+    --------
+    >>> a = shapely.Polygon([(0, 0), (1, 0), (1, 1), (0, 0)])
+    >>> b = shapely.Polygon([(1, 1), (0, 0), (1, 0), (1, 1)])  # same triangle, other start
+    >>> geometry_sha256(a) == geometry_sha256(b), len(geometry_sha256(a))
+    (True, 64)
+    """
+    rounded = shapely.transform(geometry, lambda xy: np.round(xy, 9))
+    canonical = shapely.normalize(rounded)
+    wkb = shapely.to_wkb(canonical, output_dimension=2, byte_order=1, flavor="iso")
+    return hashlib.sha256(wkb).hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +87,11 @@ class Region:
 
     def __repr__(self) -> str:
         return f"Region(id={self.id!r}, name={self.name!r}, kind={self.kind!r})"
+
+    @cached_property
+    def sha256(self) -> str:
+        """SHA-256 of the region's geometry in canonical form (see :func:`geometry_sha256`)."""
+        return geometry_sha256(self.geometry)
 
     @cached_property
     def area_km2(self) -> float:
