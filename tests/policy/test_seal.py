@@ -218,3 +218,19 @@ def test_the_example_policy_seals_with_the_built_in_worldview(real_world):
     assert sealed["sealed"]["worldview"] == real_world.worldview
     policy = Policy.from_document(json.loads(canonical_json(sealed)), source="policy version 1")
     assert policy.decide("nobody", 44.95, 34.10, T).state == "suspended"  # Crimea
+
+
+def test_validating_a_sealed_file_reads_no_file(zone):
+    from skyfence.policy import check_policy
+
+    w = boxes_world()
+    sealed = seal_document(document(zone), resolve=RegionResolver(w))
+    zone.unlink()
+    policy, problems = check_policy(
+        json.dumps(sealed, indent=1), "sealed.json", resolve=RegionResolver(w)
+    )
+    assert problems == [] and policy is not None and policy.sealed is not None
+    _, problems = check_policy(
+        json.dumps(document(zone), indent=1), "plain.json", resolve=RegionResolver(w)
+    )
+    assert problems and "does not exist" in str(problems[0])  # unsealed: the file is needed

@@ -22,7 +22,7 @@ Precedence (documented in ``docs/policy.md``)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +81,30 @@ class Bound:
         }
 
 
+class LazyIndex:
+    """A region index made on its first look-up: a single decision from the H3-cell cache
+    (:mod:`skyfence.policy.single`) needs none, so a process that makes one decision does
+    not build (or read) the country index or the index of the custom regions."""
+
+    def __init__(self, regions: Sequence[Any], make: Callable[[], RegionIndexLike]) -> None:
+        self.regions = list(regions)
+        self._make = make
+        self._index: RegionIndexLike | None = None
+
+    @property
+    def index(self) -> RegionIndexLike:
+        """The index (made now if it was not yet)."""
+        if self._index is None:
+            self._index = self._make()
+        return self._index
+
+    def lookup(self, lat: Any, lon: Any) -> np.ndarray:
+        return self.index.lookup(lat, lon)
+
+    def memberships(self, lat: Any, lon: Any) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.memberships(lat, lon)
+
+
 def default_resolve() -> Resolver:
     """``expr -> Region`` over the built-in worldview: a
     :class:`skyfence.regions.RegionResolver` (which also resolves sealed policies)."""
@@ -132,10 +156,14 @@ class CompiledPolicy:
     ):
         if resolve is None:
             resolve = default_resolve()
+        coast_cache = None
         if countries is None:
             from skyfence.regions import world
 
-            countries = world().index()
+            w = world()
+            countries = LazyIndex(w.countries, w.index)
+            if w.cache_dir is not None and w.cache_key is not None:
+                coast_cache = (w.cache_dir, w.cache_key)
         if index_factory is None:
             from skyfence.regions import RegionIndex
 
@@ -182,7 +210,8 @@ class CompiledPolicy:
         trules = policy.terminal_rules
         self.trule_slot = [slot_of(r.region) if r.region else -1 for r in trules]
         self.custom = custom
-        self.custom_index = index_factory(custom) if custom else None
+        factory = index_factory
+        self.custom_index = LazyIndex(custom, lambda: factory(custom)) if custom else None
         n_keys = self.n_countries + len(custom)
         slot_key = np.array(self.slot_key, dtype=np.int64)
 
@@ -229,7 +258,9 @@ class CompiledPolicy:
                     normalize_region_expr(str(self.regions[slot].id)),
                 }
             )
-        self.coast = CoastDistance([r.geometry for r in country_regions], self.coast_step_deg)
+        self.coast = CoastDistance(
+            [r.geometry for r in country_regions], self.coast_step_deg, cache=coast_cache
+        )
         #: use the cached-cell fast path in :meth:`decide` (same answers; see skyfence.policy.single)
         self.fast_path = True
         self.cells = single.CellCache(country_regions, custom)

@@ -28,7 +28,7 @@ from skyfence.policy.rules import (
     policy_time,
 )
 from skyfence.policy.seal import Seal, canonical_geojson
-from skyfence.regions import geojson_references
+from skyfence.regions import RegionResolver, geojson_references
 from skyfence.regions.io import inline_geometry
 
 __all__ = ["Checker", "PolicyParts", "check_text", "check_data", "first_problem"]
@@ -242,6 +242,7 @@ class Checker:
             self.err((), "a policy is a mapping with keys rules, terminal_rules, name, ...")
             return None
         self.keys(data, (), TOP_KEYS)
+        self._use_sealed_geometries(data.get("sealed"))
         version = data.get("skyfence_policy", 1)
         if version != 1:
             self.err(
@@ -309,6 +310,22 @@ class Checker:
             sensitive_regions=tuple(regions),
             sealed=sealed,
         )
+
+    def _use_sealed_geometries(self, m: Any) -> None:
+        """When regions are checked with a RegionResolver and the document is sealed, check
+        them against the geometries it carries: a sealed policy reads no file."""
+        if not isinstance(self.resolve, RegionResolver) or not isinstance(m, dict):
+            return
+        raw = m.get("geojson")
+        if not isinstance(raw, dict):
+            return
+        geometries: dict[str, Any] = {}
+        for file, obj in raw.items():
+            try:
+                geometries[str(file)] = inline_geometry(obj)
+            except (ParseError, ValueError):
+                pass  # reported with its line by seal()
+        self.resolve = self.resolve.with_geojson(geometries)
 
     def seal(self, m: Any, expressions: list[str]) -> Seal | None:
         """The ``sealed`` section: inline geometries and hashes, checked against the

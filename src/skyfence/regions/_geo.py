@@ -67,13 +67,25 @@ def geodesic_area_km2(geometry: BaseGeometry) -> float:
         # a ring around the whole axis is ambiguous as a geodesic polygon: cut it in quarters
         for quarter in _QUARTERS:
             pieces.extend(shapely.get_parts(shapely.intersection(part, quarter)))
+    polygons = [p for p in pieces if p.geom_type == "Polygon" and not p.is_empty]
+    if not polygons:
+        return 0.0
+    dense = shapely.segmentize(np.asarray(polygons, dtype=object), _AREA_STEP_DEG)
+    rings, kind = [], []  # exteriors add, holes subtract
+    for polygon in dense:
+        rings.append(polygon.exterior)
+        kind.append(1.0)
+        for hole in polygon.interiors:
+            rings.append(hole)
+            kind.append(-1.0)
+    xy, which = shapely.get_coordinates(np.asarray(rings, dtype=object), return_index=True)
+    bounds = np.searchsorted(which, np.arange(len(rings) + 1))
+    geod = _geod()
     total = 0.0
-    for piece in pieces:
-        if piece.geom_type != "Polygon" or piece.is_empty:
-            continue
-        dense = shapely.segmentize(piece, _AREA_STEP_DEG)
-        area_m2, _ = _geod().geometry_area_perimeter(shapely.geometry.polygon.orient(dense, 1.0))
-        total += abs(area_m2)
+    for i, sign in enumerate(kind):
+        ring = xy[bounds[i] : bounds[i + 1]]
+        area_m2, _ = geod.polygon_area_perimeter(ring[:, 0], ring[:, 1])
+        total += sign * abs(area_m2)
     return total / 1e6
 
 
