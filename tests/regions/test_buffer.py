@@ -94,3 +94,15 @@ def test_buffer_distance_limits():
     with pytest.raises(InputError, match="finite number of km >= 0"):
         buffer_km(dot(0, 0), -1.0)
     assert geodesic_area_km2(buffer_km(dot(0, 0), MAX_BUFFER_KM)) == pytest.approx(GLOBE_KM2)
+
+
+def test_a_region_holding_a_pole_grows_by_tiles(w):
+    """Antarctica holds the south pole (drawn down to -89.99999999999994): its 12 nmi band
+    grows away from the pole, by tiles; only a buffer reaching a pole that the region does
+    not hold needs circles there (building those for the whole coast took minutes)."""
+    from skyfence.regions._buffer import _holds_pole, _reaches_pole
+
+    aq = w.region("AQ").geometry
+    assert _holds_pole(aq, -90.0) and not _holds_pole(aq, 90.0)
+    assert not _reaches_pole(aq, 22.224)
+    assert _reaches_pole(dot(0.0, 89.9), 20.0) and not _reaches_pole(dot(0.0, 80.0), 20.0)

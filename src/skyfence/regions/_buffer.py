@@ -9,7 +9,8 @@ ellipsoid.
   united. Within ~7° of the projection centre the AEQD scale error is below 0.4 %, so the
   result is within about 0.4 % (about 1 % at 1,000 km) of a true geodesic buffer, exact in
   distance for a point-like region. Tiles poleward of 75° use a local equirectangular frame.
-* **Caps** (larger buffers, and buffers that reach a pole): the union of the geometry and a
+* **Caps** (larger buffers, and the part of a smaller buffer within its distance of a pole the
+  geometry does not hold): the union of the geometry and a
   geodesic circle of radius ``distance_km`` (pyproj ``Geod.fwd``, 96 points) around each
   vertex of its boundary, taken every tenth of the distance. A circle around a pole is
   closed along the pole's edge of the map; a circle that holds both poles is the globe
@@ -93,13 +94,41 @@ def buffer_km(geometry: BaseGeometry, distance_km: float) -> BaseGeometry:
         return _buffer_tiles(geometry, distance_km)
     if covers_globe(geometry, distance_km):
         return WORLD_BOX
-    return _buffer_caps(geometry, distance_km)
+    if distance_km > _CAPS_FROM_KM:
+        return _buffer_caps(geometry, distance_km)
+    # a small buffer that reaches a pole: tiles away from the pole, caps near it
+    reach = 90.0 - _pole_margin_deg(distance_km) - 1e-6
+    band = shapely.box(-180.0, -reach, 180.0, reach)
+    far = shapely.intersection(geometry, band)
+    near = shapely.difference(geometry, band)
+    parts = [] if far.is_empty else [_buffer_tiles(far, distance_km)]
+    if not near.is_empty:
+        parts.append(_buffer_caps(near, distance_km))
+    grown = shapely.union_all(parts)
+    return shapely.make_valid(shapely.intersection(grown, WORLD_BOX))
+
+
+def _pole_margin_deg(distance_km: float) -> float:
+    return distance_km / _KM_PER_DEG_LAT_MIN * 1.01 + 0.01
 
 
 def _reaches_pole(geometry: BaseGeometry, distance_km: float) -> bool:
+    """Whether the buffer reaches a pole the geometry does not already hold (a geometry that
+    holds a pole, such as Antarctica, only grows away from it)."""
     _, miny, _, maxy = geometry.bounds
-    margin_deg = distance_km / _KM_PER_DEG_LAT_MIN * 1.01 + 0.01
-    return bool(maxy + margin_deg >= 90.0 or miny - margin_deg <= -90.0)
+    margin_deg = _pole_margin_deg(distance_km)
+    for pole, near in ((90.0, maxy + margin_deg >= 90.0), (-90.0, miny - margin_deg <= -90.0)):
+        if near and not _holds_pole(geometry, pole):
+            return True
+    return False
+
+
+def _holds_pole(geometry: BaseGeometry, pole: float) -> bool:
+    """Whether the geometry covers the map's pole edge (Natural Earth draws Antarctica down to
+    -89.99999999999994), tested at nine longitudes a micro-degree from the pole."""
+    lons = np.linspace(-179.9, 179.9, 9)
+    lat = np.full(9, pole - math.copysign(1e-6, pole))
+    return bool(np.all(shapely.intersects_xy(geometry, lons, lat)))
 
 
 def _buffer_tiles(geometry: BaseGeometry, distance_km: float) -> BaseGeometry:
