@@ -171,7 +171,7 @@ def main() -> None:
     cp.fast_path = False
     timed("kernel only (fast path off)", min(args.single, 1000))
     cp.fast_path = True
-    cells = list(cp._cell_cache.values())
+    cells = list(cp.cells.cache.values())
     uniform = sum(1 for v in cells if v and all(g is None for _, g in v[0] + v[1]))
     hits = uniform / max(1, len(cells))
 

@@ -133,7 +133,7 @@ def test_single_equals_batch_on_a_sample(setup):
         assert len(d.reasons) == bin(int(out.reasons_mask[i])).count("1") or d.allowed
     # the fast path answered: many cells strictly inside their regions, and some boundary
     # cells whose regions were clipped to the cell and tested exactly
-    entries = [v for v in cp._cell_cache.values() if v is not False]
+    entries = [v for v in cp.cells.cache.values() if v is not False]
     assert len(entries) > 0.9 * N_LOOP * 0.5
     assert sum(all(g is None for _, g in v[0] + v[1]) and len(v[0]) == 1 for v in entries) > 100
     assert sum(any(g is not None for _, g in v[0] + v[1]) for v in entries) > 5

@@ -341,13 +341,13 @@ def test_coast_raster_gives_the_same_answer_as_the_tree(boxes):
     lon = rng.uniform(-4, 24, 30_000)
     sea = ~(((lat >= 0) & (lat <= 10)) & ((lon >= 0) & (lon <= 20)))
     lat, lon = lat[sea], lon[sea]
-    cp._raster_min_rows = 10**9
-    direct = cp._beyond_km(lat, lon, 20.0)
-    cp._raster_min_rows = 1
-    rastered = cp._beyond_km(lat, lon, 20.0)
+    cp.coast.raster_min_rows = 10**9
+    direct = cp.coast.beyond_km(lat, lon, 20.0)
+    cp.coast.raster_min_rows = 1
+    rastered = cp.coast.beyond_km(lat, lon, 20.0)
     assert np.array_equal(direct, rastered)
     assert 0.3 < direct.mean() < 0.99
-    assert (cp._coast_raster(20.0) == 1).any() and (cp._coast_raster(20.0) == 0).any()
+    assert (cp.coast.raster(20.0) == 1).any() and (cp.coast.raster(20.0) == 0).any()
 
 
 def test_fast_path_equals_kernel_near_boundaries(boxes):
@@ -382,7 +382,7 @@ def test_fast_path_equals_kernel_near_boundaries(boxes):
         a = fast.decide(terminal, la, lo, T, **kw)
         b = slow.decide(terminal, la, lo, T, **kw)
         assert a == b, (la, lo)
-    assert any(v is not False for v in fast._cell_cache.values())
+    assert any(v is not False for v in fast.cells.cache.values())
 
 
 _REGION_NAMES = ["AA", "BB", "small", "mid", "twin1", "twin2", "strip"]

@@ -5,22 +5,24 @@
 'UA'
 """
 
+from skyfence.policy.compile import CompiledPolicy
+from skyfence.policy.decision import REASONS, BatchDecision, Decision
 from skyfence.policy.diff import PolicyDiff, diff_policies, requires_approval
-from skyfence.policy.engine import REASONS, BatchDecision, CompiledPolicy, Decision
 from skyfence.policy.examples import example_names, example_text, load_example
 from skyfence.policy.loader import check_policy, load_policy, parse_policy, policy_from_data
-from skyfence.policy.model import (
+from skyfence.policy.model import Policy
+from skyfence.policy.rules import (
     PLANS,
     SERVING_STATES,
     SEVERITY,
     STATES,
     TERMINAL_RULE_KINDS,
     ActivationRule,
-    Policy,
-    Terminal,
-    TerminalRegistry,
     TerminalRule,
 )
+from skyfence.policy.seal import Seal
+from skyfence.policy.sealing import seal_document, seal_policy
+from skyfence.policy.terminals import Terminal, TerminalRegistry
 
 __all__ = [
     "STATES",
@@ -47,4 +49,7 @@ __all__ = [
     "example_names",
     "example_text",
     "load_example",
+    "Seal",
+    "seal_document",
+    "seal_policy",
 ]

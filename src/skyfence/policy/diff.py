@@ -9,7 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from skyfence.policy.compile import default_resolve
 from skyfence.policy.model import Policy
+from skyfence.policy.rules import STATES, ActivationRule
+from skyfence.policy.seal import sealed_resolve
+from skyfence.regions import RegionResolver
 from skyfence.timeutil import datetime64_to_iso, parse_time
 
 __all__ = ["RuleChange", "PolicyDiff", "diff_policies", "requires_approval"]
@@ -64,14 +68,20 @@ class PolicyDiff:
         return not self.changes and not self.sensitive_reasons
 
 
-def _rule_docs(policy: Policy | None) -> dict[str, tuple[str, dict[str, Any]]]:
+def _rule_docs(
+    policy: Policy | None, with_hashes: bool = False
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each rule's document; ``with_hashes`` adds ``region_sha256`` (sealed policies), so a
+    rule whose region text is unchanged but whose geometry changed shows as changed."""
     if policy is None:
         return {}
     out: dict[str, tuple[str, dict[str, Any]]] = {}
-    for r in policy.rules:
-        out[r.id] = ("activation", r.to_document())
-    for t in policy.terminal_rules:
-        out[t.id] = (t.kind, t.to_document())
+    every: list[Any] = [*policy.rules, *policy.terminal_rules]
+    for r in every:
+        doc = r.to_document()
+        if with_hashes and policy.sealed is not None and doc.get("region"):
+            doc["region_sha256"] = policy.sealed.hash_of(doc["region"])
+        out[r.id] = ("activation" if isinstance(r, ActivationRule) else r.kind, doc)
     return out
 
 
@@ -88,9 +98,13 @@ def diff_policies(
 ) -> PolicyDiff:
     """Compare ``old`` (``None`` = no policy yet) with ``new``.
 
+    When both are sealed, a rule whose region expression is unchanged but whose sealed
+    geometry differs (a GeoJSON file edited and applied again, new boundary data) is a
+    changed rule with the field ``region_sha256``.
+
     ``resolve`` (``expr -> Region``; default ``skyfence.regions``) is used for the
     sensitive-region overlap test and the cell count; ``compile_kwargs`` are passed to
-    :class:`~skyfence.policy.CompiledPolicy` for the cell count (``cells=False`` skips it).
+    :meth:`Policy.compile` for the cell count (``cells=False`` skips it).
 
     Examples
     --------
@@ -104,10 +118,10 @@ def diff_policies(
     if resolve is None:
         resolve = (compile_kwargs or {}).get("resolve")
     if resolve is None:
-        from skyfence.policy.engine import _default_resolve
-
-        resolve = _default_resolve()
-    before, after = _rule_docs(old), _rule_docs(new)
+        resolve = default_resolve()
+    region_of = _region_lookup(old, new, resolve)
+    both_sealed = old is not None and old.sealed is not None and new.sealed is not None
+    before, after = _rule_docs(old, both_sealed), _rule_docs(new, both_sealed)
     changes: list[RuleChange] = []
     for rid in [*before, *(k for k in after if k not in before)]:
         b = before.get(rid)
@@ -137,7 +151,7 @@ def diff_policies(
 
         def geom(expr: str) -> Any:
             if expr not in cache:
-                region = resolve(expr)
+                region = region_of(expr)
                 cache[expr] = None if region is None else region.geometry
             return cache[expr]
 
@@ -167,13 +181,11 @@ def diff_policies(
     if cells and act_regions:
         from h3.api import basic_int as h3i
 
-        from skyfence.policy.engine import CompiledPolicy
-
         kwargs = dict(compile_kwargs or {})
         kwargs.setdefault("resolve", resolve)
         cover = np.unique(
             np.concatenate(
-                [np.asarray(resolve(e).cells(resolution), dtype=np.uint64) for e in act_regions]
+                [np.asarray(region_of(e).cells(resolution), dtype=np.uint64) for e in act_regions]
             )
         )
         cells_checked = int(cover.size)
@@ -182,22 +194,18 @@ def diff_policies(
         latlon = np.array(
             [h3i.cell_to_latlng(int(c)) for c in cover.tolist()], dtype=np.float64
         ).reshape(-1, 2)
-        new_cp = CompiledPolicy(new, **kwargs)
+        new_cp = new.compile(**kwargs)
         s_new, _ = new_cp.states_at(latlon[:, 0], latlon[:, 1], t)
         if progress is not None:
             progress(1, 3)
         if old is not None:
-            s_old, _ = CompiledPolicy(old, **kwargs).states_at(latlon[:, 0], latlon[:, 1], t)
+            s_old, _ = old.compile(**kwargs).states_at(latlon[:, 0], latlon[:, 1], t)
         else:
-            from skyfence.policy.model import STATES
-
             s_old = np.full(cover.size, STATES.index("not_licensed"), dtype=np.int8)
         if progress is not None:
             progress(3, 3)
         moved = s_old != s_new
         cells_changed = int(moved.sum())
-        from skyfence.policy.model import STATES
-
         names = np.array([*STATES, "invalid_input"], dtype=object)
         pairs = zip(names[s_old[moved]].tolist(), names[s_new[moved]].tolist(), strict=True)
         for a, b in pairs:
@@ -214,6 +222,24 @@ def diff_policies(
         at=datetime64_to_iso(t),
         cell_transitions=dict(sorted(transitions.items())),
     )
+
+
+def _region_lookup(old: Policy | None, new: Policy, resolve: Any) -> Callable[[str], Any]:
+    """``expr -> Region`` taking a sealed policy's geometries for its own expressions (the
+    new policy's first), so a diff reads no file a sealed policy names."""
+    lookups: list[tuple[set[str], Callable[[str], Any]]] = []
+    for policy in (new, old):
+        if policy is not None and policy.sealed is not None and isinstance(resolve, RegionResolver):
+            exprs = set(policy.region_expressions)
+            lookups.append((exprs, sealed_resolve(policy.sealed, resolve, {}, "policy")))
+
+    def region_of(expr: str) -> Any:
+        for exprs, lookup in lookups:
+            if expr in exprs:
+                return lookup(expr)
+        return resolve(expr)
+
+    return region_of
 
 
 def requires_approval(

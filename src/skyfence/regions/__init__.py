@@ -7,10 +7,16 @@ buffers and set operations, and a :class:`RegionIndex` that maps points to regio
 'Taiwan'
 """
 
-from skyfence.regions._geo import buffer_km, center_cells, geodesic_area_km2
-from skyfence.regions.expr import EXPRESSION_HELP, parse_region
+from skyfence.regions._buffer import MAX_BUFFER_KM, buffer_km
+from skyfence.regions._geo import center_cells, geodesic_area_km2
+from skyfence.regions.expr import (
+    EXPRESSION_HELP,
+    RegionResolver,
+    geojson_references,
+    parse_region,
+)
 from skyfence.regions.index import RegionIndex
-from skyfence.regions.region import H3_RESOLUTIONS, Region
+from skyfence.regions.region import H3_RESOLUTIONS, Region, geometry_sha256
 from skyfence.regions.worldview import (
     BUILTIN_NAMES,
     CRIMEA_CUT,
@@ -22,6 +28,7 @@ from skyfence.regions.worldview import (
 
 __all__ = [
     "buffer_km",
+    "MAX_BUFFER_KM",
     "center_cells",
     "geodesic_area_km2",
     "Region",
@@ -30,6 +37,9 @@ __all__ = [
     "world",
     "load_worldview",
     "parse_region",
+    "RegionResolver",
+    "geojson_references",
+    "geometry_sha256",
     "builtin_path",
     "BUILTIN_NAMES",
     "CRIMEA_CUT",

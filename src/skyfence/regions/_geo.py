@@ -20,7 +20,7 @@ from skyfence.errors import InputError
 
 __all__ = [
     "geodesic_area_km2",
-    "buffer_km",
+    "ring_polygon",
     "cover_cells",
     "center_cells",
     "WORLD_BOX",
@@ -28,11 +28,9 @@ __all__ = [
 
 WORLD_BOX = shapely.box(-180.0, -90.0, 180.0, 90.0)
 
-# The tiles a geometry is cut into before it is buffered in a local projection (degrees).
-_BUFFER_TILE_DEG = 10.0
-# Above this latitude a tile is buffered in a local equirectangular frame instead of an
-# azimuthal-equidistant one (an AEQD buffer around a tile that touches the pole folds over it).
-_POLAR_LAT_DEG = 75.0
+# Longest edge (degrees) when measuring areas: longer edges are cut first.
+_AREA_STEP_DEG = 1.0
+_QUARTERS = [shapely.box(x, -90.0, x + 90.0, 90.0) for x in (-180.0, -90.0, 0.0, 90.0)]
 
 
 @lru_cache(maxsize=1)
@@ -43,38 +41,57 @@ def _geod():  # type: ignore[no-untyped-def]
 
 
 def geodesic_area_km2(geometry: BaseGeometry) -> float:
-    """Area of a lon/lat geometry on the WGS84 ellipsoid, in km² (0 for points and lines)."""
+    """Area of a lon/lat geometry on the WGS84 ellipsoid, in km² (0 for points and lines).
+
+    A region's edges are straight in longitude/latitude (that is how points are tested
+    against it), while pyproj measures polygons with geodesic edges; edges are therefore
+    first cut to at most 1° (:data:`_AREA_STEP_DEG`), so an edge along a parallel (a box,
+    a cap around a pole, the whole globe) has the area it encloses on the map.
+
+    Examples
+    --------
+    >>> round(geodesic_area_km2(WORLD_BOX))  # the WGS84 ellipsoid's surface
+    510065622
+    """
     if geometry is None or geometry.is_empty:
         return 0.0
     if geometry.geom_type not in ("Polygon", "MultiPolygon", "GeometryCollection"):
         return 0.0
-    parts = shapely.get_parts(geometry)
-    total = 0.0
+    parts = [p for p in shapely.get_parts(geometry) if p.geom_type in ("Polygon", "MultiPolygon")]
+    pieces: list[BaseGeometry] = []
     for part in parts:
-        if part.geom_type not in ("Polygon", "MultiPolygon"):
+        x0, _, x1, _ = part.bounds
+        if x1 - x0 <= 180.0:
+            pieces.append(part)
             continue
-        area_m2, _ = _geod().geometry_area_perimeter(shapely.geometry.polygon.orient(part, 1.0))
-        total += abs(area_m2)
+        # a ring around the whole axis is ambiguous as a geodesic polygon: cut it in quarters
+        for quarter in _QUARTERS:
+            pieces.extend(shapely.get_parts(shapely.intersection(part, quarter)))
+    polygons = [p for p in pieces if p.geom_type == "Polygon" and not p.is_empty]
+    if not polygons:
+        return 0.0
+    dense = shapely.segmentize(np.asarray(polygons, dtype=object), _AREA_STEP_DEG)
+    rings, kind = [], []  # exteriors add, holes subtract
+    for polygon in dense:
+        rings.append(polygon.exterior)
+        kind.append(1.0)
+        for hole in polygon.interiors:
+            rings.append(hole)
+            kind.append(-1.0)
+    xy, which = shapely.get_coordinates(np.asarray(rings, dtype=object), return_index=True)
+    bounds = np.searchsorted(which, np.arange(len(rings) + 1))
+    geod = _geod()
+    total = 0.0
+    for i, sign in enumerate(kind):
+        ring = xy[bounds[i] : bounds[i + 1]]
+        area_m2, _ = geod.polygon_area_perimeter(ring[:, 0], ring[:, 1])
+        total += sign * abs(area_m2)
     return total / 1e6
 
 
-def _tile_boxes(bounds: tuple[float, float, float, float], step: float) -> list[tuple[float, ...]]:
-    minx, miny, maxx, maxy = bounds
-    x0 = math.floor((minx + 180.0) / step) * step - 180.0
-    y0 = math.floor((miny + 90.0) / step) * step - 90.0
-    boxes = []
-    y = y0
-    while y < maxy or (y == y0 and y <= maxy):
-        x = x0
-        while x < maxx or (x == x0 and x <= maxx):
-            boxes.append((x, y, x + step, y + step))
-            x += step
-        y += step
-    return boxes
-
-
 def _split_at_antimeridian(geometry: BaseGeometry) -> BaseGeometry:
-    """Bring a geometry whose longitudes run past ±180 back into [-180, 180], split."""
+    """Bring a geometry whose longitudes run past ±180 (up to ±540) back into [-180, 180],
+    split."""
     parts = [shapely.intersection(geometry, WORLD_BOX)]
     for shift in (360.0, -360.0):
         shifted = shapely.affinity.translate(WORLD_BOX, xoff=shift)
@@ -82,75 +99,6 @@ def _split_at_antimeridian(geometry: BaseGeometry) -> BaseGeometry:
         if not piece.is_empty:
             parts.append(shapely.affinity.translate(piece, xoff=-shift))
     return shapely.union_all(parts)
-
-
-def _buffer_tile(piece: BaseGeometry, lon0: float, lat0: float, distance_m: float) -> BaseGeometry:
-    tolerance_m = distance_m / 50.0
-    if abs(lat0) >= _POLAR_LAT_DEG:
-        # local equirectangular frame in metres, scaled at the tile's centre latitude
-        kx = 111_320.0 * max(math.cos(math.radians(lat0)), 0.05)
-        ky = 110_574.0
-
-        def fwd(xy: np.ndarray) -> np.ndarray:
-            return np.column_stack(((xy[:, 0] - lon0) * kx, (xy[:, 1] - lat0) * ky))
-
-        def inv(xy: np.ndarray) -> np.ndarray:
-            return np.column_stack((xy[:, 0] / kx + lon0, xy[:, 1] / ky + lat0))
-
-    else:
-        from pyproj import Proj
-
-        aeqd = Proj(f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m +no_defs")
-
-        def fwd(xy: np.ndarray) -> np.ndarray:
-            x, y = aeqd(xy[:, 0], xy[:, 1])
-            return np.column_stack((x, y))
-
-        def inv(xy: np.ndarray) -> np.ndarray:
-            lon, lat = aeqd(xy[:, 0], xy[:, 1], inverse=True)
-            # unwrap around the tile centre so a buffer across ±180 stays continuous
-            lon = lon0 + ((np.asarray(lon) - lon0 + 180.0) % 360.0 - 180.0)
-            return np.column_stack((lon, lat))
-
-    local = shapely.transform(piece, fwd)
-    local = shapely.simplify(local, tolerance_m, preserve_topology=True)
-    grown = shapely.buffer(local, distance_m, quad_segs=8)
-    back = shapely.transform(grown, inv)
-    return shapely.make_valid(back)
-
-
-def buffer_km(geometry: BaseGeometry, distance_km: float) -> BaseGeometry:
-    """Grow a lon/lat geometry by ``distance_km`` on the ground.
-
-    The geometry is cut into 10° tiles; each piece is projected into an azimuthal-equidistant
-    projection centred on the piece's bounding box (pyproj, WGS84), buffered there in metres
-    and projected back, and the parts are united. Within ~7° of the projection centre the
-    AEQD scale error is below 0.4 %, so the result is within about 0.4 % of a true geodesic
-    buffer (exact in distance for a point-like region). Tiles
-    poleward of 75° use a local equirectangular frame (a few % off near the pole). The
-    input is first simplified by ``distance_km / 50`` in the local frame. The result is split
-    at ±180 and clipped to latitudes ±90.
-    """
-    if not math.isfinite(distance_km) or distance_km < 0:
-        raise InputError(
-            f"buffer distance must be a finite number of km >= 0, got {distance_km!r}; "
-            "write e.g. buffer(TW, 100km)"
-        )
-    if geometry.is_empty or distance_km == 0:
-        return geometry
-    distance_m = distance_km * 1000.0
-    parts = []
-    for box in _tile_boxes(geometry.bounds, _BUFFER_TILE_DEG):
-        piece = shapely.intersection(geometry, shapely.box(*box))
-        if piece.is_empty:
-            continue
-        # centre the projection on the piece (AEQD is exact in distance from its centre)
-        pb = piece.bounds
-        lon0 = (pb[0] + pb[2]) / 2.0
-        lat0 = max(min((pb[1] + pb[3]) / 2.0, 89.0), -89.0)
-        parts.append(_buffer_tile(piece, lon0, lat0, distance_m))
-    grown = shapely.union_all(parts)
-    return _split_at_antimeridian(grown)
 
 
 def _polygon_parts(geometry: BaseGeometry) -> list[shapely.Polygon]:
@@ -272,14 +220,71 @@ def _segments(geometry: BaseGeometry, step_deg: float) -> np.ndarray:
 
 
 def _cell_polygon(cell: int) -> BaseGeometry:
-    """The hexagon of an H3 cell as a lon/lat polygon, split at ±180 when it crosses it."""
+    """The hexagon of an H3 cell as a lon/lat polygon, split at ±180 when it crosses it
+    (the two cells at each resolution that hold a pole reach it)."""
     boundary = h3.cell_to_boundary(h3.int_to_str(cell))
     lats = np.array([p[0] for p in boundary])
     lons = np.array([p[1] for p in boundary])
-    if lons.max() - lons.min() > 180.0:
-        lons = np.where(lons < 0, lons + 360.0, lons)
-        return _split_at_antimeridian(shapely.Polygon(np.column_stack((lons, lats))))
-    return shapely.Polygon(np.column_stack((lons, lats)))
+    if h3.get_resolution(h3.int_to_str(cell)) <= 3:  # long edges: follow the great circles
+        lons, lats = _geodesic_ring(lons, lats, step_deg=0.5)
+    if lons.max() - lons.min() <= 180.0:
+        return shapely.Polygon(np.column_stack((lons, lats)))
+    lat0, lon0 = h3.cell_to_latlng(h3.int_to_str(cell))
+    return ring_polygon(lons, lats, pole=90.0 if lat0 > 0 else -90.0)
+
+
+def _geodesic_ring(
+    lons: np.ndarray, lats: np.ndarray, step_deg: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ring's edges as geodesics, with a point at least every ``step_deg``."""
+    out_lon: list[float] = []
+    out_lat: list[float] = []
+    n = len(lons)
+    for i in range(n):
+        lo1, la1, lo2, la2 = lons[i], lats[i], lons[(i + 1) % n], lats[(i + 1) % n]
+        out_lon.append(float(lo1))
+        out_lat.append(float(la1))
+        span = max(abs(la2 - la1), abs((lo2 - lo1 + 180.0) % 360.0 - 180.0))
+        k = int(math.ceil(span / step_deg)) - 1
+        if k > 0:
+            for lo, la in _geod().npts(lo1, la1, lo2, la2, k):
+                out_lon.append(lo)
+                out_lat.append(la)
+    return np.array(out_lon), np.array(out_lat)
+
+
+def ring_polygon(lons: np.ndarray, lats: np.ndarray, pole: float | None = None) -> BaseGeometry:
+    """The lon/lat (Multi)Polygon enclosed by a closed ring of points on the sphere.
+
+    The ring's longitudes are unwrapped along it. A ring that does not wind around the
+    Earth's axis encloses the side that does not hold a pole; it may cross ±180 and is split
+    there. A ring that winds once around the axis (its longitudes advance by 360°) separates
+    the poles: the polygon is the side holding ``pole`` (90 or -90; by default the pole on
+    the side of the ring's mean latitude), closed along that pole's edge of the map.
+
+    Examples
+    --------
+    >>> ring = ring_polygon(np.arange(-180.0, 180.0, 10.0), np.full(36, 80.0))
+    >>> ring.bounds
+    (-180.0, 80.0, 180.0, 90.0)
+    """
+    lons = np.asarray(lons, dtype=float)
+    lats = np.asarray(lats, dtype=float)
+    steps = (np.diff(np.r_[lons, lons[:1]]) + 180.0) % 360.0 - 180.0
+    unwrapped = lons[0] + np.r_[0.0, np.cumsum(steps[:-1])]
+    winding = float(steps.sum())
+    if abs(winding) < 180.0:
+        shift = -360.0 * np.floor((unwrapped.min() + 180.0) / 360.0)  # start within the map
+        poly = shapely.Polygon(np.column_stack((unwrapped + shift, lats)))
+        return _split_at_antimeridian(shapely.make_valid(poly))
+    if pole is None:
+        pole = 90.0 if lats.mean() >= 0 else -90.0
+    end = unwrapped[0] + winding  # the first point again, one turn later
+    xs = np.r_[unwrapped, end, end, unwrapped[0]]
+    ys = np.r_[lats, lats[0], pole, pole]
+    shift = -360.0 * np.floor((min(xs.min(), xs.max() - 360.0) + 180.0) / 360.0)
+    poly = shapely.make_valid(shapely.Polygon(np.column_stack((xs + shift, ys))))
+    return _split_at_antimeridian(poly)
 
 
 def cells_geometry(cells: np.ndarray) -> BaseGeometry:

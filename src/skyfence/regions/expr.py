@@ -14,24 +14,52 @@ Grammar (``-`` binds tighter than ``&``, which binds tighter than ``|``, as in P
 
 A hyphen inside a word is part of the name only when the whole word is a known name
 (``crimea-coast``); otherwise it is the difference operator (``UA-crimea`` = ``UA - crimea``).
+
+Limits (each refused with a :class:`~skyfence.errors.ParseError` before any geometry is
+built): an expression has at most :data:`MAX_EXPRESSION_CHARS` characters, at most
+:data:`MAX_OPERANDS` operands and at most :data:`MAX_NESTING` levels of parentheses and
+``buffer(...)``; an ``h3:`` list has at most :data:`MAX_H3_CELLS` cells; buffer distances
+are at most :data:`~skyfence.regions.MAX_BUFFER_KM`; ``geojson:`` files are read within the
+limits of :func:`~skyfence.regions.io.read_geojson_geometry`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import h3
 import numpy as np
+from shapely.geometry.base import BaseGeometry
 
 from skyfence.errors import ParseError
 from skyfence.regions import _geo
+from skyfence.regions._buffer import MAX_BUFFER_KM
 from skyfence.regions.io import read_geojson_geometry
 from skyfence.regions.region import Region
 from skyfence.regions.worldview import Worldview, world
 
-__all__ = ["parse_region", "EXPRESSION_HELP"]
+__all__ = [
+    "parse_region",
+    "RegionResolver",
+    "geojson_references",
+    "EXPRESSION_HELP",
+    "MAX_EXPRESSION_CHARS",
+    "MAX_OPERANDS",
+    "MAX_NESTING",
+    "MAX_H3_CELLS",
+]
+
+#: Longest region expression read (characters).
+MAX_EXPRESSION_CHARS = 200_000
+#: Most operands (names, files, cell lists) in one expression.
+MAX_OPERANDS = 256
+#: Deepest nesting of parentheses and ``buffer(...)``.
+MAX_NESTING = 32
+#: Most H3 cells in one ``h3:`` list.
+MAX_H3_CELLS = 10_000
 
 EXPRESSION_HELP = (
     "an ISO code (TW, UKR), a country name, a built-in name (crimea, crimea-coast), "
@@ -53,16 +81,41 @@ class _Tok:
 
 
 class _Parser:
-    def __init__(self, text: str, w: Worldview) -> None:
+    def __init__(
+        self,
+        text: str,
+        w: Worldview | None,
+        geojson: Mapping[str, BaseGeometry] | None = None,
+    ) -> None:
         self.text = text
         self.w = w
-        self.known = {n.upper() for n in w.names()}
+        self.geojson = geojson
+        self.known = {n.upper() for n in w.names()} if w is not None else set()
+        if len(text) > MAX_EXPRESSION_CHARS:
+            raise ParseError(
+                f"the expression has {len(text):,} characters; at most "
+                f"{MAX_EXPRESSION_CHARS:,} are read",
+                source="region expression",
+            )
         self.toks = self._tokenize()
+        operands = sum(t.kind in ("name", "quoted", "geojson", "h3") for t in self.toks)
+        if operands > MAX_OPERANDS:
+            raise ParseError(
+                f"the expression has {operands} operands; at most {MAX_OPERANDS} are read "
+                "(for many cells use one h3: list)",
+                source="region expression",
+            )
         self.i = 0
+        self.depth = 0
 
     # -- tokens ---------------------------------------------------------------------------
     def fail(self, what: str, pos: int) -> ParseError:
-        shown = self.text[:pos] + "⟨here⟩" + self.text[pos:]
+        before, after = self.text[:pos], self.text[pos:]
+        if len(before) > 60:
+            before = "…" + before[-59:]
+        if len(after) > 60:
+            after = after[:59] + "…"
+        shown = before + "⟨here⟩" + after
         return ParseError(
             f"{what} at position {pos} in {shown!r}; a region expression is " + EXPRESSION_HELP,
             source="region expression",
@@ -110,7 +163,9 @@ class _Parser:
                 m = re.compile(r"(\d+):").match(t, i + 3)
                 if not m:
                     raise self.fail("expected h3:RES:CELL,CELL (e.g. h3:5:851e6227fffffff)", i + 3)
-                res = int(m.group(1))
+                res = int(m.group(1)) if len(m.group(1)) <= 2 else 99
+                if not 0 <= res <= 15:
+                    raise self.fail("an H3 resolution is 0..15", i + 3)
                 j = m.end()
                 cells = []
                 while True:
@@ -125,6 +180,8 @@ class _Parser:
                     while k < n and t[k].isspace():
                         k += 1
                     if k < n and t[k] == "," and _CELL.match(t, _skip_space(t, k + 1)):
+                        if len(cells) >= MAX_H3_CELLS:
+                            raise self.fail(f"more than {MAX_H3_CELLS:,} H3 cells in one list", k)
                         j = k + 1
                         continue
                     break
@@ -206,31 +263,64 @@ class _Parser:
             left = left - self.atom()
         return left
 
+    def nest(self, tok: _Tok) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.fail(
+                f"parentheses and buffer(...) are nested more than {MAX_NESTING} deep", tok.pos
+            )
+
     def atom(self) -> Region:
         tok = self.peek()
         if tok.kind == "lparen":
+            self.nest(tok)
             self.take()
             inner = self.expr()
             self.expect("rparen", "')'")
+            self.depth -= 1
             return inner
         if (
             tok.kind == "name"
             and tok.text.lower() == "buffer"
             and self.toks[self.i + 1].kind == "lparen"
         ):
+            self.nest(tok)
             self.take()
             self.take()
             inner = self.expr()
             self.expect("comma", "',' and a distance, as in buffer(TW, 100km)")
             dist = self.expect("dist", "a distance with a unit (e.g. 100km, 500m, 12nmi)")
             self.expect("rparen", "')' closing buffer(...)")
-            return inner.buffer(float(dist.value))  # type: ignore[arg-type]
+            self.depth -= 1
+            km = float(dist.value)  # type: ignore[arg-type]
+            if not km <= MAX_BUFFER_KM:
+                raise self.fail(
+                    f"buffer distance {dist.text} is more than {MAX_BUFFER_KM:,.0f} km (half the "
+                    "Earth's circumference; every place is closer than that to any region, so "
+                    f"buffer(..., {MAX_BUFFER_KM:.0f}km) is the whole globe)",
+                    dist.pos,
+                )
+            return inner.buffer(km)
         if tok.kind in ("name", "quoted"):
             self.take()
+            assert self.w is not None
             return self.w.region(tok.text)
         if tok.kind == "geojson":
             self.take()
-            geometry = read_geojson_geometry(Path(tok.text).expanduser())
+            if self.geojson is not None:
+                if tok.text not in self.geojson:
+                    raise self.fail(
+                        f"geojson:{tok.text} is not among the geometries given (a sealed "
+                        "policy carries every file's geometry and reads no file)",
+                        tok.pos,
+                    )
+                geometry = self.geojson[tok.text]
+            else:
+                try:
+                    path = Path(tok.text).expanduser()
+                except RuntimeError:  # ~user that does not exist
+                    raise self.fail(f"cannot expand the path {tok.text!r}", tok.pos) from None
+                geometry = read_geojson_geometry(path)
             return Region(f"geojson:{tok.text}", Path(tok.text).name, geometry, kind="geojson")
         if tok.kind == "h3":
             self.take()
@@ -258,7 +348,28 @@ def _skip_space(text: str, i: int) -> int:
     return i
 
 
-def parse_region(expression: str, w: Worldview | None = None) -> Region:
+def geojson_references(expression: str) -> list[str]:
+    """The ``PATH`` of every ``geojson:PATH`` in an expression, in order, without reading.
+
+    Examples
+    --------
+    >>> geojson_references("UA - geojson:zone.geojson | buffer(geojson:'a b.json', 5km)")
+    ['zone.geojson', 'a b.json']
+    """
+    if not isinstance(expression, str):
+        raise ParseError(
+            f"a region expression must be text, got {type(expression).__name__}",
+            source="region expression",
+        )
+    return [t.text for t in _Parser(expression, None).toks if t.kind == "geojson"]
+
+
+def parse_region(
+    expression: str,
+    w: Worldview | None = None,
+    *,
+    geojson: Mapping[str, BaseGeometry] | None = None,
+) -> Region:
     """Build a :class:`Region` from an expression such as ``"UA - crimea"``.
 
     Parameters
@@ -269,6 +380,10 @@ def parse_region(expression: str, w: Worldview | None = None) -> Region:
         parentheses.
     w : Worldview, optional
         Where names are looked up (default :func:`world`).
+    geojson : mapping of str to shapely geometry, optional
+        The geometry of each ``geojson:PATH`` (keyed by ``PATH`` as written). When given, no
+        file is read: a ``PATH`` missing from it is a :class:`~skyfence.errors.ParseError`.
+        A sealed policy resolves its regions this way.
 
     Returns
     -------
@@ -287,7 +402,7 @@ def parse_region(expression: str, w: Worldview | None = None) -> Region:
             source="region expression",
         )
     w = world() if w is None else w
-    region = _Parser(expression, w).parse()
+    region = _Parser(expression, w, geojson).parse()
     text = " ".join(expression.split())
     if region.kind == "expression":
         region = Region(
@@ -298,3 +413,57 @@ def parse_region(expression: str, w: Worldview | None = None) -> Region:
             worldview=region.worldview or w.worldview,
         )
     return region
+
+
+class RegionResolver:
+    """``expr -> Region`` over one worldview: :func:`parse_region` bound to it, cached.
+
+    Parameters
+    ----------
+    worldview : Worldview, optional
+        Where names are looked up (default :func:`world`, loaded on first use).
+    geojson : mapping of str to shapely geometry, optional
+        The geometry of each ``geojson:PATH``; when given, no file is read (see
+        :func:`parse_region`).
+
+    Calling it as ``resolve(expr, geojson=mapping)`` resolves with other geometries for
+    ``geojson:`` references (uncached); :meth:`with_geojson` binds them.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> w = Worldview("boxes", [Region("AA", "Aland", shapely.box(0, 0, 1, 1), kind="country")])
+    >>> resolve = RegionResolver(w)
+    >>> resolve("AA").name, resolve("AA | AA") is resolve("AA | AA")
+    ('Aland', True)
+    """
+
+    def __init__(
+        self,
+        worldview: Worldview | None = None,
+        *,
+        geojson: Mapping[str, BaseGeometry] | None = None,
+    ) -> None:
+        self._worldview = worldview
+        self.geojson = None if geojson is None else dict(geojson)
+        self._cache: dict[str, Region] = {}
+
+    @property
+    def worldview(self) -> Worldview:
+        """The worldview names are looked up in."""
+        if self._worldview is None:
+            self._worldview = world()
+        return self._worldview
+
+    def with_geojson(self, geojson: Mapping[str, BaseGeometry]) -> RegionResolver:
+        """The same worldview, with these geometries for ``geojson:`` (no file is read)."""
+        return RegionResolver(self.worldview, geojson=geojson)
+
+    def __call__(
+        self, expression: str, *, geojson: Mapping[str, BaseGeometry] | None = None
+    ) -> Region:
+        if geojson is not None:
+            return parse_region(expression, self.worldview, geojson=geojson)
+        if expression not in self._cache:
+            self._cache[expression] = parse_region(expression, self.worldview, geojson=self.geojson)
+        return self._cache[expression]

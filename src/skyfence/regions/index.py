@@ -19,7 +19,7 @@ the region with the lower index in :attr:`RegionIndex.regions` (:meth:`lookup`) 
 (:meth:`memberships`).
 
 With ``maritime_km > 0`` every region also gets a sea band: the area within that distance
-of the region (geodesic buffer, see :func:`skyfence.regions._geo.buffer_km`) that is not land
+of the region (geodesic buffer, see :func:`skyfence.regions.buffer_km`) that is not land
 of any region in the index. Land always wins over sea; where the sea bands of two regions
 overlap (narrow straits, e.g. Kinmen and Xiamen), :meth:`lookup` gives the region whose land
 is nearest (distance measured in degrees with longitude scaled by cos(latitude)).
@@ -28,7 +28,7 @@ is nearest (distance measured in degrees with longitude scaled by cos(latitude))
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import h3
 import numpy as np
@@ -36,7 +36,8 @@ import shapely
 from numpy.typing import ArrayLike
 
 from skyfence.errors import InputError
-from skyfence.regions import _geo
+from skyfence.regions._buffer import buffer_km
+from skyfence.regions.cache import pack_geometries, unpack_geometries
 from skyfence.regions.region import Region, wrap_lon
 
 __all__ = ["RegionIndex"]
@@ -135,7 +136,7 @@ class RegionIndex:
         if self.maritime_km > 0:
             land = shapely.union_all(geoms)
             for i, g in enumerate(list(geoms)):
-                grown = _geo.buffer_km(g, self.maritime_km)
+                grown = buffer_km(g, self.maritime_km)
                 # only the land near the band matters: clip it first (much faster difference)
                 near_land = shapely.clip_by_rect(land, *grown.bounds)
                 try:
@@ -248,6 +249,7 @@ class RegionIndex:
         self._mix_full = np.array([p is None for p in e_piece], dtype=bool)
         self._mix_piece = e_piece
         shapely.prepare(self._mix_piece[~self._mix_full])
+        self._piece_wkb: tuple[bytes, np.ndarray, np.ndarray] | None = None  # see from_arrays
 
         # uniform cells: the set of geometries covering them (usually one)
         u_cells, u_geom = fcells[~in_mixed], fgeom[~in_mixed]
@@ -284,6 +286,126 @@ class RegionIndex:
         owners = {int(self._owner[k]) for k in geoms}
         return owners.pop() if len(owners) == 1 else -2
 
+    # -- saving and loading ---------------------------------------------------------------
+    _ARRAYS = (
+        "params",
+        "region_ids",
+        "geom_buffer",
+        "geom_sizes",
+        "owner",
+        "is_sea",
+        "table",
+        "mix_ptr",
+        "mix_geom",
+        "mix_full",
+        "piece_buffer",
+        "piece_sizes",
+        "set_ptr",
+        "set_geom",
+        "set_decided",
+    )
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The built structures as plain arrays (geometry as WKB), for :meth:`from_arrays`."""
+        geom_buffer, geom_sizes = pack_geometries(self._geoms)
+        self._load_pieces(np.arange(len(self._mix_piece)))
+        piece_buffer, piece_sizes = pack_geometries(self._mix_piece)
+        return {
+            "params": np.array([self.resolution, self.maritime_km, self.raster_deg]),
+            "region_ids": np.array([r.id for r in self.regions], dtype=str),
+            "geom_buffer": geom_buffer,
+            "geom_sizes": geom_sizes,
+            "owner": self._owner,
+            "is_sea": self._is_sea,
+            "table": self._table,
+            "mix_ptr": self._mix_ptr,
+            "mix_geom": self._mix_geom,
+            "mix_full": self._mix_full,
+            "piece_buffer": piece_buffer,
+            "piece_sizes": piece_sizes,
+            "set_ptr": self._set_ptr,
+            "set_geom": self._set_geom,
+            "set_decided": self._set_decided,
+        }
+
+    @classmethod
+    def from_arrays(
+        cls, regions: Sequence[Region], arrays: Mapping[str, np.ndarray]
+    ) -> RegionIndex:
+        """An index from :meth:`to_arrays` output over the same ``regions``, without building.
+
+        Raises ``ValueError`` when the arrays do not fit together or do not belong to
+        ``regions`` (a cache that is damaged or stale is then rebuilt by the caller).
+        """
+        self = cls.__new__(cls)
+        self.regions = list(regions)
+        ids = [str(i) for i in arrays["region_ids"].tolist()]
+        if ids != [r.id for r in self.regions]:
+            raise ValueError("the saved index is of other regions")
+        resolution, maritime_km, raster_deg = (float(v) for v in arrays["params"])
+        self.resolution = int(resolution)
+        self.maritime_km = maritime_km
+        self.raster_deg = raster_deg
+        self._per_deg = _check_raster(raster_deg)
+        self._ncol = 360 * self._per_deg
+        self._nrow = 180 * self._per_deg
+        self._geoms = unpack_geometries(arrays["geom_buffer"], arrays["geom_sizes"])
+        self._owner = arrays["owner"].astype(np.int64)
+        self._is_sea = arrays["is_sea"].astype(bool)
+        self._table = arrays["table"].astype(np.int32)
+        self._mix_ptr = arrays["mix_ptr"].astype(np.int64)
+        self._mix_geom = arrays["mix_geom"].astype(np.int64)
+        self._mix_full = arrays["mix_full"].astype(bool)
+        # the clipped pieces are read from their WKB when a query first reaches them: a
+        # process that asks about a few points reads a few of the ~60,000 pieces
+        piece_sizes = arrays["piece_sizes"].astype(np.int64)
+        piece_ends = np.cumsum(np.maximum(piece_sizes, 0))
+        self._piece_wkb = (arrays["piece_buffer"].tobytes(), piece_ends, piece_sizes)
+        self._mix_piece = np.full(len(piece_sizes), None, dtype=object)
+        if piece_ends.size and piece_ends[-1] != len(self._piece_wkb[0]):
+            raise ValueError("the saved pieces do not fit their sizes")
+        self._set_ptr = arrays["set_ptr"].astype(np.int64)
+        self._set_geom = arrays["set_geom"].astype(np.int64)
+        self._set_decided = arrays["set_decided"].astype(np.int64)
+        n_mixed = len(self._mix_ptr) - 1
+        n_sets = len(self._set_ptr) - 1
+        ok = (
+            self._table.shape == (self._nrow * self._ncol,)
+            and len(self._owner) == len(self._geoms) == len(self._is_sea)
+            and len(self._mix_geom) == len(self._mix_full) == len(self._mix_piece)
+            and self._mix_ptr[-1] == len(self._mix_geom)
+            and self._set_ptr[-1] == len(self._set_geom)
+            and len(self._set_decided) == n_sets
+            and int(self._table.max(initial=0)) < n_sets
+            and int(self._table.min(initial=0)) >= -n_mixed
+            and bool(np.all((self._owner >= 0) & (self._owner < len(self.regions))))
+            and bool(np.all(self._mix_full == (piece_sizes < 0)))
+        )
+        if not ok:
+            raise ValueError("the saved index arrays do not fit together")
+        return self
+
+    def _load_pieces(self, entries: np.ndarray) -> None:
+        """Read (and prepare) the saved pieces of these mixed-cell entries, once."""
+        if self._piece_wkb is None or entries.size == 0:
+            return
+        entries = np.unique(entries)
+        blob, ends, sizes = self._piece_wkb
+        todo = entries[(sizes[entries] >= 0)]
+        todo = todo[np.equal(self._mix_piece[todo], None)]
+        if todo.size == 0:
+            return
+        starts = ends[todo] - sizes[todo]
+        wkb = np.array(
+            [blob[a:b] for a, b in zip(starts.tolist(), ends[todo].tolist(), strict=True)],
+            dtype=object,
+        )
+        pieces = shapely.from_wkb(wkb)
+        shapely.prepare(pieces)
+        self._mix_piece[todo] = pieces
+        if not np.any(np.equal(self._mix_piece[sizes >= 0], None)):
+            self._piece_wkb = None  # all read
+
     # -- queries --------------------------------------------------------------------------
     def _prepare_points(self, lat: ArrayLike, lon: ArrayLike) -> tuple[np.ndarray, ...]:
         lat_b, lon_b = np.broadcast_arrays(
@@ -316,6 +438,7 @@ class RegionIndex:
         if test.any():
             e = entry[test]
             p = pt[test]
+            self._load_pieces(e)
             hit[test] = shapely.intersects_xy(self._mix_piece[e], lo[p], la[p])
         return pt[hit], self._mix_geom[entry[hit]]
 
@@ -457,6 +580,7 @@ class RegionIndex:
             self._set_geom,
             self._set_decided,
         )
+        self._load_pieces(np.arange(len(self._mix_piece)))
         coords = int(shapely.get_num_coordinates(self._mix_piece[~self._mix_full]).sum())
         # 16 bytes per coordinate pair plus ~200 bytes of GEOS overhead per piece
         return sum(a.nbytes for a in arrays) + coords * 16 + len(self._mix_piece) * 200

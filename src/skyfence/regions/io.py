@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +15,19 @@ import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
 from skyfence.errors import NotFoundError, ParseError
+from skyfence.regions._json import loads_bounded
 
-__all__ = ["Feature", "read_features", "read_geojson_geometry", "describe_source"]
+__all__ = [
+    "Feature",
+    "read_features",
+    "read_geojson_geometry",
+    "geojson_geometry",
+    "inline_geometry",
+    "read_text_bounded",
+    "describe_source",
+    "MAX_GEOJSON_BYTES",
+    "MAX_BOUNDARY_BYTES",
+]
 
 
 @dataclass(frozen=True)
@@ -122,58 +133,148 @@ def _shape_to_geometry(shape: Any) -> BaseGeometry:
     return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
 
 
-def _load_json(path: Path) -> Any:
+#: Largest GeoJSON file a region expression (``geojson:PATH``) reads, in bytes.
+MAX_GEOJSON_BYTES = 64 * 1024 * 1024
+#: Largest boundary file (a worldview's GeoJSON FeatureCollection) read, in bytes.
+MAX_BOUNDARY_BYTES = 512 * 1024 * 1024
+#: Deepest nesting of lists and objects read from GeoJSON (a MultiPolygon needs 7).
+MAX_GEOJSON_DEPTH = 32
+
+
+def read_text_bounded(path: Path, max_bytes: int, what: str) -> str:
+    """The UTF-8 text of a regular file of at most ``max_bytes`` bytes.
+
+    Devices, pipes and directories are refused (``/dev/zero`` would never end), and so are
+    larger files; only :class:`~skyfence.errors.SkyfenceError` is raised.
+    """
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ParseError(f"not valid GeoJSON: {exc}", source=str(path)) from exc
+        info = path.stat()
+    except FileNotFoundError:
+        raise NotFoundError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise ParseError(f"cannot read {what}: {exc.strerror}", source=str(path)) from None
+    except ValueError:  # a NUL byte or a lone surrogate in the path
+        raise ParseError(f"{what} path {str(path)!r} is not a valid file name") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ParseError(
+            f"{what} must be a regular file, not a device, pipe or directory", source=str(path)
+        )
+    if info.st_size > max_bytes:
+        raise ParseError(
+            f"{what} has {info.st_size:,} bytes; at most {max_bytes:,} are read "
+            "(simplify the geometry, e.g. with mapshaper or ogr2ogr -simplify)",
+            source=str(path),
+        )
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise ParseError(f"cannot read {what}: {exc.strerror}", source=str(path)) from None
+    if len(data) > max_bytes:
+        raise ParseError(f"{what} grew beyond {max_bytes:,} bytes while read", source=str(path))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"{what} is not UTF-8 text (byte {exc.start})", source=str(path)) from None
+
+
+def _load_json(path: Path, max_bytes: int | None = None) -> Any:
+    limit = MAX_GEOJSON_BYTES if max_bytes is None else max_bytes
+    text = read_text_bounded(path, limit, "GeoJSON file")
+    return loads_bounded(text, source=str(path), max_depth=MAX_GEOJSON_DEPTH, what="GeoJSON")
+
+
+def _geometry(obj: Any, number: int, source: str) -> BaseGeometry:
+    """A shapely geometry from a GeoJSON geometry object, checked (finite lon/lat degrees)."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+        raise ParseError(f"geometry {number}: expected a GeoJSON geometry object", source=source)
+    try:
+        geometry = shapely.geometry.shape(obj)
+    except Exception as exc:  # shapely raises many kinds on malformed coordinates
+        raise ParseError(
+            f"geometry {number}: {' '.join(str(exc).split())}", source=source
+        ) from None
+    coords = shapely.get_coordinates(geometry)
+    if coords.size and not np.isfinite(coords).all():
+        raise ParseError(f"geometry {number}: coordinates must be finite numbers", source=source)
+    if coords.size and (np.abs(coords[:, 0]).max() > 180.0 or np.abs(coords[:, 1]).max() > 90.0):
+        raise ParseError(
+            f"geometry {number}: coordinates must be longitude, latitude in degrees "
+            "(|lon| <= 180, |lat| <= 90; GeoJSON is WGS84, RFC 7946)",
+            source=source,
+        )
+    try:
+        return _clean_geometry(geometry)
+    except shapely.errors.GEOSException as exc:
+        raise ParseError(f"geometry {number}: {exc}", source=source) from None
 
 
 def _read_geojson_features(path: Path) -> list[Feature]:
-    data = _load_json(path)
+    data = _load_json(path, MAX_BOUNDARY_BYTES)
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise ParseError(
             "expected a GeoJSON FeatureCollection of country polygons", source=str(path)
         )
+    raw_features = data.get("features", [])
+    if not isinstance(raw_features, list):
+        raise ParseError("'features' must be a list of GeoJSON features", source=str(path))
     features = []
-    for number, feat in enumerate(data.get("features", []), start=1):
+    for number, feat in enumerate(raw_features, start=1):
         if not isinstance(feat, dict) or feat.get("geometry") is None:
             continue
-        try:
-            geometry = shapely.geometry.shape(feat["geometry"])
-        except Exception as exc:
-            raise ParseError(f"feature {number}: bad geometry: {exc}", source=str(path)) from exc
-        props = {str(k).upper(): v for k, v in (feat.get("properties") or {}).items()}
-        features.append(Feature(props, _clean_geometry(geometry)))
+        geometry = _geometry(feat["geometry"], number, str(path))
+        props = feat.get("properties") or {}
+        if not isinstance(props, dict):
+            raise ParseError(f"feature {number}: 'properties' must be an object", source=str(path))
+        features.append(Feature({str(k).upper(): v for k, v in props.items()}, geometry))
     return features
 
 
 def read_geojson_geometry(path: str | Path) -> BaseGeometry:
-    """The union of the polygons of a GeoJSON file (FeatureCollection, Feature or geometry)."""
+    """The union of the polygons of a GeoJSON file (FeatureCollection, Feature or geometry).
+
+    The file must be a regular file of at most :data:`MAX_GEOJSON_BYTES` bytes, nested at
+    most :data:`MAX_GEOJSON_DEPTH` deep, with finite longitude/latitude coordinates.
+    """
     path = Path(path)
-    if not path.exists():
-        raise NotFoundError(f"GeoJSON file {path} does not exist")
     data = _load_json(path)
+    return geojson_geometry(data, source=str(path))
+
+
+def inline_geometry(data: Any, *, source: str = "<GeoJSON>") -> BaseGeometry:
+    """A (Multi)Polygon from one GeoJSON geometry object, as kept inside a sealed policy.
+
+    Checked like a file's geometry (finite lon/lat degrees; repaired only if invalid) but
+    not united or reordered, so ``shapely.geometry.mapping`` of a valid polygon reads back
+    vertex for vertex.
+    """
+    geometry = _geometry(data, 1, source)
+    if shapely.get_dimensions(geometry) != 2:
+        raise ParseError("expected a GeoJSON Polygon or MultiPolygon", source=source)
+    return geometry
+
+
+def geojson_geometry(data: Any, *, source: str = "<GeoJSON>") -> BaseGeometry:
+    """The union of the polygons of parsed GeoJSON (FeatureCollection, Feature or geometry)."""
     if not isinstance(data, dict) or "type" not in data:
-        raise ParseError("expected a GeoJSON object with a 'type'", source=str(path))
+        raise ParseError("expected a GeoJSON object with a 'type'", source=source)
     if data["type"] == "FeatureCollection":
-        geoms = [f.get("geometry") for f in data.get("features", []) if isinstance(f, dict)]
+        features = data.get("features", [])
+        if not isinstance(features, list):
+            raise ParseError("'features' must be a list of GeoJSON features", source=source)
+        geoms = [f.get("geometry") for f in features if isinstance(f, dict)]
     elif data["type"] == "Feature":
         geoms = [data.get("geometry")]
     else:
         geoms = [data]
-    shapes = []
-    for number, g in enumerate(geoms, start=1):
-        if g is None:
-            continue
-        try:
-            shapes.append(_clean_geometry(shapely.geometry.shape(g)))
-        except Exception as exc:
-            raise ParseError(f"geometry {number}: {exc}", source=str(path)) from exc
+    shapes = [_geometry(g, number, source) for number, g in enumerate(geoms, 1) if g is not None]
     polys = [p for s in shapes for p in shapely.get_parts(s) if shapely.get_dimensions(p) == 2]
     if not polys:
-        raise ParseError("no Polygon or MultiPolygon in the file", source=str(path))
-    return shapely.union_all(polys)
+        raise ParseError("no Polygon or MultiPolygon in the file", source=source)
+    try:
+        return shapely.union_all(polys)
+    except shapely.errors.GEOSException as exc:
+        raise ParseError(f"cannot unite the polygons: {exc}", source=source) from None
 
 
 _NE_NAME = re.compile(r"ne_(\d+m)_admin_0_countries(?:_([a-z]{3}))?", re.IGNORECASE)

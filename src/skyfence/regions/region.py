@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -12,11 +13,34 @@ from shapely.geometry.base import BaseGeometry
 
 from skyfence.errors import InputError
 from skyfence.regions import _geo
+from skyfence.regions._buffer import buffer_km
 
-__all__ = ["Region", "H3_RESOLUTIONS"]
+__all__ = ["Region", "H3_RESOLUTIONS", "geometry_sha256"]
 
 #: H3 resolutions :meth:`Region.cells` supports (res 5 ≈ the ~297 km² service cells).
 H3_RESOLUTIONS = range(0, 10)
+
+
+def geometry_sha256(geometry: BaseGeometry) -> str:
+    """The SHA-256 (hex) of a geometry's canonical form: what a sealed policy records.
+
+    The canonical form is the ISO WKB (little-endian, 2-D) of the geometry with every
+    coordinate rounded to 1e-9 degree (about 0.1 mm) and then normalized by GEOS
+    (``shapely.normalize``: rings start at their lowest vertex and run one way, parts are
+    sorted), so the same point set drawn with the same vertices hashes the same whatever
+    the vertex order or the ring each part starts from.
+
+    Examples
+    --------
+    >>> a = shapely.Polygon([(0, 0), (1, 0), (1, 1), (0, 0)])
+    >>> b = shapely.Polygon([(1, 1), (0, 0), (1, 0), (1, 1)])  # same triangle, other start
+    >>> geometry_sha256(a) == geometry_sha256(b), len(geometry_sha256(a))
+    (True, 64)
+    """
+    rounded = shapely.transform(geometry, lambda xy: np.round(xy, 9))
+    canonical = shapely.normalize(rounded)
+    wkb = shapely.to_wkb(canonical, output_dimension=2, byte_order=1, flavor="iso")
+    return hashlib.sha256(wkb).hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +87,11 @@ class Region:
 
     def __repr__(self) -> str:
         return f"Region(id={self.id!r}, name={self.name!r}, kind={self.kind!r})"
+
+    @cached_property
+    def sha256(self) -> str:
+        """SHA-256 of the region's geometry in canonical form (see :func:`geometry_sha256`)."""
+        return geometry_sha256(self.geometry)
 
     @cached_property
     def area_km2(self) -> float:
@@ -137,14 +166,20 @@ class Region:
 
     def buffer(self, distance_km: float) -> Region:
         """The area within ``distance_km`` of the region (geodesic to ~0.2 %, see docs)."""
-        geometry = _geo.buffer_km(self.geometry, float(distance_km))
+        geometry = buffer_km(self.geometry, float(distance_km))
         text = f"buffer({self.id}, {distance_km:g}km)"
         return Region(text, text, geometry, kind="expression", worldview=self.worldview)
 
     def _combine(self, other: Region, op, symbol: str) -> Region:  # type: ignore[no-untyped-def]
         if not isinstance(other, Region):
             raise InputError(f"can only combine a Region with a Region, got {type(other).__name__}")
-        geometry = shapely.make_valid(op(self.geometry, other.geometry))
+        try:
+            geometry = shapely.make_valid(op(self.geometry, other.geometry))
+        except shapely.errors.GEOSException as exc:
+            raise InputError(
+                f"cannot compute {self.id} {symbol} {other.id}: the geometry library failed "
+                f"({exc}); check the regions' geometry (e.g. a self-intersecting GeoJSON)"
+            ) from None
         text = f"({self.id} {symbol} {other.id})"
         worldview = self.worldview or other.worldview
         return Region(text, text, geometry, kind="expression", worldview=worldview)

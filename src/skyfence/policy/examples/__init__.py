@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from skyfence.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from skyfence.policy.model import Policy
 
 __all__ = ["example_names", "example_text", "load_example"]
 
@@ -24,7 +28,7 @@ def example_text(name: str) -> str:
     return resources.files(__name__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
 
 
-def load_example(name: str):  # type: ignore[no-untyped-def]
+def load_example(name: str) -> Policy:
     """The example ``name`` parsed into a :class:`skyfence.policy.Policy`."""
     from skyfence.policy.loader import parse_policy
 
