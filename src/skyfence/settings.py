@@ -34,6 +34,15 @@ class Settings(BaseSettings):
         "Example: postgresql+psycopg://user@127.0.0.1:5432/skyfence",
     )
     reports_dir: Path = Field(default=Path("skyfence-reports"))
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Where built inputs (the worldview and its indexes) are cached between runs; "
+        "default: <data_dir>/cache. Safe to delete.",
+    )
+
+    def resolved_cache_dir(self) -> Path:
+        """The cache directory in force: the configured one or ``<data_dir>/cache``."""
+        return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one or ``sqlite:///<data_dir>/skyfence.db``."""

@@ -134,7 +134,7 @@ def test_impact(scenario, capsys, tmp_path):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["detect", "run", "nope.csv", "--policy", "p.yaml"], "cannot read policy"),
+        (["detect", "run", "nope.csv", "--policy", "p.yaml"], "policy file p.yaml does not exist"),
         (["detect", "simulate", "--out", "x.xlsx"], "cannot tell the format of x.xlsx"),
         (["detect", "simulate", "--out", "x.parquet", "--scenario", "mars"], "scenario 'mars'"),
     ],

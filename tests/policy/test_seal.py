@@ -234,3 +234,34 @@ def test_validating_a_sealed_file_reads_no_file(zone):
         json.dumps(document(zone), indent=1), "plain.json", resolve=RegionResolver(w)
     )
     assert problems and "does not exist" in str(problems[0])  # unsealed: the file is needed
+
+
+def test_no_resolver_can_bypass_the_seal(zone):
+    # compile(resolve=...) with a resolver that is not a RegionResolver used to be "used as
+    # given": it read the edited file and the zone moved. The seal decides whatever resolves.
+    from skyfence.regions import parse_region
+
+    w = boxes_world()
+    sealed = seal_document(document(zone), resolve=RegionResolver(w))
+    before = states(Policy.from_document(sealed, resolve=RegionResolver(w)), w, POINTS)
+    write_box(zone, 6, 6, 8, 8)  # the zone moves on disk
+
+    def honest(expr, geojson=None):  # a plain function that takes the sealed geometries
+        return parse_region(expr, w, geojson=geojson)
+
+    policy = Policy.from_document(sealed, resolve=honest)
+    cp = policy.compile(
+        resolve=honest, countries=SimpleIndex(w.countries), index_factory=SimpleIndex
+    )
+    lat = np.array([p[0] for p in POINTS])
+    lon = np.array([p[1] for p in POINTS])
+    got = cp.decide_batch({"lat": lat, "lon": lon, "time": T}).state_names().tolist()
+    assert got == before
+
+    def reads_the_file(expr, geojson=None):  # ignores the sealed geometry: caught by the hash
+        return parse_region(expr, w)
+
+    with pytest.raises(IntegrityError, match="zone.geojson"):
+        policy.compile(
+            resolve=reads_the_file, countries=SimpleIndex(w.countries), index_factory=SimpleIndex
+        ).decide("T1", 3.0, 3.0, T)

@@ -78,7 +78,9 @@ def _policy_from(app: App, source: Policy | Mapping[str, Any] | str | Path) -> P
     if isinstance(source, Policy):
         return source
     if isinstance(source, Mapping):
-        return Policy.from_document(dict(source), source="the policy document")
+        return Policy.from_document(
+            dict(source), source="the policy document", resolve=resolver(app)
+        )
     return load_policy(source, resolve=resolver(app))
 
 
@@ -196,13 +198,19 @@ def show_pending(app: App, principal: Principal, change_id: int) -> PendingDetai
         current = store.state().policy_version
         base_doc = store.policy_document(request.base_version) if request.base_version else None
         current_doc = store.policy_document(current) if current else None
-    new = Policy.from_document(request.document, source=f"change {change_id}")
-    base = None if base_doc is None else Policy.from_document(base_doc, source="base version")
+    new = Policy.from_document(
+        request.document, source=f"change {change_id}", resolve=resolver(app)
+    )
+    base = (
+        None
+        if base_doc is None
+        else Policy.from_document(base_doc, source="base version", resolve=resolver(app))
+    )
     diff = diff_policies(base, new, cells=False, resolve=resolve)
     stale = request.base_version != current and change.status == "pending"
     since = against = None
     if stale and current_doc is not None:
-        now = Policy.from_document(current_doc, source="policy in force")
+        now = Policy.from_document(current_doc, source="policy in force", resolve=resolver(app))
         since = diff_policies(base, now, cells=False, resolve=resolve)
         against = diff_policies(now, new, cells=False, resolve=resolve)
     return PendingDetail(
@@ -244,7 +252,9 @@ def policy_in_force(app: App, principal: Principal, at: Any = None) -> PolicyVie
         found = store.policy_in_force(at)
     if found is None:
         return None
-    policy = Policy.from_document(found.document, source=f"policy version {found.version}")
+    policy = Policy.from_document(
+        found.document, source=f"policy version {found.version}", resolve=resolver(app)
+    )
     return PolicyView(found.version, found.applied_at, policy)
 
 

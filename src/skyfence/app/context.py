@@ -39,10 +39,14 @@ class App:
 
     @cached_property
     def world(self) -> Worldview:
-        """The built-in worldview (country boundaries with their disputed-area choices)."""
+        """The built-in worldview (country boundaries with their disputed-area choices).
+
+        Built once per process; what the build produces is cached on disk under
+        ``settings.resolved_cache_dir()`` so later processes start in a fraction of a second.
+        """
         from skyfence.regions import world
 
-        return world()
+        return world(cache_dir=self.settings.resolved_cache_dir())
 
     def open_store(self) -> Store:
         """Open the store named by the settings (SQLite under the data dir by default)."""

@@ -143,7 +143,9 @@ def _inputs(
                         f"({hint}); pass a later time or a policy file"
                     )
                 version = found.version
-                policy = Policy.from_document(found.document, source=f"policy version {version}")
+                policy = Policy.from_document(
+                    found.document, source=f"policy version {version}", resolve=resolver(app)
+                )
             if registry is None:
                 registry = _stored_registry(app, store)
     policy_source = str(policy_file) if policy_file is not None else f"policy version {version}"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skyfence.app._store import resolver
 from skyfence.app.context import App
 from skyfence.detect import (
     DetectionReport,
@@ -73,15 +74,8 @@ class ImpactRun:
     files: dict[str, str] = field(default_factory=dict)
 
 
-def _resolver(app: App) -> Callable[[str], Any]:
-    from skyfence.regions import parse_region
-
-    w = app.world
-    return lambda expr: parse_region(expr, w)
-
-
 def _load_policy_file(app: App, path: Path) -> Policy:
-    return load_policy(path, resolve=_resolver(app))
+    return load_policy(path, resolve=resolver(app))
 
 
 def policy_history(app: App, policy_file: Path | None = None) -> tuple[PolicyHistory, str]:
@@ -97,7 +91,9 @@ def policy_history(app: App, policy_file: Path | None = None) -> tuple[PolicyHis
             VersionInForce(
                 v.applied_at,
                 Policy.from_document(
-                    store.policy_document(v.version), source=f"version {v.version}"
+                    store.policy_document(v.version),
+                    source=f"version {v.version}",
+                    resolve=resolver(app),
                 ),
                 v.version,
             )

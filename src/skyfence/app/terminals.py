@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skyfence.app._store import open_store
+from skyfence.app._store import open_store, resolver
 from skyfence.errors import InputError, ParseError, SkyfenceError
 
 if TYPE_CHECKING:
@@ -115,13 +115,17 @@ def validate(app: App, terminal: Terminal, *, rule_ids: set[str] | None = None) 
             ) from None
 
 
-def _rule_ids(store: Any) -> set[str]:
+def _rule_ids(app: App, store: Any) -> set[str]:
     from skyfence.policy import Policy
 
     found = store.policy_in_force()
     if found is None:
         return set()
-    return set(Policy.from_document(found.document, source="policy in force").rule_ids)
+    return set(
+        Policy.from_document(
+            found.document, source="policy in force", resolve=resolver(app)
+        ).rule_ids
+    )
 
 
 def add(
@@ -134,7 +138,7 @@ def add(
     """Register (or replace) one terminal after validating it. Returns the log index."""
     principal.require("register terminals", "operator")
     with open_store(app) as store:
-        validate(app, terminal, rule_ids=_rule_ids(store))
+        validate(app, terminal, rule_ids=_rule_ids(app, store))
         return store.put_terminal(terminal.to_record(), actor=principal.actor(), reason=reason)
 
 
@@ -162,7 +166,7 @@ def import_file(
     principal.require("register terminals", "operator")
     registry = read_registry(path)
     with open_store(app) as store:
-        ids = _rule_ids(store)
+        ids = _rule_ids(app, store)
         for n, terminal in enumerate(registry.terminals, start=1):
             try:
                 validate(app, terminal, rule_ids=ids)

@@ -134,6 +134,8 @@ def diff_policies(
             changes.append(RuleChange(rid, "removed", b[0], [], regions, sens))
         elif a is not None and b is not None and a != b:
             fields = sorted(k for k in set(a[1]) | set(b[1]) if a[1].get(k) != b[1].get(k))
+            if "region" in fields and "region_sha256" in fields:
+                fields.remove("region_sha256")  # a new expression has a new geometry anyway
             if a[0] != b[0]:
                 fields = sorted({*fields, "kind"})
             changes.append(RuleChange(rid, "changed", a[0], fields, regions, sens))

@@ -167,12 +167,13 @@ class Policy:
     ) -> CompiledPolicy:
         """Compile for fast decisions; see :class:`skyfence.policy.CompiledPolicy`.
 
-        A sealed policy is compiled from the geometries it carries, each checked against its
-        hash, when ``resolve`` is ``None`` (the built-in worldview, or the one
-        :meth:`from_document` verified with) or a :class:`skyfence.regions.RegionResolver`;
-        any other ``resolve`` is used as given.
+        A sealed policy is always compiled from the geometries it carries, each checked
+        against its hash: ``resolve`` (default: the built-in worldview, or the one
+        :meth:`from_document` verified with) is called as ``resolve(expr, geojson=...)``
+        with the sealed geometries, as :class:`skyfence.regions.RegionResolver` is; a region
+        that resolves to anything else raises :class:`~skyfence.errors.IntegrityError`.
         """
-        if self.sealed is not None and (resolve is None or isinstance(resolve, RegionResolver)):
+        if self.sealed is not None:  # the seal always decides: no resolver can bypass it
             base, verified, source = self.__dict__.get(
                 "_sealed_regions", (resolve or default_seal_resolver(), {}, "policy")
             )

@@ -126,7 +126,12 @@ def sealed_resolve(
     """``expr -> Region`` for compiling a sealed policy: the regions already verified, else
     ``resolve`` (a :class:`~skyfence.regions.RegionResolver`) with the inline geometries,
     each checked against its recorded hash."""
-    base = resolve.with_geojson(seal.geometries) if isinstance(resolve, RegionResolver) else resolve
+    if isinstance(resolve, RegionResolver):
+        base = resolve.with_geojson(seal.geometries)
+    else:
+
+        def base(expression: str) -> Any:
+            return resolve(expression, geojson=seal.geometries)
 
     def lookup(expression: str) -> Any:
         if expression in verified:
