@@ -23,14 +23,14 @@ from sgp4.io import compute_checksum
 
 from skyfence.errors import InputError, NotFoundError, ParseError, SkyfenceError
 from skyfence.orbits import formats
-from skyfence.orbits.elements import ElementSet
+from skyfence.orbits.elements import ElementSet, parse_elements
 from skyfence.orbits.formats import (
     FORMATS,
     detect_format,
     format_elements,
     from_alpha5,
-    parse_elements,
     tle_checksum,
+    tle_fast,
     to_alpha5,
 )
 from skyfence.timeutil import to_jd_pair
@@ -766,7 +766,7 @@ def test_single_digit_change_is_caught_by_the_checksum(line, pos, digit):
 
 def _slow_only(monkeypatch):
     monkeypatch.setattr(
-        formats, "_fast_tle", lambda pairs, verify: (np.zeros(len(pairs), dtype=bool), {})
+        tle_fast, "decode", lambda pairs, verify: (np.zeros(len(pairs), dtype=bool), {})
     )
 
 
