@@ -59,7 +59,7 @@ def _times(hours: float):
 
 def run_mode(mode: str, hours: float, repeat: int) -> dict:
     from skyfence.orbits import Constellation, ElementSet
-    from skyfence.orbits.constellation import propagation_chunk_steps
+    from skyfence.orbits.propagation import propagation_chunk_steps
     from skyfence.timeutil import to_jd_pair
 
     es = ElementSet.from_file(SNAPSHOT)
@@ -78,12 +78,12 @@ def run_mode(mode: str, hours: float, repeat: int) -> dict:
     def raw_groups() -> int:
         from sgp4.api import SatrecArray
 
-        from skyfence.orbits.constellation import _GROUP_SATS
+        from skyfence.orbits.propagation import GROUP_SATS
 
         sats = es.to_satrecs()
         groups = [
-            (slice(a, a + _GROUP_SATS), SatrecArray(sats[a : a + _GROUP_SATS]))
-            for a in range(0, n_sats, _GROUP_SATS)
+            (slice(a, a + GROUP_SATS), SatrecArray(sats[a : a + GROUP_SATS]))
+            for a in range(0, n_sats, GROUP_SATS)
         ]
         e_flat = np.empty(n_sats * chunk, np.uint8)
         r_flat = np.empty(n_sats * chunk * 3)
@@ -148,13 +148,13 @@ def run_mode(mode: str, hours: float, repeat: int) -> dict:
 def run_stages(repeat: int, blocks: int = 8) -> None:
     """Print ns per sat-step for each stage of the per-group loop, best of ``repeat``."""
     from skyfence.orbits import Constellation, ElementSet
-    from skyfence.orbits.constellation import (
-        _GROUP_SATS,
-        _compute_block,
-        _Engine,
+    from skyfence.orbits.frames import gmst_rad
+    from skyfence.orbits.propagation import (
+        GROUP_SATS,
+        Engine,
+        compute_block,
         propagation_chunk_steps,
     )
-    from skyfence.orbits.frames import gmst_rad
     from skyfence.timeutil import to_jd_pair
 
     es = ElementSet.from_file(SNAPSHOT)
@@ -166,7 +166,7 @@ def run_stages(repeat: int, blocks: int = 8) -> None:
         jd, fr = to_jd_pair(times[a : a + chunk])
         jobs.append((len(jd), jd, fr, gmst_rad(jd, fr)))
     sat_steps = n_sats * len(times)
-    with _Engine(es, chunk, 1) as engine:
+    with Engine(es, chunk, 1) as engine:
         groups, buffers, work = engine.parts[0], engine.pool[0], engine.work
 
         def sgp4_only() -> None:
@@ -179,7 +179,7 @@ def run_stages(repeat: int, blocks: int = 8) -> None:
 
         def loop(geodetic: bool) -> None:
             for steps, jd, fr, gmst in jobs:
-                _compute_block(groups, buffers, work, steps, jd, fr, gmst, False, geodetic)
+                compute_block(groups, buffers, work, steps, jd, fr, gmst, False, geodetic)
 
         def stream() -> None:
             for part in Constellation(es).iter_propagate(times, geodetic=True):
@@ -203,7 +203,7 @@ def run_stages(repeat: int, blocks: int = 8) -> None:
         f"({len(jobs)} blocks of {chunk}), best of {repeat}"
     )
     rows = [
-        (f"SGP4 ({_GROUP_SATS}-satellite groups, preallocated buffers)", cost["sgp4"]),
+        (f"SGP4 ({GROUP_SATS}-satellite groups, preallocated buffers)", cost["sgp4"]),
         ("+ TEME -> Earth-fixed rotation, NaN rows", cost["rotated"] - cost["sgp4"]),
         ("+ WGS84 geodetic", cost["geodetic"] - cost["rotated"]),
         ("= per-group loop", cost["geodetic"]),
