@@ -7,12 +7,13 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from skyfence.errors import InputError, NotFoundError, ParseError
+from skyfence.errors import InputError, ParseError
 from skyfence.orbits.formats.omm_csv import format_omm_csv, parse_omm_csv
 from skyfence.orbits.formats.omm_json import format_omm_json, parse_omm_json
 from skyfence.orbits.formats.omm_xml import format_omm_xml, parse_omm_xml
 from skyfence.orbits.formats.records import Collector, ElementColumns, ParsedElements, finish
-from skyfence.orbits.formats.tle import format_tle, is_line1, is_line2, parse_tle_text
+from skyfence.orbits.formats.source import HEAD_CHARS, TextSource
+from skyfence.orbits.formats.tle import format_tle, is_line1, is_line2, parse_tle_lines
 
 __all__ = [
     "FORMATS",
@@ -69,6 +70,11 @@ def detect_format(text: str, source: str = "<text>") -> str:
     'omm-json'
     """
     body = text.lstrip("\ufeff \t\r\n")
+    if len(body) > HEAD_CHARS:  # the head is enough, and keeps this quick for any input
+        body = body[:HEAD_CHARS]
+        cut = max(body.rfind("\n"), body.rfind("\r"))
+        if cut > 0:
+            body = body[:cut]
     if not body.strip():
         raise ParseError(
             "the text is empty; expected element sets as TLE, 3LE, OMM JSON, OMM CSV or OMM XML",
@@ -106,6 +112,36 @@ def detect_format(text: str, source: str = "<text>") -> str:
 # ---------------------------------------------------------------------- readers
 
 
+def _check_options(on_invalid: str, duplicates: str) -> None:
+    if on_invalid not in ("raise", "skip"):
+        raise InputError(f"on_invalid must be 'raise' or 'skip', got {on_invalid!r}")
+    if duplicates not in ("newest", "keep"):
+        raise InputError(f"duplicates must be 'newest' or 'keep', got {duplicates!r}")
+
+
+def _read(
+    src: TextSource, format: str | None, on_invalid: str, duplicates: str, verify_checksum: bool
+) -> ParsedElements:
+    """Detect the format from the head of ``src`` and read it all, a piece at a time."""
+    try:
+        fmt = canonical_format(format) if format is not None else None
+        head = src.head()
+        if fmt is None:
+            fmt = detect_format(head, src.source)
+        col = Collector(src.source, on_invalid)
+        if fmt in ("tle", "3le"):
+            parse_tle_lines(src.lines(), col, verify_checksum)
+        elif fmt == "omm-json":
+            parse_omm_json(src.blocks(), col)
+        elif fmt == "omm-csv":
+            parse_omm_csv(src.lines(), col)
+        else:
+            parse_omm_xml(src.blocks(), col)
+    finally:
+        src.close()
+    return finish(col, fmt, duplicates)
+
+
 def parse_columns(
     text: str | bytes,
     *,
@@ -120,37 +156,8 @@ def parse_columns(
     :func:`skyfence.orbits.elements.parse_elements` (and ``ElementSet.from_text``) documents
     the parameters and builds the ``ElementSet``.
     """
-    if on_invalid not in ("raise", "skip"):
-        raise InputError(f"on_invalid must be 'raise' or 'skip', got {on_invalid!r}")
-    if duplicates not in ("newest", "keep"):
-        raise InputError(f"duplicates must be 'newest' or 'keep', got {duplicates!r}")
-    if isinstance(text, bytes | bytearray):
-        try:
-            text = bytes(text).decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ParseError(
-                f"the content is not UTF-8 text (byte {exc.start}); element sets are plain "
-                "text, JSON, CSV or XML",
-                source=source,
-            ) from None
-    text = text.lstrip("\ufeff")
-    if "\x00" in text:
-        raise ParseError(
-            "the content contains NUL bytes; element sets are plain text - is this a binary "
-            "or compressed file?",
-            source=source,
-        )
-    fmt = canonical_format(format) if format is not None else detect_format(text, source)
-    col = Collector(source, on_invalid)
-    if fmt in ("tle", "3le"):
-        parse_tle_text(text, col, verify_checksum)
-    elif fmt == "omm-json":
-        parse_omm_json(text, col)
-    elif fmt == "omm-csv":
-        parse_omm_csv(text, col)
-    else:
-        parse_omm_xml(text, col)
-    return finish(col, fmt, duplicates)
+    _check_options(on_invalid, duplicates)
+    return _read(TextSource(text, source), format, on_invalid, duplicates, verify_checksum)
 
 
 def read_columns(
@@ -164,22 +171,13 @@ def read_columns(
     """Read an element-set file into columns and a report; see :func:`parse_columns`.
 
     The format is detected from the content (not the suffix) unless ``format`` is given.
+    The file is read a block at a time: a bad record early in a large file is reported
+    without reading the rest (with ``on_invalid="raise"``), and memory holds the records
+    kept, not the file.
     """
+    _check_options(on_invalid, duplicates)
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise NotFoundError(f"element-set file {str(p)!r} does not exist") from None
-    except IsADirectoryError:
-        raise InputError(f"{str(p)!r} is a directory; give an element-set file") from None
-    return parse_columns(
-        data,
-        format=format,
-        on_invalid=on_invalid,
-        source=p.name,
-        duplicates=duplicates,
-        verify_checksum=verify_checksum,
-    )
+    return _read(TextSource(p, p.name, path=True), format, on_invalid, duplicates, verify_checksum)
 
 
 # ---------------------------------------------------------------------- writers

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,16 +17,34 @@ from typing import Any
 import numpy as np
 
 from skyfence.orbits.formats.fields import (
+    MAX_ABS_EXP_FIELD,
+    MAX_ABS_MEAN_MOTION_DOT,
     NS_PER_DAY,
     NUMBER_RE,
     SGP4XP,
+    below_surface,
     days_from_civil,
+    inside_earth_reason,
     is_leap,
     year_start_days,
 )
 from skyfence.orbits.formats.records import Collector, ElementColumns, InvalidRecord
 
-__all__ = ["OMM_KEYS", "OMM_REQUIRED", "RowError", "parse_omm_records", "omm_dicts"]
+__all__ = [
+    "OMM_KEYS",
+    "OMM_REQUIRED",
+    "MAX_NORAD_ID",
+    "MAX_NUMBER_CHARS",
+    "RowError",
+    "parse_omm_records",
+    "omm_dicts",
+]
+
+MAX_NORAD_ID = 999_999_999
+"""Largest NORAD_CAT_ID read from an OMM: nine digits, the catalogue's planned extension."""
+
+MAX_NUMBER_CHARS = 40
+"""Longest number (as text) an OMM field may hold; a float needs 25 characters at most."""
 
 
 #: OMM keys in the order CelesTrak serves them.
@@ -70,12 +89,48 @@ class RowError:
     reason: str
 
 
-_OMM_EPOCH_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?$")
-_OMM_EPOCH_DOY_RE = re.compile(r"^(\d{4})-(\d{3})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?$")
+_OMM_EPOCH_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?$", re.ASCII
+)
+_OMM_EPOCH_DOY_RE = re.compile(
+    r"^(\d{4})-(\d{3})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?$", re.ASCII
+)
+_EPOCH_FIRST_YEAR, _EPOCH_LAST_YEAR = 1957, 2200  # well inside datetime64[ns] (1678-2261)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 3, 40, 40, 4, 4
+
+
+def _show(value: Any) -> str:
+    """A short, safe rendering of a field value for messages (any JSON value, any size)."""
+    if isinstance(value, str) and len(value) > 40:
+        return f"{value[:30]!r}... ({len(value):,} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return "a number of more than 40 digits"
+    return _REPR.repr(value)
+
+
+def _text(fields: dict[str, Any], key: str, default: str = "") -> str:
+    """A text field (names, designators, codes); numbers are taken as their text."""
+    value = fields.get(key)
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise InvalidRecord(f"{key} is {_show(value)}; expected text", None)
 
 
 def _omm_epoch_ns(value: Any) -> int:
-    text = str(value).strip()
+    if not isinstance(value, str):
+        raise InvalidRecord(
+            f"EPOCH is {_show(value)}; expected an ISO 8601 UTC date-time as text like "
+            "2026-02-22T22:52:52.307616",
+            None,
+        )
+    text = value.strip()
     m = _OMM_EPOCH_RE.match(text)
     if m is not None:
         y, mo, d, hh, mm, ss, frac = m.groups()
@@ -94,36 +149,53 @@ def _omm_epoch_ns(value: Any) -> int:
                 day_start = year_start_days(year) + int(doy) - 1
     if m is None or day_start is None or int(hh) > 23 or int(mm) > 59 or int(ss) > 60:
         raise InvalidRecord(
-            f"EPOCH {text!r} is not a UTC date-time; expected ISO 8601 like "
+            f"EPOCH {_show(text)} is not a UTC date-time; expected ISO 8601 like "
             "2026-02-22T22:52:52.307616",
             None,
         )
-    if not 1957 <= year <= 2200:
-        raise InvalidRecord(f"EPOCH {text!r} is before the space age or after 2200", None)
+    if not _EPOCH_FIRST_YEAR <= year <= _EPOCH_LAST_YEAR:
+        raise InvalidRecord(
+            f"EPOCH {text!r} is before the space age or after {_EPOCH_LAST_YEAR}; expected a "
+            f"year {_EPOCH_FIRST_YEAR}..{_EPOCH_LAST_YEAR}",
+            None,
+        )
     ns = (int(hh) * 3600 + int(mm) * 60 + int(ss)) * 10**9
     if frac:
         ns += int(frac.ljust(9, "0"))
     return day_start * NS_PER_DAY + ns
 
 
-def _omm_number(fields: dict[str, Any], key: str, *, integer: bool = False) -> Any:
-    """A number from an OMM field given as a JSON number or as text."""
+def _omm_number(
+    fields: dict[str, Any], key: str, *, integer: bool = False, maximum: int = 999_999_999
+) -> Any:
+    """A number from an OMM field given as a JSON number or as text (ASCII digits only).
+
+    ``integer``: a whole number in ``0..maximum``.
+    """
     value = fields.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise InvalidRecord(f"{key} is {value!r}; expected a number", None)
+        raise InvalidRecord(f"{key} is {_show(value)}; expected a number", None)
     if isinstance(value, str):
         text = value.strip()
+        if len(text) > MAX_NUMBER_CHARS:
+            raise InvalidRecord(
+                f"{key} is {len(text):,} characters long; expected a number (at most "
+                f"{MAX_NUMBER_CHARS} characters)",
+                None,
+            )
         if not NUMBER_RE.match(text):
             what = "an empty value" if not text else repr(text)
-            raise InvalidRecord(f"{key} is {what}; expected a number", None)
+            raise InvalidRecord(f"{key} is {what}; expected a number (ASCII digits)", None)
         x: float = float(text)
     else:
         x = float(value) if not isinstance(value, int) or abs(value) < 2**53 else math.inf
     if not math.isfinite(x):
-        raise InvalidRecord(f"{key} is {value!r}; expected a finite number", None)
+        raise InvalidRecord(f"{key} is {_show(value)}; expected a finite number", None)
     if integer:
-        if x != int(x) or not 0 <= x < 10**9:
-            raise InvalidRecord(f"{key} is {value!r}; expected a whole number 0..999999999", None)
+        if x != int(x) or not 0 <= x <= maximum:
+            raise InvalidRecord(
+                f"{key} is {_show(value)}; expected a whole number 0..{maximum}", None
+            )
         return int(x)
     return x
 
@@ -137,9 +209,11 @@ def _omm_record(fields: Any) -> dict[str, Any]:
             f"an OMM record must be an object of CCSDS keys, got {type(fields).__name__}", None
         )
     norad: int | None = None
+    norad_error = ""
     try:
-        norad = _omm_number(fields, "NORAD_CAT_ID", integer=True)
-    except InvalidRecord:
+        norad = _omm_number(fields, "NORAD_CAT_ID", integer=True, maximum=MAX_NORAD_ID)
+    except InvalidRecord as exc:
+        norad_error = exc.reason
         norad = None
     missing = [
         k
@@ -154,10 +228,10 @@ def _omm_record(fields: Any) -> dict[str, Any]:
             norad,
         )
     try:
-        theory = fields.get("MEAN_ELEMENT_THEORY")
-        if theory is not None and str(theory).strip().upper() not in ("SGP4", "SGP/SGP4", ""):
+        theory = _text(fields, "MEAN_ELEMENT_THEORY")
+        if theory.upper() not in ("SGP4", "SGP/SGP4", ""):
             raise InvalidRecord(
-                f"MEAN_ELEMENT_THEORY is {theory!r}; only SGP4 mean elements can be used "
+                f"MEAN_ELEMENT_THEORY is {_show(theory)}; only SGP4 mean elements can be used "
                 "(SGP4-XP and other theories are not compatible with SGP4)",
                 None,
             )
@@ -169,15 +243,11 @@ def _omm_record(fields: Any) -> dict[str, Any]:
         if ephtype not in (0, 1, 2, 3):
             raise InvalidRecord(f"EPHEMERIS_TYPE is {ephtype}; expected 0 (SGP4)", None)
         if norad is None:
-            raise InvalidRecord(
-                f"NORAD_CAT_ID is {fields.get('NORAD_CAT_ID')!r}; expected a whole number", None
-            )
-        if norad < 0:
-            raise InvalidRecord(f"NORAD_CAT_ID is {norad}; expected >= 0", None)
+            raise InvalidRecord(norad_error, None)
         rec = {
             "norad": norad,
-            "name": str(fields.get("OBJECT_NAME") or "").strip(),
-            "intl": str(fields.get("OBJECT_ID") or "").strip(),
+            "name": _text(fields, "OBJECT_NAME"),
+            "intl": _text(fields, "OBJECT_ID"),
             "epoch_ns": _omm_epoch_ns(fields["EPOCH"]),
             "n": _omm_number(fields, "MEAN_MOTION"),
             "ecc": _omm_number(fields, "ECCENTRICITY"),
@@ -188,7 +258,7 @@ def _omm_record(fields: Any) -> dict[str, Any]:
             "bstar": _omm_number(fields, "BSTAR"),
             "ndot": _omm_number(fields, "MEAN_MOTION_DOT"),
             "nddot": _omm_number(fields, "MEAN_MOTION_DDOT"),
-            "cls": str(fields.get("CLASSIFICATION_TYPE") or "U").strip() or "U",
+            "cls": _text(fields, "CLASSIFICATION_TYPE") or "U",
             "elnum": 0,
             "rev": 0,
         }
@@ -199,23 +269,49 @@ def _omm_record(fields: Any) -> dict[str, Any]:
     except InvalidRecord as exc:
         exc.norad_id = norad
         raise
-    if rec["cls"] not in ("U", "C", "S"):
-        raise InvalidRecord(
-            f"CLASSIFICATION_TYPE is {rec['cls']!r}; expected U, C or S", None, norad
-        )
-    if rec["n"] <= 0:
-        raise InvalidRecord(f"MEAN_MOTION is {rec['n']}; it must be > 0 rev/day", None, norad)
-    if not 0.0 <= rec["ecc"] < 1.0:
-        raise InvalidRecord(f"ECCENTRICITY is {rec['ecc']}; it must be in 0 <= e < 1", None, norad)
-    if not 0.0 <= rec["inc"] <= 180.0:
-        raise InvalidRecord(
-            f"INCLINATION is {rec['inc']}; it must be in 0..180 degrees", None, norad
-        )
+    reason = _range_error(rec)
+    if reason is not None:
+        raise InvalidRecord(reason, None, norad)
     return rec
+
+
+def _range_error(rec: dict[str, Any]) -> str | None:
+    """Why a decoded record's values are out of range (the TLE reader's ranges), or None."""
+    if rec["cls"] not in ("U", "C", "S"):
+        return f"CLASSIFICATION_TYPE is {_show(rec['cls'])}; expected U, C or S"
+    if rec["n"] <= 0:
+        return f"MEAN_MOTION is {rec['n']}; it must be > 0 rev/day"
+    if not 0.0 <= rec["ecc"] < 1.0:
+        return f"ECCENTRICITY is {rec['ecc']}; it must be in 0 <= e < 1"
+    if not 0.0 <= rec["inc"] <= 180.0:
+        return f"INCLINATION is {rec['inc']}; it must be in 0..180 degrees"
+    for key, field in (("RA_OF_ASC_NODE", "raan"), ("ARG_OF_PERICENTER", "argp")):
+        if not 0.0 <= rec[field] <= 360.0:
+            return f"{key} is {rec[field]}; it must be in 0..360 degrees"
+    if not 0.0 <= rec["ma"] <= 360.0:
+        return f"MEAN_ANOMALY is {rec['ma']}; it must be in 0..360 degrees"
+    if below_surface(rec["n"], rec["ecc"], rec["inc"]):
+        return inside_earth_reason("MEAN_MOTION", rec["n"])
+    for key, field in (("BSTAR", "bstar"), ("MEAN_MOTION_DDOT", "nddot")):
+        if not abs(rec[field]) < MAX_ABS_EXP_FIELD:
+            return (
+                f"{key} is {rec[field]!r}; it must be within ±{MAX_ABS_EXP_FIELD:g} (what a "
+                "TLE can hold; real values are far smaller)"
+            )
+    if not abs(rec["ndot"]) < MAX_ABS_MEAN_MOTION_DOT:
+        return (
+            f"MEAN_MOTION_DOT is {rec['ndot']!r} rev/day²; it must be within "
+            f"±{MAX_ABS_MEAN_MOTION_DOT:g} (what a TLE can hold)"
+        )
+    return None
 
 
 def _label(rec_no: int, fields: Any) -> str:
     name = fields.get("OBJECT_NAME") if isinstance(fields, dict) else None
+    if isinstance(name, str) and len(name) > 40:
+        name = name[:40] + "..."
+    elif not isinstance(name, str | int | float):
+        name = None
     return f"record {rec_no}" + (f" ({name})" if name else "")
 
 

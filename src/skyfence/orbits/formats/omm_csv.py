@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from skyfence.errors import ParseError
@@ -20,9 +20,9 @@ from skyfence.orbits.formats.records import Collector, ElementColumns
 __all__ = ["parse_omm_csv", "format_omm_csv"]
 
 
-def parse_omm_csv(text: str, col: Collector) -> None:
-    """Read every row of an OMM CSV document into ``col``."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+def parse_omm_csv(lines: Iterable[str], col: Collector) -> None:
+    """Read every row of an OMM CSV document (given line by line) into ``col``."""
+    reader = csv.reader(line + "\n" for line in lines)
     try:
         header = next(reader, None)
         while header is not None and not any(h.strip() for h in header):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
@@ -44,50 +44,114 @@ _XML_TLE = (
 
 
 _DTD_RE = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_DTD_OVERLAP = 32  # characters kept from the previous block so the check spans the boundary
+_FEED_CHARS = 1 << 14  # the parser builds every element of what it is fed before we look
 
 
-def parse_omm_xml(text: str, col: Collector) -> None:
-    if _DTD_RE.search(text):
-        raise ParseError(
-            "XML with a DOCTYPE or ENTITY declaration is refused (OMM XML needs neither)",
-            source=col.source,
-        )
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _segment_fields(seg: ET.Element) -> dict[str, Any]:
+    """The CCSDS keys of one ``<segment>``: the children of ``<metadata>`` and of the groups
+    in ``<data>`` (``<meanElements>``, ``<tleParameters>``...)."""
+    fields: dict[str, Any] = {}
+    for part in seg:
+        tag = _local(part.tag)
+        groups = [part] if tag == "metadata" else list(part) if tag == "data" else []
+        for group in groups:
+            for e in group:
+                fields[_local(e.tag)] = (e.text or "").strip()
+    return fields
+
+
+MAX_DEPTH = 32
+"""Deepest element nesting accepted (an OMM segment field is 6 deep)."""
+
+MAX_SEGMENT_ELEMENTS = 1000
+"""Most elements in one ``<segment>`` (CelesTrak's have 25)."""
+
+
+def _segments(blocks: Iterable[str], source: str) -> Iterator[tuple[int | None, Any]]:
+    """The fields of each ``<segment>`` as soon as it is complete, from blocks of XML text.
+
+    Each block is checked for DOCTYPE/ENTITY declarations before the parser sees it (so
+    entity expansion bombs and external entities never reach it). Finished elements outside
+    a segment are dropped from the tree, and nesting and segment size are bounded, so
+    memory holds about one record whatever the document.
+    """
+    parser = ET.XMLPullParser(events=("start", "end"))
+    open_elements: list[ET.Element] = []
+    segment_at: int | None = None  # depth of the open <segment>
+    segment_size = 0
+    found = 0
+    root_tag = ""
+    tail = ""
+
+    def events() -> Iterator[tuple[int | None, Any]]:
+        nonlocal segment_at, segment_size, found, root_tag
+        for event, elem in parser.read_events():
+            if event == "start":
+                if not open_elements:
+                    root_tag = _local(elem.tag)
+                open_elements.append(elem)
+                if len(open_elements) > MAX_DEPTH:
+                    raise ParseError(
+                        f"XML nested more than {MAX_DEPTH} deep; OMM XML is 6 deep",
+                        source=source,
+                    )
+                if segment_at is not None:
+                    segment_size += 1
+                    if segment_size > MAX_SEGMENT_ELEMENTS:
+                        raise ParseError(
+                            f"a <segment> with more than {MAX_SEGMENT_ELEMENTS} elements; "
+                            "an OMM segment holds about 25",
+                            source=source,
+                        )
+                elif _local(elem.tag) == "segment":
+                    segment_at, segment_size = len(open_elements), 0
+                continue
+            depth = len(open_elements)
+            open_elements.pop()
+            if depth == segment_at:
+                segment_at = None
+                found += 1
+                yield None, _segment_fields(elem)
+            if segment_at is None and open_elements:  # finished: drop it from its parent
+                open_elements[-1].remove(elem)
+
     try:
-        root = ET.fromstring(text)
+        for block in blocks:
+            if _DTD_RE.search(tail + block):
+                raise ParseError(
+                    "XML with a DOCTYPE or ENTITY declaration is refused (OMM XML needs "
+                    "neither, and entities can expand without bound)",
+                    source=source,
+                )
+            tail = block[-_DTD_OVERLAP:]
+            for at in range(0, len(block), _FEED_CHARS):  # small pieces: checks run often
+                parser.feed(block[at : at + _FEED_CHARS])
+                yield from events()
+        parser.close()
+        yield from events()
     except ET.ParseError as exc:
         line = exc.position[0] if getattr(exc, "position", None) else None
         raise ParseError(
             f"not well-formed XML ({exc}); expected CCSDS OMM XML (<ndm><omm>...)",
-            source=col.source,
+            source=source,
             line=line,
         ) from None
-
-    def local(tag: Any) -> str:
-        return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-    segments = list(root.iter("segment")) or [
-        el for el in root.iter() if local(el.tag) == "segment"
-    ]
-    if not segments:
+    if not found:
         raise ParseError(
-            f"no <segment> elements in the <{local(root.tag)}> document; expected CCSDS OMM "
-            "XML as CelesTrak serves it (<ndm><omm><body><segment>...)",
-            source=col.source,
+            f"no <segment> elements in the <{root_tag}> document; expected CCSDS OMM XML as "
+            "CelesTrak serves it (<ndm><omm><body><segment>...)",
+            source=source,
         )
 
-    def records() -> Iterator[tuple[int | None, Any]]:
-        for seg in segments:
-            fields: dict[str, Any] = {}
-            for part in seg:
-                tag = local(part.tag)
-                groups = [part] if tag == "metadata" else list(part) if tag == "data" else []
-                for group in groups:
-                    for e in group:
-                        key = e.tag if isinstance(e.tag, str) and "}" not in e.tag else local(e.tag)
-                        fields[key] = (e.text or "").strip()
-            yield None, fields
 
-    parse_omm_records(records(), col)
+def parse_omm_xml(blocks: Iterable[str], col: Collector) -> None:
+    """Read every segment of an OMM XML document (given as blocks of text) into ``col``."""
+    parse_omm_records(_segments(blocks, col.source), col)
 
 
 def format_omm_xml(es: ElementColumns) -> str:

@@ -186,6 +186,12 @@ class Columns:
         self.records.append(record)
 
 
+MAX_SKIPPED = 10_000
+"""With ``on_invalid="skip"``, a source stops being read once more than this many records
+were invalid and more than nine in ten of all: it is not an element-set file (and a
+report of every garbage line would grow without bound)."""
+
+
 class Collector:
     """Gathers valid records and either raises on the first bad one or notes it."""
 
@@ -200,6 +206,16 @@ class Collector:
         if self.on_invalid == "raise":
             raise ParseError(exc.reason, source=self.source, line=exc.line) from None
         self.skipped.append(SkippedRecord(exc.line, record, exc.reason, exc.norad_id))
+        skipped = len(self.skipped)
+        if skipped > MAX_SKIPPED and skipped > 9 * len(self.cols.norad_ids):
+            first = self.skipped[0]
+            where = f"line {first.line}: " if first.line is not None else ""
+            raise ParseError(
+                f"{skipped:,} invalid records and only {len(self.cols.norad_ids):,} valid "
+                f"ones so far; this is not an element-set file of this format (the first "
+                f"invalid record, {where}{first.reason})",
+                source=self.source,
+            )
 
 
 def finish(col: Collector, fmt: str, duplicates: str) -> ParsedElements:

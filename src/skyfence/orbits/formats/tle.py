@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,8 @@ from skyfence.orbits.formats.fields import (
     NS_PER_DAY,
     NUMBER_RE,
     SGP4XP,
+    below_surface,
+    inside_earth_reason,
     is_leap,
     year_start_days,
 )
@@ -35,7 +37,7 @@ __all__ = [
     "is_line1",
     "is_line2",
     "parse_pair",
-    "parse_tle_text",
+    "parse_tle_lines",
     "format_tle",
     "NAME_MAX",
 ]
@@ -90,6 +92,11 @@ def from_alpha5(text: str) -> int:
     (100001, 339999, 5)
     """
     s = text.strip()
+    if len(s) > 5:
+        raise InputError(
+            f"catalogue number {text[:12]!r}{'...' if len(text) > 12 else ''} has more than 5 "
+            "characters; a TLE catalogue number is 5 digits, or Alpha-5 (A0001 = 100001)"
+        )
     if s.isdigit() and s.isascii():
         return int(s)
     if len(s) == 5 and s[1:].isdigit() and s[1:].isascii() and s[0].isalpha():
@@ -321,6 +328,8 @@ def parse_pair(l1: str, l2: str, n1: int, n2: int, verify_checksum: bool) -> dic
         raise InvalidRecord(
             f"mean motion (columns 53-63) is {n}; it must be > 0 revolutions per day", n2, sat1
         )
+    if below_surface(n, ecc, inc):
+        raise InvalidRecord(inside_earth_reason("mean motion (columns 53-63)", n), n2, sat1)
     return {
         "norad": sat1,
         "intl": l1[9:17].strip(),
@@ -353,133 +362,166 @@ def is_line2(line: str) -> bool:
     return line[:2] == "2 " and len(line.rstrip()) > NAME_MAX
 
 
-def parse_tle_text(
-    text: str, col: Collector, verify_checksum: bool, fast_path: bool = True
-) -> None:
-    """Pair the lines into records, then decode them (vectorised, see :func:`.tle_fast.decode`)."""
-    lines = text.splitlines()
-    # records in file order: (index into pairs, None, record) or (None, error, record)
-    events: list[tuple[int | None, InvalidRecord | None, int]] = []
-    pairs: list[tuple[str, str, int, int, str | None, int, int]] = []
-    name: str | None = None
-    name_line = 0
-    i = 0
-    nlines = len(lines)
-    while i < nlines:
-        raw = lines[i]
-        lineno = i + 1
+BATCH_RECORDS = 4096
+"""Records decoded together by the numpy path (and the most a bad record waits to be seen)."""
+
+_Pair = tuple[str, str, int, int, str | None, int, int]  # l1, l2, n1, n2, name, name line, record
+
+
+class _TleReader:
+    """Pairs lines into records as they arrive and decodes them batch by batch.
+
+    Records are handed to the :class:`Collector` in file order. With ``on_invalid="raise"``
+    a record that cannot be paired is reported as soon as it is seen (after the records
+    before it are checked), so a file of garbage fails at its first line.
+    """
+
+    def __init__(self, col: Collector, verify_checksum: bool, fast_path: bool) -> None:
+        self.col = col
+        self.verify_checksum = verify_checksum
+        self.fast_path = fast_path
+        # records in file order: (index into pairs, None, record) or (None, error, record)
+        self.events: list[tuple[int | None, InvalidRecord | None, int]] = []
+        self.pairs: list[_Pair] = []
+        self.name: str | None = None
+        self.name_line = 0
+        self.line1: tuple[str, int, int] | None = None  # waiting for its line 2
+
+    def error(self, reason: str, line: int, norad: int | None = None) -> None:
+        self.col.count += 1
+        self._event(None, InvalidRecord(reason, line, norad), self.col.count)
+
+    def _event(self, pair: int | None, error: InvalidRecord | None, record: int) -> None:
+        self.events.append((pair, error, record))
+        if len(self.events) >= BATCH_RECORDS or (
+            error is not None and self.col.on_invalid == "raise"
+        ):
+            self.flush()
+
+    def feed(self, raw: str, lineno: int) -> None:
+        """Take one line."""
+        line1 = self.line1
+        if line1 is not None and raw[:2] == "2 " and len(raw.rstrip()) > NAME_MAX:
+            # the common case first: the line 2 of the line 1 just read
+            pairs, events = self.pairs, self.events
+            pairs.append((line1[0], raw, line1[1], lineno, self.name, self.name_line, line1[2]))
+            events.append((len(pairs) - 1, None, line1[2]))
+            self.line1 = self.name = None
+            if len(events) >= BATCH_RECORDS:
+                self.flush()
+            return
         stripped = raw.strip()
+        if line1 is not None:
+            if not stripped:
+                return
+            l1, n1, record = self.line1
+            self.line1 = None
+            if is_line2(raw):
+                self.pairs.append((l1, raw, n1, lineno, self.name, self.name_line, record))
+                self.name = None
+                self._event(len(self.pairs) - 1, None, record)
+                return
+            self.name = None
+            self._event(
+                None, self._no_line2(l1, n1, f"the next line starts {stripped[:12]!r}"), record
+            )
         if not stripped or stripped.startswith("#"):
-            i += 1
-            continue
+            return
         if is_line1(raw):
-            j = i + 1
-            while j < nlines and not lines[j].strip():
-                j += 1
-            col.count += 1
-            record = col.count
-            if j >= nlines or not is_line2(lines[j]):
-                got = (
-                    "the text ends"
-                    if j >= nlines
-                    else f"the next line starts {lines[j].strip()[:12]!r}"
-                )
-                events.append(
-                    (
-                        None,
-                        InvalidRecord(
-                            f"TLE line 1 is not followed by its line 2 (a line starting '2 '); "
-                            f"{got} - each TLE needs both lines",
-                            lineno,
-                            _norad_hint(raw[2:7]),
-                        ),
-                        record,
-                    )
-                )
-                name = None
-                i = j if j > i + 1 else i + 1
-                continue
-            pairs.append((raw, lines[j], lineno, j + 1, name, name_line, record))
-            events.append((len(pairs) - 1, None, record))
-            name = None
-            i = j + 1
-            continue
+            self.col.count += 1
+            self.line1 = (raw, lineno, self.col.count)
+            return
         if is_line2(raw):
-            col.count += 1
-            events.append(
-                (
-                    None,
-                    InvalidRecord(
-                        "TLE line 2 without a line 1 before it; each TLE is a line 1 followed by "
-                        "its line 2",
-                        lineno,
-                        _norad_hint(raw[2:7]),
-                    ),
-                    col.count,
-                )
+            self.name = None
+            self.error(
+                "TLE line 2 without a line 1 before it; each TLE is a line 1 followed by its "
+                "line 2",
+                lineno,
+                _norad_hint(raw[2:7]),
             )
-            name = None
-            i += 1
-            continue
-        # a name line
-        if name is not None:
-            col.count += 1
-            events.append(
-                (
-                    None,
-                    InvalidRecord(
-                        f"name line {name!r} is not followed by TLE line 1 (a line starting "
-                        "'1 '); a 3LE record is a name line, line 1 and line 2",
-                        name_line,
-                    ),
-                    col.count,
-                )
+            return
+        if self.name is not None:  # a name line after a name line
+            self.error(
+                f"name line {self.name!r} is not followed by TLE line 1 (a line starting "
+                "'1 '); a 3LE record is a name line, line 1 and line 2",
+                self.name_line,
             )
-        name = stripped[2:].strip() if stripped.startswith("0 ") else stripped
-        name_line = lineno
-        i += 1
-    if name is not None:
-        col.count += 1
-        events.append(
-            (
-                None,
-                InvalidRecord(
-                    f"name line {name!r} at the end is not followed by a TLE; the text was cut "
-                    "short",
-                    name_line,
-                ),
-                col.count,
-            )
+        self.name = stripped[2:].strip() if stripped.startswith("0 ") else stripped
+        self.name_line = lineno
+
+    @staticmethod
+    def _no_line2(l1: str, n1: int, got: str) -> InvalidRecord:
+        return InvalidRecord(
+            f"TLE line 1 is not followed by its line 2 (a line starting '2 '); {got} - each "
+            "TLE needs both lines",
+            n1,
+            _norad_hint(l1[2:7]),
         )
 
-    fast_ok, fast = tle_fast.decode(pairs, verify_checksum) if fast_path else (None, {})
-    if pairs and fast_ok is not None and fast_ok.all() and len(events) == len(pairs):
-        # the common case: every record is a valid standard TLE, in file order
-        c = col.cols
-        for key, attr in tle_fast.COLUMNS:
-            getattr(c, attr).extend(fast[key])
-        c.intl.extend(p[0][9:17].strip() for p in pairs)
-        c.names.extend(p[4] or "" for p in pairs)
-        c.lines.extend(p[5] if p[4] is not None else p[2] for p in pairs)
-        c.records.extend(p[6] for p in pairs)
-        return
-    for k, error, record in events:
-        if k is None:
-            assert error is not None
-            col.bad(error, record)
-            continue
-        l1, l2, n1, n2, pname, pline, _ = pairs[k]
-        if fast_ok is not None and fast_ok[k]:
-            rec = {key: values[k] for key, values in fast.items()}
-            rec["intl"] = l1[9:17].strip()
-        else:
-            try:
-                rec = parse_pair(l1, l2, n1, n2, verify_checksum)
-            except InvalidRecord as exc:
-                col.bad(exc, record)
+    def end(self) -> None:
+        """The text ended: report what was left unfinished and decode the last batch."""
+        if self.line1 is not None:
+            l1, n1, record = self.line1
+            self.line1 = None
+            self.name = None
+            self._event(None, self._no_line2(l1, n1, "the text ends"), record)
+        if self.name is not None:
+            self.error(
+                f"name line {self.name!r} at the end is not followed by a TLE; the text was "
+                "cut short",
+                self.name_line,
+            )
+        self.flush()
+
+    def flush(self) -> None:
+        """Decode the pending pairs (numpy path first) and hand every pending record over."""
+        pairs, events, col = self.pairs, self.events, self.col
+        self.pairs, self.events = [], []
+        if not events:
+            return
+        verify = self.verify_checksum
+        fast_ok, fast = tle_fast.decode(pairs, verify) if self.fast_path else (None, {})
+        if pairs and fast_ok is not None and fast_ok.all() and len(events) == len(pairs):
+            # the common case: every record is a valid standard TLE, in file order
+            c = col.cols
+            for key, attr in tle_fast.COLUMNS:
+                getattr(c, attr).extend(fast[key])
+            c.intl.extend(p[0][9:17].strip() for p in pairs)
+            c.names.extend(p[4] or "" for p in pairs)
+            c.lines.extend(p[5] if p[4] is not None else p[2] for p in pairs)
+            c.records.extend(p[6] for p in pairs)
+            return
+        for k, error, record in events:
+            if k is None:
+                assert error is not None
+                col.bad(error, record)
                 continue
-        rec["name"] = pname or ""
-        col.cols.add(rec, pline if pname is not None else n1, record)
+            l1, l2, n1, n2, pname, pline, _ = pairs[k]
+            if fast_ok is not None and fast_ok[k]:
+                rec = {key: values[k] for key, values in fast.items()}
+                rec["intl"] = l1[9:17].strip()
+            else:
+                try:
+                    rec = parse_pair(l1, l2, n1, n2, verify)
+                except InvalidRecord as exc:
+                    col.bad(exc, record)
+                    continue
+            rec["name"] = pname or ""
+            col.cols.add(rec, pline if pname is not None else n1, record)
+
+
+def parse_tle_lines(
+    lines: Iterable[str], col: Collector, verify_checksum: bool, fast_path: bool = True
+) -> None:
+    """Pair the lines into records and decode them (vectorised, see :func:`.tle_fast.decode`).
+
+    ``lines`` are the lines of the text without their line breaks, in order (line numbers
+    count from 1); they are consumed one at a time.
+    """
+    reader = _TleReader(col, verify_checksum, fast_path)
+    for lineno, raw in enumerate(lines, 1):
+        reader.feed(raw, lineno)
+    reader.end()
 
 
 # ---------------------------------------------------------------------- writer

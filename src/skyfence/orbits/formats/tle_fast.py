@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from skyfence.orbits.formats.fields import NS_PER_DAY
+from skyfence.orbits.formats.fields import NS_PER_DAY, below_surface
 
 __all__ = ["LINE1_BLANKS", "LINE2_BLANKS", "COLUMNS", "decode"]
 
@@ -155,13 +155,15 @@ def decode(
     ok_rv, rev = _right_int(b[:, 63:68])
     ok &= ok_i & ok_r & ok_e & ok_a & ok_m & ok_n & ok_rv
     ok &= (inc <= 180.0) & (raan <= 360.0) & (argp <= 360.0) & (ma <= 360.0) & (mm > 0.0)
+    ecc = ecc_int / _P10[7]
+    ok &= ~below_surface(mm, ecc, inc)
     cls = np.where(a[:, 7] == 85, "U", np.where(a[:, 7] == 67, "C", "S"))
     return ok, {
         "norad": sat1.tolist(),
         "epoch_ns": epoch_ns.tolist(),
         "inc": inc.tolist(),
         "raan": raan.tolist(),
-        "ecc": (ecc_int / _P10[7]).tolist(),
+        "ecc": ecc.tolist(),
         "argp": argp.tolist(),
         "ma": ma.tolist(),
         "n": mm.tolist(),
