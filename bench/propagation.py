@@ -24,6 +24,7 @@ Usage::
     .venv/bin/python bench/propagation.py            # 24 h at 15 s (5,760 steps)
     .venv/bin/python bench/propagation.py --quick    # 1 h at 15 s (240 steps)
     .venv/bin/python bench/propagation.py --stages   # ns per sat-step per stage
+    .venv/bin/python bench/propagation.py --parse    # reading the snapshot; refusing garbage
 """
 
 from __future__ import annotations
@@ -214,6 +215,76 @@ def run_stages(repeat: int, blocks: int = 8) -> None:
         print(f"  {label:<52} {ns:7.1f}")
 
 
+def _garbage_child(path: str) -> None:
+    """Read a garbage file in this (fresh) process; print seconds, peak RSS and the error."""
+    from skyfence.errors import ParseError
+    from skyfence.orbits import ElementSet
+
+    t0 = time.perf_counter()
+    try:
+        ElementSet.from_file(path)
+        outcome = "read (no error!)"
+    except ParseError as exc:
+        outcome = str(exc)[:70]
+    print(
+        json.dumps({"seconds": time.perf_counter() - t0, "rss": _peak_rss_mb(), "error": outcome})
+    )
+
+
+def run_parse(repeat: int, garbage_mb: int) -> None:
+    """Reading the snapshot (CPU ms, best of ``repeat``) against two baselines in the same run,
+    and how fast a file of garbage is refused (fresh process: its own peak RSS)."""
+    import tempfile
+
+    from sgp4.api import Satrec
+
+    from skyfence.orbits import ElementSet
+
+    def best(fn) -> float:
+        out = float("inf")
+        for _ in range(repeat):
+            t0 = time.process_time()
+            fn()
+            out = min(out, time.process_time() - t0)
+        return out * 1000
+
+    def sgp4_reader() -> None:
+        lines = SNAPSHOT.read_text().splitlines()
+        for k in range(0, len(lines) - 2, 3):
+            Satrec.twoline2rv(lines[k + 1], lines[k + 2])
+
+    n = len(ElementSet.from_file(SNAPSHOT))
+    rows = [
+        (
+            "read + decode + splitlines only (floor)",
+            best(lambda: SNAPSHOT.read_text().splitlines()),
+        ),
+        ("sgp4 Satrec.twoline2rv per record (baseline)", best(sgp4_reader)),
+        ("skyfence ElementSet.from_file", best(lambda: ElementSet.from_file(SNAPSHOT))),
+    ]
+    base = rows[1][1]
+    print(f"Reading {SNAPSHOT.name} ({n:,} records), CPU ms, best of {repeat}")
+    for label, ms in rows:
+        print(f"  {label:<46} {ms:8.1f}  {ms / base:5.2f} x baseline")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "garbage.tle"
+        line = b"1 " + b"x7-.3 g0dg7.27g4d.1j54a " * 2 + b"4\n"
+        with open(path, "wb") as fh:
+            for _ in range(garbage_mb * 1_000_000 // (len(line) * 1000)):
+                fh.write(line * 1000)
+        out = subprocess.run(
+            [sys.executable, __file__, "--garbage-child", str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(
+        f"A {garbage_mb} MB file of garbage TLE lines: refused in {r['seconds'] * 1000:.0f} ms, "
+        f"peak RSS {r['rss']:.0f} MB: {r['error']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 h instead of 24 h")
@@ -221,6 +292,11 @@ def main() -> None:
         "--repeat", type=int, help="best of N runs per mode (default 3 quick, 1 full)"
     )
     parser.add_argument("--stages", action="store_true", help="ns per sat-step per stage")
+    parser.add_argument(
+        "--parse", action="store_true", help="reading the snapshot, and refusing garbage"
+    )
+    parser.add_argument("--garbage-mb", type=int, default=200, help="size of the garbage file")
+    parser.add_argument("--garbage-child", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--hours", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -228,6 +304,12 @@ def main() -> None:
     repeat = args.repeat or (3 if args.quick else 1)
     if args.stages:
         run_stages(repeat)
+        return
+    if args.garbage_child:
+        _garbage_child(args.garbage_child)
+        return
+    if args.parse:
+        run_parse(args.repeat or 20, args.garbage_mb)
         return
     if args.mode:
         print(json.dumps(run_mode(args.mode, hours, repeat)))
