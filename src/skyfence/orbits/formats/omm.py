@@ -308,11 +308,13 @@ def _range_error(rec: dict[str, Any]) -> str | None:
 
 def _label(rec_no: int, fields: Any) -> str:
     name = fields.get("OBJECT_NAME") if isinstance(fields, dict) else None
-    if isinstance(name, str) and len(name) > 40:
-        name = name[:40] + "..."
-    elif not isinstance(name, str | int | float):
-        name = None
-    return f"record {rec_no}" + (f" ({name})" if name else "")
+    if isinstance(name, int | float) and not isinstance(name, bool):
+        name = str(name)
+    if not isinstance(name, str) or not name.strip():
+        return f"record {rec_no}"
+    name = name.strip()
+    shown = name if name.isprintable() and len(name) <= 40 else _show(name)
+    return f"record {rec_no} ({shown})"
 
 
 def parse_omm_records(records: Iterable[tuple[int | None, Any]], col: Collector) -> None:
