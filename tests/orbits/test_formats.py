@@ -33,6 +33,7 @@ from skyfence.orbits.formats import (
     tle_fast,
     to_alpha5,
 )
+from skyfence.orbits.physics import EARTH_EQUATORIAL_RADIUS_KM, semi_major_axis_km
 from skyfence.timeutil import to_jd_pair
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "elements"
@@ -633,6 +634,8 @@ elements_strategy = st.fixed_dictionaries(
         .map(str.strip)
         .filter(lambda s: s and not s.startswith(("0 ", "#"))),
     }
+).filter(  # readers refuse orbits inside the Earth (semi_major_axis_km is SGP4's own ``a``)
+    lambda d: semi_major_axis_km(d["n"], d["ecc"], d["inc"]) >= EARTH_EQUATORIAL_RADIUS_KM
 )
 
 
