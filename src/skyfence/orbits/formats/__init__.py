@@ -56,6 +56,7 @@ from skyfence.orbits.formats.dispatch import (
 )
 from skyfence.orbits.formats.omm import OMM_KEYS
 from skyfence.orbits.formats.records import (
+    SKIP_HINT,
     ElementColumns,
     ParsedElements,
     ParseReport,
@@ -69,6 +70,7 @@ __all__ = [
     "ParseReport",
     "ParsedElements",
     "SkippedRecord",
+    "SKIP_HINT",
     "ElementColumns",
     "canonical_format",
     "detect_format",

@@ -25,6 +25,7 @@ __all__ = [
     "ParsedElements",
     "ElementColumns",
     "InvalidRecord",
+    "SKIP_HINT",
     "Columns",
     "Collector",
     "finish",
@@ -186,6 +187,9 @@ class Columns:
         self.records.append(record)
 
 
+SKIP_HINT = "to leave invalid records out, pass on_invalid='skip'"
+"""The :attr:`~skyfence.errors.ParseError.hint` of an error about one record."""
+
 MAX_SKIPPED = 10_000
 """With ``on_invalid="skip"``, a source stops being read once more than this many records
 were invalid and more than nine in ten of all: it is not an element-set file (and a
@@ -204,7 +208,9 @@ class Collector:
 
     def bad(self, exc: InvalidRecord, record: int) -> None:
         if self.on_invalid == "raise":
-            raise ParseError(exc.reason, source=self.source, line=exc.line) from None
+            raise ParseError(
+                exc.reason, source=self.source, line=exc.line, hint=SKIP_HINT
+            ) from None
         self.skipped.append(SkippedRecord(exc.line, record, exc.reason, exc.norad_id))
         skipped = len(self.skipped)
         if skipped > MAX_SKIPPED and skipped > 9 * len(self.cols.norad_ids):

@@ -247,8 +247,7 @@ def _check_tle_line(text: str, number: str, lineno: int, verify_checksum: bool =
     if verify_checksum and int(check) != expected:
         raise InvalidRecord(
             f"checksum is {check} but the line's digits add up to {expected} (mod 10, '-' "
-            "counts 1); the line is corrupted - re-download the file or pass "
-            "on_invalid='skip'",
+            "counts 1); the line is corrupted - re-download the file",
             lineno,
         )
     return line
