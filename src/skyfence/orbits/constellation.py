@@ -18,6 +18,7 @@ import numpy as np
 from skyfence.errors import ConfigurationError, InputError
 from skyfence.orbits.elements import ElementSet
 from skyfence.orbits.ephemeris import Ephemeris
+from skyfence.orbits.interpolation import DEFAULT_TOLERANCE_M, iter_interpolated
 from skyfence.orbits.propagation import (
     ProgressCallback,
     check_dtype,
@@ -206,6 +207,8 @@ class Constellation:
         velocities: bool = False,
         geodetic: bool = False,
         progress: ProgressCallback | None = None,
+        interpolate: bool = False,
+        tolerance_m: float = DEFAULT_TOLERANCE_M,
     ) -> Iterator[Ephemeris]:
         """Propagate block by block, yielding one :class:`Ephemeris` per block of times.
 
@@ -237,11 +240,33 @@ class Constellation:
             Compute latitude/longitude/altitude in the same pass (in the workers).
         progress : callable(done, total), optional
             Called after each block with time steps done so far.
+        interpolate : bool
+            Run SGP4 only at knots a few minutes apart and interpolate the times between
+            (:mod:`skyfence.orbits.interpolation`): 10x faster or more for dense grids,
+            within ``tolerance_m`` of plain SGP4. Times must not decrease. Velocities are
+            then the derivative of the interpolated positions.
+        tolerance_m : float
+            Largest position error interpolation may add, metres (default 10); the knot
+            step is chosen from it.
         """
         dtype = check_dtype(dtype)
-        for _start, block, e, r, v, geo in iter_blocks(
-            self.elements, times, chunk, workers, velocities, geodetic, progress, keep=True
-        ):
+        blocks = (
+            iter_interpolated(
+                self.elements,
+                times,
+                tolerance_m=tolerance_m,
+                chunk=chunk,
+                workers=workers,
+                velocities=velocities,
+                geodetic=geodetic,
+                progress=progress,
+            )
+            if interpolate
+            else iter_blocks(
+                self.elements, times, chunk, workers, velocities, geodetic, progress, keep=True
+            )
+        )
+        for _start, block, e, r, v, geo in blocks:
             yield Ephemeris(
                 times=block,
                 positions_ecef_km=r.astype(dtype, copy=False),
@@ -270,6 +295,8 @@ class Constellation:
         geodetic: bool = False,
         chunk: int | None = None,
         progress: ProgressCallback | None = None,
+        interpolate: bool = False,
+        tolerance_m: float = DEFAULT_TOLERANCE_M,
     ) -> Ephemeris:
         """Propagate every satellite to ``times``; returns one :class:`Ephemeris` (S, T).
 
@@ -284,6 +311,14 @@ class Constellation:
         >>> eph = c.propagate(time_grid("2026-02-22T00:00Z", 60, 15))
         >>> eph.shape
         (4408, 5)
+
+        A day at 15 s, interpolated between SGP4 knots (within 10 m of plain SGP4):
+
+        >>> day, few = time_grid("2026-02-22T00:00Z", 86_400, 15), Constellation(c.elements[:100])
+        >>> fast, exact = few.propagate(day, interpolate=True), few.propagate(day)
+        >>> error_km = np.linalg.norm(fast.positions_ecef_km - exact.positions_ecef_km, axis=-1)
+        >>> bool(error_km.max() < 0.010)
+        True
         """
         times = check_times(times)
         dtype = check_dtype(dtype)
@@ -292,9 +327,23 @@ class Constellation:
         codes = np.empty((s, t), dtype=np.uint8)
         vel = np.empty((s, t, 3), dtype=dtype) if velocities else None
         geo = tuple(np.empty((s, t), dtype=dtype) for _ in range(3)) if geodetic else None
-        for at, block, e, r, v, g in iter_blocks(
-            self.elements, times, chunk, workers, velocities, geodetic, progress, keep=False
-        ):
+        blocks = (
+            iter_interpolated(
+                self.elements,
+                times,
+                tolerance_m=tolerance_m,
+                chunk=chunk,
+                workers=workers,
+                velocities=velocities,
+                geodetic=geodetic,
+                progress=progress,
+            )
+            if interpolate
+            else iter_blocks(
+                self.elements, times, chunk, workers, velocities, geodetic, progress, keep=False
+            )
+        )
+        for at, block, e, r, v, g in blocks:
             k = len(block)
             pos[:, at : at + k] = r
             codes[:, at : at + k] = e

@@ -367,6 +367,7 @@ class Engine:
         ]
         self.work = GroupWork(min(n, GROUP_SATS) * chunk)
         satrecs = elements.to_satrecs()
+        self.satrecs = satrecs  # one Satrec per satellite (for callers that need one alone)
         # an equal share of the satellites per worker, in groups of up to GROUP_SATS
         bounds = np.linspace(0, n, workers + 1).round().astype(int)
         self.parts = [
@@ -427,6 +428,17 @@ class Engine:
             geodetic,
         )
         return buffers.hand_out(steps) if keep else buffers.views(steps)
+
+    def compute(
+        self, block: np.ndarray, *, velocities: bool, geodetic: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Compute one block (any number of workers) and wait for it: working views
+        ``(e, r, v, geo)``, valid until the next call."""
+        if self.workers == 1:
+            return self.run(block, velocities=velocities, geodetic=geodetic, keep=False)
+        self.submit(block, 0, velocities, geodetic)
+        self.wait()
+        return self.pool[0].views(len(block))
 
     def submit(self, block: np.ndarray, slot: int, velocities: bool, geodetic: bool) -> None:
         """Start the workers on ``block``, writing into buffer set ``slot``."""
