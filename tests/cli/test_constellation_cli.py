@@ -352,3 +352,20 @@ def test_output_path_is_checked_before_any_work(capsys, tmp_path, monkeypatch, t
     assert main([*args, "--out", target]) == 1
     captured = capsys.readouterr()
     assert message in captured.err and "propagating" not in captured.err
+
+
+def test_propagate_interpolated_matches_plain_sgp4_within_the_tolerance(capsys, tmp_path):
+    common = ["constellation", "propagate", "--preset", "kuiper", "--duration", "2h"]
+    common += ["--start", "2026-02-22T00:00:00Z", "--step", "15s", "--json"]
+    assert main([*common, "--out", str(tmp_path / "exact.npz")]) == 0
+    assert json.loads(capsys.readouterr().out)["interpolated"] is False
+    args = [*common, "--out", str(tmp_path / "fast.npz"), "--interpolate", "--tolerance-m", "5"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["interpolated"] is True and data["tolerance_m"] == 5.0
+    exact = Ephemeris.from_npz(tmp_path / "exact.npz")
+    fast = Ephemeris.from_npz(tmp_path / "fast.npz")
+    err_m = np.linalg.norm(fast.positions_ecef_km - exact.positions_ecef_km, axis=-1) * 1e3
+    assert 0.0 < err_m.max() < 5.0
+    assert main([*args[:-1], "-3"]) == 1
+    assert "--tolerance-m must be a positive number" in capsys.readouterr().err

@@ -293,6 +293,18 @@ def propagate(
             "(otherwise asked, or refused when not interactive).",
         ),
     ] = False,
+    interpolate: Annotated[
+        bool,
+        typer.Option(
+            "--interpolate",
+            help="Run SGP4 at knots minutes apart and interpolate the steps between (10x "
+            "faster for dense grids; within --tolerance-m of plain SGP4).",
+        ),
+    ] = False,
+    tolerance_m: Annotated[
+        float,
+        typer.Option("--tolerance-m", help="Largest error --interpolate may add, metres."),
+    ] = 10.0,
     skip_invalid: SkipInvalidOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -311,6 +323,8 @@ def propagate(
     step_s = parse_duration(step)
     if workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
+    if not (np.isfinite(tolerance_m) and tolerance_m > 0):
+        raise InputError(f"--tolerance-m must be a positive number of metres, got {tolerance_m}")
     c = _from_args(file, preset, skip_invalid=skip_invalid, cluster=False)
     t0 = (
         parse_time(start)
@@ -337,6 +351,8 @@ def propagate(
             dtype=dtype,
             geodetic=out.suffix.lower() != ".npz",
             progress=bar,
+            interpolate=interpolate,
+            tolerance_m=tolerance_m,
         )
         write_stream(out, counted(blocks), times)
     elapsed = time.perf_counter() - t_begin
@@ -344,6 +360,8 @@ def propagate(
         "out": str(out),
         **run_summary(len(c), times, failed, step_s, elapsed, workers),
         "dtype": str(np.dtype(dtype)),
+        "interpolated": interpolate,
+        "tolerance_m": tolerance_m if interpolate else None,
         "bytes_estimated": estimate,
         "bytes_written": out.stat().st_size,
         **skip_report(c.elements),
