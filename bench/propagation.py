@@ -7,6 +7,10 @@ Prints one table: sat-steps per second and peak memory for
                  into preallocated buffers), without frames: isolates the frame + geodetic cost;
 * ``skyfence`` — ``Constellation.iter_propagate(..., geodetic=True)`` with 1 and 2 workers:
                  SGP4 + TEME→Earth-fixed + WGS84 geodetic, streamed block by block;
+* ``interp-1``  — ``iter_propagate(..., interpolate=True)`` (default tolerance 10 m), 1 worker:
+                 SGP4 at knots ~5 min apart, degree-7 interpolation of the Earth-fixed
+                 positions in between (no geodetic: positions are what ``raw`` gives too);
+* ``interp-geo`` — the same with ``geodetic=True``;
 * ``skyfield`` — ``EarthSatellite.at(times)`` per satellite + ITRS rotation, on a subset,
                  scaled to sat-steps per second.
 
@@ -25,6 +29,7 @@ Usage::
     .venv/bin/python bench/propagation.py --quick    # 1 h at 15 s (240 steps)
     .venv/bin/python bench/propagation.py --stages   # ns per sat-step per stage
     .venv/bin/python bench/propagation.py --parse    # reading the snapshot; refusing garbage
+    .venv/bin/python bench/propagation.py --accuracy # interpolation error against plain SGP4
 """
 
 from __future__ import annotations
@@ -107,6 +112,14 @@ def run_mode(mode: str, hours: float, repeat: int) -> dict:
         result["checksum"] = checksum
         return n_sats * n_steps
 
+    def interp(geodetic: bool) -> int:
+        c = Constellation(es)
+        checksum = 0.0
+        for part in c.iter_propagate(times, interpolate=True, geodetic=geodetic):
+            checksum += float(np.nansum(part.positions_ecef_km[:, -1, 2]))
+        result["checksum"] = checksum
+        return n_sats * n_steps
+
     def skyfield() -> int:
         from skyfield.api import EarthSatellite, load
         from skyfield.framelib import itrs
@@ -129,6 +142,8 @@ def run_mode(mode: str, hours: float, repeat: int) -> dict:
         "raw-groups": raw_groups,
         "skyfence-1": lambda: skyfence(1),
         "skyfence-2": lambda: skyfence(2),
+        "interp-1": lambda: interp(False),
+        "interp-geo": lambda: interp(True),
         "skyfield": skyfield,
     }[mode]
     best_wall = best_cpu = float("inf")
@@ -231,6 +246,37 @@ def _garbage_child(path: str) -> None:
     )
 
 
+def run_accuracy(hours: float, window_h: float = 3.0) -> None:
+    """Interpolated positions against plain SGP4 for every satellite of the snapshot, in
+    windows of ``window_h`` hours (so that both ephemerides fit in memory)."""
+    from skyfence.orbits import Constellation, ElementSet
+    from skyfence.orbits.interpolation import knot_step_s
+
+    es = ElementSet.from_file(SNAPSHOT)
+    c = Constellation(es)
+    times = _times(hours)
+    per = int(window_h * 3600 / 15)
+    print(
+        f"Interpolated vs plain SGP4, {len(es):,} satellites x {len(times):,} steps "
+        f"({hours:g} h at 15 s, in {window_h:g} h windows), Earth-fixed positions, metres"
+    )
+    print(f"{'tolerance':>10} {'knot step':>10} {'max':>8} {'p99.9':>8} {'median':>8}")
+    for tol in (1.0, 10.0, 100.0):
+        errors = []
+        for a in range(0, len(times), per):
+            window = times[a : a + per]
+            exact = c.propagate(window)
+            fast = c.propagate(window, interpolate=True, tolerance_m=tol)
+            err = np.linalg.norm(fast.positions_ecef_km - exact.positions_ecef_km, axis=-1)
+            assert np.array_equal(np.isnan(err), exact.error_codes != 0)
+            errors.append((err[np.isfinite(err)] * 1e3).astype(np.float32))
+        err = np.concatenate(errors)
+        print(
+            f"{tol:>10g} {knot_step_s(es, tol):>9.0f}s {err.max():>8.3f} "
+            f"{np.percentile(err, 99.9):>8.3f} {np.median(err):>8.3f}"
+        )
+
+
 def run_parse(repeat: int, garbage_mb: int) -> None:
     """Reading the snapshot (CPU ms, best of ``repeat``) against two baselines in the same run,
     and how fast a file of garbage is refused (fresh process: its own peak RSS)."""
@@ -297,6 +343,9 @@ def main() -> None:
     )
     parser.add_argument("--garbage-mb", type=int, default=200, help="size of the garbage file")
     parser.add_argument("--garbage-child", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--accuracy", action="store_true", help="interpolation error against plain SGP4"
+    )
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--hours", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -311,13 +360,24 @@ def main() -> None:
     if args.parse:
         run_parse(args.repeat or 20, args.garbage_mb)
         return
+    if args.accuracy:
+        run_accuracy(hours)
+        return
     if args.mode:
         print(json.dumps(run_mode(args.mode, hours, repeat)))
         return
     if not SNAPSHOT.exists():
         raise SystemExit(f"needs the real snapshot at {SNAPSHOT}")
     rows = []
-    for mode in ("raw", "raw-groups", "skyfence-1", "skyfence-2", "skyfield"):
+    for mode in (
+        "raw",
+        "raw-groups",
+        "skyfence-1",
+        "skyfence-2",
+        "interp-1",
+        "interp-geo",
+        "skyfield",
+    ):
         out = subprocess.run(
             [
                 sys.executable,
