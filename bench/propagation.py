@@ -7,6 +7,10 @@ Prints one table: sat-steps per second and peak memory for
                  into preallocated buffers), without frames: isolates the frame + geodetic cost;
 * ``skyfence`` — ``Constellation.iter_propagate(..., geodetic=True)`` with 1 and 2 workers:
                  SGP4 + TEME→Earth-fixed + WGS84 geodetic, streamed block by block;
+* ``interp-1``  — ``iter_propagate(..., interpolate=True)`` (default tolerance 10 m), 1 worker:
+                 SGP4 at knots ~5 min apart, degree-7 interpolation of the Earth-fixed
+                 positions in between (no geodetic: positions are what ``raw`` gives too);
+* ``interp-geo`` — the same with ``geodetic=True``;
 * ``skyfield`` — ``EarthSatellite.at(times)`` per satellite + ITRS rotation, on a subset,
                  scaled to sat-steps per second.
 
@@ -24,6 +28,8 @@ Usage::
     .venv/bin/python bench/propagation.py            # 24 h at 15 s (5,760 steps)
     .venv/bin/python bench/propagation.py --quick    # 1 h at 15 s (240 steps)
     .venv/bin/python bench/propagation.py --stages   # ns per sat-step per stage
+    .venv/bin/python bench/propagation.py --parse    # reading the snapshot; refusing garbage
+    .venv/bin/python bench/propagation.py --accuracy # interpolation error against plain SGP4
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ def _times(hours: float):
 
 def run_mode(mode: str, hours: float, repeat: int) -> dict:
     from skyfence.orbits import Constellation, ElementSet
-    from skyfence.orbits.constellation import propagation_chunk_steps
+    from skyfence.orbits.propagation import propagation_chunk_steps
     from skyfence.timeutil import to_jd_pair
 
     es = ElementSet.from_file(SNAPSHOT)
@@ -78,12 +84,12 @@ def run_mode(mode: str, hours: float, repeat: int) -> dict:
     def raw_groups() -> int:
         from sgp4.api import SatrecArray
 
-        from skyfence.orbits.constellation import _GROUP_SATS
+        from skyfence.orbits.propagation import GROUP_SATS
 
         sats = es.to_satrecs()
         groups = [
-            (slice(a, a + _GROUP_SATS), SatrecArray(sats[a : a + _GROUP_SATS]))
-            for a in range(0, n_sats, _GROUP_SATS)
+            (slice(a, a + GROUP_SATS), SatrecArray(sats[a : a + GROUP_SATS]))
+            for a in range(0, n_sats, GROUP_SATS)
         ]
         e_flat = np.empty(n_sats * chunk, np.uint8)
         r_flat = np.empty(n_sats * chunk * 3)
@@ -103,6 +109,14 @@ def run_mode(mode: str, hours: float, repeat: int) -> dict:
         checksum = 0.0
         for part in c.iter_propagate(times, workers=workers, geodetic=True):
             checksum += float(np.nansum(part.altitude_km[:, -1]))
+        result["checksum"] = checksum
+        return n_sats * n_steps
+
+    def interp(geodetic: bool) -> int:
+        c = Constellation(es)
+        checksum = 0.0
+        for part in c.iter_propagate(times, interpolate=True, geodetic=geodetic):
+            checksum += float(np.nansum(part.positions_ecef_km[:, -1, 2]))
         result["checksum"] = checksum
         return n_sats * n_steps
 
@@ -128,6 +142,8 @@ def run_mode(mode: str, hours: float, repeat: int) -> dict:
         "raw-groups": raw_groups,
         "skyfence-1": lambda: skyfence(1),
         "skyfence-2": lambda: skyfence(2),
+        "interp-1": lambda: interp(False),
+        "interp-geo": lambda: interp(True),
         "skyfield": skyfield,
     }[mode]
     best_wall = best_cpu = float("inf")
@@ -148,13 +164,13 @@ def run_mode(mode: str, hours: float, repeat: int) -> dict:
 def run_stages(repeat: int, blocks: int = 8) -> None:
     """Print ns per sat-step for each stage of the per-group loop, best of ``repeat``."""
     from skyfence.orbits import Constellation, ElementSet
-    from skyfence.orbits.constellation import (
-        _GROUP_SATS,
-        _compute_block,
-        _Engine,
+    from skyfence.orbits.frames import gmst_rad
+    from skyfence.orbits.propagation import (
+        GROUP_SATS,
+        Engine,
+        compute_block,
         propagation_chunk_steps,
     )
-    from skyfence.orbits.frames import gmst_rad
     from skyfence.timeutil import to_jd_pair
 
     es = ElementSet.from_file(SNAPSHOT)
@@ -166,7 +182,7 @@ def run_stages(repeat: int, blocks: int = 8) -> None:
         jd, fr = to_jd_pair(times[a : a + chunk])
         jobs.append((len(jd), jd, fr, gmst_rad(jd, fr)))
     sat_steps = n_sats * len(times)
-    with _Engine(es, chunk, 1) as engine:
+    with Engine(es, chunk, 1) as engine:
         groups, buffers, work = engine.parts[0], engine.pool[0], engine.work
 
         def sgp4_only() -> None:
@@ -179,7 +195,7 @@ def run_stages(repeat: int, blocks: int = 8) -> None:
 
         def loop(geodetic: bool) -> None:
             for steps, jd, fr, gmst in jobs:
-                _compute_block(groups, buffers, work, steps, jd, fr, gmst, False, geodetic)
+                compute_block(groups, buffers, work, steps, jd, fr, gmst, False, geodetic)
 
         def stream() -> None:
             for part in Constellation(es).iter_propagate(times, geodetic=True):
@@ -203,7 +219,7 @@ def run_stages(repeat: int, blocks: int = 8) -> None:
         f"({len(jobs)} blocks of {chunk}), best of {repeat}"
     )
     rows = [
-        (f"SGP4 ({_GROUP_SATS}-satellite groups, preallocated buffers)", cost["sgp4"]),
+        (f"SGP4 ({GROUP_SATS}-satellite groups, preallocated buffers)", cost["sgp4"]),
         ("+ TEME -> Earth-fixed rotation, NaN rows", cost["rotated"] - cost["sgp4"]),
         ("+ WGS84 geodetic", cost["geodetic"] - cost["rotated"]),
         ("= per-group loop", cost["geodetic"]),
@@ -214,6 +230,107 @@ def run_stages(repeat: int, blocks: int = 8) -> None:
         print(f"  {label:<52} {ns:7.1f}")
 
 
+def _garbage_child(path: str) -> None:
+    """Read a garbage file in this (fresh) process; print seconds, peak RSS and the error."""
+    from skyfence.errors import ParseError
+    from skyfence.orbits import ElementSet
+
+    t0 = time.perf_counter()
+    try:
+        ElementSet.from_file(path)
+        outcome = "read (no error!)"
+    except ParseError as exc:
+        outcome = str(exc)[:70]
+    print(
+        json.dumps({"seconds": time.perf_counter() - t0, "rss": _peak_rss_mb(), "error": outcome})
+    )
+
+
+def run_accuracy(hours: float, window_h: float = 3.0) -> None:
+    """Interpolated positions against plain SGP4 for every satellite of the snapshot, in
+    windows of ``window_h`` hours (so that both ephemerides fit in memory)."""
+    from skyfence.orbits import Constellation, ElementSet
+    from skyfence.orbits.interpolation import knot_step_s
+
+    es = ElementSet.from_file(SNAPSHOT)
+    c = Constellation(es)
+    times = _times(hours)
+    per = int(window_h * 3600 / 15)
+    print(
+        f"Interpolated vs plain SGP4, {len(es):,} satellites x {len(times):,} steps "
+        f"({hours:g} h at 15 s, in {window_h:g} h windows), Earth-fixed positions, metres"
+    )
+    print(f"{'tolerance':>10} {'knot step':>10} {'max':>8} {'p99.9':>8} {'median':>8}")
+    for tol in (1.0, 10.0, 100.0):
+        errors = []
+        for a in range(0, len(times), per):
+            window = times[a : a + per]
+            exact = c.propagate(window)
+            fast = c.propagate(window, interpolate=True, tolerance_m=tol)
+            err = np.linalg.norm(fast.positions_ecef_km - exact.positions_ecef_km, axis=-1)
+            assert np.array_equal(np.isnan(err), exact.error_codes != 0)
+            errors.append((err[np.isfinite(err)] * 1e3).astype(np.float32))
+        err = np.concatenate(errors)
+        print(
+            f"{tol:>10g} {knot_step_s(es, tol):>9.0f}s {err.max():>8.3f} "
+            f"{np.percentile(err, 99.9):>8.3f} {np.median(err):>8.3f}"
+        )
+
+
+def run_parse(repeat: int, garbage_mb: int) -> None:
+    """Reading the snapshot (CPU ms, best of ``repeat``) against two baselines in the same run,
+    and how fast a file of garbage is refused (fresh process: its own peak RSS)."""
+    import tempfile
+
+    from sgp4.api import Satrec
+
+    from skyfence.orbits import ElementSet
+
+    def best(fn) -> float:
+        out = float("inf")
+        for _ in range(repeat):
+            t0 = time.process_time()
+            fn()
+            out = min(out, time.process_time() - t0)
+        return out * 1000
+
+    def sgp4_reader() -> None:
+        lines = SNAPSHOT.read_text().splitlines()
+        for k in range(0, len(lines) - 2, 3):
+            Satrec.twoline2rv(lines[k + 1], lines[k + 2])
+
+    n = len(ElementSet.from_file(SNAPSHOT))
+    rows = [
+        (
+            "read + decode + splitlines only (floor)",
+            best(lambda: SNAPSHOT.read_text().splitlines()),
+        ),
+        ("sgp4 Satrec.twoline2rv per record (baseline)", best(sgp4_reader)),
+        ("skyfence ElementSet.from_file", best(lambda: ElementSet.from_file(SNAPSHOT))),
+    ]
+    base = rows[1][1]
+    print(f"Reading {SNAPSHOT.name} ({n:,} records), CPU ms, best of {repeat}")
+    for label, ms in rows:
+        print(f"  {label:<46} {ms:8.1f}  {ms / base:5.2f} x baseline")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "garbage.tle"
+        line = b"1 " + b"x7-.3 g0dg7.27g4d.1j54a " * 2 + b"4\n"
+        with open(path, "wb") as fh:
+            for _ in range(garbage_mb * 1_000_000 // (len(line) * 1000)):
+                fh.write(line * 1000)
+        out = subprocess.run(
+            [sys.executable, __file__, "--garbage-child", str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(
+        f"A {garbage_mb} MB file of garbage TLE lines: refused in {r['seconds'] * 1000:.0f} ms, "
+        f"peak RSS {r['rss']:.0f} MB: {r['error']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 h instead of 24 h")
@@ -221,6 +338,14 @@ def main() -> None:
         "--repeat", type=int, help="best of N runs per mode (default 3 quick, 1 full)"
     )
     parser.add_argument("--stages", action="store_true", help="ns per sat-step per stage")
+    parser.add_argument(
+        "--parse", action="store_true", help="reading the snapshot, and refusing garbage"
+    )
+    parser.add_argument("--garbage-mb", type=int, default=200, help="size of the garbage file")
+    parser.add_argument("--garbage-child", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--accuracy", action="store_true", help="interpolation error against plain SGP4"
+    )
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--hours", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -229,13 +354,30 @@ def main() -> None:
     if args.stages:
         run_stages(repeat)
         return
+    if args.garbage_child:
+        _garbage_child(args.garbage_child)
+        return
+    if args.parse:
+        run_parse(args.repeat or 20, args.garbage_mb)
+        return
+    if args.accuracy:
+        run_accuracy(hours)
+        return
     if args.mode:
         print(json.dumps(run_mode(args.mode, hours, repeat)))
         return
     if not SNAPSHOT.exists():
         raise SystemExit(f"needs the real snapshot at {SNAPSHOT}")
     rows = []
-    for mode in ("raw", "raw-groups", "skyfence-1", "skyfence-2", "skyfield"):
+    for mode in (
+        "raw",
+        "raw-groups",
+        "skyfence-1",
+        "skyfence-2",
+        "interp-1",
+        "interp-geo",
+        "skyfield",
+    ):
         out = subprocess.run(
             [
                 sys.executable,

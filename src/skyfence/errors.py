@@ -40,11 +40,23 @@ class InputError(SkyfenceError, ValueError):
 
 
 class ParseError(InputError):
-    """A file or text could not be parsed. ``source`` and ``line`` say where."""
+    """A file or text could not be parsed. ``source`` and ``line`` say where.
+
+    ``hint``, when given, is how to get past the error from the caller's side (``pass
+    on_invalid='skip' to ...``); it ends the message. A front end whose user cannot pass
+    that argument (the CLI) replaces it with its own words through :meth:`with_hint`.
+    """
 
     code = "parse_error"
 
-    def __init__(self, message: str, *, source: str | None = None, line: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ):
         where = ""
         if source is not None and line is not None:
             where = f"{source} line {line}: "
@@ -52,10 +64,15 @@ class ParseError(InputError):
             where = f"{source}: "
         elif line is not None:
             where = f"line {line}: "
-        super().__init__(where + message)
+        super().__init__(where + message + (f"; {hint}" if hint else ""))
         self.source = source
         self.line = line
         self.reason = message
+        self.hint = hint
+
+    def with_hint(self, hint: str | None) -> ParseError:
+        """The same error with ``hint`` in place of its own."""
+        return type(self)(self.reason, source=self.source, line=self.line, hint=hint)
 
 
 class ConfigurationError(InputError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -10,6 +11,8 @@ import pytest
 
 from skyfence.cli.main import main
 from skyfence.orbits import Ephemeris
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "elements"
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +207,165 @@ def test_demo_default_human_output(capsys, tmp_path):
 def test_demo_bad_preset(capsys):
     assert main(["demo", "--preset", "iridium"]) == 1
     assert "choose one of" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- --skip-invalid
+
+
+@pytest.fixture()
+def one_bad_checksum(tmp_path):
+    """The golden 4-satellite 3LE with line 2 of the first record's checksum broken."""
+    lines = (GOLDEN / "starlink-4.3le").read_text().splitlines()
+    good = lines[1][68]
+    lines[1] = lines[1][:68] + str((int(good) + 1) % 10)
+    path = tmp_path / "bad.3le"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("command", ["describe", "propagate", "convert"])
+def test_a_bad_record_names_the_cli_flag_not_the_python_argument(
+    capsys, tmp_path, one_bad_checksum, command
+):
+    args = {
+        "describe": ["describe", str(one_bad_checksum)],
+        "propagate": ["propagate", str(one_bad_checksum), "--out", str(tmp_path / "e.npz")],
+        "convert": ["convert", str(one_bad_checksum), str(tmp_path / "c.json")],
+    }[command]
+    assert main(["constellation", *args]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.3le line 2: checksum is" in err
+    assert "pass --skip-invalid" in err and "on_invalid" not in err
+    assert not (tmp_path / "e.npz").exists() and not (tmp_path / "c.json").exists()
+
+
+@pytest.mark.parametrize("command", ["describe", "propagate", "convert"])
+def test_skip_invalid_reports_what_was_skipped(capsys, tmp_path, one_bad_checksum, command):
+    args = {
+        "describe": ["describe", str(one_bad_checksum)],
+        "propagate": [
+            "propagate",
+            str(one_bad_checksum),
+            "--out",
+            str(tmp_path / "e.npz"),
+            "--duration",
+            "1m",
+        ],
+        "convert": ["convert", str(one_bad_checksum), str(tmp_path / "c.json")],
+    }[command]
+    assert main(["constellation", *args, "--skip-invalid", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["invalid_skipped"] == 1 and data["duplicates_dropped"] == 0
+    (skipped,) = data["skipped"]
+    assert skipped["line"] == 2 and skipped["record"] == 1 and skipped["norad_id"] == 44714
+    assert skipped["reason"].startswith("checksum is")
+    assert main(["constellation", *args, "--skip-invalid"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "skipped 1 invalid element-set record: line 2 (NORAD 44714): checksum is" in out
+
+
+def test_a_problem_with_the_whole_file_has_no_skip_hint(capsys, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\nworld\n")
+    assert main(["constellation", "describe", str(path), "--skip-invalid"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot tell the format" in err and "--skip-invalid" not in err
+
+
+def test_load_constellation_helper_for_other_commands(one_bad_checksum):
+    from skyfence.cli.constellation import load_constellation, skip_report
+    from skyfence.errors import NotFoundError, ParseError
+
+    assert len(load_constellation("kuiper")) == 3236
+    assert len(load_constellation(" Starlink-Gen1 ")) == 4408
+    with pytest.raises(ParseError, match="pass --skip-invalid$"):
+        load_constellation(str(one_bad_checksum))
+    c = load_constellation(one_bad_checksum, skip_invalid=True, cluster=False)
+    assert len(c) == 3 and skip_report(c.elements)["invalid_skipped"] == 1
+    with pytest.raises(NotFoundError, match="neither a preset"):
+        load_constellation("iridium")
+
+
+# ---------------------------------------------------------------- propagate: size and path
+
+
+def test_a_huge_output_is_refused_before_any_work_without_yes(capsys, tmp_path):
+    out = tmp_path / "month.parquet"
+    args = ["constellation", "propagate", "--preset", "starlink-gen1", "--out", str(out)]
+    assert main([*args, "--duration", "30d", "--step", "1s"]) == 1
+    captured = capsys.readouterr()
+    # 4,408 satellites x 2,592,001 steps x 55 bytes per sat-step (Parquet, float64)
+    assert "would be about 628.4 GB (4,408 satellites × 2,592,001 steps)" in captured.err
+    assert "pass --yes" in captured.err and captured.err.count("\n") == 1
+    assert "propagating" not in captured.err and not out.exists()
+
+
+def test_large_output_asks_on_a_terminal_and_yes_skips_the_question(capsys, tmp_path, monkeypatch):
+    from skyfence.cli import constellation as cli
+
+    monkeypatch.setattr(cli, "LARGE_OUTPUT_BYTES", 1000)  # so that a small run counts as large
+    out = tmp_path / "k.npz"
+    args = [
+        "constellation",
+        "propagate",
+        "--preset",
+        "kuiper",
+        "--duration",
+        "1m",
+        "--out",
+        str(out),
+    ]
+    asked = []
+    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setattr(cli.typer, "confirm", lambda text, **kw: asked.append(text) or False)
+    assert main(args) == 1
+    assert "nothing written (answered no)" in capsys.readouterr().err and not out.exists()
+    assert "would be about 0.0 GB (3,236 satellites × 5 steps). Write it?" in asked[0]
+    monkeypatch.setattr(cli.typer, "confirm", lambda text, **kw: True)
+    assert main(args) == 0 and out.exists()
+    out.unlink()
+    monkeypatch.setattr(cli, "_interactive", lambda: False)
+    assert main(args) == 1 and "pass --yes" in capsys.readouterr().err
+    assert main([*args, "--yes", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["bytes_estimated"] == 23 * 3236 * 5  # npz, float64
+    assert abs(data["bytes_written"] - data["bytes_estimated"]) < 0.2 * data["bytes_estimated"]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("missing/e.npz", "does not exist"),
+        ("a-file.txt/e.npz", "'a-file.txt' is not a directory"),
+        ("a-dir", "it is a directory"),
+        ("/sys/e.npz", "is not writable"),
+    ],
+)
+def test_output_path_is_checked_before_any_work(capsys, tmp_path, monkeypatch, target, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file.txt").write_text("x")
+    (tmp_path / "a-dir.npz").mkdir()
+    target = "a-dir.npz" if target == "a-dir" else target
+    if target.startswith("/sys") and not Path("/sys").is_dir():
+        pytest.skip("no /sys on this system")
+    args = ["constellation", "propagate", "--preset", "starlink-gen1", "--duration", "1d"]
+    assert main([*args, "--out", target]) == 1
+    captured = capsys.readouterr()
+    assert message in captured.err and "propagating" not in captured.err
+
+
+def test_propagate_interpolated_matches_plain_sgp4_within_the_tolerance(capsys, tmp_path):
+    common = ["constellation", "propagate", "--preset", "kuiper", "--duration", "2h"]
+    common += ["--start", "2026-02-22T00:00:00Z", "--step", "15s", "--json"]
+    assert main([*common, "--out", str(tmp_path / "exact.npz")]) == 0
+    assert json.loads(capsys.readouterr().out)["interpolated"] is False
+    args = [*common, "--out", str(tmp_path / "fast.npz"), "--interpolate", "--tolerance-m", "5"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["interpolated"] is True and data["tolerance_m"] == 5.0
+    exact = Ephemeris.from_npz(tmp_path / "exact.npz")
+    fast = Ephemeris.from_npz(tmp_path / "fast.npz")
+    err_m = np.linalg.norm(fast.positions_ecef_km - exact.positions_ecef_km, axis=-1) * 1e3
+    assert 0.0 < err_m.max() < 5.0
+    assert main([*args[:-1], "-3"]) == 1
+    assert "--tolerance-m must be a positive number" in capsys.readouterr().err

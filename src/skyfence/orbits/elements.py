@@ -5,8 +5,9 @@ per day, epochs as UTC ``datetime64[ns]``. The element values are the Kozai/Brou
 elements that TLEs and CCSDS OMM (``MEAN_ELEMENT_THEORY = SGP4``) carry; they are turned into
 ``sgp4`` ``Satrec`` objects with the WGS72 constants that element sets are fitted with.
 
-Parsers and writers live in :mod:`skyfence.orbits.formats`; ``ElementSet.from_file`` and
-``ElementSet.from_text`` delegate to them.
+Parsers and writers live in :mod:`skyfence.orbits.formats`, which reads files into columns
+and knows nothing of this class; :func:`parse_elements` and :func:`read_elements` (and
+``ElementSet.from_text`` / ``from_file``) build the element set from those columns.
 """
 
 from __future__ import annotations
@@ -17,14 +18,23 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from skyfence.errors import InputError
+from skyfence.errors import InputError, ParseError
+from skyfence.orbits.formats import (
+    ParsedElements,
+    ParseReport,
+    SkippedRecord,
+    format_elements,
+    parse_columns,
+    read_columns,
+    write_elements,
+)
+from skyfence.orbits.physics import EARTH_EQUATORIAL_RADIUS_KM
+from skyfence.orbits.physics import semi_major_axis_km as _semi_major_axis_km
 
 if TYPE_CHECKING:
     from sgp4.api import SatrecArray
 
-    from skyfence.orbits.formats import ParseReport, SkippedRecord
-
-__all__ = ["ElementSet"]
+__all__ = ["ElementSet", "parse_elements", "read_elements"]
 
 _ARRAY_FIELDS = (
     "names",
@@ -207,17 +217,13 @@ class ElementSet:
         (1 - e²)^1.5`` (WGS72 constants) and reports ``a = (xke / n'')^(2/3)`` earth radii;
         the tests compare this with ``Satrec.a`` to 1e-12.
         """
-        from skyfence.orbits.physics import semi_major_axis_km
-
-        return semi_major_axis_km(
+        return _semi_major_axis_km(
             self.mean_motion_rev_per_day, self.eccentricity, self.inclination_deg
         )
 
     @property
     def mean_altitude_km(self) -> np.ndarray:
         """Semi-major axis minus the equatorial radius (WGS84), km: the usual 'altitude'."""
-        from skyfence.orbits.physics import EARTH_EQUATORIAL_RADIUS_KM
-
         return self.semi_major_axis_km - EARTH_EQUATORIAL_RADIUS_KM
 
     # --------------------------------------------------------------- sgp4
@@ -295,10 +301,8 @@ class ElementSet:
 
         ``on_invalid="skip"`` leaves invalid records out and lists them in :attr:`skipped`;
         older duplicates of a NORAD id are dropped (``duplicates="newest"``) and counted in
-        :attr:`duplicates_dropped`. See :func:`skyfence.orbits.formats.parse_elements`.
+        :attr:`duplicates_dropped`. See :func:`parse_elements`.
         """
-        from skyfence.orbits.formats import read_elements
-
         return read_elements(
             path,
             format=format,
@@ -318,7 +322,7 @@ class ElementSet:
         duplicates: Literal["newest", "keep"] = "newest",
         verify_checksum: bool = True,
     ) -> ElementSet:
-        """Parse element sets from a string; see :func:`skyfence.orbits.formats.parse_elements`.
+        """Parse element sets from a string; see :func:`parse_elements`.
 
         Examples
         --------
@@ -327,8 +331,6 @@ class ElementSet:
         >>> len(es), es.report.format, str(es.epochs[0])
         (1, 'tle', '2008-09-20T12:25:40.104192000')
         """
-        from skyfence.orbits.formats import parse_elements
-
         return parse_elements(
             text,
             format=format,
@@ -340,8 +342,6 @@ class ElementSet:
 
     def to_text(self, format: str) -> str:
         """The set as text in one of ``tle``, ``3le``, ``omm-json``, ``omm-csv``, ``omm-xml``."""
-        from skyfence.orbits.formats import format_elements
-
         return format_elements(self, format)
 
     def to_file(self, path: str | Path, *, format: str | None = None) -> Path:
@@ -349,6 +349,88 @@ class ElementSet:
 
         Suffixes: ``.tle``/``.txt`` TLE, ``.3le`` 3LE, ``.json``, ``.csv``, ``.xml`` OMM.
         """
-        from skyfence.orbits.formats import write_elements
-
         return write_elements(self, path, format=format)
+
+
+# ---------------------------------------------------------------------- readers
+
+
+def _from_parsed(parsed: ParsedElements) -> ElementSet:
+    try:
+        return ElementSet(**parsed.columns, source=parsed.report.source, report=parsed.report)
+    except InputError as exc:  # pragma: no cover - records are validated by the readers
+        raise ParseError(str(exc), source=parsed.report.source) from None
+
+
+def parse_elements(
+    text: str | bytes,
+    *,
+    format: str | None = None,
+    on_invalid: Literal["raise", "skip"] = "raise",
+    source: str = "<text>",
+    duplicates: Literal["newest", "keep"] = "newest",
+    verify_checksum: bool = True,
+) -> ElementSet:
+    """Parse element sets from text in any of :data:`skyfence.orbits.formats.FORMATS`.
+
+    Parameters
+    ----------
+    text : str or bytes
+        The content (bytes are decoded as UTF-8; a byte-order mark is ignored).
+    format : str, optional
+        One of ``tle``, ``3le``, ``omm-json``, ``omm-csv``, ``omm-xml`` (also ``json``,
+        ``csv``, ``xml``); detected from the content when omitted.
+    on_invalid : {"raise", "skip"}
+        ``"raise"``: the first invalid record raises :class:`~skyfence.errors.ParseError`
+        naming the source, line and reason. ``"skip"``: invalid records are left out and
+        listed in ``result.report.skipped``.
+    source : str
+        Name used in messages and in the report.
+    duplicates : {"newest", "keep"}
+        ``"newest"`` keeps, per NORAD id, the record with the newest epoch (the later one in
+        the file on a tie) and lists the others in ``result.report.duplicates``; ``"keep"``
+        keeps every record.
+    verify_checksum : bool
+        Check TLE checksums (default). ``False`` accepts lines with wrong checksums, as the
+        reference SGP4 code does for its verification file.
+
+    Returns
+    -------
+    ElementSet
+        The valid records in file order, with ``report`` set to a
+        :class:`~skyfence.orbits.formats.ParseReport`.
+    """
+    return _from_parsed(
+        parse_columns(
+            text,
+            format=format,
+            on_invalid=on_invalid,
+            source=source,
+            duplicates=duplicates,
+            verify_checksum=verify_checksum,
+        )
+    )
+
+
+def read_elements(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    on_invalid: Literal["raise", "skip"] = "raise",
+    duplicates: Literal["newest", "keep"] = "newest",
+    verify_checksum: bool = True,
+) -> ElementSet:
+    """Read an element-set file; see :func:`parse_elements` for the parameters.
+
+    The format is detected from the content (not the suffix) unless ``format`` is given.
+    A missing file raises :class:`~skyfence.errors.NotFoundError`.
+    """
+    return _from_parsed(
+        read_columns(
+            path,
+            format=format,
+            on_invalid=on_invalid,
+            duplicates=duplicates,
+            verify_checksum=verify_checksum,
+        )
+    )
