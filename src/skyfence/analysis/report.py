@@ -18,18 +18,13 @@ import h3
 import numpy as np
 
 from skyfence.errors import InputError
+from skyfence.jsonable import to_jsonable
 
 if TYPE_CHECKING:
     from skyfence.analysis.coverage import Coverage
     from skyfence.analysis.whatif import WhatIfReport
 
 __all__ = ["write_whatif_report", "plot_coverage_map", "plot_rtt", "report_dirname"]
-
-
-def _jsonable(obj: Any) -> Any:
-    from skyfence.cli._common import to_jsonable
-
-    return to_jsonable(obj)
 
 
 def report_dirname(action: str, expression: str, start_iso: str) -> str:
@@ -371,7 +366,8 @@ def write_whatif_report(report: WhatIfReport, out_dir: str | Path) -> dict[str, 
         (tmp / "report.md").write_text(render_markdown(title, sections), encoding="utf-8")
         (tmp / "report.html").write_text(render_html(title, sections), encoding="utf-8")
         (tmp / "report.json").write_text(
-            json.dumps(_jsonable(report.to_dict()), indent=2, ensure_ascii=False), encoding="utf-8"
+            json.dumps(to_jsonable(report.to_dict()), indent=2, ensure_ascii=False),
+            encoding="utf-8",
         )
         report.coverage.to_geojson(tmp / "cells.geojson")
         os.chmod(tmp, 0o755)
