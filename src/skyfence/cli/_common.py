@@ -55,6 +55,7 @@ __all__ = [
     "PopMapOpt",
     "PopsOpt",
     "ProgressCallback",
+    "ProgressFeed",
     "click_exceptions",
     "console",
     "emit",
@@ -138,13 +139,43 @@ def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -
         human(data)
 
 
+class ProgressFeed:
+    """The callback :func:`progress_bar` yields: ``feed(done, total)`` moves the bar, and
+    ``feed.stage(name)`` starts a new bar for the next stage of the work.
+
+    Nothing is drawn until the first ``feed(done, total)``, so an error found before the work
+    starts is the only thing on stderr.
+    """
+
+    def __init__(self, bar: Progress | None, description: str) -> None:
+        self._bar = bar
+        self._description = description
+        self._task: Any = None
+        self.started = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            return
+        if not self.started:
+            self._bar.start()
+            self.started = True
+        if self._task is None:
+            self._task = self._bar.add_task(self._description, total=None)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def stage(self, description: str) -> None:
+        """The next updates belong to a new stage called ``description``."""
+        self._description = description
+        self._task = None
+
+
 @contextmanager
-def progress_bar(description: str, *, enabled: bool = True) -> Iterator[ProgressCallback]:
-    """A rich progress bar on stderr; yields a callback ``(done, total)`` to feed it."""
+def progress_bar(description: str, *, enabled: bool = True) -> Iterator[ProgressFeed]:
+    """A rich progress bar on stderr; yields a :class:`ProgressFeed` ``(done, total)``."""
     if not enabled:
-        yield lambda done, total: None
+        yield ProgressFeed(None, description)
         return
-    with Progress(
+    bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -152,10 +183,10 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Progress
         TimeRemainingColumn(),
         console=err_console,
         transient=False,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
+    )
+    feed = ProgressFeed(bar, description)
+    try:
+        yield feed
+    finally:
+        if feed.started:
+            bar.stop()
