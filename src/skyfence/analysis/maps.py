@@ -247,6 +247,42 @@ def _cell_collection(cells: np.ndarray, quantity: MapQuantity) -> tuple[Any, dic
     return polys, bar
 
 
+def _cells_frame(
+    lat_lon: np.ndarray, region_geometry: Any, switched_off: Sequence[Region]
+) -> tuple[tuple[float, ...], int]:
+    """The map frame around the cells (their bulk: far-off islands of a country such as
+    Norway's Bouvet Island would shrink the rest to a dot), and how many cells it leaves out.
+
+    Switched-off areas are framed where they are near the cells.
+    """
+    parts: list[tuple[float, ...]] = []
+    left_out = 0
+    if len(lat_lon):
+        q = (1.0, 99.0) if len(lat_lon) >= 50 else (0.0, 100.0)
+        x0, x1 = (float(v) for v in np.percentile(lat_lon[:, 1], q))
+        y0, y1 = (float(v) for v in np.percentile(lat_lon[:, 0], q))
+        pad = 0.5
+        left_out = int(
+            np.count_nonzero(
+                (lat_lon[:, 1] < x0 - pad) | (lat_lon[:, 1] > x1 + pad)
+                | (lat_lon[:, 0] < y0 - pad) | (lat_lon[:, 0] > y1 + pad)
+            )
+        )  # fmt: skip
+        parts.append((x0, y0, x1, y1))
+    elif region_geometry is not None and not region_geometry.is_empty:
+        parts.append(tuple(float(v) for v in region_geometry.bounds))
+    if not parts:
+        parts.append((-10.0, -10.0, 10.0, 10.0))
+    near = shapely.box(*_frame(parts[0], 3.0))
+    for off in switched_off:
+        edge = shapely.intersection(off.geometry, near)  # a large exclusion: only its near part
+        if not edge.is_empty:
+            parts.append(tuple(float(v) for v in edge.bounds))
+    arr = np.asarray(parts)
+    box = (arr[:, 0].min(), arr[:, 1].min(), arr[:, 2].max(), arr[:, 3].max())
+    return _frame(box, 1.0), left_out
+
+
 # ----------------------------------------------------------------------------- coverage maps
 def coverage_map_figure(
     cells: np.ndarray,
@@ -275,23 +311,7 @@ def coverage_map_figure(
     fig = _new_figure(8.0, 7.0)
     ax = fig.add_subplot()
     lat_lon = np.array([h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cells]).reshape(-1, 2)
-    parts = [
-        (float(lat_lon[:, 1].min()), float(lat_lon[:, 0].min()),
-         float(lat_lon[:, 1].max()), float(lat_lon[:, 0].max()))
-    ] if len(lat_lon) else []  # fmt: skip
-    near = shapely.box(*_frame(tuple(np.asarray(parts).min(axis=0)[:2]) + tuple(
-        np.asarray(parts).max(axis=0)[2:]), 3.0)) if parts else None  # fmt: skip
-    for geometry in (region_geometry, *[off.geometry for off in switched_off]):
-        if geometry is None or geometry.is_empty:
-            continue
-        if geometry is not region_geometry and near is not None:
-            geometry = shapely.intersection(geometry, near)  # a large exclusion: only its edge
-        if not geometry.is_empty:
-            parts.append(tuple(float(v) for v in geometry.bounds))
-    if not parts:
-        parts.append((-10.0, -10.0, 10.0, 10.0))
-    arr = np.asarray(parts)
-    frame = _frame((arr[:, 0].min(), arr[:, 1].min(), arr[:, 2].max(), arr[:, 3].max()), 1.0)
+    frame, left_out = _cells_frame(lat_lon, region_geometry, switched_off)
     _basemap(ax, frame, w)
     polys, bar = _cell_collection(cells, quantity)
     ax.add_collection(polys)
@@ -332,10 +352,15 @@ def coverage_map_figure(
                                   linestyle="none", markersize=8, label=label))  # fmt: skip
     ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
     _finish(ax, frame, f"{title}\n{quantity.note}" if title else quantity.note)
+    notes = []
+    if left_out:
+        notes.append(f"{left_out} far-off cell(s) not in view")
     if outside:
-        fig.text(0.01, 0.01, "gateways outside the map: " + ", ".join(outside), fontsize=7)
-    fig.text(0.99, 0.01, f"boundaries: {w.worldview}", fontsize=6, ha="right")
-    fig.tight_layout(rect=(0.0, 0.03, 1.0, 1.0))
+        notes.append("gateways outside the map: " + ", ".join(outside))
+    if notes:
+        fig.text(0.01, 0.035, "; ".join(notes), fontsize=7)
+    fig.text(0.01, 0.01, f"boundaries: {w.worldview}", fontsize=6)
+    fig.tight_layout(rect=(0.0, 0.05, 1.0, 1.0))
     return fig
 
 
