@@ -197,6 +197,10 @@ def test_output_paths_are_checked_before_the_work(capsys, tmp_path, args):
         (["links", "terminal", "0", "0", "--slot", "0s"], "--slot must be > 0"),
         (["region", "show", "TW", "--png", "tw.jpg"], "tw.jpg"),
         (["region", "list", "--boundaries", "/no/such.geojson"], "/no/such.geojson"),
+        (["whatif", "activate", "TW", "--window", "100000d"], "more than 1,000,000"),
+        (["whatif", "activate", "UA", "--window", "100d"], "cell-steps"),
+        (["links", "terminal", "0", "0", "--duration", "30d"], "satellite-steps"),
+        (["demo", "--duration", "30d"], "satellite-steps"),
     ],
 )
 def test_invalid_input_exits_1_with_one_line(capsys, tmp_path, monkeypatch, args, message):

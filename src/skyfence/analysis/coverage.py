@@ -43,11 +43,27 @@ __all__ = [
     "compute_coverage",
     "coverage_shard",
     "COVERAGE_RULES",
+    "MAX_CELL_STEPS",
+    "check_cell_steps",
 ]
+
+#: Most (cell, time step) pairs one run may hold: its per-cell-step arrays take ~19 bytes each,
+#: so this is about 1 GB.
+MAX_CELL_STEPS = 50_000_000
 
 #: Satellite-selection rules a coverage sweep can apply slot by slot (``longest-visible``
 #: needs a look-ahead over the window: see :func:`skyfence.links.run_schedule`).
 COVERAGE_RULES = ("min-rtt", "max-elevation")
+
+
+def check_cell_steps(n_cells: int, n_steps: int) -> None:
+    """Refuse a run larger than :data:`MAX_CELL_STEPS` before it starts, saying how to shrink it."""
+    if n_cells * n_steps > MAX_CELL_STEPS:
+        raise InputError(
+            f"the run would hold {n_cells * n_steps:,} cell-steps ({n_cells:,} cells x "
+            f"{n_steps:,} steps), more than {MAX_CELL_STEPS:,} (about 1 GB); use a coarser "
+            "--res, a longer --step or a shorter --window"
+        )
 
 
 def cell_centres(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -425,6 +441,7 @@ def compute_coverage(
     times = np.asarray(times, dtype="datetime64[ns]")
     if len(times) == 0:
         raise InputError("the time window has no steps; give a duration >= 0 and a step > 0")
+    check_cell_steps(len(cells), len(times))
     step_s = float((times[1] - times[0]) / np.timedelta64(1, "s")) if len(times) > 1 else 0.0
     terminals = cell_sites(cells, terminal_country)
     constraint = None

@@ -41,7 +41,13 @@ from typing import Any, Literal
 import numpy as np
 import shapely
 
-from skyfence.analysis.coverage import COVERAGE_RULES, Coverage, cell_centres, compute_coverage
+from skyfence.analysis.coverage import (
+    COVERAGE_RULES,
+    Coverage,
+    cell_centres,
+    check_cell_steps,
+    compute_coverage,
+)
 from skyfence.analysis.defaults import DEFAULT_FOOTPRINT_KM, DEFAULT_START
 from skyfence.analysis.gateways import (
     IN_COUNTRY_RADIUS_KM,
@@ -79,6 +85,8 @@ __all__ = [
 ]
 
 ACTIONS = ("activate", "deactivate")
+#: Most time steps in one window (a year at 30 s; a longer window needs a longer step).
+MAX_STEPS = 1_000_000
 STEPS_PER_SHARD = 20
 ProgressCallback = Callable[[int, int], None]
 
@@ -355,6 +363,11 @@ def check_whatif_inputs(
         raise InputError(f"the window must be >= 0 seconds, got {duration_s:g}")
     if not (np.isfinite(step_s) and step_s > 0):
         raise InputError(f"the step must be > 0 seconds, got {step_s:g}")
+    if duration_s / step_s + 1 > MAX_STEPS:
+        raise InputError(
+            f"a window of {duration_s:g} s at {step_s:g} s has {duration_s / step_s + 1:,.0f} "
+            f"steps, more than {MAX_STEPS:,}; use a longer --step or a shorter --window"
+        )
     if (
         isinstance(resolution, bool)
         or int(resolution) != resolution
@@ -440,6 +453,7 @@ def run_whatif(
     constellation = constellation or Constellation.from_preset("starlink-gen1")
     pops = with_iso2_countries(pops if pops is not None else default_pops())
     cells = region.cells(resolution)
+    check_cell_steps(len(cells), len(times))
     lat, lon = cell_centres(cells)
     countries = _region_countries(region, lat, lon)
 

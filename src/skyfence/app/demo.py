@@ -19,7 +19,7 @@ import numpy as np
 
 from skyfence.app._progress import ProgressCallback
 from skyfence.app.context import App
-from skyfence.app.network import load_constellation
+from skyfence.app.network import check_sat_steps, load_constellation
 from skyfence.app.whatif import WhatIfRun, whatif
 from skyfence.errors import InputError
 
@@ -185,6 +185,7 @@ def demo(
         check_output_dir(out, overwrite=overwrite)
     times = time_grid(t0, duration_s, step_s)
     c = load_constellation(app, preset, epoch=t0)
+    check_sat_steps(len(c), len(times))
     if on_stage:
         on_stage("propagating")
     run = _propagate(c, times, step_s, int(workers), progress)

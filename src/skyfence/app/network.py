@@ -29,7 +29,12 @@ if TYPE_CHECKING:
     from skyfence.links import NetworkModel, PopMap
     from skyfence.orbits import Constellation
 
+#: Most (satellite, time step) pairs a schedule or a propagation may hold in memory (positions
+#: take 24 bytes each, so this is about 1.4 GB).
+MAX_SAT_STEPS = 60_000_000
+
 __all__ = [
+    "MAX_SAT_STEPS",
     "CityRtt",
     "HypatiaExport",
     "HypatiaRouteResult",
@@ -162,6 +167,15 @@ def load_network(
         gateways = planned_gateways(pops, without_countries=without_countries, avoid=avoid)
     model = NetworkModel(constellation, gateways, pops, pop_map=pop_map, **model_options)
     return Network(constellation, model, pop_map)
+
+
+def check_sat_steps(n_sats: int, n_steps: int) -> None:
+    """Refuse a propagation larger than :data:`MAX_SAT_STEPS` before it starts."""
+    if n_sats * n_steps > MAX_SAT_STEPS:
+        raise InputError(
+            f"{n_sats:,} satellites x {n_steps:,} steps is more than {MAX_SAT_STEPS:,} "
+            "satellite-steps (about 1.4 GB of positions); use a shorter duration or a longer step"
+        )
 
 
 def _sat_name(c: Any, i: int) -> str:
@@ -350,9 +364,12 @@ def terminal_schedule(
         raise InputError(f"--slot must be > 0 seconds, got {slot_s:g}")
     if not (np.isfinite(duration_s) and duration_s >= 0):
         raise InputError(f"--duration must be >= 0 seconds, got {duration_s:g}")
+    if duration_s / slot_s + 1 > MAX_SAT_STEPS:
+        raise InputError(f"{duration_s:g} s at {slot_s:g}-s slots is too many slots")
     times = time_grid(parse_time(start), duration_s, slot_s)
     net = load_network(app, network or NetworkSpec())
     c, model = net.constellation, net.model
+    check_sat_steps(len(c), len(times))
     term = GroundSites.from_arrays([latitude_deg], [longitude_deg])
     propagating, scheduling = stages(progress, [1, 3])
     eph = c.propagate(times, progress=propagating)
