@@ -20,7 +20,8 @@ import h3
 import numpy as np
 
 from skyfence.analysis.coverage import cell_sites, compute_coverage
-from skyfence.ground import default_pops, plan_gateways, regions_country_of
+from skyfence.analysis.gateways import planned_gateways
+from skyfence.ground import default_pops
 from skyfence.links import NetworkModel
 from skyfence.orbits import Constellation
 from skyfence.regions import world
@@ -51,7 +52,7 @@ def main() -> None:
     t_cells = time.perf_counter() - t0
     c = Constellation.from_preset("starlink-gen1")
     pops = default_pops()
-    gws = plan_gateways(pops, country_of=regions_country_of())
+    gws = planned_gateways(pops)  # the plan every command uses
     model = NetworkModel(c, gws, pops)
     times = time_grid("2026-02-22T12:00:00Z", window_s, 15)
 

@@ -13,9 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import typer
-
-from skyfence.cli.main import build_app
+from skyfence.cli.main import build_command
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
@@ -61,13 +59,14 @@ def _walk(cmd: Any, path: list[str], out: list[str]) -> None:
 
 
 def render() -> str:
-    root = typer.main.get_command(build_app())
+    root = build_command()
     out = [
         "# Command-line reference",
         "",
         "Generated from the CLI by `scripts/gen_cli_docs.py`; do not edit by hand.",
         "Every command that prints results takes `--json`; errors are one line on stderr with",
-        "exit code 1 (`skyfence --debug ...` shows the traceback).",
+        "exit code 1 (`skyfence --debug ...` shows the traceback), usage errors included.",
+        "Negative numbers are values, never options: `skyfence links terminal 40.7 -74.0`.",
         "",
         "Global options: `--debug`, `--version`.",
         "",

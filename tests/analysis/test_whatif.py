@@ -7,8 +7,9 @@ import pytest
 import shapely
 
 from skyfence.analysis.report import write_whatif_report
-from skyfence.analysis.whatif import run_whatif, spillover
+from skyfence.analysis.whatif import excluded_regions, run_whatif, spillover
 from skyfence.cli.main import main
+from skyfence.errors import InputError
 from skyfence.ground import load_sites
 from skyfence.regions import Region
 
@@ -76,7 +77,7 @@ def test_spillover_is_split_by_country():
     assert sum(b["area_km2"] for b in sp.by_region) == pytest.approx(sp.area_km2, rel=1e-6)
 
 
-def test_report_files_are_written_whole_and_replaced(tmp_path, tw_real):
+def test_report_files_are_written_whole_and_never_replaced_unasked(tmp_path, tw_real):
     _, report = tw_real
     out = tmp_path / "r"
     files = write_whatif_report(report, out)
@@ -88,7 +89,13 @@ def test_report_files_are_written_whole_and_replaced(tmp_path, tw_real):
     md = files["report.md"].read_text()
     assert "Traffic lands abroad" in md and "worldview" in md
     assert files["map.png"].read_bytes()[:4] == b"\x89PNG"
-    write_whatif_report(report, out)  # a second run replaces the directory whole
+    before = files["report.json"].read_bytes()
+    with pytest.raises(
+        InputError, match="already exists; choose another --out or pass --overwrite"
+    ):
+        write_whatif_report(report, out)
+    assert files["report.json"].read_bytes() == before
+    write_whatif_report(report, out, overwrite=True)  # asked: replaced whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
 
 
@@ -125,3 +132,70 @@ def test_cli_whatif_bad_window_fails_before_any_work(capsys):
         "skyfence: error: cannot read duration 'abc': expected e.g. 90s, 15m, 1h, 1h30m, 2d "
         "or a number of seconds\n"
     )
+
+
+def test_excluded_regions_are_the_top_level_differences():
+    ids = lambda expr: [r.id for r in excluded_regions(expr)]  # noqa: E731
+    assert ids("UA - crimea") == ["crimea"]
+    assert ids("UA-crimea") == ["crimea"]
+    assert ids("(UA - crimea)") == ["crimea"]
+    assert ids("UA - crimea-coast") == ["crimea-coast"]  # a hyphen inside a name is no operator
+    assert ids("UA - crimea - MD") == ["crimea", "MD"]
+    assert ids("TW") == [] and ids("UA | crimea") == [] and ids("buffer(UA - crimea, 10km)") == []
+
+
+def test_spill_into_a_switched_off_area_has_its_own_row_and_the_parts_add_up():
+    # a beam on the east edge of a box region; the half disc outside falls half into a
+    # switched-off box (north of the equator) and half into the sea
+    region = _box_region(8.0, -1.0, 10.0, 1.0)
+    off = Region("off", "switched-off box", shapely.box(10.0, 0.0, 12.0, 2.0))
+    r_km = 20.0
+    sp = spillover(region, np.array([0.0]), np.array([10.0]), footprint_km=r_km, countries=[],
+                   switched_off=[off])  # fmt: skip
+    quarter = np.pi * r_km**2 / 4
+    assert sp.area_km2 == pytest.approx(2 * quarter, rel=0.02)
+    assert sp.switched_off == [
+        {"region": "off", "name": "switched-off box", "area_km2": pytest.approx(quarter, rel=0.02)}
+    ]
+    assert sp.by_region == [
+        {"region": "", "name": "sea", "area_km2": pytest.approx(quarter, rel=0.02)}
+    ]
+    assert sum(r["area_km2"] for r in sp.switched_off + sp.by_region) == pytest.approx(sp.area_km2)
+    # the cells it reaches: every one holds part of the lit area, and the lit area is in them
+    assert len(sp.cells) > 0
+    from skyfence.regions._geo import cells_geometry
+
+    cover = cells_geometry(sp.cells)
+    assert shapely.difference(sp.geometry, cover).area < 1e-9
+    assert all(
+        shapely.intersects(cells_geometry(np.array([c], dtype=np.uint64)), sp.geometry)
+        for c in sp.cells
+    )
+
+
+def test_deactivation_map_paints_the_region_dark_and_its_surroundings_lit():
+    from skyfence.analysis.maps import SERVED_CLASSES
+    from skyfence.analysis.report import whatif_map_figure
+
+    report = run_whatif("crimea", "deactivate", **SHORT)
+    assert report.after["served_fraction"] == 0.0 and report.surroundings is not None
+    assert report.surroundings.served_fraction.min() > 0.5
+    fig = whatif_map_figure(report)
+    ax, bar = fig.axes
+    assert [t.get_text() for t in bar.get_yticklabels()] == [lab for _, lab in SERVED_CLASSES]
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+
+    def pixel(lon, lat):
+        x, y = ax.transData.transform((lon, lat))
+        return tuple(int(v) for v in rgba[int(round(rgba.shape[0] - y)), int(round(x)), :3])
+
+    cmap = ax.collections[0].get_cmap()
+    never = tuple(int(round(255 * v)) for v in cmap(0)[:3])
+    always = tuple(int(round(255 * v)) for v in cmap(cmap.N - 1)[:3])
+    simferopol = pixel(34.10, 44.95)
+    assert max(abs(a - b) for a, b in zip(simferopol, never, strict=True)) <= 3
+    south_sea = report.surroundings  # a cell around the region, served all the time
+    k = int(np.argmax(south_sea.served_fraction))
+    lit = pixel(float(south_sea.longitude_deg[k]), float(south_sea.latitude_deg[k]))
+    assert max(abs(a - b) for a, b in zip(lit, always, strict=True)) <= 3

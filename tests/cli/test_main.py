@@ -56,3 +56,32 @@ def test_debug_reraises(failing):
 def test_version(capsys):
     assert cli_main.main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("skyfence ")
+
+
+def test_one_app_per_run_shared_by_every_command(monkeypatch, tmp_path, capsys):
+    from skyfence.cli._common import get_app
+
+    seen = []
+
+    def register(root: typer.Typer) -> None:
+        @root.command("probe")
+        def probe() -> None:
+            seen.append((get_app(), get_app(), get_app().settings.data_dir))
+
+    class Module:
+        pass
+
+    Module.register = staticmethod(register)
+    real = cli_main.importlib.import_module
+    monkeypatch.setattr(
+        cli_main.importlib,
+        "import_module",
+        lambda name, *a, **k: Module if name == "skyfence.cli.demo" else real(name, *a, **k),
+    )
+    monkeypatch.setenv("SKYFENCE_DATA_DIR", str(tmp_path / "one"))
+    assert cli_main.main(["probe"]) == 0
+    monkeypatch.setenv("SKYFENCE_DATA_DIR", str(tmp_path / "two"))
+    assert cli_main.main(["probe"]) == 0
+    (a1, a2, d1), (b1, _, d2) = seen
+    assert a1 is a2  # one App within a run
+    assert a1 is not b1 and (d1, d2) == (tmp_path / "one", tmp_path / "two")  # settings per run

@@ -48,3 +48,42 @@ def test_lattice_spacing():
     d, _ = cKDTree(up_vectors(lat, lon)).query(up_vectors(lat, lon), k=2)
     nn_km = d[:, 1] * 6371.0
     assert 350 < np.median(nn_km) < 650
+
+
+def test_avoided_area_gets_no_gateway_and_needs_no_cover():
+    # country AA with a PoP inside an area to avoid (its east end, lon > 30): no gateway may
+    # stand there, neither the PoP's nor a cover gateway; the rest of AA is still covered
+    pops = GroundSites.from_arrays(
+        [10.0, 15.0], [10.0, 35.0], kind="pop", country="AA", id=["west", "east"]
+    )
+
+    def avoid(lat, lon):
+        return np.asarray(lon) > 30.0
+
+    gw = plan_gateways(
+        pops, country_of=box_country_of, countries=["AA"], coverage_radius_km=400.0,
+        sample_km=80.0, avoid=avoid,
+    )  # fmt: skip
+    assert "plan-pop-west" in gw.id and "plan-pop-east" not in gw.id
+    assert not avoid(gw.latitude_deg, gw.longitude_deg).any()
+    lat, lon = fibonacci_lattice(80.0)
+    land = (box_country_of(lat, lon) == "AA") & ~avoid(lat, lon)
+    d = great_circle_km(
+        lat[land, None], lon[land, None], gw.latitude_deg[None], gw.longitude_deg[None]
+    )
+    assert d.min(axis=1).max() <= 400.0 + 1e-6
+    # without the area to avoid, the plan does put gateways there
+    free = plan_gateways(
+        pops, country_of=box_country_of, countries=["AA"], coverage_radius_km=400.0, sample_km=80.0
+    )
+    assert avoid(free.latitude_deg, free.longitude_deg).any()
+
+
+def test_avoid_must_answer_per_point():
+    import pytest
+
+    from skyfence.errors import InputError
+
+    pops = GroundSites.from_arrays([10.0], [10.0], kind="pop", country="AA")
+    with pytest.raises(InputError, match="one bool per point"):
+        plan_gateways(pops, avoid=lambda lat, lon: True)

@@ -32,7 +32,7 @@ import numpy as np
 from skyfence.analysis.sharding import Executor, run_shards, time_shards
 from skyfence.errors import InputError
 from skyfence.ground import GroundSites
-from skyfence.links import STATUS_OK, LandingConstraint, NetworkModel
+from skyfence.links import DEFAULT_RULE, STATUS_OK, LandingConstraint, NetworkModel
 from skyfence.timeutil import datetime64_to_iso
 
 __all__ = [
@@ -42,7 +42,28 @@ __all__ = [
     "cell_sites",
     "compute_coverage",
     "coverage_shard",
+    "COVERAGE_RULES",
+    "MAX_CELL_STEPS",
+    "check_cell_steps",
 ]
+
+#: Most (cell, time step) pairs one run may hold: its per-cell-step arrays take ~19 bytes each,
+#: so this is about 1 GB.
+MAX_CELL_STEPS = 50_000_000
+
+#: Satellite-selection rules a coverage sweep can apply slot by slot (``longest-visible``
+#: needs a look-ahead over the window: see :func:`skyfence.links.run_schedule`).
+COVERAGE_RULES = ("min-rtt", "max-elevation")
+
+
+def check_cell_steps(n_cells: int, n_steps: int) -> None:
+    """Refuse a run larger than :data:`MAX_CELL_STEPS` before it starts, saying how to shrink it."""
+    if n_cells * n_steps > MAX_CELL_STEPS:
+        raise InputError(
+            f"the run would hold {n_cells * n_steps:,} cell-steps ({n_cells:,} cells x "
+            f"{n_steps:,} steps), more than {MAX_CELL_STEPS:,} (about 1 GB); use a coarser "
+            "--res, a longer --step or a shorter --window"
+        )
 
 
 def cell_centres(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,8 +113,13 @@ def coverage_shard(
     terminals: GroundSites,
     constraint: LandingConstraint | None = None,
     home_pop: np.ndarray | None = None,
+    rule: str = DEFAULT_RULE,
 ) -> CoverageShard:
-    """Propagate ``times`` and step the network at each: the results for every terminal."""
+    """Propagate ``times`` and step the network at each: the results for every terminal.
+
+    ``rule`` picks the serving satellite among those with a route (one of
+    :data:`COVERAGE_RULES`; the default is the one every command uses).
+    """
     times = np.asarray(times, dtype="datetime64[ns]")
     n, t = len(terminals), len(times)
     eph = constellation.propagate(times)
@@ -106,7 +132,9 @@ def coverage_shard(
     gw = np.full((n, t), -1, dtype=np.int32)
     pop = np.full((n, t), -1, dtype=np.int32)
     for k in range(t):
-        res = model.step(eph, k, terminals, constraint=constraint, home_pop=home_pop)
+        res = model.step(
+            eph, k, terminals, constraint=constraint, home_pop=home_pop, selection=rule
+        )  # type: ignore[arg-type]
         ok = res.status == STATUS_OK
         served[:, k] = ok
         n_visible[:, k] = np.bincount(res.visible.site, minlength=n)[:n]
@@ -175,6 +203,20 @@ class Coverage:
             pops=pops,
             meta=dict(meta or {}),
         )
+
+    def subset(self, mask: np.ndarray) -> Coverage:
+        """The same coverage for the cells selected by ``mask`` (bool or row indices)."""
+        rows = np.asarray(mask)
+        rows = np.flatnonzero(rows) if rows.dtype == bool else rows.astype(np.int64)
+        meta = {k: v for k, v in self.meta.items() if not k.startswith("_")}
+        meta["cells"] = len(rows)
+        return Coverage(
+            cells=self.cells[rows], latitude_deg=self.latitude_deg[rows],
+            longitude_deg=self.longitude_deg[rows], times=self.times, step_s=self.step_s,
+            served=self.served[rows], n_visible=self.n_visible[rows], rtt_ms=self.rtt_ms[rows],
+            serving_sat=self.serving_sat[rows], gateway=self.gateway[rows], pop=self.pop[rows],
+            gateways=self.gateways, pops=self.pops, meta=meta,
+        )  # fmt: skip
 
     # ------------------------------------------------------------- per-cell stats
     def __len__(self) -> int:
@@ -296,10 +338,22 @@ class Coverage:
         ]
 
     # ------------------------------------------------------------- output
-    def to_geojson(self, path: str | Path) -> Path:
-        """Write a GeoJSON FeatureCollection of cell hexagons with their statistics."""
+    def to_geojson(self, path: str | Path, extra: dict[str, np.ndarray] | None = None) -> Path:
+        """Write a GeoJSON FeatureCollection of cell hexagons with their statistics.
+
+        ``extra`` adds a property per cell (name -> (C,) values), e.g. the served fraction
+        after a what-if switch.
+        """
         features = []
-        for row, c in zip(self.table(), self.cells, strict=True):
+        rows = self.table()
+        for name, values in (extra or {}).items():
+            if len(values) != len(rows):
+                raise InputError(
+                    f"extra column {name!r} has {len(values)} values for {len(rows)} cells"
+                )
+            for row, v in zip(rows, np.asarray(values).tolist(), strict=True):
+                row[name] = v
+        for row, c in zip(rows, self.cells, strict=True):
             ring = [[lon, lat] for lat, lon in h3.cell_to_boundary(h3.int_to_str(int(c)))]
             ring.append(ring[0])
             features.append(
@@ -356,6 +410,7 @@ def compute_coverage(
     executor: Executor | None = None,
     progress: Callable[[int, int], None] | None = None,
     meta: dict[str, Any] | None = None,
+    rule: str = DEFAULT_RULE,
 ) -> Coverage:
     """Coverage of ``cells`` at ``times`` through ``model`` (a :class:`NetworkModel`).
 
@@ -374,10 +429,19 @@ def compute_coverage(
         ``concurrent.futures`` executor or ``dask.distributed.Client`` to run shards on.
     progress : callable, optional
         ``progress(done_shards, total_shards)``.
+    rule : str
+        Satellite-selection rule, one of :data:`COVERAGE_RULES` (default
+        :data:`skyfence.links.DEFAULT_RULE`, the rule of every command).
     """
+    if rule not in COVERAGE_RULES:
+        raise InputError(
+            f"coverage rule {rule!r} is not one of {', '.join(COVERAGE_RULES)} (longest-visible "
+            "looks ahead over the window: use skyfence.links.run_schedule)"
+        )
     times = np.asarray(times, dtype="datetime64[ns]")
     if len(times) == 0:
         raise InputError("the time window has no steps; give a duration >= 0 and a step > 0")
+    check_cell_steps(len(cells), len(times))
     step_s = float((times[1] - times[0]) / np.timedelta64(1, "s")) if len(times) > 1 else 0.0
     terminals = cell_sites(cells, terminal_country)
     constraint = None
@@ -393,6 +457,7 @@ def compute_coverage(
         terminals=terminals,
         constraint=constraint,
         home_pop=home,
+        rule=rule,
     )
     shards = run_shards(
         fn, time_shards(times, steps_per_shard), executor=executor, progress=progress
@@ -402,6 +467,7 @@ def compute_coverage(
         "steps": len(times),
         "step_s": step_s,
         "cells": len(cells),
+        "rule": rule,
     } | dict(meta or {})
     return Coverage.merge(
         shards,

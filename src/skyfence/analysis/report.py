@@ -1,7 +1,13 @@
-"""Write what-if and coverage reports: Markdown, HTML, JSON and PNG maps and plots.
+"""Write what-if reports (Markdown, HTML, JSON, GeoJSON, PNG) and check output paths first.
 
-A report is written to a fresh directory that appears whole or not at all: the files go to a
+A report is written to a directory that appears whole or not at all: the files go to a
 temporary directory beside the target, which is renamed into place at the end.
+
+Outputs are never replaced by accident: :func:`check_output_dir` and
+:func:`check_output_file` refuse an existing output unless ``overwrite`` is given, and refuse a
+place that cannot be written — both **before** the work starts. A report's default directory
+carries a run id (:func:`new_run_id`, the UTC time of the run), so two runs with other inputs
+never share a folder.
 """
 
 from __future__ import annotations
@@ -11,179 +17,108 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import h3
 import numpy as np
 
+from skyfence.analysis.maps import coverage_map_figure, map_quantity, rtt_cdf_figure, save_png
 from skyfence.errors import InputError
+from skyfence.jsonable import to_jsonable
 
 if TYPE_CHECKING:
-    from skyfence.analysis.coverage import Coverage
     from skyfence.analysis.whatif import WhatIfReport
 
-__all__ = ["write_whatif_report", "plot_coverage_map", "plot_rtt", "report_dirname"]
+__all__ = [
+    "REPORT_FILES",
+    "check_output_dir",
+    "check_output_file",
+    "new_run_id",
+    "render_html",
+    "render_markdown",
+    "report_dirname",
+    "whatif_map_figure",
+    "write_whatif_report",
+]
+
+REPORT_FILES = ("report.md", "report.html", "report.json", "cells.geojson", "map.png", "rtt.png")
 
 
-def _jsonable(obj: Any) -> Any:
-    from skyfence.cli._common import to_jsonable
+# ----------------------------------------------------------------------------- output paths
+def new_run_id(now: datetime | None = None) -> str:
+    """A run id: the UTC time of the run to the second, e.g. ``20261206T201455Z``."""
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
 
-    return to_jsonable(obj)
 
+def report_dirname(action: str, expression: str, start_iso: str, run_id: str) -> str:
+    """A file-system-safe directory name, e.g. ``whatif-activate-TW-20260222T1200Z-run-<id>``.
 
-def report_dirname(action: str, expression: str, start_iso: str) -> str:
-    """A file-system-safe directory name such as ``whatif-activate-TW-20260222T1200Z``."""
+    Examples
+    --------
+    >>> report_dirname("activate", "UA - crimea", "2026-02-22T12:00:00Z", "20261206T201455Z")
+    'whatif-activate-UA_-_crimea-20260222T1200Z-run-20261206T201455Z'
+    """
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in expression).strip("_")
     stamp = start_iso.replace("-", "").replace(":", "")[:13] + "Z"
-    return f"whatif-{action}-{safe[:40] or 'region'}-{stamp}"
+    return f"whatif-{action}-{safe[:40] or 'region'}-{stamp}-run-{run_id}"
 
 
-def _geoms_to_xy(geometry: Any) -> list[np.ndarray]:
-    import shapely
-
-    rings = []
-    for part in shapely.get_parts(geometry):
-        if part.geom_type == "Polygon":
-            rings.append(np.asarray(part.exterior.coords))
-            rings.extend(np.asarray(r.coords) for r in part.interiors)
-        elif part.geom_type == "MultiPolygon":
-            for p in part.geoms:
-                rings.append(np.asarray(p.exterior.coords))
-    return rings
+def _check_writable_parent(path: Path, option: str) -> None:
+    parent = path.parent
+    while not parent.exists():  # the directories that are missing are created at write time
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{option} {path}: {parent} is not a directory; choose another {option}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: cannot write in {parent}; choose another {option}")
 
 
-def _polygon_patch(geometry: Any, **kwargs: Any) -> Any:
-    """A matplotlib patch for a (multi)polygon, holes included."""
-    import shapely
-    from matplotlib.patches import PathPatch
-    from matplotlib.path import Path as MplPath
+def check_output_dir(path: str | Path, *, overwrite: bool = False, option: str = "--out") -> Path:
+    """Refuse an output directory that cannot be written, or that exists (unless ``overwrite``).
 
-    verts: list[Any] = []
-    codes: list[int] = []
-    for part in shapely.get_parts(geometry):
-        if part.geom_type != "Polygon":
-            continue
-        for ring in (part.exterior, *part.interiors):
-            xy = np.asarray(ring.coords)
-            verts.extend(xy.tolist())
-            codes.extend([MplPath.MOVETO] + [MplPath.LINETO] * (len(xy) - 2) + [MplPath.CLOSEPOLY])
-    if not verts:
-        verts, codes = [[0.0, 0.0]], [MplPath.MOVETO]
-    return PathPatch(MplPath(verts, codes), **kwargs)
+    An existing empty directory is accepted (it is filled). Call this before the work starts.
+    """
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path} exists and is not a directory; choose another {option}")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise InputError(
+            f"{option} {path} already exists; choose another {option} or pass --overwrite to "
+            "replace it"
+        )
+    _check_writable_parent(path, option)
+    return path
 
 
-def _draw_context(ax: Any, box: tuple[float, float, float, float]) -> None:
-    """Grey outlines of the countries in view (the worldview in force)."""
-    import shapely
-
-    from skyfence.regions import world
-
-    frame = shapely.box(*box)
-    for region in world().countries:
-        if region.geometry.intersects(frame):
-            for ring in _geoms_to_xy(shapely.intersection(region.geometry, frame.buffer(1.0))):
-                ax.plot(ring[:, 0], ring[:, 1], color="0.6", linewidth=0.5)
-
-
-def _hexagons(cells: np.ndarray) -> list[np.ndarray]:
-    out = []
-    for c in cells:
-        ring = np.asarray(h3.cell_to_boundary(h3.int_to_str(int(c))))[:, ::-1]
-        if np.ptp(ring[:, 0]) > 180:  # crosses the antimeridian: draw it on the cell centre's side
-            ring[:, 0] = np.where(ring[:, 0] < 0, ring[:, 0] + 360, ring[:, 0])
-        out.append(ring)
-    return out
-
-
-def plot_coverage_map(
-    path: Path,
-    coverage: Coverage,
+def check_output_file(
+    path: str | Path,
     *,
-    region_geometry: Any = None,
-    spill_geometry: Any = None,
-    title: str = "",
-    gateways: list[dict[str, Any]] | None = None,
-    planned: list[dict[str, Any]] | None = None,
-    value: str = "served_fraction",
+    suffixes: Iterable[str],
+    overwrite: bool = False,
+    option: str = "--out",
 ) -> Path:
-    """A PNG map of cells coloured by ``value`` with the region outline and spillover."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.collections import PolyCollection
-
-    values = getattr(coverage, value)
-    fig, ax = plt.subplots(figsize=(8, 7), dpi=110)
-    polys = PolyCollection(_hexagons(coverage.cells), array=np.asarray(values, dtype=float),
-                           cmap="viridis", edgecolors="none", alpha=0.85)  # fmt: skip
-    if value == "served_fraction":
-        polys.set_clim(0, 1)
-    ax.add_collection(polys)
-    fig.colorbar(polys, ax=ax, shrink=0.7, label=value.replace("_", " "))
-    lon = np.asarray(coverage.longitude_deg)
-    lat = np.asarray(coverage.latitude_deg)
-    pad = 1.0
-    x0, x1 = float(lon.min()) - pad, float(lon.max()) + pad
-    y0, y1 = float(lat.min()) - pad, float(lat.max()) + pad
-    _draw_context(ax, (x0, y0, x1, y1))
-    if spill_geometry is not None and not spill_geometry.is_empty:
-        ax.add_patch(_polygon_patch(spill_geometry, facecolor="none", edgecolor="crimson",
-                                    hatch="////", linewidth=0.6, label="spillover"))  # fmt: skip
-    if region_geometry is not None:
-        for ring in _geoms_to_xy(region_geometry):
-            ax.plot(ring[:, 0], ring[:, 1], color="black", linewidth=0.8)
-    for rows, marker, colour, label in (
-        (gateways or [], "^", "darkorange", "gateway used"),
-        (planned or [], "*", "magenta", "planned in-country gateway"),
-    ):
-        inside = [
-            r for r in rows if x0 <= r["longitude_deg"] <= x1 and y0 <= r["latitude_deg"] <= y1
-        ]
-        if inside:
-            ax.scatter([r["longitude_deg"] for r in inside], [r["latitude_deg"] for r in inside],
-                       marker=marker, color=colour, s=70, edgecolors="black", label=label, zorder=5)  # fmt: skip
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_aspect(1.0 / max(np.cos(np.radians((y0 + y1) / 2)), 0.2))
-    ax.set_xlabel("longitude (°)")
-    ax.set_ylabel("latitude (°)")
-    ax.set_title(title, fontsize=10)
-    handles, _ = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(loc="lower right", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    """Refuse an output file with an unknown suffix, in a place that cannot be written, or that
+    exists (unless ``overwrite``). Call this before the work starts."""
+    path = Path(path).expanduser()
+    allowed = tuple(s.lower() for s in suffixes)
+    if path.suffix.lower() not in allowed:
+        raise InputError(f"{option} {path}: use a file name ending in {', '.join(allowed)}")
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a directory; give a file name")
+    if path.exists() and not overwrite:
+        raise InputError(
+            f"{option} {path} already exists; choose another {option} or pass --overwrite to "
+            "replace it"
+        )
+    _check_writable_parent(path, option)
     return path
 
 
-def plot_rtt(path: Path, series: dict[str, np.ndarray], title: str = "") -> Path:
-    """A PNG with the empirical CDF of each RTT sample set (ms)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for label, samples in series.items():
-        s = np.sort(np.asarray(samples, dtype=float)[np.isfinite(samples)])
-        if len(s):
-            ax.step(s, np.arange(1, len(s) + 1) / len(s), where="post", label=label)
-    ax.set_xlabel("round-trip time (ms)")
-    ax.set_ylabel("fraction of served cell-steps")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
+# ----------------------------------------------------------------------------- the report
 def _fmt(v: Any, digits: int = 1) -> str:
     if v is None:
         return "—"
@@ -211,6 +146,25 @@ def _summary_rows(report: WhatIfReport) -> list[list[str]]:
     return rows
 
 
+def spill_sentence(report: WhatIfReport) -> str:
+    """One sentence on the spillover whose numbers agree with its table."""
+    sp = report.spill
+    reach = f"reaching {len(sp.cells)} cell(s) of resolution {report.setup['resolution']}"
+    if report.action == "activate":
+        text = (
+            f"Beams of {sp.footprint_km:g} km radius serving the region's cells also light "
+            f"**{sp.area_km2:,.0f} km²** outside it ({reach}, wholly or partly)"
+        )
+        if sp.switched_off:
+            off = ", ".join(f"{r['area_km2']:,.0f} km² in {r['region']}" for r in sp.switched_off)
+            text += f", of which **{off}**, which stays switched off"
+        return text + ":"
+    return (
+        f"Beams of {sp.footprint_km:g} km radius serving the active cells around the region "
+        f"still light **{sp.area_km2:,.0f} km²** inside it ({reach}, wholly or partly):"
+    )
+
+
 def _sections(report: WhatIfReport, images: dict[str, str]) -> list[tuple[str, list[Any]]]:
     """The report as (heading, blocks); a block is a str paragraph, a table or an image."""
     d = report.to_dict()
@@ -220,7 +174,7 @@ def _sections(report: WhatIfReport, images: dict[str, str]) -> list[tuple[str, l
         f"What if the network were **{verb}** over **{report.expression}** "
         f"({r['name']}, {r['area_km2']:,.0f} km², countries: {', '.join(r['countries']) or 'none'})?"
     )
-    setup = d["setup"]
+    setup, window = d["setup"], d["window"]
     facts = [
         ["worldview", report.worldview],
         ["constellation", f"{setup['constellation']} ({setup['satellites']} satellites)"],
@@ -228,14 +182,21 @@ def _sections(report: WhatIfReport, images: dict[str, str]) -> list[tuple[str, l
         ["PoPs", f"{setup['pops']} ({setup['pop_count']})"],
         [
             "window",
-            f"{d['window']['start']}, {d['window']['duration_s'] / 60:g} min at {d['window']['step_s']:g} s ({d['window']['steps']} steps)",
+            f"{window['start']}, {window['duration_s'] / 60:g} min at {window['step_s']:g} s "
+            f"({window['steps']} steps)",
         ],
         [
             "cells",
-            f"H3 resolution {setup['resolution']}: {report.after['cells']} cells, {report.after['area_km2']:,.0f} km²",
+            f"H3 resolution {setup['resolution']}: {report.before['cells']} cells, "
+            f"{report.before['area_km2']:,.0f} km²",
         ],
         ["terminal elevation mask", f"{setup['terminal_min_elevation_deg']:g}°"],
+        ["satellite selection", f"{setup['rule']} (the rule every skyfence command uses)"],
     ]
+    if d["switched_off"]:
+        facts.append(
+            ["switched off", ", ".join(f"{o['id']} ({o['name']})" for o in d["switched_off"])]
+        )
     sections: list[tuple[str, list[Any]]] = [("Question", [lead, [["", ""], *facts]])]
     cov_blocks: list[Any] = [_summary_rows(report), images.get("map", "")]
     if report.in_country is None:
@@ -249,11 +210,13 @@ def _sections(report: WhatIfReport, images: dict[str, str]) -> list[tuple[str, l
         [p["name"], p["country"] or "?", f"{p['share']:.1%}", "yes" if p["abroad"] else "no"]
         for p in report.pops_used[:10]
     ]
+    when = "" if report.action == "activate" else "Before the switch-off: "
     landing = (
-        f"**Traffic lands abroad**: {report.lands_abroad_share:.1%} of served cell-steps leave the "
-        f"network through gateways outside {', '.join(report.region_countries) or 'the region'}."
+        f"{when}**Traffic lands abroad**: {report.lands_abroad_share:.1%} of served cell-steps "
+        f"leave the network through gateways outside "
+        f"{', '.join(report.region_countries) or 'the region'}."
         if report.lands_abroad
-        else "All traffic lands at gateways inside the region's countries."
+        else f"{when}All traffic lands at gateways inside the region's countries."
     )
     sections.append(("Where the traffic lands", [landing, gw, pop]))
     if report.in_country is not None:
@@ -263,26 +226,20 @@ def _sections(report: WhatIfReport, images: dict[str, str]) -> list[tuple[str, l
         ]
         text = (
             f"To land in-country the planner would add {len(report.planned_gateways)} gateway(s) "
-            "(a planning model, not the operator's sites). With the landing constraint: "
-            f"served {report.in_country['served_fraction']:.1%} of the time, RTT p50 "
-            f"{_fmt(report.in_country['rtt_p50_ms'])} ms."
+            "(a planning model, not the operator's sites; none in a switched-off area). With the "
+            f"landing constraint: served {report.in_country['served_fraction']:.1%} of the time, "
+            f"RTT p50 {_fmt(report.in_country['rtt_p50_ms'])} ms."
         )
         sections.append(("Landing in-country", [text, planned, images.get("rtt", "")]))
     sp = report.spill
-    if report.action == "activate":
-        sp_text = (
-            f"Beams of {sp.footprint_km:g} km radius serving the region's cells also light "
-            f"**{sp.area_km2:,.0f} km²** outside it ({len(sp.cells)} cells):"
-        )
-    else:
-        sp_text = (
-            f"Beams of {sp.footprint_km:g} km radius serving the active cells around the region "
-            f"still light **{sp.area_km2:,.0f} km²** inside it ({len(sp.cells)} cells):"
-        )
-    spill_rows = [["region", "name", "area (km²)"]] + [
-        [b["region"] or "—", b["name"], f"{b['area_km2']:,.0f}"] for b in sp.by_region[:15]
+    spill_rows = [["region", "name", "area (km²)", ""]]
+    spill_rows += [
+        [b["region"], b["name"], f"{b['area_km2']:,.0f}", "switched off"] for b in sp.switched_off
     ]
-    sections.append(("Spillover across the border", [sp_text, spill_rows]))
+    spill_rows += [
+        [b["region"] or "—", b["name"], f"{b['area_km2']:,.0f}", ""] for b in sp.by_region[:15]
+    ]
+    sections.append(("Spillover across the border", [spill_sentence(report), spill_rows]))
     if report.notes:
         sections.append(("Notes", [" ".join(report.notes)]))
     return sections
@@ -308,6 +265,7 @@ def _md_inline_to_html(text: str) -> str:
 
 
 def render_markdown(title: str, sections: list[tuple[str, list[Any]]]) -> str:
+    """The report as Markdown."""
     out = [f"# {title}", ""]
     for heading, blocks in sections:
         out += [f"## {heading}", ""]
@@ -322,6 +280,7 @@ def render_markdown(title: str, sections: list[tuple[str, list[Any]]]) -> str:
 
 
 def render_html(title: str, sections: list[tuple[str, list[Any]]]) -> str:
+    """The report as one self-contained HTML page (images beside it)."""
     body = [f"<h1>{html.escape(title)}</h1>"]
     for heading, blocks in sections:
         body.append(f"<h2>{html.escape(heading)}</h2>")
@@ -343,37 +302,69 @@ def render_html(title: str, sections: list[tuple[str, list[Any]]]) -> str:
     )
 
 
-def write_whatif_report(report: WhatIfReport, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``report.md``, ``report.html``, ``report.json``, ``cells.geojson``, ``map.png`` and
-    ``rtt.png`` into the directory ``out_dir`` (created; an existing one is replaced whole)."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir} exists and is not a directory; choose another --out")
+def _title(report: WhatIfReport) -> str:
+    verb = "Activate" if report.action == "activate" else "Deactivate"
+    return f"{verb} {report.expression}: what-if report"
+
+
+def whatif_map_figure(report: WhatIfReport) -> Any:
+    """The report's map: the region's cells **after** the switch, over a basemap.
+
+    An activation shows what the region gets (share of time served, or the median RTT when
+    every cell is always served); a deactivation shows the region dark and the cells around it
+    that stay on, with the area their beams still light inside the region hatched.
+    """
+    cov = report.coverage
+    cells = cov.cells
+    frac = report.served_fraction_after
+    rtt = cov.rtt_p50_ms if report.action == "activate" else np.full(len(cov), np.nan)
+    if report.surroundings is not None:
+        around = report.surroundings
+        cells = np.concatenate([cells, around.cells])
+        frac = np.concatenate([frac, around.served_fraction])
+        rtt = np.concatenate([rtt, around.rtt_p50_ms])
+    when = "after the activation" if report.action == "activate" else "after the switch-off"
+    return coverage_map_figure(
+        cells, map_quantity(frac, rtt), title=f"{_title(report)} ({when})",
+        region_geometry=report.region.geometry, spill_geometry=report.spill.geometry,
+        switched_off=report.switched_off if report.action == "activate" else (),
+        gateways=report.gateways_used if report.action == "activate" else (),
+        planned=report.planned_gateways,
+    )  # fmt: skip
+
+
+def write_whatif_report(
+    report: WhatIfReport, out_dir: str | Path, *, overwrite: bool = False
+) -> dict[str, Path]:
+    """Write :data:`REPORT_FILES` into the directory ``out_dir``.
+
+    The directory appears whole or not at all. An existing one is refused unless ``overwrite``
+    (then it is replaced whole); see :func:`check_output_dir`.
+    """
+    out_dir = check_output_dir(out_dir, overwrite=overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
-        verb = "Activate" if report.action == "activate" else "Deactivate"
-        title = f"{verb} {report.expression}: what-if report"
-        plot_coverage_map(
-            tmp / "map.png", report.coverage, region_geometry=report.region.geometry,
-            spill_geometry=report.spill.geometry,
-            title=f"{title}\nshare of time served; hatched: spillover",
-            gateways=report.gateways_used, planned=report.planned_gateways,
-        )  # fmt: skip
+        title = _title(report)
+        save_png(whatif_map_figure(report), tmp / "map.png")
         images = {"map": "map.png"}
-        series = {"landing where cheapest": report.coverage.rtt_ms[report.coverage.served]}
+        cov = report.coverage
+        series = {"landing where cheapest": cov.rtt_ms[cov.served]}
         if report.coverage_in_country is not None:
             cin = report.coverage_in_country
             series["landing in-country"] = cin.rtt_ms[cin.served]
-        plot_rtt(tmp / "rtt.png", series, title=f"RTT over {report.expression}")
+        save_png(rtt_cdf_figure(series, title=f"RTT over {report.expression}"), tmp / "rtt.png")
         images["rtt"] = "rtt.png"
         sections = _sections(report, images)
         (tmp / "report.md").write_text(render_markdown(title, sections), encoding="utf-8")
         (tmp / "report.html").write_text(render_html(title, sections), encoding="utf-8")
         (tmp / "report.json").write_text(
-            json.dumps(_jsonable(report.to_dict()), indent=2, ensure_ascii=False), encoding="utf-8"
+            json.dumps(to_jsonable(report.to_dict()), indent=2, ensure_ascii=False),
+            encoding="utf-8",
         )
-        report.coverage.to_geojson(tmp / "cells.geojson")
+        cov.to_geojson(
+            tmp / "cells.geojson", extra={"served_fraction_after": report.served_fraction_after}
+        )
         os.chmod(tmp, 0o755)
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old")
@@ -382,9 +373,8 @@ def write_whatif_report(report: WhatIfReport, out_dir: str | Path) -> dict[str, 
             os.replace(tmp, out_dir)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, out_dir)
+            os.rename(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    names = ["report.md", "report.html", "report.json", "cells.geojson", "map.png", "rtt.png"]
-    return {n: out_dir / n for n in names}
+    return {n: out_dir / n for n in REPORT_FILES}

@@ -7,8 +7,9 @@ objects with different settings (tests do this) never share state.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from skyfence.settings import Settings, load_settings
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from skyfence.store import Store
 
 __all__ = ["App"]
+
+T = TypeVar("T")
 
 
 class App:
@@ -36,6 +39,23 @@ class App:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
+        self._cache: dict[Hashable, Any] = {}
+
+    def cached(self, key: Hashable, build: Callable[[], T]) -> T:
+        """The value cached under ``key``, built by ``build()`` on first use.
+
+        Operations use it for inputs that are costly and never change within a process, such
+        as a constellation preset at a given epoch.
+
+        Examples
+        --------
+        >>> app = App(load_settings(data_dir="/tmp/skyfence-example"))
+        >>> app.cached("answer", lambda: 42), app.cached("answer", lambda: 0)
+        (42, 42)
+        """
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
 
     @cached_property
     def world(self) -> Worldview:

@@ -1,26 +1,36 @@
-"""Helpers every CLI command uses: ``--json`` output, progress bars, shared options.
+"""Helpers every CLI command uses: the process's App, ``--json`` output, progress bars, options.
 
 Conventions
 -----------
+* A command is a thin adapter: it parses its arguments, calls **one** function of
+  :mod:`skyfence.app` with the process's :class:`~skyfence.app.App` (:func:`get_app`), and
+  prints the typed result.
+* :func:`get_app` returns the one ``App`` of this run: :func:`skyfence.cli.main.main` builds
+  it (settings read from the environment once) and every command — whichever module defines
+  it — gets it from here, so caches such as the worldview are shared::
+
+      from skyfence.cli._common import get_app
+
+      def my_command(...) -> None:
+          result = some_operation(get_app(), ...)
+
 * Every command that prints results takes ``--json`` (``JsonOption``) and calls :func:`emit`.
-* Long work takes a ``progress`` callback ``(done, total) -> None`` in the API; the CLI makes
-  one with :func:`progress_bar` (a rich bar on stderr, so ``--json`` on stdout stays clean).
-* Errors are raised as :class:`skyfence.errors.SkyfenceError`; ``main`` turns them into one
-  line on stderr and exit code 1.
+* Long work takes a ``progress`` callback ``(done, total) -> None`` in the app layer; the CLI
+  makes one with :func:`progress_bar` (a rich bar on stderr, so ``--json`` on stdout stays
+  clean).
+* Errors are raised as :class:`skyfence.errors.SkyfenceError`; ``main`` turns them (and usage
+  errors) into one line on stderr and exit code 1.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -32,53 +42,93 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from skyfence.jsonable import to_jsonable
+
+if TYPE_CHECKING:
+    from skyfence.app import App
+
 __all__ = [
+    "ConstellationOpt",
+    "GatewaysOpt",
     "JsonOption",
-    "console",
-    "err_console",
-    "emit",
-    "to_jsonable",
-    "progress_bar",
+    "OverwriteOpt",
+    "PopMapOpt",
+    "PopsOpt",
     "ProgressCallback",
+    "ProgressFeed",
+    "click_exceptions",
+    "console",
+    "emit",
+    "err_console",
+    "get_app",
+    "progress_bar",
+    "to_jsonable",
+    "use_app",
 ]
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option("--overwrite", help="Replace an existing output instead of refusing to."),
+]
+ConstellationOpt = Annotated[
+    str,
+    typer.Option(
+        "--constellation", help="A preset name (starlink-gen1, kuiper) or an element-set file."
+    ),
+]
+GatewaysOpt = Annotated[
+    str,
+    typer.Option(
+        "--gateways", help="Gateway file (CSV/GeoJSON) or 'plan' for skyfence's planning model."
+    ),
+]
+PopsOpt = Annotated[
+    Path | None,
+    typer.Option("--pops", help="PoP file (CSV/GeoJSON); default: the built-in PoP metros."),
+]
+PopMapOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--pop-map", help="CSV mapping places to home PoPs (latitude_deg, longitude_deg, pop)."
+    ),
+]
 ProgressCallback = Callable[[int, int], None]
 
 console = Console()
 err_console = Console(stderr=True)
 
+_APP: ContextVar[App | None] = ContextVar("skyfence_cli_app", default=None)
 
-def to_jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays, datetimes, dataclasses and paths into JSON-able values.
 
-    NaN and infinities become ``None`` so the output is strict JSON.
-    """
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return (
-            [to_jsonable(v) for v in obj.tolist()]
-            if obj.dtype.kind != "M"
-            else [to_jsonable(v) for v in obj]
-        )
-    if isinstance(obj, np.datetime64):
-        from skyfence.timeutil import datetime64_to_iso
+def get_app() -> App:
+    """The :class:`~skyfence.app.App` of this CLI run (built on first use if none is set)."""
+    app = _APP.get()
+    if app is None:
+        from skyfence.app import App
 
-        return datetime64_to_iso(obj)
-    if isinstance(obj, np.generic):
-        return to_jsonable(obj.item())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, datetime | date):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+        app = App()
+        _APP.set(app)
+    return app
+
+
+@contextmanager
+def use_app(app: App | None = None) -> Iterator[None]:
+    """Make ``app`` (default: a new one, built lazily) the App of the commands run inside."""
+    token = _APP.set(app)
+    try:
+        yield
+    finally:
+        _APP.reset(token)
+
+
+def click_exceptions() -> tuple[type[Exception], type[Exception]]:
+    """``(ClickException, NoArgsIsHelpError)`` of the Click that Typer runs on."""
+    try:  # Typer >= 0.17 ships its own copy of Click
+        from typer._click import exceptions  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - older Typer on the separate click package
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions.ClickException, exceptions.NoArgsIsHelpError
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
@@ -89,13 +139,43 @@ def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -
         human(data)
 
 
+class ProgressFeed:
+    """The callback :func:`progress_bar` yields: ``feed(done, total)`` moves the bar, and
+    ``feed.stage(name)`` starts a new bar for the next stage of the work.
+
+    Nothing is drawn until the first ``feed(done, total)``, so an error found before the work
+    starts is the only thing on stderr.
+    """
+
+    def __init__(self, bar: Progress | None, description: str) -> None:
+        self._bar = bar
+        self._description = description
+        self._task: Any = None
+        self.started = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            return
+        if not self.started:
+            self._bar.start()
+            self.started = True
+        if self._task is None:
+            self._task = self._bar.add_task(self._description, total=None)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def stage(self, description: str) -> None:
+        """The next updates belong to a new stage called ``description``."""
+        self._description = description
+        self._task = None
+
+
 @contextmanager
-def progress_bar(description: str, *, enabled: bool = True) -> Iterator[ProgressCallback]:
-    """A rich progress bar on stderr; yields a callback ``(done, total)`` to feed it."""
+def progress_bar(description: str, *, enabled: bool = True) -> Iterator[ProgressFeed]:
+    """A rich progress bar on stderr; yields a :class:`ProgressFeed` ``(done, total)``."""
     if not enabled:
-        yield lambda done, total: None
+        yield ProgressFeed(None, description)
         return
-    with Progress(
+    bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -103,10 +183,10 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Progress
         TimeRemainingColumn(),
         console=err_console,
         transient=False,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
+    )
+    feed = ProgressFeed(bar, description)
+    try:
+        yield feed
+    finally:
+        if feed.started:
+            bar.stop()

@@ -9,6 +9,10 @@ This is a **planning model, not Starlink's real gateway list**. The rule:
    within ``coverage_radius_km`` (the next gateway is the uncovered sample point visited first in
    a fixed west-to-east, north-to-south order, so the plan is deterministic).
 
+Areas to avoid (``avoid(lat, lon) -> (N,) bool``: a region switched off, or one excluded from an
+activation) get no gateway at all — neither at a PoP standing there nor from the land cover —
+and their land needs no cover.
+
 "On land" and "which country" are a parameter: ``country_of(lat, lon) -> (N,) str`` array of ISO
 alpha-2 codes, ``""`` for sea. Pass :func:`regions_country_of` (built on
 ``skyfence.regions.world()``) or any stand-in.
@@ -25,9 +29,10 @@ from skyfence.errors import InputError
 from skyfence.geodesy import MEAN_EARTH_RADIUS_KM, up_vectors
 from skyfence.ground.sites import GroundSites
 
-__all__ = ["CountryOf", "fibonacci_lattice", "plan_gateways", "regions_country_of"]
+__all__ = ["Avoid", "CountryOf", "fibonacci_lattice", "plan_gateways", "regions_country_of"]
 
 CountryOf = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Avoid = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def fibonacci_lattice(spacing_km: float) -> tuple[np.ndarray, np.ndarray]:
@@ -55,6 +60,7 @@ def plan_gateways(
     sample_km: float = 100.0,
     at_pops: bool = True,
     exclude: Iterable[str] = ("AQ",),
+    avoid: Avoid | None = None,
 ) -> GroundSites:
     """Plan gateways: one at each PoP, then a greedy cover of land within ``coverage_radius_km``.
 
@@ -73,6 +79,10 @@ def plan_gateways(
         Spacing of the land sample lattice (the guarantee holds on these samples).
     exclude : iterable of str
         ISO2 codes never given a cover gateway (default Antarctica).
+    avoid : callable, optional
+        ``(lat, lon) -> (N,) bool``: places where no gateway may stand (a switched-off or
+        excluded region). PoPs there get no gateway and land there is neither a candidate
+        site nor in need of cover.
 
     Returns
     -------
@@ -94,14 +104,17 @@ def plan_gateways(
     ids: list[str] = []
     ctry: list[str] = []
     if at_pops and len(pops):
-        lat_out.append(pops.latitude_deg)
-        lon_out.append(pops.longitude_deg)
-        ids += [f"plan-pop-{i}" for i in pops.id]
+        keep_pop = np.ones(len(pops), dtype=bool)
+        if avoid is not None:
+            keep_pop = ~_mask(avoid, pops.latitude_deg, pops.longitude_deg)
+        lat_out.append(pops.latitude_deg[keep_pop])
+        lon_out.append(pops.longitude_deg[keep_pop])
+        ids += [f"plan-pop-{i}" for i in np.asarray(pops.id)[keep_pop]]
         pc = np.asarray(pops.country, dtype=object)
         if country_of is not None:
             found = np.asarray(country_of(pops.latitude_deg, pops.longitude_deg), dtype=object)
             pc = np.where(found != "", found, pc)
-        ctry += [str(c) for c in pc]
+        ctry += [str(c) for c in pc[keep_pop]]
     if country_of is not None:
         lat, lon = fibonacci_lattice(sample_km)
         cc = np.asarray(country_of(lat, lon), dtype=object)
@@ -110,12 +123,15 @@ def plan_gateways(
             wanted = {c.upper() for c in countries}
             keep &= np.isin(cc.astype(str), sorted(wanted))
         lat, lon, cc = lat[keep], lon[keep], cc[keep]
+        if avoid is not None and len(lat):
+            ok = ~_mask(avoid, lat, lon)
+            lat, lon, cc = lat[ok], lon[ok], cc[ok]
         if len(lat):
             pts = up_vectors(lat, lon)
             tree = cKDTree(pts)
             covered = np.zeros(len(lat), dtype=bool)
             r = _chord(coverage_radius_km)
-            if lat_out:
+            if sum(len(a) for a in lat_out):
                 seeds = up_vectors(np.concatenate(lat_out), np.concatenate(lon_out))
                 for hit in tree.query_ball_point(seeds, r):
                     covered[hit] = True
@@ -141,6 +157,15 @@ def plan_gateways(
         country=np.asarray(ctry, dtype=object),
         source=f"skyfence gateway plan (radius {coverage_radius_km:g} km)",
     )
+
+
+def _mask(avoid: Avoid, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    out = np.asarray(avoid(np.asarray(lat), np.asarray(lon)), dtype=bool)
+    if out.shape != np.shape(lat):
+        raise InputError(
+            f"avoid(lat, lon) must return one bool per point ({np.shape(lat)}), got {out.shape}"
+        )
+    return out
 
 
 def regions_country_of() -> CountryOf | None:

@@ -1,0 +1,483 @@
+"""Operations on the simulated network: what a dish sees, its 15-s schedule, city-to-city RTT.
+
+Also the loaders every analysis operation shares: a constellation from a preset name or an
+element-set file (:func:`load_constellation`), and the ground segment from a
+:class:`NetworkSpec` (:func:`load_network`) — with gateways planned by the one planning rule
+of :mod:`skyfence.analysis.gateways` when none are given, so that ``links terminal``,
+``coverage`` and ``whatif`` see the same network and give one RTT for one place and time.
+
+Every operation takes an :class:`~skyfence.app.App` and plain arguments, checks them before any
+work, and returns a typed result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from skyfence.app._progress import ProgressCallback, stages
+from skyfence.app.context import App
+from skyfence.errors import InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from skyfence.ground import GroundSites
+    from skyfence.ground.planner import Avoid
+    from skyfence.links import NetworkModel, PopMap
+    from skyfence.orbits import Constellation
+
+#: Most (satellite, time step) pairs a schedule or a propagation may hold in memory (positions
+#: take 24 bytes each, so this is about 1.4 GB).
+MAX_SAT_STEPS = 60_000_000
+
+__all__ = [
+    "MAX_SAT_STEPS",
+    "CityRtt",
+    "HypatiaExport",
+    "HypatiaRouteResult",
+    "Network",
+    "NetworkSpec",
+    "Slot",
+    "TerminalSchedule",
+    "VisibleSatellite",
+    "Visibility",
+    "check_place",
+    "city_rtt",
+    "export_hypatia",
+    "hypatia_route",
+    "load_constellation",
+    "load_network",
+    "terminal_schedule",
+    "visible_satellites",
+]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Where a network comes from: a constellation, gateways, PoPs and a home-PoP map.
+
+    Parameters
+    ----------
+    constellation : str
+        A preset name (``starlink-gen1``, ``kuiper``) or an element-set file.
+    gateways : str or Path
+        A gateway file (CSV/GeoJSON) or ``"plan"`` for skyfence's planning model.
+    pops : Path, optional
+        A PoP file; default: the built-in PoP metro areas.
+    pop_map : Path, optional
+        A CSV mapping places to home PoPs; default: the nearest PoP.
+    """
+
+    constellation: str = "starlink-gen1"
+    gateways: str | Path = "plan"
+    pops: Path | None = None
+    pop_map: Path | None = None
+
+    @property
+    def planned(self) -> bool:
+        return str(self.gateways).strip().lower() == "plan"
+
+
+@dataclass
+class Network:
+    """A loaded network: the constellation and the :class:`~skyfence.links.NetworkModel`."""
+
+    constellation: Constellation
+    model: NetworkModel
+    pop_map: PopMap | None = None
+
+
+def check_place(latitude_deg: float, longitude_deg: float) -> None:
+    """Refuse a latitude outside ±90° or a longitude outside ±180° (or not a number)."""
+    if not (np.isfinite(latitude_deg) and np.isfinite(longitude_deg)):
+        raise InputError(
+            f"latitude and longitude must be numbers, got {latitude_deg}, {longitude_deg}"
+        )
+    if not (abs(latitude_deg) <= 90 and abs(longitude_deg) <= 180):
+        raise InputError(
+            f"latitude {latitude_deg} must be within ±90 and longitude {longitude_deg} within ±180"
+        )
+
+
+def _check_file(path: str | Path, option: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise NotFoundError(f"{option} {p}: no such file")
+    return p
+
+
+def load_constellation(app: App, spec: str, *, epoch: Any = None) -> Constellation:
+    """A constellation from a preset name (built once per App and epoch) or an element-set file."""
+    from skyfence.orbits import Constellation, preset_names
+
+    name = spec.strip().lower()
+    if name in preset_names():
+        key = ("constellation", name, None if epoch is None else str(epoch))
+        return app.cached(key, lambda: Constellation.from_preset(name, epoch))
+    if Path(spec).expanduser().is_file():
+        return Constellation.from_file(Path(spec).expanduser())
+    raise NotFoundError(
+        f"--constellation {spec!r} is neither a preset ({', '.join(preset_names())}) nor an "
+        "existing file"
+    )
+
+
+def load_sites(spec: NetworkSpec) -> tuple[GroundSites | None, GroundSites, PopMap | None]:
+    """``(gateways or None for the plan, pops, pop_map)`` of a spec; files are read and checked."""
+    from skyfence.analysis.gateways import with_iso2_countries
+    from skyfence.ground import default_pops
+    from skyfence.ground import load_sites as read_sites
+    from skyfence.links import load_pop_map
+
+    gateways = None
+    if not spec.planned:
+        gateways = with_iso2_countries(
+            read_sites(_check_file(spec.gateways, "--gateways"), "gateway")
+        )
+    pops = (
+        default_pops() if spec.pops is None else read_sites(_check_file(spec.pops, "--pops"), "pop")
+    )
+    pop_map = None if spec.pop_map is None else load_pop_map(_check_file(spec.pop_map, "--pop-map"))
+    return gateways, with_iso2_countries(pops), pop_map
+
+
+def load_network(
+    app: App,
+    spec: NetworkSpec,
+    *,
+    epoch: Any = None,
+    without_countries: Iterable[str] = (),
+    avoid: Avoid | None = None,
+    **model_options: Any,
+) -> Network:
+    """The constellation and network model of ``spec`` (gateways planned when it says ``plan``).
+
+    ``without_countries`` and ``avoid`` shape the plan (see
+    :func:`skyfence.analysis.gateways.planned_gateways`); a gateway file is used as given.
+    """
+    from skyfence.analysis.gateways import planned_gateways
+    from skyfence.links import NetworkModel
+
+    constellation = load_constellation(app, spec.constellation, epoch=epoch)
+    gateways, pops, pop_map = load_sites(spec)
+    if gateways is None:
+        gateways = planned_gateways(pops, without_countries=without_countries, avoid=avoid)
+    model = NetworkModel(constellation, gateways, pops, pop_map=pop_map, **model_options)
+    return Network(constellation, model, pop_map)
+
+
+def check_sat_steps(n_sats: int, n_steps: int) -> None:
+    """Refuse a propagation larger than :data:`MAX_SAT_STEPS` before it starts."""
+    if n_sats * n_steps > MAX_SAT_STEPS:
+        raise InputError(
+            f"{n_sats:,} satellites x {n_steps:,} steps is more than {MAX_SAT_STEPS:,} "
+            "satellite-steps (about 1.4 GB of positions); use a shorter duration or a longer step"
+        )
+
+
+def _sat_name(c: Any, i: int) -> str:
+    names = getattr(c, "names", None)
+    return f"sat-{i}" if names is None else str(names[i])
+
+
+# ----------------------------------------------------------------------------- visible
+@dataclass(frozen=True)
+class VisibleSatellite:
+    """One satellite above the mask: its row ``sat`` in the constellation, name, geometry."""
+
+    sat: int
+    name: str
+    elevation_deg: float
+    range_km: float
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Satellites above ``min_elevation_deg`` from a point at one time, highest first."""
+
+    time: np.datetime64
+    latitude_deg: float
+    longitude_deg: float
+    min_elevation_deg: float
+    count: int
+    satellites: list[VisibleSatellite]
+
+
+def visible_satellites(
+    app: App,
+    latitude_deg: float,
+    longitude_deg: float,
+    *,
+    time: str | np.datetime64 = "now",
+    min_elevation_deg: float = 25.0,
+    constellation: str = "starlink-gen1",
+) -> Visibility:
+    """Satellites above the elevation mask from a point at one time."""
+    from skyfence.ground import GroundSites
+    from skyfence.links import visible_pairs
+    from skyfence.timeutil import parse_time
+
+    check_place(latitude_deg, longitude_deg)
+    if not (np.isfinite(min_elevation_deg) and 0.0 <= min_elevation_deg <= 90.0):
+        raise InputError(f"the elevation mask must be within 0..90°, got {min_elevation_deg}")
+    t = parse_time(time)
+    c = load_constellation(app, constellation)
+    eph = c.propagate(np.array([t]))
+    site = GroundSites.from_arrays([latitude_deg], [longitude_deg])
+    v = visible_pairs(site.ecef_km, site.up, eph.at(0), min_elevation_deg)
+    order = np.argsort(-v.elevation_deg)
+    rows = [
+        VisibleSatellite(
+            int(v.sat[k]),
+            _sat_name(c, int(v.sat[k])),
+            round(float(v.elevation_deg[k]), 3),
+            round(float(v.range_km[k]), 3),
+        )  # fmt: skip
+        for k in order
+    ]
+    return Visibility(t, latitude_deg, longitude_deg, min_elevation_deg, len(rows), rows)
+
+
+# ----------------------------------------------------------------------------- city RTT
+@dataclass(frozen=True)
+class CityRtt:
+    """RTT between two places over the laser mesh at one time, and fibre for comparison."""
+
+    time: np.datetime64
+    origin: str
+    destination: str
+    great_circle_km: float
+    mesh_rtt_ms: float
+    mesh_length_km: float
+    laser_hops: int
+    fibre_rtt_ms: float
+    vacuum_great_circle_rtt_ms: float
+    path: list[str]
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``from`` and ``to`` for the two places)."""
+        return {
+            "time": self.time, "from": self.origin, "to": self.destination,
+            "great_circle_km": self.great_circle_km, "mesh_rtt_ms": self.mesh_rtt_ms,
+            "mesh_length_km": self.mesh_length_km, "laser_hops": self.laser_hops,
+            "fibre_rtt_ms": self.fibre_rtt_ms,
+            "vacuum_great_circle_rtt_ms": self.vacuum_great_circle_rtt_ms,
+            "path": self.path, "note": self.note,
+        }  # fmt: skip
+
+
+def city_rtt(
+    app: App,
+    origin: str,
+    destination: str,
+    *,
+    constellation: str = "starlink-gen1",
+    time: str | np.datetime64 = "now",
+) -> CityRtt:
+    """City-to-city RTT over the laser mesh (built-in city names or ``"lat,lon"``)."""
+    from skyfence.ground import GroundSites, great_circle_km, parse_place
+    from skyfence.links import LatencyModel, NetworkModel
+    from skyfence.timeutil import parse_time
+
+    a, b = parse_place(origin), parse_place(destination)
+    t = parse_time(time)
+    c = load_constellation(app, constellation)
+    eph = c.propagate(np.array([t]))
+    dummy = GroundSites.from_arrays([a.latitude_deg], [a.longitude_deg], kind="gateway")
+    model = NetworkModel(c, dummy, dummy.with_kind("pop"))
+    sa = GroundSites.from_arrays([a.latitude_deg], [a.longitude_deg], name=[a.name])
+    sb = GroundSites.from_arrays([b.latitude_deg], [b.longitude_deg], name=[b.name])
+    route = model.mesh_route(eph.at(0), sa, sb)
+    gc = float(great_circle_km(a.latitude_deg, a.longitude_deg, b.latitude_deg, b.longitude_deg))
+    latency = LatencyModel()
+    return CityRtt(
+        time=t, origin=a.name, destination=b.name, great_circle_km=round(gc, 3),
+        mesh_rtt_ms=route.rtt_ms, mesh_length_km=route.length_km,
+        laser_hops=max(len(route.sats) - 1, 0), fibre_rtt_ms=float(latency.fibre_rtt_ms(gc)),
+        vacuum_great_circle_rtt_ms=float(latency.space_rtt_ms(gc)),
+        path=[a.name, *[_sat_name(c, s) for s in route.sats], b.name] if route.sats else [],
+        note="mesh RTT is the space path only (no processing overhead); fibre = great circle x "
+        f"{latency.route_factor} at c/{latency.fibre_index}",
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- terminal
+@dataclass(frozen=True)
+class Slot:
+    """One slot of a terminal's schedule (``None`` where it has no route)."""
+
+    time: np.datetime64
+    sat: str | None
+    gateway: str | None
+    pop: str | None
+    laser_hops: int | None
+    elevation_deg: float
+    rtt_ms: float
+
+
+@dataclass(frozen=True)
+class TerminalSchedule:
+    """A dish's serving satellite, gateway, PoP and RTT per slot, and their summary."""
+
+    latitude_deg: float
+    longitude_deg: float
+    rule: str
+    slot_s: float
+    gateways: str
+    pops: str
+    median_rtt_ms: float
+    handovers: int
+    handovers_per_hour: float
+    slots: list[Slot] = field(default_factory=list)
+
+
+def terminal_schedule(
+    app: App,
+    latitude_deg: float,
+    longitude_deg: float,
+    *,
+    network: NetworkSpec | None = None,
+    start: str | np.datetime64 = "now",
+    duration_s: float = 600.0,
+    slot_s: float = 15.0,
+    rule: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> TerminalSchedule:
+    """The 15-s schedule of a terminal at a place (see :func:`skyfence.links.run_schedule`).
+
+    ``rule`` defaults to :data:`skyfence.links.DEFAULT_RULE`, the rule of every command, so
+    the RTT at a place and time equals the one the coverage and what-if reports give there.
+    """
+    from skyfence.ground import GroundSites
+    from skyfence.links import DEFAULT_RULE, RULES, run_schedule
+    from skyfence.timeutil import parse_time, time_grid
+
+    rule = DEFAULT_RULE if rule is None else rule
+    check_place(latitude_deg, longitude_deg)
+    if rule not in RULES:
+        raise InputError(f"--rule {rule!r} is not one of {', '.join(RULES)}")
+    if not (np.isfinite(slot_s) and slot_s > 0):
+        raise InputError(f"--slot must be > 0 seconds, got {slot_s:g}")
+    if not (np.isfinite(duration_s) and duration_s >= 0):
+        raise InputError(f"--duration must be >= 0 seconds, got {duration_s:g}")
+    if duration_s / slot_s + 1 > MAX_SAT_STEPS:
+        raise InputError(f"{duration_s:g} s at {slot_s:g}-s slots is too many slots")
+    times = time_grid(parse_time(start), duration_s, slot_s)
+    net = load_network(app, network or NetworkSpec())
+    c, model = net.constellation, net.model
+    check_sat_steps(len(c), len(times))
+    term = GroundSites.from_arrays([latitude_deg], [longitude_deg])
+    propagating, scheduling = stages(progress, [1, 3])
+    eph = c.propagate(times, progress=propagating)
+    sched = run_schedule(model, eph, term, rule=rule, progress=scheduling)
+    slots = []
+    for i, t in enumerate(times):
+        s, g, p = int(sched.serving_sat[0, i]), int(sched.gateway[0, i]), int(sched.pop[0, i])
+        slots.append(Slot(
+            time=t, sat=_sat_name(c, s) if s >= 0 else None,
+            gateway=str(model.gateways.name[g]) if g >= 0 else None,
+            pop=str(model.pops.name[p]) if p >= 0 else None,
+            laser_hops=int(sched.isl_hops[0, i]) if s >= 0 else None,
+            elevation_deg=float(sched.elevation_deg[0, i]), rtt_ms=float(sched.rtt_ms[0, i]),
+        ))  # fmt: skip
+    return TerminalSchedule(
+        latitude_deg=latitude_deg, longitude_deg=longitude_deg, rule=rule, slot_s=float(slot_s),
+        gateways=model.gateways.source, pops=model.pops.source,
+        median_rtt_ms=float(sched.median_rtt_ms[0]), handovers=int(sched.handovers[0]),
+        handovers_per_hour=float(sched.handovers_per_hour[0]), slots=slots,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- Hypatia
+@dataclass(frozen=True)
+class HypatiaRouteResult:
+    """A ground-station-to-ground-station route in a Hypatia directory."""
+
+    origin: int
+    destination: int
+    at_s: float
+    rtt_ms: float
+    length_km: float
+    path: list[int]
+    path_labels: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.origin, "to": self.destination, "at_s": self.at_s, "rtt_ms": self.rtt_ms,
+            "length_km": self.length_km, "path": self.path, "path_labels": self.path_labels,
+        }  # fmt: skip
+
+
+def hypatia_route(
+    app: App, directory: str | Path, origin: str, destination: str, *, at_s: float = 0.0
+) -> HypatiaRouteResult:
+    """GS-to-GS RTT and path in a Hypatia satellite-network directory, with Hypatia's rules."""
+    from skyfence.links import read_hypatia
+
+    if not np.isfinite(at_s) or at_s < 0:
+        raise InputError(f"--at must be >= 0 seconds after the TLE epoch, got {at_s}")
+    net = read_hypatia(directory)
+    r = net.route(origin, destination, at_s)
+    S = net.n_sats
+
+    def label(node: int) -> str:
+        return f"GS {node - S} ({net.stations.name[node - S]})" if node >= S else f"sat {node}"
+
+    return HypatiaRouteResult(
+        net.station(origin), net.station(destination), float(at_s), r.rtt_ms, r.length_km,
+        list(r.path), [label(n) for n in r.path],
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HypatiaExport:
+    """What :func:`export_hypatia` wrote."""
+
+    directory: Path
+    satellites: int
+    isls: int
+    ground_stations: int
+    max_gsl_length_m: float
+    max_isl_length_m: float
+    epoch: Any
+
+
+def export_hypatia(
+    app: App,
+    outdir: str | Path,
+    *,
+    constellation: str = "starlink-gen1",
+    stations: Path | None = None,
+    min_elevation_deg: float = 25.0,
+    name: str = "skyfence",
+    overwrite: bool = False,
+) -> HypatiaExport:
+    """Write a constellation, its +Grid ISLs and ground stations in Hypatia's format.
+
+    ``outdir`` is checked first: a place that cannot be written, or a directory that is not
+    empty (unless ``overwrite``), is refused before any work.
+    """
+    from skyfence.analysis.report import check_output_dir
+    from skyfence.ground import cities
+    from skyfence.ground import load_sites as read_sites
+    from skyfence.links import read_hypatia, write_hypatia
+
+    if not (np.isfinite(min_elevation_deg) and 0.0 <= min_elevation_deg <= 90.0):
+        raise InputError(f"the elevation mask must be within 0..90°, got {min_elevation_deg}")
+    check_output_dir(outdir, overwrite=overwrite, option="OUTDIR")
+    c = load_constellation(app, constellation)
+    st = (
+        cities()
+        if stations is None
+        else read_sites(_check_file(stations, "--stations"), "terminal")
+    )
+    out = write_hypatia(c, outdir, st, name=name, min_elevation_deg=min_elevation_deg)
+    net = read_hypatia(out)
+    return HypatiaExport(
+        Path(out), net.n_sats, len(net.isls), len(net.stations), net.max_gsl_length_km * 1000.0,
+        net.max_isl_length_km * 1000.0, net.epoch,
+    )  # fmt: skip
