@@ -85,3 +85,29 @@ def test_one_app_per_run_shared_by_every_command(monkeypatch, tmp_path, capsys):
     (a1, a2, d1), (b1, _, d2) = seen
     assert a1 is a2  # one App within a run
     assert a1 is not b1 and (d1, d2) == (tmp_path / "one", tmp_path / "two")  # settings per run
+
+
+def test_the_cli_starts_without_loading_the_heavy_packages():
+    # every command pays for what the CLI imports at start: building the app (all groups
+    # registered) must not load the science, database or plotting stacks
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from skyfence.cli.main import build_app\n"
+        "build_app()\n"
+        "heavy = ('scipy', 'sqlalchemy', 'shapely', 'matplotlib', 'h3', 'sgp4', 'pyarrow',\n"
+        "         'sklearn', 'skyfence.links', 'skyfence.store', 'skyfence.policy')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_links_terminal_says_which_rule_is_the_default(capsys):
+    from skyfence.links import DEFAULT_RULE
+
+    assert cli_main.main(["links", "terminal", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert f"{DEFAULT_RULE} (the default of every command)" in out

@@ -265,3 +265,33 @@ def test_no_resolver_can_bypass_the_seal(zone):
         policy.compile(
             resolve=reads_the_file, countries=SimpleIndex(w.countries), index_factory=SimpleIndex
         ).decide("T1", 3.0, 3.0, T)
+
+
+def test_the_seal_records_the_areas_that_rank_rules(zone, monkeypatch):
+    # areas decide precedence (the smaller region wins), so they are sealed with the geometry;
+    # a sealed policy ranks its rules by them without measuring anything again
+    from skyfence.regions import _geo
+
+    w = boxes_world()
+    resolve = RegionResolver(w)
+    sealed = seal_document(document(zone), resolve=resolve)
+    areas = sealed["sealed"]["area_km2"]
+    assert set(areas) == set(sealed["sealed"]["sha256"])
+    for expr, km2 in areas.items():
+        assert km2 == pytest.approx(_geo.geodesic_area_km2(resolve(expr).geometry), rel=1e-12)
+    expected = states(Policy.from_document(sealed, resolve=RegionResolver(w)), w, POINTS)
+
+    def no_measuring(*_a, **_k):
+        raise AssertionError("a sealed policy measured an area again")
+
+    monkeypatch.setattr(_geo, "geodesic_area_km2", no_measuring)
+    fresh = boxes_world()  # regions that have measured nothing yet
+    got = states(Policy.from_document(sealed, resolve=RegionResolver(fresh)), fresh, POINTS)
+    assert got == expected
+    unsealed = Policy.from_document(document(zone))
+    with pytest.raises(AssertionError, match="measured an area"):
+        states(unsealed, boxes_world(), POINTS)
+    bad = copy.deepcopy(sealed)
+    bad["sealed"]["area_km2"]["AA"] = -1.0
+    with pytest.raises(ParseError, match="sealed area"):
+        Policy.from_document(bad, resolve=RegionResolver(w))

@@ -21,8 +21,8 @@ import pytest
 from skyfence.app.changes import policy_in_force, propose
 from skyfence.app.decide import decide
 from skyfence.app.terminals import add, import_file, list_terminals
-from skyfence.errors import InputError, ParseError, SkyfenceError
-from skyfence.policy import Terminal, check_policy
+from skyfence.errors import InputError, ParseError
+from skyfence.policy import Terminal
 from skyfence.store import Store, load_trusted_checkpoint, verify_export
 
 BRICK = """\
@@ -63,7 +63,6 @@ def test_year_9999_is_refused_not_wrapped(app, sec, tmp_path):
     )
     with pytest.raises(ParseError, match="effective_until"):
         propose(app, sec.ALICE, path, reason="suspend for good")
-
 
 
 ALIAS_BOMB = "\n".join(

@@ -72,3 +72,29 @@ def test_old_store_edited_before_the_upgrade_is_refused(old_store):
             store.policy_in_force()
         report = store.verify()
         assert not report.ok and "policy_versions: version 2" in report.problem
+
+
+def test_head_revision_is_alembics_head():
+    # a store at HEAD_REVISION is opened without running Alembic: the constant must follow
+    # every new migration
+    from alembic.script import ScriptDirectory
+
+    from skyfence.store.db import HEAD_REVISION, migration_config
+
+    assert ScriptDirectory.from_config(migration_config()).get_heads() == [HEAD_REVISION]
+
+
+def test_a_store_at_head_opens_without_alembic(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    Store.open(url, key_dir=tmp_path / "keys").close()
+    code = (
+        "import sys\n"
+        "from skyfence.store import Store\n"
+        f"Store.open({url!r}, key_dir={str(tmp_path / 'keys')!r}).close()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -58,17 +58,14 @@ __all__ = [
 def sealed_document(policy: Policy, app: App) -> dict[str, Any]:
     """The document stored for ``policy``: everything that decides, and nothing read later.
 
-    Regions read from external files are embedded (with the hash of every region's
-    geometry) by ``skyfence.policy.seal_document`` when the policy package provides it;
-    until then the document is stored as it is, and a region file edited after the apply
-    still moves the area (see docs/security.md).
+    Regions read from external files are embedded, and the hash of every region's geometry
+    (built-in countries included) recorded, by :func:`skyfence.policy.seal_document`: a
+    region file edited after the apply, or new boundary data, cannot move an area unnoticed
+    (see docs/security.md).
     """
-    document = policy.to_document()
-    try:
-        from skyfence.policy import seal_document  # type: ignore[attr-defined]
-    except ImportError:
-        return document
-    sealed: dict[str, Any] = seal_document(document, resolve=resolver(app))
+    from skyfence.policy import seal_document
+
+    sealed: dict[str, Any] = seal_document(policy.to_document(), resolve=resolver(app))
     return sealed
 
 

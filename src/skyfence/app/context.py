@@ -55,7 +55,8 @@ class App:
         """
         if key not in self._cache:
             self._cache[key] = build()
-        return self._cache[key]
+        value: T = self._cache[key]
+        return value
 
     @cached_property
     def world(self) -> Worldview:

@@ -125,7 +125,7 @@ def use_app(app: App | None = None) -> Iterator[None]:
 def click_exceptions() -> tuple[type[Exception], type[Exception]]:
     """``(ClickException, NoArgsIsHelpError)`` of the Click that Typer runs on."""
     try:  # Typer >= 0.17 ships its own copy of Click
-        from typer._click import exceptions  # type: ignore[import-not-found]
+        from typer._click import exceptions  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - older Typer on the separate click package
         from click import exceptions  # type: ignore[no-redef]
     return exceptions.ClickException, exceptions.NoArgsIsHelpError

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from skyfence.cli._common import JsonOption, console, emit, progress_bar, to_jsonable
+from skyfence.cli._common import JsonOption, console, emit, get_app, progress_bar, to_jsonable
 
 app = typer.Typer(
     name="detect",
@@ -41,9 +41,8 @@ TruthOpt = Annotated[
 
 
 def _app() -> Any:
-    from skyfence.app import App
-
-    return App()
+    """The App of this CLI run (one per process, see ``cli._common.get_app``)."""
+    return get_app()
 
 
 def _fmt(v: Any) -> str:

@@ -24,7 +24,6 @@ from skyfence.cli._common import (
     get_app,
     progress_bar,
 )
-from skyfence.links.schedule import DEFAULT_RULE
 
 app = typer.Typer(
     name="links",
@@ -105,13 +104,14 @@ def terminal_cmd(
     duration: Annotated[str, typer.Option("--duration", help="How long, e.g. 10m, 1h.")] = "10m",
     slot: Annotated[str, typer.Option("--slot", help="Slot length (Starlink: 15 s).")] = "15s",
     rule: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--rule",
             help="Satellite selection: min-rtt (the default of every command), max-elevation "
             "or longest-visible.",
+            show_default=False,
         ),
-    ] = DEFAULT_RULE,
+    ] = None,
     constellation: ConstellationOpt = "starlink-gen1",
     gateways: GatewaysOpt = "plan",
     pops: PopsOpt = None,

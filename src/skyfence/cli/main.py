@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _usage_message(exc: Any) -> str:
     ctx = getattr(exc, "ctx", None)
-    message = exc.format_message()
+    message = str(exc.format_message())
     if ctx is not None:
         return f"{message} (see '{ctx.command_path} --help')"
     return message

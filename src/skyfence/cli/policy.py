@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from skyfence.cli._common import JsonOption, console, emit, progress_bar
+from skyfence.cli._common import JsonOption, console, emit, get_app, progress_bar
 from skyfence.errors import InputError, ParseError
 from skyfence.timeutil import datetime64_to_iso, parse_duration, parse_time
 
@@ -45,15 +45,13 @@ def register(root: typer.Typer) -> None:
     """Add the ``policy`` and ``terminal`` groups and the ``decide`` command."""
     root.add_typer(policy_app, name="policy")
     root.add_typer(terminal_app, name="terminal")
-    # unknown "options" such as -22.9 are taken as (negative) coordinates
-    root.command("decide", context_settings={"ignore_unknown_options": True})(decide_command)
+    root.command("decide")(decide_command)
 
 
 # ----------------------------------------------------------------------------- helpers
 def _app() -> Any:
-    from skyfence.app import App
-
-    return App()
+    """The App of this CLI run (one per process, see ``cli._common.get_app``)."""
+    return get_app()
 
 
 def _me(operator: str | None = None) -> Any:

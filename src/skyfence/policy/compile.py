@@ -216,7 +216,11 @@ class CompiledPolicy:
         slot_key = np.array(self.slot_key, dtype=np.int64)
 
         # -- activation rules: rank by (area to 6 significant digits, severity, file order)
-        areas = [float(self.regions[s].area_km2) for s in self.rule_slot]
+        sealed = policy.sealed
+        areas = [
+            _area(self.regions[s], None if sealed is None else sealed.area_of(r.region))
+            for s, r in zip(self.rule_slot, rules, strict=True)
+        ]
         order = sorted(
             range(n_rules),
             key=lambda i: (float(f"{areas[i]:.6g}"), SEVERITY[rules[i].state], i),
@@ -502,3 +506,8 @@ class CompiledPolicy:
             terminal_checks=False,
         )
         return out["state"], out["state_rule"]
+
+
+def _area(region: Any, sealed_km2: float | None) -> float:
+    """A rule's region area for ranking: as sealed with the geometry, else measured now."""
+    return float(region.area_km2) if sealed_km2 is None else sealed_km2

@@ -10,6 +10,9 @@ A sealed policy document carries a ``sealed`` section::
       sha256:                                   # every region expression a rule uses
         UA: 3f1c...                             #   SHA-256 of its resolved geometry
         UA - geojson:zones/zone.geojson: 9a0b...
+      area_km2:                                 # and its geodesic area, which ranks rules
+        UA: 603549.6
+        UA - geojson:zones/zone.geojson: 603401.2
 
 Rule texts stay as written (``region: geojson:zones/zone.geojson``), so decisions, reasons
 and whitelists read the same; but in a sealed policy ``geojson:PATH`` means the geometry
@@ -55,10 +58,20 @@ class Seal:
     geojson: tuple[tuple[str, str], ...]
     sha256: tuple[tuple[str, str], ...]
     geometries: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    area_km2: tuple[tuple[str, float], ...] = ()
 
     def hash_of(self, expression: str) -> str | None:
         """The recorded hash of ``expression`` (as written in a rule), or ``None``."""
         return dict(self.sha256).get(expression)
+
+    def area_of(self, expression: str) -> float | None:
+        """The recorded geodesic area (km²) of ``expression``'s region, or ``None``.
+
+        Areas rank overlapping rules (the smaller region wins), so they are recorded with the
+        geometry: the precedence a sealed policy was approved with is the one it decides by,
+        and reading it needs no geodesic computation.
+        """
+        return dict(self.area_km2).get(expression)
 
     def to_document(self) -> dict[str, Any]:
         """The JSON-able ``sealed`` section."""
@@ -67,6 +80,7 @@ class Seal:
             "worldview": self.worldview,
             "geojson": {path: json.loads(text) for path, text in self.geojson},
             "sha256": dict(self.sha256),
+            **({"area_km2": dict(self.area_km2)} if self.area_km2 else {}),
         }
 
 
@@ -126,6 +140,7 @@ def sealed_resolve(
     """``expr -> Region`` for compiling a sealed policy: the regions already verified, else
     ``resolve`` (a :class:`~skyfence.regions.RegionResolver`) with the inline geometries,
     each checked against its recorded hash."""
+    base: Callable[[str], Any]
     if isinstance(resolve, RegionResolver):
         base = resolve.with_geojson(seal.geometries)
     else:

@@ -60,18 +60,21 @@ def seal_policy(policy: Policy, *, resolve: SealResolver | None = None) -> Polic
         for ref, text in inline.items()
     }
     hashes: dict[str, str] = {}
+    areas: dict[str, float] = {}
     regions: dict[str, Any] = {}
     worldview = worldview_name(resolver)
     for expr in expressions:
         region = resolver(expr, geojson=geometries)
         regions[expr] = region
         hashes[expr] = geometry_sha256(region.geometry)
+        areas[expr] = float(region.area_km2)
         worldview = worldview or worldview_name(None, region)
     seal = Seal(
         worldview=worldview,
         geojson=tuple(sorted(inline.items())),
         sha256=tuple(sorted(hashes.items())),
         geometries=geometries,
+        area_km2=tuple(sorted(areas.items())),
     )
     sealed = dataclasses.replace(policy, sealed=seal)
     object.__setattr__(sealed, "_sealed_regions", (resolver, regions, "policy"))
@@ -109,7 +112,7 @@ def seal_document(
     >>> doc = seal_document({"rules": [{"id": "a", "region": "AA", "state": "active"}]},
     ...                     resolve=RegionResolver(w))
     >>> sorted(doc["sealed"]), list(doc["sealed"]["sha256"])
-    (['geojson', 'sha256', 'version', 'worldview'], ['AA'])
+    (['area_km2', 'geojson', 'sha256', 'version', 'worldview'], ['AA'])
     >>> seal_document(doc, resolve=RegionResolver(w)) == doc
     True
     """

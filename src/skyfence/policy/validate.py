@@ -42,7 +42,7 @@ TOP_KEYS = (
     "terminal_rules",
     "sealed",
 )
-_SEAL_KEYS = ("version", "worldview", "geojson", "sha256")
+_SEAL_KEYS = ("version", "worldview", "geojson", "sha256", "area_km2")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _COMMON_KEYS = ("id", "effective_from", "effective_until", "reason", "author", "sensitive")
 _RULE_KEYS = (
@@ -366,6 +366,26 @@ class Checker:
                 )
             else:
                 hashes[expr] = digest
+        areas: dict[str, float] = {}
+        raw_areas = m.get("area_km2") or {}
+        if not isinstance(raw_areas, dict):
+            self.err(path + ("area_km2",), "sealed.area_km2 must map region expressions to km²")
+            raw_areas = {}
+        for expr, area in raw_areas.items():
+            if (
+                isinstance(area, bool)
+                or not isinstance(area, int | float)
+                or not math.isfinite(area)
+                or area < 0
+            ):
+                self.err(
+                    path + ("area_km2", expr),
+                    f"sealed area of {expr!r} must be a finite number of km² >= 0, got {area!r}",
+                )
+            elif expr not in raw_hashes:
+                self.err(path + ("area_km2", expr, "<key>"), f"sealed area {expr!r} has no hash")
+            else:
+                areas[expr] = float(area)
         files: set[str] = set()
         for expr in dict.fromkeys(expressions):
             if expr not in raw_hashes:
@@ -399,6 +419,7 @@ class Checker:
             geojson=tuple(sorted(geojson.items())),
             sha256=tuple(sorted(hashes.items())),
             geometries=geometries,
+            area_km2=tuple(sorted(areas.items())),
         )
 
     def activation_rule(self, m: Any, path: Path_, seen: dict[str, int]) -> ActivationRule | None:

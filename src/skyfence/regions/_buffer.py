@@ -70,8 +70,11 @@ def buffer_km(geometry: BaseGeometry, distance_km: float) -> BaseGeometry:
     --------
     >>> from skyfence.regions._geo import geodesic_area_km2
     >>> dot = shapely.box(10.0, 0.0, 10.001, 0.001)
-    >>> round(geodesic_area_km2(buffer_km(dot, 20_000.0)))  # the globe
+    >>> round(geodesic_area_km2(buffer_km(dot, MAX_BUFFER_KM)))  # the globe
     510065622
+    >>> globe = geodesic_area_km2(shapely.box(-180, -90, 180, 90))
+    >>> 0 < globe - geodesic_area_km2(buffer_km(dot, 20_000.0)) < 10_000  # all but the antipode
+    True
     """
     if (
         not isinstance(distance_km, int | float)

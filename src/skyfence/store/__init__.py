@@ -1,7 +1,15 @@
 """skyfence.store: policy versions, the two-person rule, terminals and the transparency log.
 
+>>> import tempfile
 >>> from skyfence.store import Store
->>> store = Store.open()            # doctest: +SKIP  (SQLite under the data dir, migrated)
+>>> home = tempfile.mkdtemp()
+>>> store = Store.open(f"sqlite:///{home}/store.db", key_dir=f"{home}/keys")  # created, migrated
+>>> store.state().policy_version  # nothing applied yet
+0
+>>> store.close()
+
+``Store.open()`` with no arguments opens the store the settings name (a SQLite file under the
+data dir, or ``SKYFENCE_DATABASE_URL``).
 
 See ``docs/store.md``, ``docs/log.md`` and ``docs/security.md``.
 """

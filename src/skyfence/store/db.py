@@ -99,14 +99,34 @@ def migration_config() -> Any:
     return config
 
 
+#: The newest migration shipped (``migrations/versions``); a test keeps it equal to Alembic's
+#: head. A store already at it is opened without loading Alembic at all.
+HEAD_REVISION = "0002"
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database's schema is at :data:`HEAD_REVISION` (one cheap query)."""
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return False
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    return [r[0] for r in rows] == [HEAD_REVISION]
+
+
 def upgrade_to_head(engine: Engine) -> None:
     """Apply every Alembic migration not yet applied (creates the schema on a new database).
+
+    A database already at :data:`HEAD_REVISION` is left alone after one query.
 
     On SQLite, foreign keys are switched off for the migration (outside its transaction,
     where SQLite honours the switch): Alembic changes a table there by copying it into a new
     one, and the old one could not be dropped while other tables refer to it. The foreign
     keys are checked before the migration commits.
     """
+    if at_head(engine):
+        return
     from alembic import command
 
     config = migration_config()

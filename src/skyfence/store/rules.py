@@ -100,6 +100,7 @@ def prepare_document(document: Any, *, source: str = "the policy") -> tuple[dict
             "it is refused so that the store stays usable. Write the value differently "
             "(e.g. a smaller number) and apply again"
         ) from None
+    where: str | None
     if back != text:
         where = _first_path_difference(stored, json.loads(back))
     else:
