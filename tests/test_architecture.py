@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "timeutil": 1,
     "geodesy": 1,
     "settings": 1,
+    "files": 1,
     "jsonable": 2,
     "orbits": 2,
     "regions": 2,

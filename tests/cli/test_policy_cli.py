@@ -272,3 +272,9 @@ def test_store_flow(capsys, files, isolated_env, world_loaded):
     # diff against the policy in force
     d = run_json(capsys, "policy", "diff", "current", str(files["ua"]), "--no-cells")
     assert [(c["id"], c["change"]) for c in d["changes"]] == [("neighbours-active", "changed")]
+
+
+def test_validate_refuses_devices_instead_of_reading_forever(capsys):
+    # `policy validate /dev/zero` read without end (the process was killed for its memory)
+    code, _, err = run(capsys, "policy", "validate", "/dev/zero")
+    assert code == 1 and "regular file" in err and len(err.strip().splitlines()) == 1

@@ -14,8 +14,6 @@ says so in its title and colour bar.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import h3
 import numpy as np
 import shapely
+
+from skyfence.files import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -117,14 +117,8 @@ def _new_figure(width_in: float, height_in: float, dpi: int = 110) -> Figure:
 def save_png(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` as PNG to ``path``, atomically (a temporary file renamed into place)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -29,12 +29,12 @@ from skyfence.detect import (
     read_column,
     read_telemetry,
 )
-from skyfence.detect._io import write_text_atomic
 from skyfence.detect.evaluate import Score, classes_from_labels, evaluate
 from skyfence.detect.impact import ImpactReport, plot_impact, rule_impact
 from skyfence.detect.plot import plot_findings
 from skyfence.detect.scenario import CLASSES, simulate, write_scenario
 from skyfence.errors import InputError
+from skyfence.files import write_text_atomic
 from skyfence.policy import Policy, TerminalRegistry, load_policy
 
 __all__ = [
@@ -123,7 +123,7 @@ def _check_outputs(geojson: Path | None, png: Path | None) -> None:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, ensure_ascii=False))
+    write_text_atomic(path, json.dumps(data, ensure_ascii=False), make_parents=True)
 
 
 def _truth(telemetry_path: Path, column: str, tel: Any) -> dict[str, str]:

@@ -139,15 +139,11 @@ def validate_command(
     """Validate a policy file; every problem is reported with its line number."""
     from skyfence.app._store import resolver
     from skyfence.policy import check_policy
+    from skyfence.policy.document import MAX_JSON_CHARS
+    from skyfence.regions.io import read_text_bounded
 
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read policy file {file}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ParseError(
-            "not UTF-8 text; expected a YAML or JSON policy", source=str(file)
-        ) from None
+    # a regular file of bounded size: /dev/zero or a pipe would never end
+    text = read_text_bounded(file, MAX_JSON_CHARS, "policy file")
     resolve = resolver(_app()) if regions else None
     policy, problems = check_policy(text, file.name, resolve=resolve)
     result = {

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from skyfence.detect._io import atomic_path
 from skyfence.detect.history import PolicyHistory, decide_reports
 from skyfence.detect.tracks import Tracks
 from skyfence.errors import InputError
+from skyfence.files import atomic_path
 from skyfence.policy import REASONS, Policy, TerminalRegistry
 
 __all__ = ["CandidateImpact", "ImpactReport", "rule_impact", "policy_variant", "plot_impact"]
@@ -324,7 +324,7 @@ def plot_impact(report: ImpactReport, path: str | Path, *, title: str | None = N
     fig.suptitle(title or f"rule impact (labels from the detectors under {report.reference!r})")
     fig.tight_layout()
     try:
-        with atomic_path(path) as tmp:
+        with atomic_path(path, make_parents=True) as tmp:
             fig.savefig(tmp, dpi=110, format="png")
     finally:
         plt.close(fig)

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from skyfence.detect._io import atomic_path
 from skyfence.detect.findings import KINDS, Finding
 from skyfence.errors import InputError
+from skyfence.files import atomic_path
 
 __all__ = ["plot_findings"]
 
@@ -87,7 +87,7 @@ def plot_findings(
         ax.legend(loc="upper left", fontsize=8, markerscale=0.8)
     fig.tight_layout()
     try:
-        with atomic_path(path) as tmp:
+        with atomic_path(path, make_parents=True) as tmp:
             fig.savefig(tmp, dpi=110, format="png")
     finally:
         plt.close(fig)

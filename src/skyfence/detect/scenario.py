@@ -336,7 +336,7 @@ def write_scenario(scenario: Scenario, path: str | Path) -> dict[str, Path]:
     import io
     import json
 
-    from skyfence.detect._io import write_text_atomic
+    from skyfence.files import write_text_atomic
 
     path = Path(path)
     stem = path.with_suffix("")
@@ -358,7 +358,9 @@ def write_scenario(scenario: Scenario, path: str | Path) -> dict[str, Path]:
                 rec["trip_started"] or "",
             ]
         )
-    files["terminals"] = write_text_atomic(Path(f"{stem}.terminals.csv"), buf.getvalue())
+    files["terminals"] = write_text_atomic(
+        Path(f"{stem}.terminals.csv"), buf.getvalue(), make_parents=True
+    )
     files["policy"] = write_text_atomic(
         Path(f"{stem}.policy.json"), json.dumps(scenario.policy.to_document(), indent=2) + "\n"
     )

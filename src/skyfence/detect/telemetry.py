@@ -38,8 +38,8 @@ from skyfence.detect._columns import (
     Rejected,
     check_header,
 )
-from skyfence.detect._io import atomic_path
 from skyfence.errors import InputError, ParseError
+from skyfence.files import atomic_path
 
 __all__ = [
     "COLUMNS",
@@ -532,7 +532,7 @@ def write_telemetry(
         values = np.asarray(values)
         cols[name] = pa.array(values.tolist() if values.dtype == object else values)
     table = pa.table(cols)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, make_parents=True) as tmp:
         if kind == "parquet":
             import pyarrow.parquet as pq
 

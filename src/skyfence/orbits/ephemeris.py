@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from skyfence.errors import InputError
+from skyfence.files import atomic_path
 from skyfence.orbits.frames import ecef_to_geodetic
 
 __all__ = ["Ephemeris", "SGP4_ERRORS", "EXPORT_FORMATS", "write_stream"]
@@ -451,15 +452,5 @@ def _stream_npz(tmp: str, blocks: Iterable[Ephemeris], times: np.ndarray) -> Non
 @contextmanager
 def _atomic(path: str | Path) -> Iterator[str]:
     """Yield a temporary file name beside ``path``; rename it over ``path`` on success."""
-    path = Path(path)
-    if not path.parent.exists():
-        raise InputError(f"cannot write {path}: directory {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        yield str(tmp)

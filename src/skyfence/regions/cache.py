@@ -16,10 +16,7 @@ should, is ignored, rebuilt and rewritten.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import shapely
+
+from skyfence.files import atomic_path
 
 __all__ = ["CACHE_FORMAT", "cache_key", "file_sha256", "save_arrays", "load_arrays"]
 
@@ -90,20 +89,10 @@ def save_arrays(path: Path, key: str, arrays: Mapping[str, np.ndarray]) -> bool:
     """Write ``arrays`` and ``key`` to ``path`` atomically; ``False`` if it cannot be written
     (a cache that cannot be written is not an error: the work is simply redone next time)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    except OSError:
-        return False
-    try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_path(path, make_parents=True) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, __key__=np.array(key), **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
         return True
     except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         return False
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 from skyfence.errors import InputError, ParseError
+from skyfence.files import write_text_atomic
 from skyfence.orbits.formats.omm_csv import format_omm_csv, parse_omm_csv
 from skyfence.orbits.formats.omm_json import format_omm_json, parse_omm_json
 from skyfence.orbits.formats.omm_xml import format_omm_xml, parse_omm_xml
@@ -223,20 +222,5 @@ def write_elements(
     p = Path(path)
     fmt = canonical_format(format) if format is not None else format_for_path(p)
     text = format_elements(elements, fmt)
-    directory = p.parent if str(p.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError(f"cannot write {str(p)!r}: the directory {str(directory)!r} is missing")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_text_atomic(p, text)
     return p
