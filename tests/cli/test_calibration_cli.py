@@ -134,3 +134,31 @@ def test_rtt_hypatia_model_is_the_propagation_delay(capsys):
     # two dishes' median delays, give or take the skew of the sum
     assert cal["rtt_p50_ms"] - floor == pytest.approx(2 * m.latency.scheduling.median_ms, rel=0.15)
     assert cal["fibre_rtt_ms"] < hyp["fibre_rtt_ms"]  # calibrated route factor 1.3 < 1.5
+
+
+def test_coverage_marks_inferred_gateways(capsys):
+    args = ["coverage", "BW", *FILES, "--start", START, "--window", "0s", "--res", "3"]
+    d = run_json(capsys, *args)
+    assert d["latency_model"].startswith("starlink-2026-03")
+    assert d["inferred_gateways"] == ["inferred-jhngzaf1"]
+    rows = {g["id"]: g for g in d["gateways_used"]}
+    assert rows["inferred-jhngzaf1"]["inferred"] is True
+    assert all(not g["inferred"] for i, g in rows.items() if i != "inferred-jhngzaf1")
+    off = run_json(capsys, *args, "--no-infer-gateways", "--latency-model", "none")
+    assert off["inferred_gateways"] == [] and off["latency_model"] == "none@1"
+    assert all(not g["inferred"] for g in off["gateways_used"])
+    assert off["summary"]["rtt_p50_ms"] > d["summary"]["rtt_p50_ms"] + 30.0
+
+
+def test_whatif_reports_inferred_gateways_apart_and_none_inside_the_region(capsys, tmp_path):
+    common = [*FILES, "--start", START, "--window", "0s", "--res", "3", "--no-in-country"]
+    bw = run_json(capsys, "whatif", "activate", "BW", *common, "--out", str(tmp_path / "bw"))
+    assert bw["setup"]["latency_model"].startswith("starlink-2026-03")
+    assert bw["setup"]["inferred_gateways"] == 1 and "+ 1 inferred" in bw["setup"]["gateways"]
+    used = {g["id"]: g for g in bw["gateways_used"]}
+    assert used["inferred-jhngzaf1"]["inferred"] and "inferred" in used["inferred-jhngzaf1"]["name"]
+    assert any("inferred" in n for n in bw["notes"])
+    # switching on South Africa: Johannesburg is inside the region, so nothing is inferred there
+    za = run_json(capsys, "whatif", "activate", "ZA", *common, "--out", str(tmp_path / "za"))
+    assert za["setup"]["inferred_gateways"] == 0
+    assert not any(g["inferred"] for g in za["gateways_used"])
