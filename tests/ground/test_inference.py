@@ -135,3 +135,12 @@ def test_ground_sites_carry_the_inferred_flag():
     assert [r["inferred"] for r in recs] == [False, True]
     with pytest.raises(InputError, match="one flag per site"):
         GroundSites.from_arrays([1.0, 2.0], [1.0, 2.0], inferred=[True, False, True])
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import skyfence.ground.inference as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

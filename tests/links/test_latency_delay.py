@@ -177,3 +177,14 @@ def test_scheduling_median_is_in_every_slot_rtt(small_walker):
     np.testing.assert_array_equal(a.serving_sat, b.serving_sat)
     np.testing.assert_allclose(b.rtt_ms[ok], a.rtt_ms[ok] + 11.0, atol=1e-12)
     np.testing.assert_allclose(b.rtt_overhead_ms[ok], 4.0 + 11.0)
+
+
+@pytest.mark.parametrize(
+    "name", ["skyfence.links.delay", "skyfence.links.latency", "skyfence.links.calibration"]
+)
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -50,7 +50,7 @@ class SchedulingDelay:
     >>> round(float(d.quantile_ms(0.5)), 6)
     10.0
     >>> round(float(d.quantile_ms(0.8) / d.quantile_ms(0.5)), 4)  # exp(0.8416 * 0.5)
-    1.5236
+    1.5232
     """
 
     median_ms: float = 0.0
