@@ -28,7 +28,7 @@ import csv
 import hashlib
 import os
 import time as time_module
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -240,7 +240,7 @@ def representative_places(
             ))  # fmt: skip
         if found:
             continue
-        if point is None:
+        if point is None or region is None:
             skipped[code] = "no city in the customer table and no outline in the worldview"
             continue
         places.append(CountryPlace(code, region.name, point[0], point[1], "", 1.0, "country"))
@@ -583,7 +583,7 @@ class CalibrationRun:
         }  # fmt: skip
 
 
-def _grid_structures(grid: dict[str, Sequence[Any]]) -> list[Structure]:
+def _grid_structures(grid: Mapping[str, Sequence[Any]]) -> list[Structure]:
     from skyfence.links.calibration import structures
 
     unknown = set(grid) - set(DEFAULT_GRID)
@@ -614,7 +614,7 @@ def calibrate(
     version: str = "1",
     folds: int = 10,
     seed: int = 0,
-    grid: dict[str, Sequence[Any]] | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
     window: tuple[str, float, float] = WINDOW,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,

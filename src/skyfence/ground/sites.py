@@ -79,7 +79,7 @@ class GroundSites:
     altitude_m: np.ndarray
     country: np.ndarray
     source: str = field(default="")
-    inferred: np.ndarray | None = field(default=None)
+    inferred: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: all False
 
     def __post_init__(self) -> None:
         n = len(self.latitude_deg)
