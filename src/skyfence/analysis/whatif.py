@@ -61,7 +61,7 @@ from skyfence.analysis.gateways import (
 from skyfence.analysis.sharding import Executor
 from skyfence.errors import InputError, SkyfenceError
 from skyfence.ground import GroundSites, default_pops
-from skyfence.links import DEFAULT_RULE, NetworkModel
+from skyfence.links import DEFAULT_RULE, LatencyModel, NetworkModel
 from skyfence.regions import (
     H3_RESOLUTIONS,
     Region,
@@ -403,6 +403,7 @@ def run_whatif(
     rule: str = DEFAULT_RULE,
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
+    latency: LatencyModel | None = None,
 ) -> WhatIfReport:
     """Run a what-if activation (or deactivation) of the region ``expression``.
 
@@ -435,6 +436,8 @@ def run_whatif(
     executor, progress
         See :func:`skyfence.analysis.coverage.compute_coverage`; ``progress`` counts shards
         over every coverage run of the report.
+    latency : LatencyModel, optional
+        The RTT model of both coverage runs (default: :class:`skyfence.links.LatencyModel`).
     """
     check_whatif_inputs(
         action, duration_s=duration_s, step_s=step_s, resolution=resolution,
@@ -506,7 +509,7 @@ def run_whatif(
         if progress:
             progress(done_offset[0] + done, runs * n_shards)
 
-    model = NetworkModel(constellation, baseline, pops, pop_map=pop_map)
+    model = NetworkModel(constellation, baseline, pops, pop_map=pop_map, latency=latency)
     cov_all = compute_coverage(
         all_cells, times, constellation=constellation, model=model, progress=sub_progress,
         meta={"run": "baseline"}, rule=rule, executor=executor,
@@ -539,7 +542,7 @@ def run_whatif(
         planned_rows = add.to_records()
         pops_in = in_country_pops(pops, countries, avoid=avoid)
         gws_in = baseline.concat(add) if len(add) else baseline
-        model_in = NetworkModel(constellation, gws_in, pops_in, pop_map=pop_map)
+        model_in = NetworkModel(constellation, gws_in, pops_in, pop_map=pop_map, latency=latency)
         cov_in = compute_coverage(
             cells, times, constellation=constellation, model=model_in,
             constraint_countries=countries, terminal_country=countries[0],

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from skyfence.ground import GroundSites
     from skyfence.ground.planner import Avoid
     from skyfence.links import NetworkModel, PopMap
+    from skyfence.links.calibration import NamedLatencyModel
     from skyfence.orbits import Constellation
 
 #: Most (satellite, time step) pairs a schedule or a propagation may hold in memory (positions
@@ -48,6 +49,8 @@ __all__ = [
     "city_rtt",
     "export_hypatia",
     "hypatia_route",
+    "inferred_gateways",
+    "latency_model_of",
     "load_constellation",
     "load_network",
     "terminal_schedule",
@@ -68,13 +71,23 @@ class NetworkSpec:
     pops : Path, optional
         A PoP file; default: the built-in PoP metro areas.
     pop_map : Path, optional
-        A CSV mapping places to home PoPs; default: the nearest PoP.
+        A CSV mapping places to home PoPs; default: the nearest PoP. With a ``country``
+        column it also says where the network has customers (gateway inference).
+    latency_model : str, optional
+        A built-in latency model (``starlink-2026-03``; ``none``; ``hypatia``) or a model
+        file (see :mod:`skyfence.links.calibration`); default (``None``):
+        :data:`skyfence.links.calibration.DEFAULT_LATENCY_MODEL`.
+    infer_gateways : bool
+        Infer gateways where a gateway file has holes, as the latency model says (see
+        :mod:`skyfence.ground.inference`); ``False`` uses the file as it is.
     """
 
     constellation: str = "starlink-gen1"
     gateways: str | Path = "plan"
     pops: Path | None = None
     pop_map: Path | None = None
+    latency_model: str | None = None
+    infer_gateways: bool = True
 
     @property
     def planned(self) -> bool:
@@ -83,11 +96,19 @@ class NetworkSpec:
 
 @dataclass
 class Network:
-    """A loaded network: the constellation and the :class:`~skyfence.links.NetworkModel`."""
+    """A loaded network: the constellation, the :class:`~skyfence.links.NetworkModel` and the
+    latency model it uses; ``model.gateways.inferred`` marks the inferred gateways."""
 
     constellation: Constellation
     model: NetworkModel
     pop_map: PopMap | None = None
+    latency_model: NamedLatencyModel | None = None
+
+    @property
+    def inferred_gateways(self) -> GroundSites:
+        """The gateways of the model that were inferred, not listed or planned."""
+        gw = self.model.gateways
+        return gw.subset(gw.inferred)
 
 
 def check_place(latitude_deg: float, longitude_deg: float) -> None:
@@ -156,17 +177,59 @@ def load_network(
     """The constellation and network model of ``spec`` (gateways planned when it says ``plan``).
 
     ``without_countries`` and ``avoid`` shape the plan (see
-    :func:`skyfence.analysis.gateways.planned_gateways`); a gateway file is used as given.
+    :func:`skyfence.analysis.gateways.planned_gateways`); a gateway file is used as given,
+    plus the gateways the latency model infers where it has holes
+    (:func:`inferred_gateways`; none with ``spec.infer_gateways=False``). The model's RTTs
+    follow ``spec.latency_model`` unless a ``latency=`` model option is given.
     """
     from skyfence.analysis.gateways import planned_gateways
+    from skyfence.ground.inference import with_inferred_gateways
     from skyfence.links import NetworkModel
 
+    named = latency_model_of(spec)
     constellation = load_constellation(app, spec.constellation, epoch=epoch)
     gateways, pops, pop_map = load_sites(spec)
     if gateways is None:
         gateways = planned_gateways(pops, without_countries=without_countries, avoid=avoid)
+    else:
+        extra = inferred_gateways(named, gateways, pops, pop_map, without_countries)
+        gateways = with_inferred_gateways(gateways, extra)
+    model_options.setdefault("latency", named.latency)
     model = NetworkModel(constellation, gateways, pops, pop_map=pop_map, **model_options)
-    return Network(constellation, model, pop_map)
+    return Network(constellation, model, pop_map, named)
+
+
+def latency_model_of(spec: NetworkSpec) -> NamedLatencyModel:
+    """The latency model a spec names, with inference off when the spec says so."""
+    from skyfence.links.calibration import load_latency_model
+
+    named = load_latency_model(spec.latency_model)
+    return named if spec.infer_gateways else named.without_inference()
+
+
+def inferred_gateways(
+    named: NamedLatencyModel,
+    gateways: GroundSites,
+    pops: GroundSites,
+    pop_map: PopMap | None,
+    without_countries: Iterable[str] = (),
+) -> GroundSites:
+    """The gateways ``named`` infers for a gateway list (see :mod:`skyfence.ground.inference`).
+
+    Serving PoPs and licensing come from the customer table (``pop_map``); none is inferred
+    without one, when the model does not infer, or in ``without_countries`` (a country a
+    what-if switches on is not licensed before it).
+    """
+    from skyfence.ground.inference import infer_gateways
+
+    empty = gateways.subset(np.zeros(len(gateways), bool))
+    if named.infer_radius_km is None or pop_map is None:
+        return empty
+    drop = {c.upper() for c in without_countries}
+    return infer_gateways(
+        gateways, pops, serving=pop_map.serves(pops),
+        licensed_countries=pop_map.countries() - drop, radius_km=named.infer_radius_km,
+    )  # fmt: skip
 
 
 def check_sat_steps(n_sats: int, n_steps: int) -> None:
@@ -244,7 +307,13 @@ def visible_satellites(
 # ----------------------------------------------------------------------------- city RTT
 @dataclass(frozen=True)
 class CityRtt:
-    """RTT between two places over the laser mesh at one time, and fibre for comparison."""
+    """RTT between two places over the laser mesh at one time, and fibre for comparison.
+
+    ``mesh_rtt_ms`` is the propagation delay of the path (Hypatia's rule); ``rtt_p20_ms``,
+    ``rtt_p50_ms``, ``rtt_p80_ms`` add what the latency model says a dish-to-dish round
+    trip adds: the fixed overhead, each laser hop's switching and the scheduling delay of
+    both dishes' access links (two independent per-slot draws).
+    """
 
     time: np.datetime64
     origin: str
@@ -257,6 +326,10 @@ class CityRtt:
     vacuum_great_circle_rtt_ms: float
     path: list[str]
     note: str
+    latency_model: str = ""
+    rtt_p20_ms: float = float("nan")
+    rtt_p50_ms: float = float("nan")
+    rtt_p80_ms: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (``from`` and ``to`` for the two places)."""
@@ -264,6 +337,8 @@ class CityRtt:
             "time": self.time, "from": self.origin, "to": self.destination,
             "great_circle_km": self.great_circle_km, "mesh_rtt_ms": self.mesh_rtt_ms,
             "mesh_length_km": self.mesh_length_km, "laser_hops": self.laser_hops,
+            "latency_model": self.latency_model, "rtt_p20_ms": self.rtt_p20_ms,
+            "rtt_p50_ms": self.rtt_p50_ms, "rtt_p80_ms": self.rtt_p80_ms,
             "fibre_rtt_ms": self.fibre_rtt_ms,
             "vacuum_great_circle_rtt_ms": self.vacuum_great_circle_rtt_ms,
             "path": self.path, "note": self.note,
@@ -277,12 +352,19 @@ def city_rtt(
     *,
     constellation: str = "starlink-gen1",
     time: str | np.datetime64 = "now",
+    latency_model: str | None = None,
 ) -> CityRtt:
-    """City-to-city RTT over the laser mesh (built-in city names or ``"lat,lon"``)."""
+    """City-to-city RTT over the laser mesh (built-in city names or ``"lat,lon"``).
+
+    ``latency_model`` (default :data:`skyfence.links.calibration.DEFAULT_LATENCY_MODEL`)
+    gives the fibre comparison's route factor and the dish-to-dish percentiles.
+    """
     from skyfence.ground import GroundSites, great_circle_km, parse_place
-    from skyfence.links import LatencyModel, NetworkModel
+    from skyfence.links import NetworkModel
+    from skyfence.links.calibration import load_latency_model
     from skyfence.timeutil import parse_time
 
+    named = load_latency_model(latency_model)
     a, b = parse_place(origin), parse_place(destination)
     t = parse_time(time)
     c = load_constellation(app, constellation)
@@ -293,16 +375,32 @@ def city_rtt(
     sb = GroundSites.from_arrays([b.latitude_deg], [b.longitude_deg], name=[b.name])
     route = model.mesh_route(eph.at(0), sa, sb)
     gc = float(great_circle_km(a.latitude_deg, a.longitude_deg, b.latitude_deg, b.longitude_deg))
-    latency = LatencyModel()
+    latency = named.latency
+    hops = max(len(route.sats) - 1, 0)
+    fixed = route.rtt_ms + latency.overhead_ms + hops * latency.laser_hop_ms
+    p20, p50, p80 = (float(v) for v in _two_access_quantiles(latency, fixed))
     return CityRtt(
         time=t, origin=a.name, destination=b.name, great_circle_km=round(gc, 3),
         mesh_rtt_ms=route.rtt_ms, mesh_length_km=route.length_km,
-        laser_hops=max(len(route.sats) - 1, 0), fibre_rtt_ms=float(latency.fibre_rtt_ms(gc)),
+        laser_hops=hops, fibre_rtt_ms=float(latency.fibre_rtt_ms(gc)),
         vacuum_great_circle_rtt_ms=float(latency.space_rtt_ms(gc)),
         path=[a.name, *[_sat_name(c, s) for s in route.sats], b.name] if route.sats else [],
-        note="mesh RTT is the space path only (no processing overhead); fibre = great circle x "
-        f"{latency.route_factor} at c/{latency.fibre_index}",
+        note="mesh RTT is the space path only (Hypatia's rule); the percentiles add the "
+        f"{named.label} model's processing and both dishes' scheduling delay; fibre = great "
+        f"circle x {latency.route_factor:g} at c/{latency.fibre_index:g}",
+        latency_model=named.label, rtt_p20_ms=p20, rtt_p50_ms=p50, rtt_p80_ms=p80,
     )  # fmt: skip
+
+
+def _two_access_quantiles(latency: Any, fixed_ms: float, grid: int = 400) -> np.ndarray:
+    """p20/p50/p80 of ``fixed_ms`` + two independent scheduling delays (a deterministic
+    quadrature: the delay at ``grid`` equally likely levels, every pair summed)."""
+    if not np.isfinite(fixed_ms):
+        return np.full(3, np.nan)
+    d = latency.scheduling
+    q = d.quantile_ms((np.arange(grid) + 0.5) / grid)
+    total = np.sort((q[:, None] + q[None, :]).ravel())
+    return fixed_ms + np.quantile(total, [0.2, 0.5, 0.8], method="inverted_cdf")
 
 
 # ----------------------------------------------------------------------------- terminal
@@ -317,11 +415,19 @@ class Slot:
     laser_hops: int | None
     elevation_deg: float
     rtt_ms: float
+    gateway_inferred: bool = False
 
 
 @dataclass(frozen=True)
 class TerminalSchedule:
-    """A dish's serving satellite, gateway, PoP and RTT per slot, and their summary."""
+    """A dish's serving satellite, gateway, PoP and RTT per slot, and their summary.
+
+    ``rtt_p20_ms``, ``rtt_p50_ms``, ``rtt_p80_ms`` are percentiles of RTT over the window,
+    each slot's scheduling delay taken with its whole distribution (``p80`` is the slow end:
+    Starlink publishes it as ``latency_ms_worse20``, and ``p20`` as ``latency_ms_better20``).
+    ``median_rtt_ms`` is the median of the slot RTTs (each with the delay's median).
+    ``inferred_gateways`` lists the inferred gateways the schedule lands at.
+    """
 
     latitude_deg: float
     longitude_deg: float
@@ -333,6 +439,11 @@ class TerminalSchedule:
     handovers: int
     handovers_per_hour: float
     slots: list[Slot] = field(default_factory=list)
+    latency_model: str = ""
+    rtt_p20_ms: float = float("nan")
+    rtt_p50_ms: float = float("nan")
+    rtt_p80_ms: float = float("nan")
+    inferred_gateways: list[str] = field(default_factory=list)
 
 
 def terminal_schedule(
@@ -374,21 +485,28 @@ def terminal_schedule(
     propagating, scheduling = stages(progress, [1, 3])
     eph = c.propagate(times, progress=propagating)
     sched = run_schedule(model, eph, term, rule=rule, progress=scheduling)
+    gws = model.gateways
     slots = []
     for i, t in enumerate(times):
         s, g, p = int(sched.serving_sat[0, i]), int(sched.gateway[0, i]), int(sched.pop[0, i])
         slots.append(Slot(
             time=t, sat=_sat_name(c, s) if s >= 0 else None,
-            gateway=str(model.gateways.name[g]) if g >= 0 else None,
+            gateway=str(gws.name[g]) if g >= 0 else None,
             pop=str(model.pops.name[p]) if p >= 0 else None,
             laser_hops=int(sched.isl_hops[0, i]) if s >= 0 else None,
             elevation_deg=float(sched.elevation_deg[0, i]), rtt_ms=float(sched.rtt_ms[0, i]),
+            gateway_inferred=bool(g >= 0 and gws.inferred[g]),
         ))  # fmt: skip
+    p20, p50, p80 = (float(v) for v in model.latency.rtt_percentiles(sched.rtt_ms)[0])
+    used = np.unique(sched.gateway[0][sched.gateway[0] >= 0])
     return TerminalSchedule(
         latitude_deg=latitude_deg, longitude_deg=longitude_deg, rule=rule, slot_s=float(slot_s),
-        gateways=model.gateways.source, pops=model.pops.source,
+        gateways=gws.source, pops=model.pops.source,
         median_rtt_ms=float(sched.median_rtt_ms[0]), handovers=int(sched.handovers[0]),
         handovers_per_hour=float(sched.handovers_per_hour[0]), slots=slots,
+        latency_model=net.latency_model.label if net.latency_model else "",
+        rtt_p20_ms=p20, rtt_p50_ms=p50, rtt_p80_ms=p80,
+        inferred_gateways=[str(gws.id[g]) for g in used if gws.inferred[g]],
     )  # fmt: skip
 
 

@@ -8,9 +8,15 @@ run id being the UTC time of the run; an explicit ``out`` that exists is refused
 ``overwrite``.
 
 The network is loaded as every command loads it (:func:`skyfence.app.network.load_network`):
-the same gateway plan and the same satellite-selection rule
-(:data:`skyfence.links.DEFAULT_RULE`), so a place and time get the RTT ``links terminal``
-gives.
+the same gateway plan, the same satellite-selection rule (:data:`skyfence.links.DEFAULT_RULE`)
+and the same latency model (``NetworkSpec.latency_model``, by default the calibrated
+``starlink-2026-03``), so a place and time get the RTT ``links terminal`` gives.
+
+With a gateway file, the gateways the latency model infers where the file has holes (see
+:mod:`skyfence.ground.inference`) join it — except inside the region of the what-if and its
+switched-off areas (before an activation the region does not license the service; after a
+deactivation it is dark). They are reported apart: every gateway row carries ``inferred``,
+the setup counts them and a note says what share of the service they carry.
 """
 
 from __future__ import annotations
@@ -24,11 +30,19 @@ import numpy as np
 from skyfence.analysis.defaults import DEFAULT_FOOTPRINT_KM, DEFAULT_START
 from skyfence.app._progress import ProgressCallback
 from skyfence.app.context import App
-from skyfence.app.network import NetworkSpec, load_constellation, load_network, load_sites
+from skyfence.app.network import (
+    NetworkSpec,
+    inferred_gateways,
+    latency_model_of,
+    load_constellation,
+    load_network,
+    load_sites,
+)
 
 if TYPE_CHECKING:
     from skyfence.analysis.coverage import Coverage
     from skyfence.analysis.whatif import WhatIfReport
+    from skyfence.ground import GroundSites
     from skyfence.orbits import Constellation
 
 __all__ = [
@@ -127,7 +141,12 @@ def whatif(
     if out is None:
         out = _default_out(app, action, expression, datetime64_to_iso(t0), run_id)
     out_dir = check_output_dir(out, overwrite=overwrite)
+    named = latency_model_of(network)
     gateways, pops, pop_map = load_sites(network)
+    inferred = None
+    if gateways is not None:
+        inferred = _inferred_outside(app, named, gateways, pops, pop_map, expression, action)
+        gateways = gateways.concat(inferred) if len(inferred) else gateways
     if constellation is None:
         constellation = load_constellation(app, network.constellation)
     report = run_whatif(
@@ -135,9 +154,62 @@ def whatif(
         gateways="plan" if gateways is None else gateways, pops=pops, pop_map=pop_map,
         start=t0, duration_s=duration_s, step_s=step_s, resolution=resolution,
         footprint_km=footprint_km, in_country=in_country, rule=rule, progress=progress,
+        latency=named.latency,
     )  # fmt: skip
+    _mark_inferred(report, named.label, inferred)
     files = write_whatif_report(report, out_dir, overwrite=overwrite)
     return WhatIfRun(report, run_id, out_dir, files)
+
+
+def _inferred_outside(
+    app: App, named: Any, gateways: GroundSites, pops: GroundSites, pop_map: Any,
+    expression: str, action: str,
+) -> GroundSites:  # fmt: skip
+    """The inferred gateways of a what-if: none inside the region or its switched-off areas."""
+    from skyfence.analysis.gateways import avoid_regions
+    from skyfence.analysis.whatif import excluded_regions
+    from skyfence.regions import parse_region
+
+    extra = inferred_gateways(named, gateways, pops, pop_map)
+    if len(extra) == 0:
+        return extra
+    region = parse_region(expression, app.world)
+    off = excluded_regions(expression, app.world) if action == "activate" else []
+    inside = avoid_regions([region, *off])
+    if inside is None:
+        return extra
+    return extra.subset(~np.asarray(inside(extra.latitude_deg, extra.longitude_deg), bool))
+
+
+def _flag_rows(rows: list[dict[str, Any]], inferred_ids: set[str]) -> float:
+    """Add ``inferred`` to gateway rows (and say so in the name); the inferred share."""
+    share = 0.0
+    for row in rows:
+        row["inferred"] = row["id"] in inferred_ids
+        if row["inferred"]:
+            share += float(row.get("share", 0.0))
+            if "inferred" not in str(row["name"]):
+                row["name"] = f"{row['name']} (inferred)"
+    return share
+
+
+def _mark_inferred(report: WhatIfReport, model_label: str, inferred: GroundSites | None) -> None:
+    """Report the inferred gateways apart: flags on every gateway row, counts in the setup,
+    and a note with the share of the service they carry."""
+    ids = set() if inferred is None else {str(i) for i in inferred.id}
+    share = _flag_rows(report.gateways_used, ids)
+    if report.in_country is not None:
+        _flag_rows(report.in_country.get("gateways_used", []), ids)
+    report.setup["latency_model"] = model_label
+    report.setup["inferred_gateways"] = len(ids)
+    if ids:
+        report.setup["gateways"] = f"{report.setup['gateways']} + {len(ids)} inferred"
+        used = [r["id"] for r in report.gateways_used if r["inferred"]]
+        report.notes.append(
+            f"{len(ids)} gateway(s) were inferred where the gateway list has none near a PoP "
+            f"that serves customers (not in the list; marked 'inferred'); {len(used)} of them "
+            f"carry {share:.1%} of the served cell-steps."
+        )
 
 
 @dataclass
@@ -155,6 +227,14 @@ class CoverageRun:
     rule: str
     out: Path | None
     coverage: Coverage = field(repr=False)
+    latency_model: str = ""
+    inferred_gateways: list[str] = field(default_factory=list)
+
+    def gateways_used(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The gateways carrying most of the service, each with ``inferred``."""
+        rows = self.coverage.usage("gateway")[:limit]
+        _flag_rows(rows, set(self.inferred_gateways))
+        return rows
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: region, window, summary, gateways used and one row per cell."""
@@ -168,7 +248,9 @@ class CoverageRun:
             "resolution": self.resolution,
             "rule": self.rule,
             "summary": self.coverage.summary(),
-            "gateways_used": self.coverage.usage("gateway")[:10],
+            "latency_model": self.latency_model,
+            "inferred_gateways": self.inferred_gateways,
+            "gateways_used": self.gateways_used(),
             "cells": self.coverage.table(),
             "out": str(self.out) if self.out else None,
         }  # fmt: skip
@@ -218,6 +300,9 @@ def coverage(
         cells, times, constellation=net.constellation, model=net.model, progress=progress,
         rule=rule,
     )  # fmt: skip
+    inferred_ids = [str(i) for i in net.inferred_gateways.id]
+    run_gateways = cov.usage("gateway")[:10]
+    _flag_rows(run_gateways, set(inferred_ids))
     if out_path is not None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         suffix = out_path.suffix.lower()
@@ -227,7 +312,7 @@ def coverage(
             figure = coverage_map_figure(
                 cov.cells, map_quantity(cov.served_fraction, cov.rtt_p50_ms),
                 title=f"coverage of {expression}", region_geometry=region.geometry,
-                gateways=cov.usage("gateway")[:10], worldview=app.world,
+                gateways=run_gateways, worldview=app.world,
             )  # fmt: skip
             save_png(figure, out_path)
         else:
@@ -236,4 +321,6 @@ def coverage(
         expression=expression, region_name=region.name, region_area_km2=region.area_km2,
         worldview=app.world.worldview, start=times[0], steps=len(times),
         step_s=float(step_s), resolution=int(resolution), rule=rule, out=out_path, coverage=cov,
+        latency_model=net.latency_model.label if net.latency_model else "",
+        inferred_gateways=inferred_ids,
     )  # fmt: skip

@@ -50,7 +50,9 @@ if TYPE_CHECKING:
 __all__ = [
     "ConstellationOpt",
     "GatewaysOpt",
+    "InferGatewaysOpt",
     "JsonOption",
+    "LatencyModelOpt",
     "OverwriteOpt",
     "PopMapOpt",
     "PopsOpt",
@@ -91,6 +93,22 @@ PopMapOpt = Annotated[
     Path | None,
     typer.Option(
         "--pop-map", help="CSV mapping places to home PoPs (latitude_deg, longitude_deg, pop)."
+    ),
+]
+LatencyModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--latency-model",
+        help="Latency model: starlink-2026-03 (the default, fitted to Starlink's published "
+        "latency), none (uncalibrated), hypatia (propagation only) or a model file.",
+    ),
+]
+InferGatewaysOpt = Annotated[
+    bool,
+    typer.Option(
+        "--infer-gateways/--no-infer-gateways",
+        help="Infer gateways near serving PoPs where the gateway file has none, as the "
+        "latency model says (marked 'inferred' in every output).",
     ),
 ]
 ProgressCallback = Callable[[int, int], None]

@@ -15,7 +15,9 @@ from skyfence.analysis.defaults import DEFAULT_FOOTPRINT_KM, DEFAULT_START
 from skyfence.cli._common import (
     ConstellationOpt,
     GatewaysOpt,
+    InferGatewaysOpt,
     JsonOption,
+    LatencyModelOpt,
     OverwriteOpt,
     PopMapOpt,
     PopsOpt,
@@ -126,6 +128,8 @@ def _whatif_command(action: str):  # type: ignore[no-untyped-def]
         gateways: GatewaysOpt = "plan",
         pops: PopsOpt = None,
         pop_map: PopMapOpt = None,
+        latency_model: LatencyModelOpt = None,
+        infer_gateways: InferGatewaysOpt = True,
         start: StartOpt = DEFAULT_START,
         window: WindowOpt = "1h",
         step: StepOpt = "15s",
@@ -152,7 +156,10 @@ def _whatif_command(action: str):  # type: ignore[no-untyped-def]
         with progress_bar(f"{action} {expression}", enabled=not as_json) as bar:
             run = whatif(
                 get_app(), expression, action,  # type: ignore[arg-type]
-                network=NetworkSpec(constellation, gateways, pops, pop_map), start=start,
+                network=NetworkSpec(
+                    constellation, gateways, pops, pop_map, latency_model, infer_gateways
+                ),
+                start=start,
                 duration_s=duration_s, step_s=step_s, resolution=res, footprint_km=footprint_km,
                 in_country=in_country, out=out, overwrite=overwrite, progress=bar,
             )  # fmt: skip
@@ -174,6 +181,8 @@ def coverage_cmd(
     gateways: GatewaysOpt = "plan",
     pops: PopsOpt = None,
     pop_map: PopMapOpt = None,
+    latency_model: LatencyModelOpt = None,
+    infer_gateways: InferGatewaysOpt = True,
     start: StartOpt = DEFAULT_START,
     window: WindowOpt = "1h",
     step: StepOpt = "15s",
@@ -197,7 +206,8 @@ def coverage_cmd(
     duration_s, step_s = parse_duration(window), parse_duration(step)
     with progress_bar(f"coverage {region}", enabled=not as_json) as bar:
         run = coverage(
-            get_app(), region, network=NetworkSpec(constellation, gateways, pops, pop_map),
+            get_app(), region,
+            network=NetworkSpec(constellation, gateways, pops, pop_map, latency_model, infer_gateways),
             start=start, duration_s=duration_s, step_s=step_s, resolution=res, out=out,
             overwrite=overwrite, progress=bar,
         )  # fmt: skip

@@ -59,6 +59,10 @@ class GroundSites:
     id, name, kind, country : (N,) str
     latitude_deg, longitude_deg : (N,) float64, geodetic WGS84
     altitude_m : (N,) float64, above the ellipsoid
+    inferred : (N,) bool
+        Sites skyfence inferred (a gateway assumed where the list has none, see
+        :mod:`skyfence.ground.inference`) rather than read from a list or planned; every output
+        that names a gateway says which it is.
 
     Examples
     --------
@@ -75,9 +79,19 @@ class GroundSites:
     altitude_m: np.ndarray
     country: np.ndarray
     source: str = field(default="")
+    inferred: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: all False
 
     def __post_init__(self) -> None:
         n = len(self.latitude_deg)
+        inferred = np.zeros(n, bool) if self.inferred is None else np.asarray(self.inferred, bool)
+        if inferred.ndim == 0:
+            inferred = np.full(n, bool(inferred))
+        if inferred.shape != (n,):
+            raise InputError(
+                f"GroundSites column 'inferred' has shape {inferred.shape}, latitude_deg has {n} "
+                "rows; give one flag per site"
+            )
+        object.__setattr__(self, "inferred", inferred.copy())
         for name in ("id", "name", "kind", "longitude_deg", "altitude_m", "country"):
             if len(getattr(self, name)) != n:
                 raise InputError(
@@ -106,6 +120,7 @@ class GroundSites:
         id: np.ndarray | list[str] | None = None,  # noqa: A002 - the column is called id
         country: np.ndarray | list[str] | str = "",
         source: str = "",
+        inferred: np.ndarray | list[bool] | bool = False,
     ) -> GroundSites:
         """Build a table from coordinate arrays; other columns broadcast or default."""
         lat = np.atleast_1d(np.asarray(latitude_deg, dtype=np.float64))
@@ -129,6 +144,7 @@ class GroundSites:
             altitude_m=alt,
             country=ctry.astype(object),
             source=source,
+            inferred=np.asarray(inferred, dtype=bool),
         )
 
     @classmethod
@@ -160,6 +176,7 @@ class GroundSites:
             altitude_m=self.altitude_m[index],
             country=self.country[index],
             source=self.source,
+            inferred=self.inferred[index],
         )
 
     def of_kind(self, kind: SiteKind | str) -> GroundSites:
@@ -173,6 +190,7 @@ class GroundSites:
             id=self.id, name=self.name, kind=np.full(len(self), kind, dtype=object),
             latitude_deg=self.latitude_deg, longitude_deg=self.longitude_deg,
             altitude_m=self.altitude_m, country=self.country, source=self.source,
+            inferred=self.inferred,
         )  # fmt: skip
 
     def concat(self, other: GroundSites) -> GroundSites:
@@ -180,6 +198,7 @@ class GroundSites:
         return GroundSites(
             *(np.concatenate([getattr(self, c), getattr(other, c)]) for c in _COLUMNS),
             source=self.source or other.source,
+            inferred=np.concatenate([self.inferred, other.inferred]),
         )
 
     def fill_countries(
@@ -197,7 +216,7 @@ class GroundSites:
         )
         return GroundSites(
             self.id, self.name, self.kind, self.latitude_deg, self.longitude_deg, self.altitude_m,
-            new, source=self.source,
+            new, source=self.source, inferred=self.inferred,
         )  # fmt: skip
 
     def index_of(self, key: str) -> int:
@@ -229,13 +248,13 @@ class GroundSites:
         return great_circle_km(latitude_deg, longitude_deg, self.latitude_deg, self.longitude_deg)
 
     def to_records(self) -> list[dict[str, object]]:
-        """Rows as dictionaries (for JSON output)."""
+        """Rows as dictionaries (for JSON output), with ``inferred`` for each."""
         return [
             {
                 c: (v.item() if isinstance(v, np.generic) else v)
-                for c, v in zip(_COLUMNS, row, strict=True)
+                for c, v in zip((*_COLUMNS, "inferred"), row, strict=True)
             }
-            for row in zip(*(getattr(self, c) for c in _COLUMNS), strict=True)
+            for row in zip(*(getattr(self, c) for c in (*_COLUMNS, "inferred")), strict=True)
         ]
 
 

@@ -1,5 +1,6 @@
 """skyfence.links: visibility, laser links, routing and latency, the 15-s schedule, Hypatia I/O."""
 
+from skyfence.links.delay import SchedulingDelay
 from skyfence.links.homing import LandingConstraint, PopMap, load_pop_map
 from skyfence.links.hypatia import HypatiaNetwork, HypatiaRoute, read_hypatia, write_hypatia
 from skyfence.links.isl import (
@@ -46,6 +47,7 @@ __all__ = [
     "STATUS_NO_SATELLITE",
     "STATUS_OK",
     "SatelliteLayout",
+    "SchedulingDelay",
     "Schedule",
     "StepResult",
     "VisiblePairs",

@@ -29,12 +29,27 @@ class PopMap:
     latitude_deg, longitude_deg : (M,) float64
     pop : (M,) str
         PoP code (matched case-insensitively to the model's PoP ids).
+    country : (M,) str, optional
+        ISO alpha-2 country of each place (the customers' country), when the table has it.
     """
 
     latitude_deg: np.ndarray
     longitude_deg: np.ndarray
     pop: np.ndarray
     source: str = ""
+    country: np.ndarray | None = None
+
+    def serves(self, pops: GroundSites) -> np.ndarray:
+        """(P,) bool: which PoPs of ``pops`` are the home of at least one listed place."""
+        codes = {str(c).lower() for c in self.pop}
+        return np.asarray([str(v).lower() in codes for v in pops.id], dtype=bool)
+
+    def countries(self) -> set[str]:
+        """The countries with customers (upper-case ISO alpha-2); empty without a country
+        column."""
+        if self.country is None:
+            return set()
+        return {str(c).strip().upper() for c in self.country if str(c).strip()}
 
     def home(
         self, pops: GroundSites, latitude_deg: np.ndarray, longitude_deg: np.ndarray
@@ -54,7 +69,8 @@ class PopMap:
 
 def load_pop_map(path: str | Path) -> PopMap:
     """Read a PoP map CSV with columns ``latitude_deg, longitude_deg, pop`` (as Starlink's GeoIP
-    city table: ``country, region, city, latitude_deg, longitude_deg, pop, pops``).
+    city table: ``country, region, city, latitude_deg, longitude_deg, pop, pops``); an optional
+    ``country`` column (ISO alpha-2) says where the network has customers.
 
     Rows with an empty ``pop`` are skipped (the nearest listed place with a PoP decides)."""
     p = Path(path)
@@ -71,7 +87,8 @@ def load_pop_map(path: str | Path) -> PopMap:
                 source=str(p),
                 line=1,
             )
-    lat, lon, pop = [], [], []
+    lat, lon, pop, country = [], [], [], []
+    has_country = "country" in rows[0]
     for n, r in enumerate(rows, start=2):
         try:
             la, lo = float(r["latitude_deg"]), float(r["longitude_deg"])
@@ -86,9 +103,13 @@ def load_pop_map(path: str | Path) -> PopMap:
         lat.append(la)
         lon.append(lo)
         pop.append(r["pop"].strip())
+        country.append((r.get("country") or "").strip().upper())
     if not pop:
         raise ParseError("no row has a PoP code", source=str(p))
-    return PopMap(np.asarray(lat), np.asarray(lon), np.asarray(pop, dtype=object), source=p.name)
+    return PopMap(
+        np.asarray(lat), np.asarray(lon), np.asarray(pop, dtype=object), source=p.name,
+        country=np.asarray(country, dtype=object) if has_country else None,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

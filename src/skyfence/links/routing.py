@@ -81,7 +81,8 @@ class StepResult:
 
     Per terminal (N,) arrays: ``serving_sat``, ``gateway``, ``pop`` (rows; ``-1`` = none),
     ``isl_hops``, ``elevation_deg``, ``range_km`` (to the serving satellite), ``rtt_ms`` and its
-    parts ``rtt_space_ms``, ``rtt_fibre_ms``, ``rtt_overhead_ms`` (NaN without a route),
+    parts ``rtt_space_ms``, ``rtt_fibre_ms``, ``rtt_overhead_ms`` (processing: the fixed
+    overhead, the laser hops' switching and the scheduling delay's median; NaN without a route),
     ``status`` (:data:`STATUS_OK`, :data:`STATUS_NO_SATELLITE`, :data:`STATUS_NO_ROUTE`).
     Network state: ``visible`` (terminal pairs), ``gsl`` (gateway pairs), ``isl_edges`` (E, 2) and
     ``isl_length_km`` of the links up.
@@ -151,7 +152,8 @@ class NetworkModel:
     gateway_min_elevation_deg : float or (G,) array
         Gateway elevation mask.
     latency : LatencyModel
-        Fibre factors and the fixed overhead.
+        Fibre factors, the PoP backbone, the fixed overhead, the delay per laser hop (added to
+        every laser link's length when routing) and the per-slot scheduling delay.
     use_isls : bool
         False = bent pipe only (terminal and gateway must see the same satellite).
     max_lasers : int
@@ -231,11 +233,11 @@ class NetworkModel:
         self.max_isl_length_km = max_isl_length_km
         self.inter_shell = inter_shell
         self.pop_map = pop_map
-        gc = great_circle_km(
-            gateways.latitude_deg[:, None], gateways.longitude_deg[:, None],
-            pops.latitude_deg[None, :], pops.longitude_deg[None, :],
+        gc = self.latency.backhaul_km(
+            gateways.latitude_deg, gateways.longitude_deg, pops.latitude_deg, pops.longitude_deg,
+            hubs=None if pop_map is None else pop_map.serves(pops),
         )  # fmt: skip
-        self.backhaul_gc_km = gc  # (G, P)
+        self.backhaul_gc_km = gc  # (G, P) ground distance along the fibre (great-circle legs)
         self.backhaul_equiv_km = self.latency.fibre_equivalent_km(gc)
         self.backhaul_ok = (
             np.ones_like(gc, dtype=bool) if max_backhaul_km is None else gc <= max_backhaul_km
@@ -498,7 +500,9 @@ class NetworkModel:
         S, G, K = self.n_sats, len(self.gateways), demand.n_sources
         rows = [edges[:, 0], edges[:, 1], S + gsl.site]
         cols = [edges[:, 1], edges[:, 0], gsl.sat]
-        wts = [isl_len, isl_len, gsl.range_km]
+        hop_km = self.latency.hop_equivalent_km  # a laser hop's switching, as length
+        laser_wts = isl_len + hop_km if hop_km else isl_len
+        wts = [laser_wts, laser_wts, gsl.range_km]
         allowed = np.zeros((0, G), bool)
         if K:
             allowed = (
@@ -661,10 +665,13 @@ class NetworkModel:
         rng_km[routed] = vis.range_km[bi]
         pops_out = np.where(routed, home, -1)
         fibre_equiv = self.backhaul_equiv_km[gw[routed], home[routed]]
+        lat = self.latency
         space_km = cost[bi] - fibre_equiv
-        rs[routed] = self.latency.space_rtt_ms(space_km)
-        rf[routed] = self.latency.fibre_rtt_ms(self.backhaul_gc_km[gw[routed], home[routed]])
-        ro[routed] = self.latency.overhead_ms
+        if lat.laser_hop_ms:
+            space_km = space_km - hops[routed] * lat.hop_equivalent_km
+        rs[routed] = lat.space_rtt_ms(space_km)
+        rf[routed] = lat.fibre_rtt_ms(self.backhaul_gc_km[gw[routed], home[routed]])
+        ro[routed] = lat.slot_delay_ms + hops[routed] * lat.laser_hop_ms
         rtt[routed] = rs[routed] + rf[routed] + ro[routed]
         return StepResult(
             time=time, serving_sat=serving, gateway=gw, pop=pops_out, isl_hops=np.where(routed, hops, -1),

@@ -1,0 +1,756 @@
+"""Fit the latency model to published per-country latency, and check it country by country.
+
+:func:`calibrate` and :func:`validate` answer: does skyfence's RTT for a country's customers
+match what the operator publishes? Both
+
+1. read the published figures (:func:`load_published`: Starlink's per-country p50 and its
+   ``worse20``/``better20`` percentiles, by ISO alpha-3 or alpha-2 code),
+2. pick each country's **representative places** (:func:`representative_places`): the
+   GeoIP cities of the customer table with their home PoP, weighted by their number of
+   subnets; a city placed more than :data:`MISPLACED_KM` outside its own country's outline
+   (a GeoIP error) is moved to the country's representative point; a country with no city
+   in the table is represented by that point (homed on the nearest listed place's PoP); a
+   country with neither is left out and listed as such,
+3. load the constellation once, propagate it once over a window of sample slots (default:
+   one 15-s slot every 30 minutes over a day, :data:`WINDOW`), and route every place in one
+   network step per slot.
+
+:func:`calibrate` runs that for every candidate structure (inference radius × route factor
+× delay per laser hop), fits the rest (overhead, scheduling delay), cross-validates the whole
+fit over ``folds`` groups of countries and writes a model file. :func:`validate` runs one
+model and reports predicted against published percentiles, MAE, bias and rank correlation,
+with an optional scatter plot and world map of the error.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import time as time_module
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from skyfence.app._progress import ProgressCallback, stages
+from skyfence.app.context import App
+from skyfence.app.network import NetworkSpec, check_sat_steps, load_constellation, load_sites
+from skyfence.errors import InputError, NotFoundError, ParseError
+
+if TYPE_CHECKING:
+    from skyfence.ground import GroundSites
+    from skyfence.links import NetworkModel, PopMap
+    from skyfence.links.calibration import NamedLatencyModel, Structure
+
+__all__ = [
+    "DEFAULT_GRID",
+    "MISPLACED_KM",
+    "WINDOW",
+    "CalibrationRun",
+    "CountryPlace",
+    "CountryResult",
+    "PublishedLatency",
+    "ValidationReport",
+    "calibrate",
+    "load_published",
+    "representative_places",
+    "validate",
+]
+
+#: A GeoIP city farther than this outside its country's outline is taken as misplaced.
+MISPLACED_KM = 100.0
+#: The sample window: start, duration and spacing (s) of the slots the figures are taken over.
+WINDOW = ("2026-02-22T00:00:00Z", 86_400.0, 1_800.0)
+#: Candidate structures of :func:`calibrate`: inference radius (km; ``None`` = off), fibre
+#: route factor, delay per laser hop (ms per round trip).
+DEFAULT_GRID: dict[str, tuple[Any, ...]] = {
+    "infer_radius_km": (None, 150.0, 300.0, 600.0),
+    "route_factor": (1.0, 1.3, 1.6, 2.0),
+    "laser_hop_ms": (0.0, 1.0, 2.0),
+}
+
+
+# ----------------------------------------------------------------------------- inputs
+@dataclass(frozen=True)
+class PublishedLatency:
+    """One country's published latency, ms: ``p20`` = the file's ``latency_ms_better20`` (the
+    fast end), ``p80`` = ``latency_ms_worse20`` (the slow end)."""
+
+    iso2: str
+    iso3: str
+    name: str
+    p20_ms: float
+    p50_ms: float
+    p80_ms: float
+
+
+def _iso(code: str, source: str, line: int) -> tuple[str, str, str]:
+    import iso3166
+
+    c = code.strip().upper()
+    found = iso3166.countries_by_alpha3.get(c) or iso3166.countries_by_alpha2.get(c)
+    if found is None:
+        raise ParseError(
+            f"{code!r} is not an ISO 3166-1 alpha-3 or alpha-2 country code (e.g. ALB, AL)",
+            source=source,
+            line=line,
+        )
+    return found.alpha2, found.alpha3, found.name
+
+
+def load_published(path: str | Path) -> list[PublishedLatency]:
+    """Read published per-country latency: columns ``iso3`` (or ``iso2``/``country``),
+    ``latency_ms_p50`` and, optionally, ``latency_ms_worse20`` and ``latency_ms_better20``
+    (Starlink's ``metrics_residential`` columns; a missing percentile is NaN).
+
+    Errors name the file and line.
+    """
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise NotFoundError(f"--metrics {p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read --metrics {p}: {exc}") from None
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    code_col = next((c for c in ("iso3", "iso2", "country") if c in header), None)
+    if code_col is None or "latency_ms_p50" not in header:
+        raise ParseError(
+            f"expected columns iso3 (or iso2) and latency_ms_p50 (optionally latency_ms_worse20, "
+            f"latency_ms_better20); the header has {', '.join(header) or 'nothing'}",
+            source=p.name,
+            line=1,
+        )
+    out: list[PublishedLatency] = []
+    seen: dict[str, int] = {}
+    for n, row in enumerate(reader, start=2):
+        iso2, iso3, name = _iso(row.get(code_col) or "", p.name, n)
+        if iso2 in seen:
+            raise ParseError(
+                f"{iso3} is listed twice (also line {seen[iso2]})", source=p.name, line=n
+            )
+        seen[iso2] = n
+
+        def num(col: str, required: bool, r: dict[str, str] = row, line: int = n) -> float:
+            raw = (r.get(col) or "").strip()
+            if not raw and not required:
+                return float("nan")
+            try:
+                v = float(raw)
+            except ValueError:
+                raise ParseError(
+                    f"{col} {raw!r} is not a number", source=p.name, line=line
+                ) from None
+            if not (np.isfinite(v) and 0.0 < v < 10_000.0):
+                raise ParseError(
+                    f"{col} {v:g} is not a latency in ms (0..10000)", source=p.name, line=line
+                )
+            return v
+
+        out.append(PublishedLatency(
+            iso2, iso3, name, num("latency_ms_better20", False), num("latency_ms_p50", True),
+            num("latency_ms_worse20", False),
+        ))  # fmt: skip
+    if not out:
+        raise ParseError("no rows", source=p.name)
+    return out
+
+
+@dataclass(frozen=True)
+class CountryPlace:
+    """A place that stands for (part of) a country's customers.
+
+    ``how``: ``geoip`` (a city of the customer table), ``moved`` (a GeoIP city placed outside
+    its country, moved to the country's representative point, home PoP kept) or ``country``
+    (the country's representative point: no city in the table).
+    """
+
+    iso2: str
+    name: str
+    latitude_deg: float
+    longitude_deg: float
+    pop: str
+    weight: float
+    how: str
+
+
+def _subnets(pops_field: str) -> float:
+    total = 0.0
+    for part in (pops_field or "").split(";"):
+        _, _, count = part.partition(":")
+        try:
+            total += float(count)
+        except ValueError:
+            continue
+    return total if total > 0 else 1.0
+
+
+def representative_places(
+    countries: Iterable[str], pop_map: str | Path | None, worldview: Any
+) -> tuple[list[CountryPlace], dict[str, str]]:
+    """Places for each country (ISO alpha-2) and the countries left out with the reason.
+
+    See the module docs for the rule. ``worldview`` gives the outlines (``App.world``).
+    """
+    wanted = [c.upper() for c in countries]
+    regions = {r.id.upper(): r for r in worldview.countries}
+    rows: dict[str, list[dict[str, str]]] = {}
+    if pop_map is not None:
+        p = Path(pop_map).expanduser()
+        try:
+            table = list(csv.DictReader(p.read_text(encoding="utf-8-sig").splitlines()))
+        except FileNotFoundError:
+            raise NotFoundError(f"--pop-map {p}: no such file") from None
+        if table and "country" not in table[0]:
+            raise ParseError(
+                "the customer table needs a country column (ISO alpha-2) to pick each "
+                "country's places", source=p.name, line=1,
+            )  # fmt: skip
+        for r in table:
+            rows.setdefault((r.get("country") or "").strip().upper(), []).append(r)
+    places: list[CountryPlace] = []
+    skipped: dict[str, str] = {}
+    for code in wanted:
+        region = regions.get(code)
+        point = None
+        if region is not None and not region.geometry.is_empty:
+            rp = region.geometry.representative_point()
+            point = (float(rp.y), float(rp.x))
+        found = [r for r in rows.get(code, []) if (r.get("pop") or "").strip()]
+        for r in found:
+            try:
+                lat, lon = float(r["latitude_deg"]), float(r["longitude_deg"])
+            except (KeyError, TypeError, ValueError):
+                raise ParseError(
+                    f"a row of {code} has no numeric latitude_deg/longitude_deg",
+                    source=str(pop_map),
+                ) from None
+            how = "geoip"
+            if region is not None and point is not None:
+                inside = bool(region.contains(np.array([lat]), np.array([lon]))[0])
+                if not inside and _distance_outside_km(region.geometry, lat, lon) > MISPLACED_KM:
+                    lat, lon, how = point[0], point[1], "moved"
+            places.append(CountryPlace(
+                code, str(r.get("city") or code), lat, lon, r["pop"].strip().lower(),
+                _subnets(r.get("pops") or ""), how,
+            ))  # fmt: skip
+        if found:
+            continue
+        if point is None or region is None:
+            skipped[code] = "no city in the customer table and no outline in the worldview"
+            continue
+        places.append(CountryPlace(code, region.name, point[0], point[1], "", 1.0, "country"))
+    return places, skipped
+
+
+def _distance_outside_km(geometry: Any, lat: float, lon: float) -> float:
+    import shapely
+    import shapely.ops
+
+    from skyfence.geodesy import great_circle_km
+
+    near = shapely.ops.nearest_points(geometry, shapely.Point(lon, lat))[0]
+    return float(great_circle_km(lat, lon, near.y, near.x))
+
+
+# ----------------------------------------------------------------------------- runs
+@dataclass
+class _Setup:
+    """What every run shares: the network inputs, the places and the propagated window."""
+
+    constellation: Any
+    eph: Any
+    listed: GroundSites
+    pops: GroundSites
+    pop_map: PopMap | None
+    places: list[CountryPlace]
+    skipped: dict[str, str]
+    published: list[PublishedLatency]
+    terminals: GroundSites
+    home_code: np.ndarray
+    topology: Any = None
+    load_s: float = 0.0
+
+
+def _setup(
+    app: App,
+    metrics: str | Path,
+    network: NetworkSpec,
+    window: tuple[str, float, float],
+    progress: ProgressCallback | None,
+) -> _Setup:
+    from skyfence.ground import GroundSites
+    from skyfence.timeutil import parse_time, time_grid
+
+    t0 = time_module.perf_counter()
+    published = load_published(metrics)
+    start, duration_s, step_s = window
+    if not (np.isfinite(duration_s) and duration_s >= 0 and np.isfinite(step_s) and step_s > 0):
+        raise InputError(
+            f"the window must be >= 0 s long with a step > 0 s, got {duration_s:g}, {step_s:g}"
+        )
+    times = time_grid(parse_time(start), duration_s, step_s)
+    if network.planned:
+        raise InputError(
+            "calibration and validation need the operator's gateway list (--gateways FILE); "
+            "the planned gateways are a planning model"
+        )
+    listed, pops, pop_map = load_sites(network)
+    assert listed is not None
+    places, skipped = representative_places([p.iso2 for p in published], network.pop_map, app.world)
+    if not places:
+        raise InputError("no country of --metrics has a representative place")
+    c = load_constellation(app, network.constellation)
+    check_sat_steps(len(c), len(times))
+    eph = c.propagate(times, progress=progress)
+    terminals = GroundSites.from_arrays(
+        [p.latitude_deg for p in places], [p.longitude_deg for p in places],
+        name=[p.name for p in places], country=[p.iso2 for p in places],
+    )  # fmt: skip
+    return _Setup(
+        c, eph, listed, pops, pop_map, places, skipped, published, terminals,
+        np.asarray([p.pop for p in places], dtype=object),
+        load_s=time_module.perf_counter() - t0,
+    )  # fmt: skip
+
+
+def _inferred(setup: _Setup, radius_km: float | None) -> GroundSites:
+    from skyfence.ground.inference import infer_gateways
+
+    if radius_km is None or setup.pop_map is None:
+        return setup.listed.subset(np.zeros(len(setup.listed), bool))
+    return infer_gateways(
+        setup.listed, setup.pops, serving=setup.pop_map.serves(setup.pops),
+        licensed_countries=setup.pop_map.countries(), radius_km=radius_km,
+    )  # fmt: skip
+
+
+def _model(setup: _Setup, gateways: GroundSites, latency: Any) -> NetworkModel:
+    from skyfence.links import NetworkModel
+
+    model = NetworkModel(
+        setup.constellation, gateways, setup.pops, latency=latency, pop_map=setup.pop_map,
+        topology=setup.topology,
+    )  # fmt: skip
+    if setup.topology is None:
+        setup.topology = model.topology(setup.eph.positions_ecef_km[:, 0, :])
+    return model
+
+
+def _home(setup: _Setup, model: NetworkModel) -> np.ndarray:
+    home = model.home_pops(setup.terminals)
+    ids = {str(v).lower(): i for i, v in enumerate(setup.pops.id)}
+    coded = np.asarray([ids.get(str(c), -1) for c in setup.home_code], dtype=np.int64)
+    return np.where(coded >= 0, coded, home)
+
+
+def _run(
+    setup: _Setup, model: NetworkModel, progress: ProgressCallback | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(rtt_ms (N, T), gateway (N, T))`` of every place at every sample slot."""
+    T = len(setup.eph.times)
+    N = len(setup.terminals)
+    rtt = np.full((N, T), np.nan)
+    gw = np.full((N, T), -1, np.int64)
+    home = _home(setup, model)
+    for i in range(T):
+        res = model.step(setup.eph, i, setup.terminals, home_pop=home)
+        rtt[:, i] = res.rtt_ms
+        gw[:, i] = res.gateway
+        if progress is not None:
+            progress(i + 1, T)
+    return rtt, gw
+
+
+def _by_country(setup: _Setup, per_place: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Group (N, T) place samples into (C, M) country samples with weights (each place's
+    customer weight spread over its slots); countries in the order of the published file."""
+    order = [p.iso2 for p in setup.published if p.iso2 not in setup.skipped]
+    iso = np.asarray([p.iso2 for p in setup.places])
+    w_place = np.asarray([p.weight for p in setup.places], dtype=np.float64)
+    T = per_place.shape[1]
+    groups = [np.flatnonzero(iso == c) for c in order]
+    M = max(len(g) for g in groups) * T
+    vals = np.full((len(order), M), np.nan)
+    wts = np.zeros((len(order), M))
+    for k, g in enumerate(groups):
+        vals[k, : len(g) * T] = per_place[g].reshape(-1)
+        wts[k, : len(g) * T] = np.repeat(w_place[g] / w_place[g].sum() / T, T)
+    return order, vals, wts
+
+
+def _published(setup: _Setup, order: Sequence[str]) -> np.ndarray:
+    by = {p.iso2: p for p in setup.published}
+    return np.asarray([[by[c].p20_ms, by[c].p50_ms, by[c].p80_ms] for c in order])
+
+
+def _sha256(path: str | Path | None) -> str | None:
+    if path is None or not Path(path).expanduser().is_file():
+        return None
+    return hashlib.sha256(Path(path).expanduser().read_bytes()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- validate
+@dataclass(frozen=True)
+class CountryResult:
+    """Predicted against published percentiles of one country (ms; ``p80`` = the slow end)."""
+
+    iso3: str
+    iso2: str
+    name: str
+    places: list[str]
+    how: str
+    predicted_p20_ms: float | None
+    predicted_p50_ms: float | None
+    predicted_p80_ms: float | None
+    published_p20_ms: float | None
+    published_p50_ms: float | None
+    published_p80_ms: float | None
+    error_p50_ms: float | None
+    inferred_gateway_share: float
+    gateways: list[str]
+
+
+@dataclass
+class ValidationReport:
+    """Per-country predicted vs published latency and the summary scores."""
+
+    model: str
+    model_source: str
+    infer_gateways: bool
+    window: dict[str, Any]
+    countries: list[CountryResult]
+    skipped: dict[str, str]
+    summary: dict[str, Any]
+    inferred_gateways: list[dict[str, Any]]
+    timing: dict[str, float]
+    files: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "model_source": self.model_source,
+            "infer_gateways": self.infer_gateways, "window": self.window,
+            "summary": self.summary, "countries": self.countries, "skipped": self.skipped,
+            "inferred_gateways": self.inferred_gateways, "timing": self.timing,
+            "files": self.files,
+        }  # fmt: skip
+
+
+def _r(v: float) -> float | None:
+    return round(float(v), 2) if np.isfinite(v) else None
+
+
+def _country_results(
+    setup: _Setup,
+    order: Sequence[str],
+    predicted: np.ndarray,
+    published: np.ndarray,
+    gw_per_place: np.ndarray | None,
+    gateways: GroundSites | None,
+) -> list[CountryResult]:
+    by = {p.iso2: p for p in setup.published}
+    out = []
+    for k, code in enumerate(order):
+        idx = [i for i, p in enumerate(setup.places) if p.iso2 == code]
+        hows = sorted({setup.places[i].how for i in idx})
+        share, used = 0.0, []
+        if gw_per_place is not None and gateways is not None:
+            g = gw_per_place[idx].reshape(-1)
+            g = g[g >= 0]
+            if len(g):
+                share = float(np.mean(gateways.inferred[g]))
+                ids, counts = np.unique(g, return_counts=True)
+                used = [
+                    str(gateways.id[i]) + (" (inferred)" if gateways.inferred[i] else "")
+                    for i in ids[np.argsort(-counts, kind="stable")][:3]
+                ]
+        pr, pu = predicted[k], published[k]
+        out.append(CountryResult(
+            by[code].iso3, code, by[code].name, [setup.places[i].name for i in idx],
+            "+".join(hows), _r(pr[0]), _r(pr[1]), _r(pr[2]), _r(pu[0]), _r(pu[1]), _r(pu[2]),
+            _r(pr[1] - pu[1]), round(share, 3), used,
+        ))  # fmt: skip
+    return out
+
+
+def validate(
+    app: App,
+    metrics: str | Path,
+    *,
+    network: NetworkSpec,
+    window: tuple[str, float, float] = WINDOW,
+    plot: str | Path | None = None,
+    world_map: str | Path | None = None,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+) -> ValidationReport:
+    """Run the network's latency model at every country's places and compare with ``metrics``.
+
+    ``network`` names the constellation, the gateway list, PoPs, the customer table (PoP map)
+    and the latency model (``network.latency_model``, ``network.infer_gateways``). ``plot``
+    (a scatter of predicted against published medians) and ``world_map`` (the error per
+    country on a world map) are PNG files, refused if they exist unless ``overwrite``.
+    """
+    from skyfence.analysis.report import check_output_file
+    from skyfence.ground.inference import with_inferred_gateways
+    from skyfence.links.calibration import LEVELS, load_latency_model, scores_by_level
+    from skyfence.timeutil import datetime64_to_iso
+
+    t_start = time_module.perf_counter()
+    named = load_latency_model(network.latency_model)
+    if not network.infer_gateways:
+        named = named.without_inference()
+    outs = [
+        check_output_file(f, suffixes=(".png",), overwrite=overwrite, option=opt)
+        for f, opt in ((plot, "--plot"), (world_map, "--map"))
+        if f is not None
+    ]
+    propagating, routing = stages(progress, [1, 4])
+    setup = _setup(app, metrics, network, window, propagating)
+    inferred = _inferred(setup, named.infer_radius_km)
+    gateways = with_inferred_gateways(setup.listed, inferred)
+    model = _model(setup, gateways, named.latency)
+    t_run = time_module.perf_counter()
+    rtt, gw = _run(setup, model, routing)
+    run_s = time_module.perf_counter() - t_run
+    order, vals, wts = _by_country(setup, rtt)
+    lat = named.latency
+    predicted = lat.rtt_percentiles(vals, LEVELS, weights=wts)
+    published = _published(setup, order)
+    countries = _country_results(setup, order, predicted, published, gw, gateways)
+    summary = scores_by_level(predicted, published)
+    used = set(gw[gw >= 0].tolist())
+    inferred_rows = [
+        r | {"used": (len(setup.listed) + i) in used} for i, r in enumerate(inferred.to_records())
+    ]
+    report = ValidationReport(
+        model=named.label, model_source=named.source, infer_gateways=named.infers_gateways,
+        window={
+            "start": datetime64_to_iso(setup.eph.times[0]), "duration_s": float(window[1]),
+            "step_s": float(window[2]), "slots": len(setup.eph.times),
+        },
+        countries=countries, skipped=setup.skipped, summary=summary,
+        inferred_gateways=inferred_rows,
+        timing={
+            "total_s": 0.0, "load_and_propagate_s": round(setup.load_s, 2),
+            "routing_s": round(run_s, 2), "places": len(setup.places),
+            "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else -1.0,
+        },
+    )  # fmt: skip
+    if outs:
+        from skyfence.analysis.fidelity import fidelity_map_figure, fidelity_scatter_figure
+        from skyfence.analysis.maps import save_png
+
+        k = 0
+        if plot is not None:
+            fig = fidelity_scatter_figure(
+                [r.iso3 for r in countries], [r.published_p50_ms for r in countries],
+                [r.predicted_p50_ms for r in countries], summary["p50"],
+                title=f"{named.label}: predicted vs published median RTT",
+            )  # fmt: skip
+            report.files["plot"] = str(save_png(fig, outs[k]))
+            k += 1
+        if world_map is not None:
+            err = {r.iso2: r.error_p50_ms for r in countries}
+            fig = fidelity_map_figure(
+                [p.latitude_deg for p in setup.places], [p.longitude_deg for p in setup.places],
+                [err.get(p.iso2) for p in setup.places], app.world,
+                title=f"{named.label}: error of the median RTT per country",
+            )  # fmt: skip
+            report.files["map"] = str(save_png(fig, outs[k]))
+    report.timing["total_s"] = round(time_module.perf_counter() - t_start, 2)
+    return report
+
+
+# ----------------------------------------------------------------------------- calibrate
+@dataclass
+class CalibrationRun:
+    """A fitted model, its cross-validated figures and where it was written."""
+
+    model: NamedLatencyModel
+    out: Path | None
+    cross_validation: list[CountryResult]
+    timing: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.to_dict(), "out": str(self.out) if self.out else None,
+            "cross_validation_countries": self.cross_validation, "timing": self.timing,
+        }  # fmt: skip
+
+
+def _grid_structures(grid: Mapping[str, Sequence[Any]]) -> list[Structure]:
+    from skyfence.links.calibration import structures
+
+    unknown = set(grid) - set(DEFAULT_GRID)
+    if unknown:
+        raise InputError(
+            f"unknown grid parameter {sorted(unknown)[0]!r}; use {', '.join(DEFAULT_GRID)}"
+        )
+    g = DEFAULT_GRID | dict(grid)
+    for r in g["infer_radius_km"]:
+        if r is not None and not (np.isfinite(r) and r > 0):
+            raise InputError(f"inference radii must be > 0 km (or None), got {r}")
+    for f in g["route_factor"]:
+        if not (np.isfinite(f) and f >= 1.0):
+            raise InputError(f"route factors must be >= 1, got {f}")
+    for h in g["laser_hop_ms"]:
+        if not (np.isfinite(h) and h >= 0.0):
+            raise InputError(f"laser hop delays must be >= 0 ms, got {h}")
+    return structures(g["infer_radius_km"], g["route_factor"], g["laser_hop_ms"])
+
+
+def calibrate(
+    app: App,
+    metrics: str | Path,
+    *,
+    network: NetworkSpec,
+    out: str | Path | None,
+    name: str = "calibrated",
+    version: str = "1",
+    folds: int = 10,
+    seed: int = 0,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    window: tuple[str, float, float] = WINDOW,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+) -> CalibrationRun:
+    """Fit a latency model to the published latency of ``metrics`` and write it to ``out``.
+
+    Every candidate structure of ``grid`` (default :data:`DEFAULT_GRID`) is run once over the
+    sample window; :func:`skyfence.links.calibration.fit` chooses among them and fits the
+    overhead and the scheduling delay; :func:`~skyfence.links.calibration.cross_validate`
+    repeats the fit inside each of ``folds`` groups of countries (seeded), so the figures in
+    the model file are out of sample. ``out`` is refused if it exists, unless ``overwrite``.
+    """
+    from skyfence.analysis.report import check_output_file
+    from skyfence.ground.inference import with_inferred_gateways
+    from skyfence.links import LatencyModel
+    from skyfence.links.calibration import (
+        CountryData,
+        NamedLatencyModel,
+        cross_validate,
+        fit,
+        scores_by_level,
+    )
+    from skyfence.timeutil import datetime64_to_iso
+
+    t_start = time_module.perf_counter()
+    if not name.strip() or not version.strip():
+        raise InputError("the model needs a name and a version (--name, --version)")
+    cands = _grid_structures(grid or {})
+    out_path = None
+    if out is not None:
+        out_path = check_output_file(out, suffixes=(".json",), overwrite=overwrite, option="--out")
+    n_pub = len(load_published(metrics))
+    if not (isinstance(folds, int) and 2 <= folds <= n_pub):
+        raise InputError(
+            f"--folds must be within 2..{n_pub} (the countries of --metrics), got {folds}"
+        )
+    propagating, running, fitting = stages(progress, [1, 12, 2])
+    setup = _setup(app, metrics, network, window, propagating)
+    base: dict[Structure, np.ndarray] = {}
+    cache: dict[tuple[Any, ...], np.ndarray] = {}
+    order: list[str] = []
+    wts = np.zeros((0, 0))
+    inferred_sets = {r: _inferred(setup, r) for r in {s.infer_radius_km for s in cands}}
+    for k, s in enumerate(cands):
+        inf = inferred_sets[s.infer_radius_km]
+        key = (tuple(inf.id.tolist()), s.route_factor, s.laser_hop_ms)
+        if key not in cache:
+            lat = LatencyModel(
+                route_factor=s.route_factor, overhead_ms=0.0, laser_hop_ms=s.laser_hop_ms,
+                backbone=True,
+            )  # fmt: skip
+            model = _model(setup, with_inferred_gateways(setup.listed, inf), lat)
+            rtt, _ = _run(setup, model)
+            order, cache[key], wts = _by_country(setup, rtt)
+        base[s] = cache[key]
+        if running is not None:
+            running(k + 1, len(cands))
+    published = _published(setup, order)
+    data = CountryData(np.asarray(order), published, base, wts)
+    t_fit = time_module.perf_counter()
+    cv_pred, _ = cross_validate(data, folds=folds, seed=seed)
+    if fitting is not None:
+        fitting(1, 2)
+    final = fit(data)
+    if fitting is not None:
+        fitting(2, 2)
+    latency = final.latency(backbone=True)
+    cv = scores_by_level(cv_pred, published)
+    in_sample = scores_by_level(
+        latency.rtt_percentiles(data.base_ms[final.structure] + latency.slot_delay_ms, weights=wts),
+        published,
+    )
+    cv_rows = _country_results(setup, order, cv_pred, published, None, None)
+    s = final.structure
+    named = NamedLatencyModel(
+        name=name.strip(), version=version.strip(), latency=latency,
+        infer_radius_km=s.infer_radius_km,
+        description=f"fitted by skyfence links calibrate to {Path(metrics).name}",
+        parameters=_parameter_rows(latency, s.infer_radius_km),
+        fitted_on={
+            "metrics": {"file": Path(metrics).name, "sha256": _sha256(metrics), "countries": len(order),
+                        "codes": [p.iso3 for p in setup.published if p.iso2 in set(order)]},
+            "left_out": {_iso3(setup, c): why for c, why in setup.skipped.items()},
+            "constellation": {"spec": Path(network.constellation).name, "sha256": _sha256(network.constellation),
+                              "satellites": len(setup.constellation)},
+            "gateways": {"file": Path(str(network.gateways)).name, "sha256": _sha256(network.gateways),
+                         "listed": len(setup.listed)},
+            "pops": {"file": None if network.pops is None else Path(network.pops).name,
+                     "sha256": _sha256(network.pops), "count": len(setup.pops)},
+            "pop_map": {"file": None if network.pop_map is None else Path(network.pop_map).name,
+                        "sha256": _sha256(network.pop_map)},
+            "window": {"start": datetime64_to_iso(setup.eph.times[0]), "duration_s": float(window[1]),
+                       "step_s": float(window[2]), "slots": len(setup.eph.times)},
+            "grid": {k: list(v) for k, v in (DEFAULT_GRID | dict(grid or {})).items()},
+            "rule": "min-rtt",
+        },
+        cross_validation={
+            "folds": folds, "seed": seed, "scores": cv, "in_sample": in_sample,
+            "countries": [
+                {"iso3": r.iso3, "published_p50_ms": r.published_p50_ms,
+                 "predicted_p50_ms": r.predicted_p50_ms, "error_p50_ms": r.error_p50_ms}
+                for r in cv_rows
+            ],
+        },
+    )  # fmt: skip
+    if out_path is not None:
+        named.save(out_path)
+    timing = {
+        "total_s": round(time_module.perf_counter() - t_start, 2),
+        "fit_s": round(time_module.perf_counter() - t_fit, 2),
+        "network_runs": len(cache),
+    }
+    return CalibrationRun(named, out_path, cv_rows, timing)
+
+
+def _iso3(setup: _Setup, iso2: str) -> str:
+    return next((p.iso3 for p in setup.published if p.iso2 == iso2), iso2)
+
+
+def _parameter_rows(latency: Any, radius_km: float | None) -> list[dict[str, Any]]:
+    sch = latency.scheduling
+    return [
+        {"name": "overhead_ms", "value": latency.overhead_ms, "unit": "ms per round trip", "fitted": True,
+         "note": "fixed processing in dish, satellites, gateway and PoP"},
+        {"name": "scheduling_median_ms", "value": sch.median_ms, "unit": "ms per round trip", "fitted": True,
+         "note": "median of the per-slot log-normal scheduling delay (15-s reassignment, MAC)"},
+        {"name": "scheduling_sigma", "value": sch.sigma, "unit": "1 (log space)", "fitted": True,
+         "note": "spread of the per-slot scheduling delay; p80/p50 = exp(0.8416 sigma)"},
+        {"name": "route_factor", "value": latency.route_factor, "unit": "1", "fitted": True,
+         "note": "fibre length / great-circle length, gateway to PoP and PoP to PoP"},
+        {"name": "laser_hop_ms", "value": latency.laser_hop_ms, "unit": "ms per hop per round trip",
+         "fitted": True, "note": "switching in each satellite a laser path crosses"},
+        {"name": "infer_radius_km", "value": radius_km, "unit": "km", "fitted": True,
+         "note": "a serving PoP without a listed gateway this close gets an inferred one"},
+        {"name": "fibre_index", "value": latency.fibre_index, "unit": "1", "fitted": False,
+         "note": "group index of G.652 single-mode fibre"},
+        {"name": "backbone", "value": latency.backbone, "unit": "-", "fitted": False,
+         "note": "gateway -> nearest serving PoP -> PoP-to-PoP backbone -> home PoP"},
+    ]  # fmt: skip
