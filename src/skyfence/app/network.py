@@ -400,7 +400,8 @@ def _two_access_quantiles(latency: Any, fixed_ms: float, grid: int = 400) -> np.
     d = latency.scheduling
     q = d.quantile_ms((np.arange(grid) + 0.5) / grid)
     total = np.sort((q[:, None] + q[None, :]).ravel())
-    return fixed_ms + np.quantile(total, [0.2, 0.5, 0.8], method="inverted_cdf")
+    out: np.ndarray = fixed_ms + np.quantile(total, [0.2, 0.5, 0.8], method="inverted_cdf")
+    return out
 
 
 # ----------------------------------------------------------------------------- terminal
