@@ -272,18 +272,34 @@ def test_a_problem_with_the_whole_file_has_no_skip_hint(capsys, tmp_path):
     assert "cannot tell the format" in err and "--skip-invalid" not in err
 
 
-def test_load_constellation_helper_for_other_commands(one_bad_checksum):
-    from skyfence.cli.constellation import load_constellation, skip_report
+def test_one_loader_for_every_command(one_bad_checksum, tmp_path, capsys):
+    # every command that reads element sets goes through app.network.load_constellation;
+    # the library's hint names on_invalid, the CLI's names --skip-invalid
+    from skyfence.app import App
+    from skyfence.app.network import load_constellation
     from skyfence.errors import NotFoundError, ParseError
+    from skyfence.settings import load_settings
 
-    assert len(load_constellation("kuiper")) == 3236
-    assert len(load_constellation(" Starlink-Gen1 ")) == 4408
-    with pytest.raises(ParseError, match="pass --skip-invalid$"):
-        load_constellation(str(one_bad_checksum))
-    c = load_constellation(one_bad_checksum, skip_invalid=True, cluster=False)
-    assert len(c) == 3 and skip_report(c.elements)["invalid_skipped"] == 1
+    app = App(load_settings(data_dir=tmp_path))
+    assert len(load_constellation(app, "kuiper")) == 3236
+    assert len(load_constellation(app, " Starlink-Gen1 ")) == 4408
+    with pytest.raises(ParseError, match="pass on_invalid='skip'$"):
+        load_constellation(app, str(one_bad_checksum))
+    c = load_constellation(app, one_bad_checksum, skip_invalid=True, cluster=False)
+    assert len(c) == 3 and len(c.elements.skipped) == 1
     with pytest.raises(NotFoundError, match="neither a preset"):
-        load_constellation("iridium")
+        load_constellation(app, "iridium")
+    for args in (
+        ["constellation", "describe", str(one_bad_checksum)],
+        ["links", "visible", "10", "-20", "--constellation", str(one_bad_checksum)],
+        ["links", "terminal", "10", "-20", "--duration", "1m", "--constellation",
+         str(one_bad_checksum)],
+    ):  # fmt: skip
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        assert err.strip().endswith("pass --skip-invalid") and "on_invalid" not in err, args
+        assert main([*args, "--skip-invalid", "--json"]) == 0, capsys.readouterr().err
+        capsys.readouterr()
 
 
 # ---------------------------------------------------------------- propagate: size and path

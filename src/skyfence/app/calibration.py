@@ -304,7 +304,7 @@ def _setup(
     places, skipped = representative_places([p.iso2 for p in published], network.pop_map, app.world)
     if not places:
         raise InputError("no country of --metrics has a representative place")
-    c = load_constellation(app, network.constellation)
+    c = load_constellation(app, network.constellation, skip_invalid=network.skip_invalid)
     check_sat_steps(len(c), len(times))
     eph = c.propagate(times, progress=progress)
     terminals = GroundSites.from_arrays(

@@ -80,6 +80,8 @@ class NetworkSpec:
     infer_gateways : bool
         Infer gateways where a gateway file has holes, as the latency model says (see
         :mod:`skyfence.ground.inference`); ``False`` uses the file as it is.
+    skip_invalid : bool
+        Leave invalid records of an element-set file out instead of stopping at the first.
     """
 
     constellation: str = "starlink-gen1"
@@ -88,6 +90,7 @@ class NetworkSpec:
     pop_map: Path | None = None
     latency_model: str | None = None
     infer_gateways: bool = True
+    skip_invalid: bool = False
 
     @property
     def planned(self) -> bool:
@@ -130,16 +133,31 @@ def _check_file(path: str | Path, option: str) -> Path:
     return p
 
 
-def load_constellation(app: App, spec: str, *, epoch: Any = None) -> Constellation:
-    """A constellation from a preset name (built once per App and epoch) or an element-set file."""
-    from skyfence.orbits import Constellation, preset_names
+def load_constellation(
+    app: App,
+    spec: str | Path,
+    *,
+    epoch: Any = None,
+    skip_invalid: bool = False,
+    cluster: bool = True,
+) -> Constellation:
+    """A constellation from a preset name (built once per App and epoch) or an element-set file.
 
-    name = spec.strip().lower()
-    if name in preset_names():
+    A ``Path`` is always a file; a string is a preset when it names one. A file's invalid
+    records stop the load with a :class:`~skyfence.errors.ParseError` that says where, unless
+    ``skip_invalid`` (then ``constellation.elements.skipped`` lists them). Files are clustered
+    into shells unless ``cluster`` is False (propagation alone does not need it).
+    """
+    from skyfence.orbits import Constellation, ElementSet, preset_names
+
+    name = str(spec).strip().lower()
+    if not isinstance(spec, Path) and name in preset_names():
         key = ("constellation", name, None if epoch is None else str(epoch))
         return app.cached(key, lambda: Constellation.from_preset(name, epoch))
-    if Path(spec).expanduser().is_file():
-        return Constellation.from_file(Path(spec).expanduser())
+    path = Path(spec).expanduser()
+    if path.is_file():
+        elements = ElementSet.from_file(path, on_invalid="skip" if skip_invalid else "raise")
+        return Constellation.from_elements(elements) if cluster else Constellation(elements)
     raise NotFoundError(
         f"--constellation {spec!r} is neither a preset ({', '.join(preset_names())}) nor an "
         "existing file"
@@ -187,7 +205,9 @@ def load_network(
     from skyfence.links import NetworkModel
 
     named = latency_model_of(spec)
-    constellation = load_constellation(app, spec.constellation, epoch=epoch)
+    constellation = load_constellation(
+        app, spec.constellation, epoch=epoch, skip_invalid=spec.skip_invalid
+    )
     gateways, pops, pop_map = load_sites(spec)
     if gateways is None:
         gateways = planned_gateways(pops, without_countries=without_countries, avoid=avoid)
@@ -277,6 +297,7 @@ def visible_satellites(
     time: str | np.datetime64 = "now",
     min_elevation_deg: float = 25.0,
     constellation: str = "starlink-gen1",
+    skip_invalid: bool = False,
 ) -> Visibility:
     """Satellites above the elevation mask from a point at one time."""
     from skyfence.ground import GroundSites
@@ -287,7 +308,7 @@ def visible_satellites(
     if not (np.isfinite(min_elevation_deg) and 0.0 <= min_elevation_deg <= 90.0):
         raise InputError(f"the elevation mask must be within 0..90°, got {min_elevation_deg}")
     t = parse_time(time)
-    c = load_constellation(app, constellation)
+    c = load_constellation(app, constellation, skip_invalid=skip_invalid)
     eph = c.propagate(np.array([t]))
     site = GroundSites.from_arrays([latitude_deg], [longitude_deg])
     v = visible_pairs(site.ecef_km, site.up, eph.at(0), min_elevation_deg)
@@ -351,6 +372,7 @@ def city_rtt(
     destination: str,
     *,
     constellation: str = "starlink-gen1",
+    skip_invalid: bool = False,
     time: str | np.datetime64 = "now",
     latency_model: str | None = None,
 ) -> CityRtt:
@@ -367,7 +389,7 @@ def city_rtt(
     named = load_latency_model(latency_model)
     a, b = parse_place(origin), parse_place(destination)
     t = parse_time(time)
-    c = load_constellation(app, constellation)
+    c = load_constellation(app, constellation, skip_invalid=skip_invalid)
     eph = c.propagate(np.array([t]))
     dummy = GroundSites.from_arrays([a.latitude_deg], [a.longitude_deg], kind="gateway")
     model = NetworkModel(c, dummy, dummy.with_kind("pop"))
@@ -570,6 +592,7 @@ def export_hypatia(
     outdir: str | Path,
     *,
     constellation: str = "starlink-gen1",
+    skip_invalid: bool = False,
     stations: Path | None = None,
     min_elevation_deg: float = 25.0,
     name: str = "skyfence",
@@ -588,7 +611,7 @@ def export_hypatia(
     if not (np.isfinite(min_elevation_deg) and 0.0 <= min_elevation_deg <= 90.0):
         raise InputError(f"the elevation mask must be within 0..90°, got {min_elevation_deg}")
     check_output_dir(outdir, overwrite=overwrite, option="OUTDIR")
-    c = load_constellation(app, constellation)
+    c = load_constellation(app, constellation, skip_invalid=skip_invalid)
     st = (
         cities()
         if stations is None

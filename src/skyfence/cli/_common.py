@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConstellationOpt",
+    "SkipInvalidOpt",
     "GatewaysOpt",
     "InferGatewaysOpt",
     "JsonOption",
@@ -77,6 +78,14 @@ ConstellationOpt = Annotated[
     str,
     typer.Option(
         "--constellation", help="A preset name (starlink-gen1, kuiper) or an element-set file."
+    ),
+]
+SkipInvalidOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-invalid",
+        help="Leave invalid records of an element-set file out (they are listed) instead of "
+        "stopping at the first.",
     ),
 ]
 GatewaysOpt = Annotated[

@@ -21,11 +21,16 @@ import typer
 from rich import box
 from rich.table import Table
 
-from skyfence.cli._common import JsonOption, console, emit, err_console, progress_bar
-from skyfence.errors import InputError, NotFoundError, ParseError
-
-CLI_SKIP_HINT = "to leave invalid records out, pass --skip-invalid"
-"""What an element-set error about one record tells a CLI user (the API says on_invalid)."""
+from skyfence.cli._common import (
+    JsonOption,
+    SkipInvalidOpt,
+    console,
+    emit,
+    err_console,
+    get_app,
+    progress_bar,
+)
+from skyfence.errors import InputError, NotFoundError
 
 LARGE_OUTPUT_BYTES = 4 * 10**9
 """``propagate`` asks before writing a file estimated above this (4 GB), or refuses without
@@ -59,57 +64,15 @@ PresetOption = Annotated[
         "--preset", "-p", help="A built-in preset (see `skyfence constellation presets`)."
     ),
 ]
-SkipInvalidOption = Annotated[
-    bool,
-    typer.Option(
-        "--skip-invalid",
-        help="Leave invalid element-set records out (and list them) instead of stopping at "
-        "the first.",
-    ),
-]
 
 
 def read_element_file(path: Path, *, skip_invalid: bool = False) -> Any:
-    """``ElementSet.from_file``, with errors about one record pointing at ``--skip-invalid``."""
+    """``ElementSet.from_file`` (``on_invalid='skip'`` with ``skip_invalid``)."""
     from skyfence.orbits import ElementSet
 
     if not path.exists():
         raise NotFoundError(f"element-set file {str(path)!r} does not exist")
-    try:
-        return ElementSet.from_file(path, on_invalid="skip" if skip_invalid else "raise")
-    except ParseError as exc:
-        if exc.hint is None:  # a problem with the whole file: skipping would not help
-            raise
-        raise exc.with_hint(CLI_SKIP_HINT) from None
-
-
-def load_constellation(
-    spec: str | Path,
-    *,
-    skip_invalid: bool = False,
-    cluster: bool = True,
-    epoch: str | None = None,
-) -> Any:
-    """The constellation a CLI user names: a preset name or an element-set file.
-
-    For every CLI command that takes a constellation. A ``Path`` is always a file; a string
-    is a preset when it names one. Files are clustered into shells unless ``cluster`` is
-    False (propagation does not need it); with ``skip_invalid`` invalid records are left out
-    (``result.elements.skipped`` lists them, :func:`skip_report` summarises them), otherwise
-    the first one stops with an error that names ``--skip-invalid``.
-    """
-    from skyfence.orbits import Constellation, preset_names
-
-    if isinstance(spec, str) and spec.strip().lower() in preset_names():
-        return Constellation.from_preset(spec.strip().lower(), epoch)
-    path = Path(spec)
-    if not path.exists():
-        raise NotFoundError(
-            f"{str(spec)!r} is neither a preset ({', '.join(preset_names())}) nor an existing "
-            "element-set file"
-        )
-    elements = read_element_file(path, skip_invalid=skip_invalid)
-    return Constellation.from_elements(elements) if cluster else Constellation(elements)
+    return ElementSet.from_file(path, on_invalid="skip" if skip_invalid else "raise")
 
 
 def _from_args(
@@ -128,7 +91,9 @@ def _from_args(
     assert file is not None
     if not file.exists():
         raise NotFoundError(f"element-set file {str(file)!r} does not exist")
-    return load_constellation(file, skip_invalid=skip_invalid, cluster=cluster)
+    from skyfence.app.network import load_constellation
+
+    return load_constellation(get_app(), file, skip_invalid=skip_invalid, cluster=cluster)
 
 
 def skip_report(elements: Any) -> dict[str, Any]:
@@ -223,7 +188,7 @@ def describe_data(c: Any) -> dict[str, Any]:
 def describe(
     file: FileArgument = None,
     preset: PresetOption = None,
-    skip_invalid: SkipInvalidOption = False,
+    skip_invalid: SkipInvalidOpt = False,
     as_json: JsonOption = False,
 ) -> None:
     """Print the shells of a constellation: altitude, inclination, satellites, planes, status."""
@@ -305,7 +270,7 @@ def propagate(
         float,
         typer.Option("--tolerance-m", help="Largest error --interpolate may add, metres."),
     ] = 10.0,
-    skip_invalid: SkipInvalidOption = False,
+    skip_invalid: SkipInvalidOpt = False,
     as_json: JsonOption = False,
 ) -> None:
     """Propagate with SGP4 and write Earth-fixed positions (+ geodetic) to a file.
@@ -467,7 +432,7 @@ def convert(
     format: Annotated[
         str | None, typer.Option("--format", help="Output format instead of the suffix's.")
     ] = None,
-    skip_invalid: SkipInvalidOption = False,
+    skip_invalid: SkipInvalidOpt = False,
     as_json: JsonOption = False,
 ) -> None:
     """Convert an element-set file to another format (TLE, 3LE, OMM JSON/CSV/XML)."""

@@ -21,6 +21,7 @@ from skyfence.cli._common import (
     OverwriteOpt,
     PopMapOpt,
     PopsOpt,
+    SkipInvalidOpt,
     console,
     emit,
     get_app,
@@ -50,6 +51,7 @@ def visible_cmd(
         float, typer.Option("--min-elevation", help="Elevation mask, deg.")
     ] = 25.0,
     constellation: ConstellationOpt = "starlink-gen1",
+    skip_invalid: SkipInvalidOpt = False,
     as_json: JsonOption = False,
 ) -> None:
     """Satellites above the elevation mask from a point at one time."""
@@ -57,7 +59,7 @@ def visible_cmd(
 
     v = visible_satellites(
         get_app(), lat, lon, time=time, min_elevation_deg=min_elevation_deg,
-        constellation=constellation,
+        constellation=constellation, skip_invalid=skip_invalid,
     )  # fmt: skip
 
     def human(d: Any) -> None:
@@ -78,6 +80,7 @@ def rtt_cmd(
     from_: Annotated[str, typer.Option("--from", help="Built-in city name or 'lat,lon'.")],
     to: Annotated[str, typer.Option("--to", help="Built-in city name or 'lat,lon'.")],
     constellation: ConstellationOpt = "starlink-gen1",
+    skip_invalid: SkipInvalidOpt = False,
     start: StartOpt = "now",
     latency_model: LatencyModelOpt = None,
     as_json: JsonOption = False,
@@ -86,7 +89,7 @@ def rtt_cmd(
     from skyfence.app.network import city_rtt
 
     r = city_rtt(
-        get_app(), from_, to, constellation=constellation, time=start,
+        get_app(), from_, to, constellation=constellation, skip_invalid=skip_invalid, time=start,
         latency_model=latency_model,
     )  # fmt: skip
 
@@ -124,6 +127,7 @@ def terminal_cmd(
         ),
     ] = None,
     constellation: ConstellationOpt = "starlink-gen1",
+    skip_invalid: SkipInvalidOpt = False,
     gateways: GatewaysOpt = "plan",
     pops: PopsOpt = None,
     pop_map: PopMapOpt = None,
@@ -138,7 +142,9 @@ def terminal_cmd(
     from skyfence.timeutil import parse_duration
 
     duration_s, slot_s = parse_duration(duration), parse_duration(slot)
-    spec = NetworkSpec(constellation, gateways, pops, pop_map, latency_model, infer_gateways)
+    spec = NetworkSpec(
+        constellation, gateways, pops, pop_map, latency_model, infer_gateways, skip_invalid
+    )
     with progress_bar("terminal schedule (%)", enabled=not as_json) as bar:
         sched = terminal_schedule(
             get_app(), lat, lon, network=spec, start=start, duration_s=duration_s,
@@ -229,6 +235,7 @@ def _scores_line(name: str, s: dict[str, Any]) -> str:
 def validate_cmd(
     metrics: MetricsOpt,
     constellation: ConstellationOpt = "starlink-gen1",
+    skip_invalid: SkipInvalidOpt = False,
     gateways: GatewaysOpt = "plan",
     pops: PopsOpt = None,
     pop_map: PopMapOpt = None,
@@ -254,7 +261,9 @@ def validate_cmd(
     from skyfence.app.calibration import validate
     from skyfence.app.network import NetworkSpec
 
-    spec = NetworkSpec(constellation, gateways, pops, pop_map, latency_model, infer_gateways)
+    spec = NetworkSpec(
+        constellation, gateways, pops, pop_map, latency_model, infer_gateways, skip_invalid
+    )
     with progress_bar("validate (%)", enabled=not as_json) as bar:
         rep = validate(
             get_app(), metrics, network=spec, window=_window(start, duration, step), plot=plot,
@@ -305,6 +314,7 @@ def calibrate_cmd(
     metrics: MetricsOpt,
     out: Annotated[Path, typer.Option("--out", help="Model file to write (JSON).")],
     constellation: ConstellationOpt = "starlink-gen1",
+    skip_invalid: SkipInvalidOpt = False,
     gateways: GatewaysOpt = "plan",
     pops: PopsOpt = None,
     pop_map: PopMapOpt = None,
@@ -341,7 +351,7 @@ def calibrate_cmd(
         "route_factor": _floats(route_factors, "--route-factors"),
         "laser_hop_ms": _floats(hop_delays, "--hop-delays"),
     }
-    spec = NetworkSpec(constellation, gateways, pops, pop_map)
+    spec = NetworkSpec(constellation, gateways, pops, pop_map, skip_invalid=skip_invalid)
     with progress_bar("calibrate (%)", enabled=not as_json) as bar:
         run = calibrate(
             get_app(), metrics, network=spec, out=out, name=name, version=version, folds=folds,
@@ -391,6 +401,7 @@ def hypatia_cmd(
 def export_hypatia_cmd(
     outdir: Annotated[Path, typer.Argument(help="Directory to write.")],
     constellation: ConstellationOpt = "starlink-gen1",
+    skip_invalid: SkipInvalidOpt = False,
     stations: Annotated[
         Path | None,
         typer.Option("--stations", help="Ground stations (site file); default: built-in cities."),
@@ -408,7 +419,7 @@ def export_hypatia_cmd(
     from skyfence.app.network import export_hypatia
 
     out = export_hypatia(
-        get_app(), outdir, constellation=constellation, stations=stations,
+        get_app(), outdir, constellation=constellation, skip_invalid=skip_invalid, stations=stations,
         min_elevation_deg=min_elevation_deg, name=name, overwrite=overwrite,
     )  # fmt: skip
     emit(out, as_json, lambda d: console.print(

@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     except SkyfenceError as exc:
         if debug:
             raise
-        print(f"skyfence: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"skyfence: error: {_one_line(_for_the_cli(exc))}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
         print("skyfence: interrupted", file=sys.stderr)
@@ -204,6 +204,24 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         sys.exit(code)
     return code
+
+
+#: How a library error's hint reads to a CLI user: every command that reads element sets
+#: takes ``--skip-invalid``, the CLI's word for ``on_invalid='skip'``.
+CLI_HINTS = {
+    "to leave invalid records out, pass on_invalid='skip'": (
+        "to leave invalid records out, pass --skip-invalid"
+    ),
+}
+
+
+def _for_the_cli(exc: SkyfenceError) -> SkyfenceError:
+    """``exc`` with its hint in the CLI's words (a ParseError's ``hint``), else unchanged."""
+    from skyfence.errors import ParseError
+
+    if isinstance(exc, ParseError) and exc.hint in CLI_HINTS:
+        return exc.with_hint(CLI_HINTS[exc.hint])
+    return exc
 
 
 def _usage_message(exc: Any) -> str:
