@@ -154,7 +154,7 @@ def click_exceptions() -> tuple[type[Exception], type[Exception]]:
     try:  # Typer >= 0.17 ships its own copy of Click
         from typer._click import exceptions  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - older Typer on the separate click package
-        from click import exceptions  # type: ignore[no-redef]
+        from click import exceptions  # type: ignore[no-redef,import-not-found,unused-ignore]
     return exceptions.ClickException, exceptions.NoArgsIsHelpError
 
 
