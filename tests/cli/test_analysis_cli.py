@@ -15,23 +15,11 @@ import h3
 import numpy as np
 import pytest
 
-from skyfence.cli.main import main
+from clirun import run, run_json
 from skyfence.regions import parse_region
 
 START = "2026-02-22T12:00:00Z"
 SHORT = ["--window", "1m", "--step", "60s"]
-
-
-def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def run_json(capsys, *args):
-    code, out, err = run(capsys, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 @pytest.fixture()

@@ -6,20 +6,8 @@ import json
 
 import pytest
 
-from skyfence.cli.main import main
+from clirun import run, run_json
 from skyfence.policy import example_text
-
-
-def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def run_json(capsys, *args):
-    code, out, err = run(capsys, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 @pytest.fixture()
