@@ -148,7 +148,9 @@ def whatif(
         inferred = _inferred_outside(app, named, gateways, pops, pop_map, expression, action)
         gateways = gateways.concat(inferred) if len(inferred) else gateways
     if constellation is None:
-        constellation = load_constellation(app, network.constellation)
+        constellation = load_constellation(
+            app, network.constellation, skip_invalid=network.skip_invalid
+        )
     report = run_whatif(
         expression, action, constellation=constellation,
         gateways="plan" if gateways is None else gateways, pops=pops, pop_map=pop_map,

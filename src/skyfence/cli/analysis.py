@@ -21,6 +21,7 @@ from skyfence.cli._common import (
     OverwriteOpt,
     PopMapOpt,
     PopsOpt,
+    SkipInvalidOpt,
     console,
     emit,
     get_app,
@@ -125,6 +126,7 @@ def _whatif_command(action: str):  # type: ignore[no-untyped-def]
             ),
         ],
         constellation: ConstellationOpt = "starlink-gen1",
+        skip_invalid: SkipInvalidOpt = False,
         gateways: GatewaysOpt = "plan",
         pops: PopsOpt = None,
         pop_map: PopMapOpt = None,
@@ -157,7 +159,8 @@ def _whatif_command(action: str):  # type: ignore[no-untyped-def]
             run = whatif(
                 get_app(), expression, action,  # type: ignore[arg-type]
                 network=NetworkSpec(
-                    constellation, gateways, pops, pop_map, latency_model, infer_gateways
+                    constellation, gateways, pops, pop_map, latency_model, infer_gateways,
+                    skip_invalid,
                 ),
                 start=start,
                 duration_s=duration_s, step_s=step_s, resolution=res, footprint_km=footprint_km,
@@ -178,6 +181,7 @@ app.command("deactivate")(_whatif_command("deactivate"))
 def coverage_cmd(
     region: Annotated[str, typer.Argument(help="Region expression, e.g. TW or 'UA - crimea'.")],
     constellation: ConstellationOpt = "starlink-gen1",
+    skip_invalid: SkipInvalidOpt = False,
     gateways: GatewaysOpt = "plan",
     pops: PopsOpt = None,
     pop_map: PopMapOpt = None,
@@ -207,7 +211,10 @@ def coverage_cmd(
     with progress_bar(f"coverage {region}", enabled=not as_json) as bar:
         run = coverage(
             get_app(), region,
-            network=NetworkSpec(constellation, gateways, pops, pop_map, latency_model, infer_gateways),
+            network=NetworkSpec(
+                constellation, gateways, pops, pop_map, latency_model, infer_gateways,
+                skip_invalid,
+            ),
             start=start, duration_s=duration_s, step_s=step_s, resolution=res, out=out,
             overwrite=overwrite, progress=bar,
         )  # fmt: skip
