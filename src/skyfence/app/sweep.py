@@ -255,7 +255,7 @@ def coverage_sweep(
             progress(resumed + done, len(specs))
 
     t0 = time.perf_counter()
-    with open_runner(parallel) as runner:
+    with open_runner(parallel if todo else Parallel()) as runner:
         backend, workers = runner.backend, runner.workers
         runner.run(
             sweep_shard, todo, common=common, progress=feed,
