@@ -41,8 +41,8 @@ def cell_wkb(cells: np.ndarray) -> list[bytes]:
 
 def write_geoparquet(path: Path, columns: dict[str, Any], wkb: list[bytes]) -> Path:
     """Write ``columns`` plus ``geometry`` (WKB) as GeoParquet 1.0.0, atomically."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     table = pa.table({**columns, "geometry": pa.array(wkb, type=pa.binary())})
     bounds = _bounds(columns)
@@ -57,7 +57,7 @@ def write_geoparquet(path: Path, columns: dict[str, Any], wkb: list[bytes]) -> P
 
 def _bounds(columns: dict[str, Any]) -> list[float] | None:
     lat, lon = columns.get("latitude_deg"), columns.get("longitude_deg")
-    if lat is None or len(lat) == 0:
+    if lat is None or lon is None or len(lat) == 0:
         return None
     # hexagons reach past their centres; H3 res-0 cells are < 12 degrees across
     return [-180.0, -90.0, 180.0, 90.0] if len(lat) > 1000 else [

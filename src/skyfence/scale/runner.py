@@ -188,8 +188,7 @@ class Runner:
     def _run_dask(
         self, fn: Callable[[Any, Any], T], items: Sequence[Any], common: Any, finished: Any
     ) -> None:
-        from distributed import as_completed as dask_completed
-
+        dask_completed = _distributed().as_completed
         client = self._client
         shared = client.scatter(common, broadcast=True, hash=False)
         futures = [
@@ -217,6 +216,18 @@ def _process_pool(workers: int, common: Any) -> ProcessPoolExecutor:
     )
 
 
+def _distributed() -> Any:
+    """The ``distributed`` module (typed ``Any``: it ships no complete annotations)."""
+    import importlib
+
+    try:
+        return importlib.import_module("distributed")
+    except ImportError as exc:  # pragma: no cover - the dask extra is not installed
+        raise DependencyError(
+            "running on Dask needs the dask extra: pip install 'skyfence[dask]'"
+        ) from exc
+
+
 @contextmanager
 def open_runner(parallel: Parallel | None = None) -> Iterator[Runner]:
     """A :class:`Runner` for ``parallel`` (default: this process), closed at the end.
@@ -232,12 +243,8 @@ def open_runner(parallel: Parallel | None = None) -> Iterator[Runner]:
         finally:
             runner.close()
         return
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - the dask extra is not installed
-        raise DependencyError(
-            "running on Dask needs the dask extra: pip install 'skyfence[dask]'"
-        ) from exc
+    dist = _distributed()
+    Client, LocalCluster = dist.Client, dist.LocalCluster
     if parallel.scheduler:
         try:
             client = Client(parallel.scheduler, timeout="10s")
