@@ -263,7 +263,7 @@ def open_runner(parallel: Parallel | None = None) -> Iterator[Runner]:
         n_workers=parallel.dask_workers,
         threads_per_worker=1,
         processes=parallel.dask_processes,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: several clusters may share a machine
     )
     client = Client(cluster)
     runner = Runner(parallel, client)
