@@ -37,6 +37,15 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
+def _timed_shard(common: object, spec: object) -> tuple[dict, float, float]:
+    """The shard, with its wall and CPU seconds measured where it ran."""
+    from skyfence.scale.sweep import sweep_shard
+
+    t, c = time.perf_counter(), time.process_time()
+    result = sweep_shard(common, spec)  # type: ignore[arg-type]
+    return result, time.perf_counter() - t, time.process_time() - c
+
+
 def _warm(common: object, item: int) -> int:
     import skyfence.scale.sweep  # noqa: F401 - the import is the warm-up
 
@@ -62,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from skyfence.links import DEFAULT_RULE
     from skyfence.scale import Parallel, open_runner
     from skyfence.scale.outputs import cell_wkb, write_window
-    from skyfence.scale.sweep import SweepCommon, SweepPlan, sweep_shard
+    from skyfence.scale.sweep import SweepCommon, SweepPlan
     from skyfence.timeutil import parse_duration
 
     app = App()
@@ -110,18 +119,21 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             runner.run(_warm, list(range(runner.workers)))
             warm = time.perf_counter() - t
-            cpu0 = time.process_time()
+            load0 = os.getloadavg()[0]
             t = time.perf_counter()
-            results = runner.run(sweep_shard, sample, common=common)
+            timed = runner.run(_timed_shard, sample, common=common)
             wall = time.perf_counter() - t
-            cpu = time.process_time() - cpu0
+        results = [r for r, _, _ in timed]
+        shard_wall = float(np.mean([w for _, w, _ in timed]))
+        shard_cpu = float(np.mean([c for _, _, c in timed]))
+        load = (load0 + os.getloadavg()[0]) / 2
         if reference is None:
             reference = results
         same = all(
             all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
             for a, b in zip(reference, results, strict=True)
         )
-        rows.append((name, wall, cpu, same))
+        rows.append((name, wall, shard_wall, shard_cpu, load, same))
         print(f"  {name}: {wall:.1f} s wall (start-up {warm:.1f} s before), identical={same}",
               file=sys.stderr)  # fmt: skip
 
@@ -141,28 +153,33 @@ def main(argv: list[str] | None = None) -> int:
     out.unlink()
 
     base = rows[0][1]
-    per_shard = base / len(sample)
+    n = len(sample)
     print()
     print(
-        f"| configuration | wall s ({len(sample)} shards) | s per shard | cell-steps / s | speed-up | same results |"
+        f"| configuration | run wall s ({n} shards) | wall s / shard (in shard) | CPU s / shard "
+        "(in shard) | cell-steps / CPU s | load avg | speed-up (run wall) | same results |"
     )
-    print("|---|---:|---:|---:|---:|---|")
-    for name, wall, _cpu, same in rows:
-        print(f"| {name} | {wall:.1f} | {wall / len(sample):.2f} | {cell_steps / wall:,.0f} | "
-              f"{base / wall:.2f}x | {'yes' if same else 'NO'} |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for name, wall, sw, sc, load, same in rows:
+        print(f"| {name} | {wall:.1f} | {sw:.2f} | {sc:.2f} | {cell_steps / n / sc:,.0f} | "
+              f"{load:.1f} | {base / wall:.2f}x | {'yes' if same else 'NO'} |")  # fmt: skip
     print()
-    day_1 = per_shard * len(shards)
-    best = min(r[1] for r in rows)
-    speedup = base / best
-    print(f"| global day ({len(cells):,} cells x {len(times):,} steps = "
-          f"{len(cells) * len(times) / 1e6:,.0f} M cell-steps) | hours |")  # fmt: skip
+    cpu_shard = rows[0][3]
+    day_cpu = cpu_shard * len(shards)
+    speedup = max(base / r[1] for r in rows)
+    print(
+        f"| global day ({len(cells):,} cells x {len(times):,} steps = "
+        f"{len(cells) * len(times) / 1e6:,.0f} M cell-steps, {len(shards):,} shards) | hours |"
+    )
     print("|---|---:|")
-    print(f"| 1 worker (measured rate x all shards) | {day_1 / 3600:.1f} |")
-    print(f"| this machine, {args.workers} workers (measured speed-up {speedup:.2f}x) | "
-          f"{day_1 / speedup / 3600:.1f} |")  # fmt: skip
-    for machines in (4, 16, 64):
-        print(f"| {machines} machines x {args.workers} cores (linear, see assumptions) | "
-              f"{day_1 / (machines * args.workers) / 3600:.2f} |")  # fmt: skip
+    print(f"| CPU time (in-shard CPU s x all shards) | {day_cpu / 3600:.1f} |")
+    print(f"| this machine as measured, 1 worker (run wall x all shards) | "
+          f"{base / n * len(shards) / 3600:.1f} |")  # fmt: skip
+    print(f"| this machine as measured, best of {args.workers} workers ({speedup:.2f}x) | "
+          f"{base / n * len(shards) / speedup / 3600:.1f} |")  # fmt: skip
+    for machines in (1, 4, 16, 64):
+        print(f"| {machines} idle machine(s) x {args.workers} cores (CPU time / cores) | "
+              f"{day_cpu / (machines * args.workers) / 3600:.2f} |")  # fmt: skip
     print()
     print(f"hour file for all cells: hexagon WKB {t_wkb:.1f} s (once per sweep), GeoParquet "
           f"write {t_write:.1f} s, {size_mb:.0f} MB; x{plan.windows} hours")  # fmt: skip
