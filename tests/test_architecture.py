@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "geodesy": 1,
     "settings": 1,
     "files": 1,
+    "transparency": 1,
     "jsonable": 2,
     "orbits": 2,
     "regions": 2,
