@@ -40,6 +40,14 @@ class Settings(BaseSettings):
         "default: <data_dir>/cache. Safe to delete.",
     )
 
+    log_origin: str = Field(
+        default="skyfence.local/policy-log",
+        description="The origin line of the transparency log's C2SP checkpoints and the name "
+        "of its signing key: a schema-less URL naming this log, with no spaces or '+' "
+        "(e.g. skyfence.example/policy-log).",
+        pattern=r"^[^\s+]+$",
+    )
+
     def resolved_cache_dir(self) -> Path:
         """The cache directory in force: the configured one or ``<data_dir>/cache``."""
         return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"

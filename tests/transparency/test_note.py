@@ -46,7 +46,9 @@ SPEC_NOTE = (
 # --- golang.org/x/mod/sumdb/note: ExampleSign / ExampleSign_add_signatures / TestOpen --------
 PETER_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 PETER_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
-ENOCH_VKEY = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"  # seed: 32 zero bytes
+ENOCH_VKEY = (
+    "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"  # seed: 32 zero bytes
+)
 GO_TEXT = (
     "If you think cryptography is the answer to your problem,\n"
     "then you don't know what your problem is.\n"
@@ -189,7 +191,10 @@ def test_spec_checkpoint_parses():
     cp = parse_checkpoint_text(note.text)
     assert cp.origin == "example.com/behind-the-sofa" and cp.size == 20852163
     assert base64.b64encode(cp.root_hash).decode() == "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I="
-    assert [s.name for s in note.signatures] == ["example.com/behind-the-sofa", "witness.example.com/w1"]
+    assert [s.name for s in note.signatures] == [
+        "example.com/behind-the-sofa",
+        "witness.example.com/w1",
+    ]
     # the witness signature is key id || u64 timestamp || 64-byte signature
     cosig = note.signatures[1].signature
     assert len(cosig) == 72 and struct.unpack(">Q", cosig[:8])[0] == 1679315147
@@ -215,9 +220,7 @@ def test_skyfence_checkpoint_is_read_by_the_spec_implementation():
     log = Signer.from_seed("skyfence.example/policy-log", seed)
     root = node_hash(leaf_hash(b"a"), leaf_hash(b"b"))
     text = Checkpoint("skyfence.example/policy-log", 2, root).text()
-    assert text == (
-        "skyfence.example/policy-log\n2\n" + base64.b64encode(root).decode() + "\n"
-    )
+    assert text == ("skyfence.example/policy-log\n2\n" + base64.b64encode(root).decode() + "\n")
     note = sign_checkpoint(text, log)
     assert spec_verify(note, "skyfence.example/policy-log", log.public_key)
     # and a note made by the spec implementation verifies here

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from skyfence.errors import InputError, IntegrityError, ParseError
+from skyfence.store.c2sp import ORIGIN_KINDS, signed_message
 from skyfence.store.canonical import canonical_json, loads_strict
 from skyfence.store.keys import (
-    checkpoint_message,
     key_id_for,
     load_public_key,
     rotation_message,
@@ -28,6 +28,13 @@ from skyfence.store.keys import (
 )
 from skyfence.store.merkle import EMPTY_ROOT, MemoryTree, leaf_hash, verify_consistency
 from skyfence.store.state import Replay
+from skyfence.transparency.checkpoint import verify_checkpoint
+from skyfence.transparency.note import (
+    COSIGNATURE_V1,
+    NoteVerificationError,
+    Verifier,
+    parse_vkey,
+)
 
 __all__ = [
     "VerifyReport",
@@ -37,6 +44,7 @@ __all__ = [
     "read_export",
     "iter_export",
     "load_trusted_checkpoint",
+    "read_witnesses",
 ]
 
 EXPORT_FORMAT = "skyfence-transparency-log"
@@ -71,6 +79,7 @@ class _Checkpoint:
     time: str
     key_id: str
     signature: bytes
+    note: str | None = None  # the C2SP note as exported (with any witness cosignatures)
 
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -211,6 +220,8 @@ def verify_export(
     public_key: str | bytes | Path,
     *,
     trusted_checkpoint: TrustedCheckpoint | None = None,
+    witnesses: Sequence[Verifier] = (),
+    quorum: int = 0,
 ) -> VerifyReport:
     """Verify the export at ``path`` offline against the trusted ``public_key``.
 
@@ -221,8 +232,37 @@ def verify_export(
     """
     key = _read_key(public_key)
     return verify_records(
-        iter_export(path), [key], source=str(path), trusted_checkpoint=trusted_checkpoint
+        iter_export(path),
+        [key],
+        source=str(path),
+        trusted_checkpoint=trusted_checkpoint,
+        witnesses=witnesses,
+        quorum=quorum,
     )
+
+
+def read_witnesses(values: Sequence[str]) -> list[Verifier]:
+    """Witness keys from C2SP verifier keys (type 0x04) given as text or as files."""
+    out = []
+    for value in values:
+        text = value
+        candidate = Path(value)
+        try:
+            if "+" not in value or candidate.is_file():
+                text = candidate.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InputError(
+                f"--witness {value!r}: cannot read it ({exc.strerror}); give the witness's "
+                "verifier key (name+keyid+base64) or a file holding it"
+            ) from None
+        verifier = parse_vkey(text)
+        if verifier.sig_type != COSIGNATURE_V1:
+            raise InputError(
+                f"--witness {verifier.name}: the key is of type 0x{verifier.sig_type:02x}; a "
+                "witness verifier key has type 0x04 (an Ed25519 cosignature key)"
+            )
+        out.append(verifier)
+    return out
 
 
 def _read_key(public_key: str | bytes | Path) -> bytes:
@@ -237,9 +277,14 @@ def _read_key(public_key: str | bytes | Path) -> bytes:
         candidate = Path(public_key)
         try:
             if candidate.is_file():
-                return load_public_key(candidate.read_bytes())
+                return _read_key(candidate.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             pass
+        if public_key.strip().count("+") >= 2 and not public_key.strip().startswith("MC"):
+            try:
+                return parse_vkey(public_key).public_key
+            except ParseError:
+                pass
         try:
             return load_public_key(public_key)
         except InputError:
@@ -274,6 +319,8 @@ def verify_records(
     source: str = "log",
     replay: Replay | None = None,
     trusted_checkpoint: TrustedCheckpoint | None = None,
+    witnesses: Sequence[Verifier] = (),
+    quorum: int = 0,
 ) -> VerifyReport:
     """Verify export records (header, entries, checkpoints) against ``trusted_keys`` (raw).
 
@@ -286,6 +333,7 @@ def verify_records(
     key_ids: dict[str, bytes] = {}
     rotations: list[tuple[bytes, bytes]] = []
     checkpoints: list[_Checkpoint] = []
+    origins: list[tuple[int, str]] = []  # (entry index, origin) of the log.origin entries
     header: dict[str, Any] = {}
     position = 0
     for record in records:
@@ -314,6 +362,7 @@ def verify_records(
                     time=_field(record, "time", str, "checkpoint"),
                     key_id=_field(record, "key_id", str, "checkpoint"),
                     signature=signature,
+                    note=record.get("note") if isinstance(record.get("note"), str) else None,
                 )
             )
             continue
@@ -338,6 +387,11 @@ def verify_records(
             if local is None and replayed is not None:
                 local = (p, replayed, "state")
             _collect_keys(entry, key_ids, rotations)
+            data = entry.get("data")
+            if entry.get("kind") in ORIGIN_KINDS and isinstance(data, dict):
+                origin = data.get("origin")
+                if isinstance(origin, str):
+                    origins.append((p, origin))
         tree.append(leaf)
         position += 1
 
@@ -377,7 +431,8 @@ def verify_records(
             )
             first_sig_bad = first_sig_bad or (cp, why)
             continue
-        message = checkpoint_message(cp.tree_size, cp.root, cp.time, cp.key_id)
+        origin = _origin_at(origins, cp.tree_size)
+        message = signed_message(origin, cp.tree_size, cp.root, cp.time, cp.key_id)
         if not verify_signature(signer, cp.signature, message):
             why = (
                 f"checkpoint {cp.number} (tree size {cp.tree_size}) has a signature that does not "
@@ -463,8 +518,12 @@ def verify_records(
         pin = trusted_checkpoint
         if pin.signature is not None:
             signer = key_ids.get(pin.key_id or "")
-            message = checkpoint_message(
-                pin.tree_size, pin.root_hash, pin.time or "", pin.key_id or ""
+            message = signed_message(
+                _origin_at(origins, pin.tree_size),
+                pin.tree_size,
+                pin.root_hash,
+                pin.time or "",
+                pin.key_id or "",
             )
             if (
                 signer is None
@@ -490,6 +549,10 @@ def verify_records(
                 "signed: the history before it was rewritten (a fork of the log)",
             )
 
+    if quorum > 0:
+        problem = _check_quorum(checkpoints, origins, trusted, witnesses, quorum)
+        if problem is not None:
+            return report(None, problem)
     covered = max(good_sizes, default=0)
     if covered < n:
         return report(
@@ -502,6 +565,50 @@ def verify_records(
     if header and (header.get("tree_size") != n or header_root != tree.root().hex()):
         warnings.append("the header's tree_size/root_hash differ from the entries (not signed)")
     return report(None, None, warnings)
+
+
+def _check_quorum(
+    checkpoints: Sequence[_Checkpoint],
+    origins: Sequence[tuple[int, str]],
+    trusted: set[bytes],
+    witnesses: Sequence[Verifier],
+    quorum: int,
+) -> str | None:
+    """Why the latest checkpoint is not cosigned by ``quorum`` of ``witnesses``, or ``None``."""
+    if not checkpoints:
+        return "the log has no checkpoint for witnesses to have cosigned"
+    last = checkpoints[-1]
+    origin = _origin_at(origins, last.tree_size)
+    if origin is None or last.note is None:
+        return (
+            f"the latest checkpoint (tree size {last.tree_size}) is not a C2SP note, so no "
+            "witness can have cosigned it; sign a new one with `skyfence log checkpoint`"
+        )
+    try:
+        cp = verify_checkpoint(
+            last.note,
+            [Verifier.ed25519(origin, key) for key in trusted],
+            witnesses=witnesses,
+            quorum=quorum,
+            origin=origin,
+        )
+    except (NoteVerificationError, ParseError) as exc:
+        return f"witness quorum: latest checkpoint (tree size {last.tree_size}): {exc}"
+    if cp.size != last.tree_size or cp.root_hash != last.root:
+        return (
+            f"the note of the latest checkpoint names tree size {cp.size}, not the checkpoint's "
+            f"{last.tree_size} and its root: the note was replaced"
+        )
+    return None
+
+
+def _origin_at(origins: Sequence[tuple[int, str]], size: int) -> str | None:
+    """The origin a checkpoint of ``size`` names: the last ``log.origin`` entry inside it."""
+    found = None
+    for index, origin in origins:
+        if index < size:
+            found = origin
+    return found
 
 
 def _check_entry(

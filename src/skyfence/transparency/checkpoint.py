@@ -100,8 +100,10 @@ def parse_checkpoint_text(text: str) -> Checkpoint:
     origin, size_text, root_text, *extensions = lines
     if not origin:
         raise ParseError("the checkpoint origin (first line) is empty")
-    if not size_text.isdigit() or not size_text.isascii() or (
-        len(size_text) > 1 and size_text[0] == "0"
+    if (
+        not size_text.isdigit()
+        or not size_text.isascii()
+        or (len(size_text) > 1 and size_text[0] == "0")
     ):
         raise ParseError(
             f"checkpoint tree size {size_text!r} must be a decimal number without leading zeroes"
@@ -197,9 +199,7 @@ def verify_checkpoint(
     note = data if isinstance(data, Note) else parse(data)
     cp = parse_checkpoint_text(note.text)
     if origin is not None and cp.origin != origin:
-        raise NoteVerificationError(
-            f"the checkpoint is for log {cp.origin!r}, not {origin!r}"
-        )
+        raise NoteVerificationError(f"the checkpoint is for log {cp.origin!r}, not {origin!r}")
     # the log's own signature (unknown keys ignored, a bad known one refuses the note)
     open_note(note, logs)
     witnessed: list[str] = []
