@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         pattern=r"^[^\s+]+$",
     )
 
+    witnesses: list[str] = Field(
+        default_factory=list,
+        description="Witnesses the log submits its checkpoints to (c2sp.org/tlog-witness), "
+        "each '<verifier key> <URL prefix>'; as a JSON list in the environment.",
+    )
+
     def resolved_cache_dir(self) -> Path:
         """The cache directory in force: the configured one or ``<data_dir>/cache``."""
         return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"

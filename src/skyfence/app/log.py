@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         VerifyReport,
     )
     from skyfence.store.tiles import TilesSummary
+    from skyfence.store.witnessing import WitnessOutcome
     from skyfence.transparency.note import Verifier
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "verify_database",
     "tiles",
     "vkey",
+    "witness",
 ]
 
 
@@ -98,6 +100,26 @@ def tiles(
 
     with open_store(app) as store:
         return write_tiles(store.log, out_dir, progress=progress)
+
+
+def witness(
+    app: App, principal: Principal, witnesses: Sequence[str] | None = None
+) -> WitnessOutcome:
+    """Submit the latest checkpoint to the witnesses (default: setting ``witnesses``, each
+    ``"<vkey> <url>"``) and keep their cosignatures. The service calls this after writes."""
+    principal.require("submit checkpoints to witnesses", "operator")
+    from skyfence.errors import ConfigurationError
+    from skyfence.store.witnessing import parse_witness, submit
+
+    specs = list(app.settings.witnesses if witnesses is None else witnesses)
+    if not specs:
+        raise ConfigurationError(
+            "no witnesses configured; set SKYFENCE_WITNESSES (a JSON list of "
+            "'<vkey> <url>') or give --witness '<vkey> <url>'"
+        )
+    clients = [parse_witness(spec) for spec in specs]
+    with open_store(app) as store:
+        return submit(store.log, clients)
 
 
 def vkey(app: App, principal: Principal) -> str:

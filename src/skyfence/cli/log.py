@@ -171,6 +171,31 @@ def pubkey(
     )
 
 
+@app.command("witness")
+def witness(
+    witness_spec: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            help="A witness as '<verifier key> <URL prefix>'; repeat for several "
+            "(default: the setting SKYFENCE_WITNESSES).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Submit the latest checkpoint to the witnesses (c2sp.org/tlog-witness) and keep their
+    cosignatures; prints the cosigned checkpoint. Exit 1 if any witness refused."""
+    from skyfence.app.log import witness as submit
+
+    outcome = submit(_app(), _me(), witness_spec or None)
+    emit(outcome, as_json, lambda o: typer.echo(o.note, nl=False))
+    if outcome.refused:
+        first, why = next(iter(outcome.refused.items()))
+        raise IntegrityError(
+            f"{len(outcome.refused)} witness(es) refused or could not be reached; {first}: {why}"
+        )
+
+
 @app.command("tiles")
 def tiles(
     out_dir: Annotated[Path, typer.Argument(help="Directory to write the tiled log into.")],
