@@ -625,7 +625,7 @@ def _check_entry(
     if index > p:
         why = (
             f"entry {p} is missing: the record at this position is entry {index} "
-            "(entries were deleted)"
+            "(entries were deleted or reordered)"
         )
         return p, why, "index"
     if index < p:
