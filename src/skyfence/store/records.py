@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from skyfence.store.keys import public_key_pem
 from skyfence.store.merkle import verify_consistency, verify_inclusion
+from skyfence.store.models import LogEntryRow, SigningKeyRow
 
 __all__ = [
     "LogEntry",
@@ -110,3 +115,33 @@ class ExportSummary:
     checkpoints: int
     tree_size: int
     root_hash: str
+
+
+def _dt64(dt: datetime | None) -> np.datetime64 | None:
+    return None if dt is None else np.datetime64(dt, "ns")
+
+
+def _entry(row: LogEntryRow) -> LogEntry:
+    parsed = json.loads(row.entry_json)
+    return LogEntry(
+        index=int(row.entry_index),
+        kind=str(parsed.get("kind", row.kind)),
+        author=str(parsed.get("author", row.author)),
+        reason=str(parsed.get("reason", row.reason)),
+        time=np.datetime64(str(parsed.get("time", "")).rstrip("Z") or row.created_at, "ns"),
+        leaf_hash=bytes(row.leaf_hash).hex(),
+        entry=parsed,
+    )
+
+
+def _key_info(row: SigningKeyRow) -> PublicKeyInfo:
+    raw = bytes(row.public_key)
+    return PublicKeyInfo(
+        key_id=row.key_id,
+        algorithm=row.algorithm,
+        public_key=base64.b64encode(raw).decode(),
+        status=row.status,
+        created_at=np.datetime64(row.created_at, "ns"),
+        retired_at=_dt64(row.retired_at),
+        pem=public_key_pem(raw),
+    )

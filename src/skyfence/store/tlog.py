@@ -22,7 +22,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -35,7 +34,6 @@ from skyfence.store.head import fetch_nodes
 from skyfence.store.keys import (
     ALGORITHM,
     KeyDirectory,
-    public_key_pem,
     rotation_message,
 )
 from skyfence.store.merkle import (
@@ -62,6 +60,8 @@ from skyfence.store.records import (
     InclusionProof,
     LogEntry,
     PublicKeyInfo,
+    _entry,
+    _key_info,
 )
 from skyfence.store.state import Replay, StoreState
 
@@ -84,8 +84,6 @@ EXPORT_FORMAT = "skyfence-transparency-log"
 Clock = Callable[[], datetime]
 
 
-def _dt64(dt: datetime | None) -> np.datetime64 | None:
-    return None if dt is None else np.datetime64(dt, "ns")
 
 
 class _UnitOfWork:
@@ -768,17 +766,6 @@ def _check_kind_all(items: Sequence[tuple[str, dict[str, Any], str, str]]) -> No
 _naive_utc = naive_utc
 
 
-def _entry(row: LogEntryRow) -> LogEntry:
-    parsed = json.loads(row.entry_json)
-    return LogEntry(
-        index=int(row.entry_index),
-        kind=str(parsed.get("kind", row.kind)),
-        author=str(parsed.get("author", row.author)),
-        reason=str(parsed.get("reason", row.reason)),
-        time=np.datetime64(str(parsed.get("time", "")).rstrip("Z") or row.created_at, "ns"),
-        leaf_hash=bytes(row.leaf_hash).hex(),
-        entry=parsed,
-    )
 
 
 def _checkpoint(row: Any) -> Checkpoint:
@@ -791,15 +778,3 @@ def _checkpoint(row: Any) -> Checkpoint:
         signature=base64.b64encode(bytes(row.signature)).decode(),
     )
 
-
-def _key_info(row: SigningKeyRow) -> PublicKeyInfo:
-    raw = bytes(row.public_key)
-    return PublicKeyInfo(
-        key_id=row.key_id,
-        algorithm=row.algorithm,
-        public_key=base64.b64encode(raw).decode(),
-        status=row.status,
-        created_at=np.datetime64(row.created_at, "ns"),
-        retired_at=_dt64(row.retired_at),
-        pem=public_key_pem(raw),
-    )

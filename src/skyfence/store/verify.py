@@ -550,9 +550,9 @@ def verify_records(
             )
 
     if quorum > 0:
-        problem = _check_quorum(checkpoints, origins, trusted, witnesses, quorum)
-        if problem is not None:
-            return report(None, problem)
+        no_quorum = _check_quorum(checkpoints, origins, trusted, witnesses, quorum)
+        if no_quorum is not None:
+            return report(None, no_quorum)
     covered = max(good_sizes, default=0)
     if covered < n:
         return report(
