@@ -163,6 +163,7 @@ def verify_file(
     trusted_checkpoint: TrustedCheckpoint | None = None,
     witnesses: Sequence[Verifier] = (),
     quorum: int = 0,
+    signed_approvals: bool = False,
 ) -> VerifyReport:
     """Verify an export offline (no store); see :func:`skyfence.store.verify_export`.
 
@@ -171,7 +172,12 @@ def verify_file(
     from skyfence.store import verify_export
 
     return verify_export(
-        path, public_key, trusted_checkpoint=trusted_checkpoint, witnesses=witnesses, quorum=quorum
+        path,
+        public_key,
+        trusted_checkpoint=trusted_checkpoint,
+        witnesses=witnesses,
+        quorum=quorum,
+        signed_approvals=signed_approvals,
     )
 
 
@@ -243,10 +249,15 @@ def verify_database(
     trusted_checkpoint: TrustedCheckpoint | None = None,
     witnesses: Sequence[Verifier] = (),
     quorum: int = 0,
+    signed_approvals: bool = False,
 ) -> VerifyReport:
     """The log's checks on the database itself, plus every state table against the log."""
     principal.require("verify the log", "viewer")
     with open_store(app) as store:
         return store.verify(
-            public_key, trusted_checkpoint=trusted_checkpoint, witnesses=witnesses, quorum=quorum
+            public_key,
+            trusted_checkpoint=trusted_checkpoint,
+            witnesses=witnesses,
+            quorum=quorum,
+            signed_approvals=signed_approvals,
         )

@@ -325,6 +325,14 @@ def verify(
             help="How many of the --witness keys must have cosigned the latest checkpoint.",
         ),
     ] = 0,
+    signed_approvals: Annotated[
+        bool,
+        typer.Option(
+            "--signed-approvals",
+            help="Require every sensitive change to be signed by the requester's and the "
+            "approver's own registered keys (two distinct keys).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Verify an export offline (no database), or the store itself with --database.
@@ -358,7 +366,12 @@ def verify(
     elif file is not None:
         assert key is not None
         report = verify_file(
-            file, key, trusted_checkpoint=pin, witnesses=witnesses, quorum=quorum
+            file,
+            key,
+            trusted_checkpoint=pin,
+            witnesses=witnesses,
+            quorum=quorum,
+            signed_approvals=signed_approvals,
         )
         where = str(file)
     else:
@@ -369,6 +382,7 @@ def verify(
             trusted_checkpoint=pin,
             witnesses=witnesses,
             quorum=quorum,
+            signed_approvals=signed_approvals,
         )
         where = "database"
     if as_json:

@@ -27,9 +27,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from skyfence.errors import ConfigurationError, InputError, IntegrityError, NotFoundError
+from skyfence.store import approvals as _approvals
 from skyfence.store import changes as _changes
 from skyfence.store import registry as _registry
 from skyfence.store._time import iso_utc, naive_utc
+from skyfence.store.approvals import KeyRegistry
 from skyfence.store.c2sp import DEFAULT_ORIGIN
 from skyfence.store.changes import DEFAULT_EXPIRES_AFTER_S, ChangeResult, Request
 from skyfence.store.db import READ_ONLY, make_engine, upgrade_to_head
@@ -162,6 +164,7 @@ class Store:
         self._initial = StoreState(settings=settings)
         self._explicit_setting = require_distinct_os_users
         self._cache: _Cache | None = None
+        self._key_registry = KeyRegistry()
         self.log = TransparencyLog(
             engine,
             self._read_engine,
@@ -336,6 +339,7 @@ class Store:
         expires_after_s: float = DEFAULT_EXPIRES_AFTER_S,
         summary: str | None = None,
         request_review: bool = False,
+        signed: tuple[bytes, bytes] | None = None,
     ) -> ChangeResult:
         """Apply a policy document now, or — when the change is sensitive — request it.
 
@@ -356,9 +360,27 @@ class Store:
             expires_after_s=expires_after_s,
             summary=summary,
             request_review=request_review,
+            signed=signed,
         )
 
-    def approve(self, change_id: int, *, actor: Actor | str, reason: str = "") -> ChangeResult:
+    def approver_keys(self, conn: Any, size: int) -> KeyRegistry:
+        """The principals' registered signing keys (read from the log up to ``size``)."""
+        self._key_registry.refresh(conn, size)
+        return self._key_registry
+
+    def register_key(self, public_key: str | bytes, *, actor: Actor | str, reason: str) -> int:
+        """Register ``actor``'s own Ed25519 public key (PEM, base64 or hex) for signing
+        requests and approvals; logged as ``principal.key``. Returns the log index."""
+        return _approvals.register_key(self, public_key, actor=as_actor(actor), reason=reason)
+
+    def approve(
+        self,
+        change_id: int,
+        *,
+        actor: Actor | str,
+        reason: str = "",
+        signed: tuple[bytes, bytes] | None = None,
+    ) -> ChangeResult:
         """Approve a pending change: it becomes the policy version in force from now.
 
         Raises
@@ -375,7 +397,9 @@ class Store:
         IntegrityError
             The change's row is not the request the log records.
         """
-        return _changes.approve(self, change_id, actor=as_actor(actor), reason=reason)
+        return _changes.approve(
+            self, change_id, actor=as_actor(actor), reason=reason, signed=signed
+        )
 
     def reject(self, change_id: int, *, actor: Actor | str, reason: str = "") -> int:
         """Reject a pending change (logged); returns the log index."""
@@ -676,6 +700,7 @@ class Store:
         trusted_checkpoint: Any = None,
         witnesses: Any = (),
         quorum: int = 0,
+        signed_approvals: bool = False,
     ) -> VerifyReport:
         """The log's own checks (see :meth:`TransparencyLog.verify`) plus every state table
         against the replayed log. Returns a :class:`~skyfence.store.verify.VerifyReport`."""
@@ -689,6 +714,7 @@ class Store:
             trusted_checkpoint=trusted_checkpoint,
             witnesses=witnesses,
             quorum=quorum,
+            signed_approvals=signed_approvals,
         )
         if not report.ok:
             return report

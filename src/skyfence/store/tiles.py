@@ -15,8 +15,8 @@ Examples
 >>> _ = store.log.append("note", {"text": "hello"}, author="alice", reason="example")
 >>> summary = write_tiles(store.log, tempfile.mkdtemp())
 >>> summary.tree_size, summary.tiles, summary.bundles
-(3, 1, 1)
->>> read(store.log, "tile/0/000.p/3") == b"".join(
+(2, 1, 1)
+>>> read(store.log, "tile/0/000.p/2") == b"".join(
 ...     bytes.fromhex(e.leaf_hash) for e in store.log.entries())
 True
 >>> store.close()

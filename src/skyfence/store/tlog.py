@@ -695,6 +695,7 @@ class TransparencyLog:
         trusted_checkpoint: Any = None,
         witnesses: Any = (),
         quorum: int = 0,
+        signed_approvals: bool = False,
     ) -> VerifyReport:
         """Verify the stored log like ``skyfence log verify`` does an export.
 
@@ -724,6 +725,7 @@ class TransparencyLog:
             trusted_checkpoint=trusted_checkpoint,
             witnesses=witnesses,
             quorum=quorum,
+            signed_approvals=signed_approvals,
         )
         return report
 

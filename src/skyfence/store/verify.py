@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from skyfence.errors import InputError, IntegrityError, ParseError
+from skyfence.store.approvals import KEY_KIND, check_signed_approvals
 from skyfence.store.c2sp import ORIGIN_KINDS, signed_message
 from skyfence.store.canonical import canonical_json, loads_strict
 from skyfence.store.keys import (
@@ -222,6 +223,7 @@ def verify_export(
     trusted_checkpoint: TrustedCheckpoint | None = None,
     witnesses: Sequence[Verifier] = (),
     quorum: int = 0,
+    signed_approvals: bool = False,
 ) -> VerifyReport:
     """Verify the export at ``path`` offline against the trusted ``public_key``.
 
@@ -238,6 +240,7 @@ def verify_export(
         trusted_checkpoint=trusted_checkpoint,
         witnesses=witnesses,
         quorum=quorum,
+        signed_approvals=signed_approvals,
     )
 
 
@@ -321,6 +324,7 @@ def verify_records(
     trusted_checkpoint: TrustedCheckpoint | None = None,
     witnesses: Sequence[Verifier] = (),
     quorum: int = 0,
+    signed_approvals: bool = False,
 ) -> VerifyReport:
     """Verify export records (header, entries, checkpoints) against ``trusted_keys`` (raw).
 
@@ -334,6 +338,7 @@ def verify_records(
     rotations: list[tuple[bytes, bytes]] = []
     checkpoints: list[_Checkpoint] = []
     origins: list[tuple[int, str]] = []  # (entry index, origin) of the log.origin entries
+    approval_entries: list[tuple[int, dict[str, Any]]] = []
     header: dict[str, Any] = {}
     position = 0
     for record in records:
@@ -388,6 +393,8 @@ def verify_records(
                 local = (p, replayed, "state")
             _collect_keys(entry, key_ids, rotations)
             data = entry.get("data")
+            if entry.get("kind") in APPROVAL_KINDS:
+                approval_entries.append((p, entry))
             if entry.get("kind") in ORIGIN_KINDS and isinstance(data, dict):
                 origin = data.get("origin")
                 if isinstance(origin, str):
@@ -549,6 +556,11 @@ def verify_records(
                 "signed: the history before it was rewritten (a fork of the log)",
             )
 
+    unsigned = check_signed_approvals(
+        approval_entries, lambda size: _origin_at(origins, size), require=signed_approvals
+    )
+    if unsigned is not None:
+        return report(unsigned[0], unsigned[1])
     if quorum > 0:
         no_quorum = _check_quorum(checkpoints, origins, trusted, witnesses, quorum)
         if no_quorum is not None:
@@ -565,6 +577,9 @@ def verify_records(
     if header and (header.get("tree_size") != n or header_root != tree.root().hex()):
         warnings.append("the header's tree_size/root_hash differ from the entries (not signed)")
     return report(None, None, warnings)
+
+
+APPROVAL_KINDS = (KEY_KIND, "policy.request", "policy.approve")
 
 
 def _check_quorum(
