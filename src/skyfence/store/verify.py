@@ -20,14 +20,20 @@ from typing import Any
 from skyfence.errors import InputError, IntegrityError, ParseError
 from skyfence.store.approvals import KEY_KIND, check_signed_approvals
 from skyfence.store.c2sp import ORIGIN_KINDS, signed_message
-from skyfence.store.canonical import canonical_json, loads_strict
+from skyfence.store.canonical import loads_strict
 from skyfence.store.keys import (
     key_id_for,
     load_public_key,
     rotation_message,
     verify_signature,
 )
-from skyfence.store.merkle import EMPTY_ROOT, MemoryTree, leaf_hash, verify_consistency
+from skyfence.store.merkle import (
+    EMPTY_ROOT,
+    MemoryTree,
+    leaf_hash,
+    node_hash,
+    verify_consistency,
+)
 from skyfence.store.state import Replay
 from skyfence.transparency.checkpoint import verify_checkpoint
 from skyfence.transparency.note import (
@@ -332,6 +338,7 @@ def verify_records(
     an entry whose attested ``state`` the history before it does not produce is reported.
     """
     tree = MemoryTree()
+    frontier = _Frontier()  # the running root, for each entry's prev_root
     replay = replay if replay is not None else Replay()
     local: tuple[int, str, str] | None = None  # first entry-level problem: index, why, kind
     key_ids: dict[str, bytes] = {}
@@ -382,12 +389,12 @@ def verify_records(
             leaf = leaf_hash(json.dumps(entry).encode())
         else:
             try:
-                leaf = leaf_hash(canonical_json(entry))
-            except InputError:  # e.g. NaN, which canonical JSON cannot hold
+                leaf = leaf_hash(_canonical_parsed(entry))
+            except ValueError:  # e.g. NaN or a lone surrogate, which canonical JSON cannot hold
                 leaf = leaf_hash(json.dumps(entry, sort_keys=True).encode())
                 local = local or (p, f"entry {p} is not canonical JSON (it was changed)", "leaf")
             if local is None:
-                local = _check_entry(p, index, entry, recorded_leaf, leaf, tree)
+                local = _check_entry(p, index, entry, recorded_leaf, leaf, frontier.root())
             replayed = replay.feed(p, entry)
             if local is None and replayed is not None:
                 local = (p, replayed, "state")
@@ -400,6 +407,7 @@ def verify_records(
                 if isinstance(origin, str):
                     origins.append((p, origin))
         tree.append(leaf)
+        frontier.append(leaf)
         position += 1
 
     n = len(tree)
@@ -626,13 +634,45 @@ def _origin_at(origins: Sequence[tuple[int, str]], size: int) -> str | None:
     return found
 
 
+def _canonical_parsed(entry: dict[str, Any]) -> bytes:
+    """:func:`canonical_json` of an object parsed from JSON (its keys are strings already);
+    ``ValueError`` for what canonical JSON cannot hold."""
+    text = json.dumps(
+        entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return text.encode("utf-8")
+
+
+class _Frontier:
+    """The perfect subtrees of the leaves so far (largest first): the root in O(log n)."""
+
+    def __init__(self) -> None:
+        self.nodes: list[tuple[int, bytes]] = []
+
+    def append(self, leaf: bytes) -> None:
+        level, h = 0, leaf
+        nodes = self.nodes
+        while nodes and nodes[-1][0] == level:
+            h = node_hash(nodes.pop()[1], h)
+            level += 1
+        nodes.append((level, h))
+
+    def root(self) -> bytes:
+        if not self.nodes:
+            return EMPTY_ROOT
+        r = self.nodes[-1][1]
+        for _, h in reversed(self.nodes[:-1]):
+            r = node_hash(h, r)
+        return r
+
+
 def _check_entry(
     p: int,
     index: Any,
     entry: dict[str, Any],
     recorded_leaf: bytes | None,
     leaf: bytes,
-    tree: MemoryTree,
+    prev_root: bytes,
 ) -> tuple[int, str, str] | None:
     """The first problem of the entry at position ``p``: ``(p, why, kind)``, or ``None``."""
     if not isinstance(index, int) or isinstance(index, bool):
@@ -655,8 +695,7 @@ def _check_entry(
     if recorded_leaf != leaf:
         why = f"entry {p} was changed: its content does not hash to its recorded leaf hash"
         return p, why, "leaf"
-    expected_prev = tree.root().hex() if len(tree) else EMPTY_ROOT.hex()
-    if entry.get("prev_root") != expected_prev:
+    if entry.get("prev_root") != prev_root.hex():
         why = (
             f"entry {p} does not follow entries 0..{p - 1}: its prev_root is not their Merkle "
             "root (an entry here was deleted, inserted or reordered, or the one before rewritten)"
