@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "service": 8,
     "web": 8,
     "api": 8,
+    "tlog_http": 8,
     "cli": 9,
 }
 ROOT = "skyfence"  # the package root: imports only the bottom layer

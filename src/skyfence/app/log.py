@@ -47,6 +47,7 @@ __all__ = [
     "tiles",
     "vkey",
     "witness",
+    "tile",
 ]
 
 
@@ -120,6 +121,17 @@ def witness(
     clients = [parse_witness(spec) for spec in specs]
     with open_store(app) as store:
         return submit(store.log, clients)
+
+
+def tile(app: App, principal: Principal, path: str) -> bytes:
+    """One tlog-tiles resource of the log: ``checkpoint`` (with the witnesses'
+    cosignatures), ``tile/<L>/<N>[.p/<W>]`` or ``tile/entries/<N>[.p/<W>]``;
+    :class:`~skyfence.errors.NotFoundError` for anything else."""
+    principal.require("read the log", "viewer")
+    from skyfence.store.tiles import read
+
+    with open_store(app) as store:
+        return read(store.log, path)
 
 
 def vkey(app: App, principal: Principal) -> str:
