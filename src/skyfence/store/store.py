@@ -369,8 +369,7 @@ class Store:
         return self._key_registry
 
     def register_key(self, public_key: str | bytes, *, actor: Actor | str, reason: str) -> int:
-        """Register ``actor``'s own Ed25519 public key (PEM, base64 or hex) for signing
-        requests and approvals; logged as ``principal.key``. Returns the log index."""
+        """Log ``actor``'s own Ed25519 public key for signed approvals; the log index."""
         return _approvals.register_key(self, public_key, actor=as_actor(actor), reason=reason)
 
     def approve(
