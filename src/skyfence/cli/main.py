@@ -39,6 +39,7 @@ GROUPS = (
     "skyfence.cli.analysis",
     "skyfence.cli.policy",
     "skyfence.cli.log",
+    "skyfence.cli.witness",
     "skyfence.cli.detect",
 )
 
