@@ -36,6 +36,7 @@ __all__ = [
     "PolicyVersionRow",
     "PendingChangeRow",
     "TerminalRow",
+    "ApiTokenRow",
 ]
 
 NAMING = {
@@ -188,4 +189,23 @@ class TerminalRow(Base):
     record_json: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    log_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ApiTokenRow(Base):
+    """An API token: only the SHA-256 of its secret is kept (hex), with the principal it
+    stands for, its roles (a JSON list), expiry and revocation. ``log_index`` is the
+    ``token.create`` entry that made it."""
+
+    __tablename__ = "api_tokens"
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    principal: Mapped[str] = mapped_column(String(200), nullable=False)
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    roles: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     log_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
