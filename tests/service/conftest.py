@@ -37,7 +37,8 @@ class Service:
         return {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
 
     def call(self, method: str, path: str, who: str | None = None, **kw: Any) -> Any:
-        return self.client.request(method, path, headers=self.headers(who), **kw)
+        headers = {**self.headers(who), **kw.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, **kw)
 
 
 CACHE = Path(os.environ.get("SKYFENCE_TEST_CACHE_DIR", "/tmp/skyfence-test-cache"))
