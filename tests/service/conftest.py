@@ -104,14 +104,18 @@ def start_server(env: dict[str, str], *, workers: int = 1, rate: float = 0) -> L
         sys.executable, "-m", "skyfence.cli.main", "serve", "--port", str(port),
         "--workers", str(workers), "--rate-limit", str(rate), "--log-level", "warning",
     ]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    import tempfile
+
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    proc.log = log  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
+            log.seek(0)
+            err = log.read().decode(errors="replace")
+            log.close()
             raise RuntimeError(f"server exited: {err[-2000:]}")
         try:
             if httpx.get(url + "/readyz", timeout=1).status_code == 200:
@@ -120,6 +124,8 @@ def start_server(env: dict[str, str], *, workers: int = 1, rate: float = 0) -> L
             pass
         time.sleep(0.2)
     proc.kill()
+    proc.wait(10)
+    log.close()
     raise RuntimeError("server did not become ready in 60 s")
 
 
@@ -131,6 +137,7 @@ def stop_server(server: LiveServer) -> None:
         except subprocess.TimeoutExpired:
             server.proc.kill()
             server.proc.wait(10)
+    server.proc.log.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture()
