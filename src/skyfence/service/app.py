@@ -67,6 +67,9 @@ def create_app(
         try:
             yield
         finally:
+            pool = getattr(api.state, "whatif_pool", None)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
             release_store(context)
 
     api = FastAPI(

@@ -37,6 +37,7 @@ __all__ = [
     "PendingChangeRow",
     "TerminalRow",
     "ApiTokenRow",
+    "JobRow",
 ]
 
 NAMING = {
@@ -209,3 +210,26 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     log_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class JobRow(Base):
+    """Long work run off the request path (a what-if): ``queued``, ``running``, ``done`` or
+    ``failed``. ``owner`` is ``host:pid`` of the process running it, so that a restarted
+    process can mark the jobs its dead predecessor left unfinished as failed."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+    )
+    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    params: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    owner: Mapped[str] = mapped_column(String(200), nullable=False)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    out_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
