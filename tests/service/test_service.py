@@ -227,3 +227,27 @@ def test_no_one_approves_their_own_change_and_the_token_is_the_identity(service)
     approve = [e["entry"] for e in entries if e["entry"]["kind"] == "policy.approve"][-1]
     assert approve["author"] == "approver-person"
     assert approve["data"].get("requested_by") in ("admin-person", None)
+
+
+def test_a_pending_change_shows_its_impact_before_approval(service):
+    from skyfence.app.terminals import add_record
+
+    add_record(service.app, root(), {"id": "UT-CZ", "country": "CZ", "plan": "fixed"})
+    add_record(service.app, root(), {"id": "UT-PL", "country": "PL", "plan": "fixed"})
+    doc = {"rules": [{"id": "pl", "region": "PL", "state": "suspended"},
+                     {"id": "ua", "region": "UA", "state": "suspended"},
+                     {"id": "de", "region": "DE", "state": "active"},
+                     {"id": "cz", "region": "CZ", "state": "active"}]}  # fmt: skip
+    r = service.call("POST", "/v1/policy/changes", "operator",
+                     json={"document": doc, "reason": "swap", "request_review": True})  # fmt: skip
+    change = r.json()["change_id"]
+    got = service.call("GET", f"/v1/policy/changes/{change}", "approver").json()
+    effect = got["impact"]["effect"]
+    assert effect["terminals_gaining"] == ["UT-CZ"] and effect["terminals_losing"] == ["UT-PL"]
+    by_region = {r["region"]: r for r in effect["regions"]}
+    # the cells whose centres lie in the country: their area is close to the country's
+    # published area (Poland 312,696 km², Czechia 78,871 km²), at resolution 4 (~1,770 km²)
+    pl = by_region["PL"]["transition_area_km2"]["active->suspended"]
+    cz = by_region["CZ"]["transition_area_km2"]["not_licensed->active"]
+    assert abs(pl - 312_696) / 312_696 < 0.05, pl
+    assert abs(cz - 78_871) / 78_871 < 0.08, cz

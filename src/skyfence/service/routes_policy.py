@@ -105,10 +105,16 @@ def list_changes(
 @router.get("/changes/{change_id}", operation_id="get_change", response_model=ChangeOut)
 def get_change(change_id: ChangeId, request: Request, principal: CurrentPrincipal) -> Any:
     """A change as an approver sees it: its document, and its impact — the rules it
-    changes, whether and why it is sensitive."""
+    changes, whether and why it is sensitive, and (while pending) its effect against the
+    version in force: per region the H3 cells and area switching state, and the registered
+    terminals that would gain or lose service."""
     from skyfence.app.changes import show_pending
+    from skyfence.app.impact import change_impact
 
     detail = show_pending(request.app.state.skyfence, principal, change_id)
+    impact = None
+    if detail.change.status == "pending":
+        impact = change_impact(request.app.state.skyfence, principal, change_id)
     out = _convert.change_out(detail.change)
     out["document"] = detail.document
     out["impact"] = {
@@ -118,6 +124,7 @@ def get_change(change_id: ChangeId, request: Request, principal: CurrentPrincipa
         "diff": to_jsonable(detail.diff),
         "against_current": to_jsonable(detail.against_current),
         "judgement": to_jsonable(detail.judgement),
+        "effect": to_jsonable(impact),
     }
     return out
 
