@@ -124,3 +124,44 @@ def test_sigkill_during_a_burst_of_approvals_and_a_large_import(live, tmp_path):
     _verify(env)
 
 
+
+
+def _remote(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "skyfence.cli.main", "remote", *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_remote_cli_and_client_drive_a_live_service(live, tmp_path):
+    import json
+
+    from skyfence.client import Client
+    from skyfence.errors import PermissionDeniedError
+
+    server, tokens = live
+    env = {**server.env, "SKYFENCE_URL": server.url}
+    r = _remote({**env, "SKYFENCE_TOKEN": tokens["terminal-gateway"]},
+                "decide", "50.45", "30.52", "--terminal", "UT-1", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["rule_id"] == "ua"
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps({"rules": [*POLICY["rules"],
+                                            {"id": "sk", "region": "SK", "state": "active"}]}))  # fmt: skip
+    r = _remote({**env, "SKYFENCE_TOKEN": tokens["operator"]}, "propose", str(policy),
+                "--reason", "add SK", "--review", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    change = json.loads(r.stdout)["change_id"]
+    r = _remote({**env, "SKYFENCE_TOKEN": tokens["viewer"]}, "approve", str(change))
+    assert r.returncode == 1 and "approver role" in r.stderr and r.stderr.count("\n") == 1
+    r = _remote({**env, "SKYFENCE_TOKEN": tokens["approver"]}, "pending", "--json")
+    assert [c["id"] for c in json.loads(r.stdout)] == [change]
+    r = _remote({**env, "SKYFENCE_TOKEN": tokens["approver"]}, "approve", str(change), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["version"] == 2, r.stderr
+    r = _remote(env, "log", "verify", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["ok"] is True
+    with Client(server.url, tokens["viewer"]) as client:
+        assert client.policy()["version"] == 2
+        with pytest.raises(PermissionDeniedError, match="operator role"):
+            client.propose({"rules": []}, reason="no")
