@@ -18,11 +18,13 @@ cluster of nearby sites.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from skyfence.errors import InputError
+from skyfence.links import compiled
 
 _FIRST_K = 48
 # geodetic vs geocentric horizon tilt is <= 0.193 deg; bound the cap with this margin
@@ -35,7 +37,11 @@ _R_SAT_HEADROOM_KM = 10.0
 _BLOCK = 1 << 15  # candidates per block of the reference exact test
 _CHUNK_RUNS = 12288  # runs of grid cells per chunk of sites in the exact test
 
-__all__ = ["SiteIndex", "VisiblePairs", "max_slant_range_km", "elevation_deg", "visible_pairs"]
+KERNELS = ("auto", "numpy", "compiled")
+"""``numpy``: the exact test over numpy temporaries; ``compiled``: the same test in compiled loops
+(:mod:`skyfence.links.compiled`, needs numba); ``auto``: compiled when numba is installed."""
+
+__all__ = ["KERNELS", "SiteIndex", "SortedSats", "VisiblePairs", "max_slant_range_km", "elevation_deg", "visible_pairs"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,17 @@ class VisiblePairs:
         )
 
 
+@dataclass(frozen=True)
+class SortedSats:
+    """The finite satellites of one instant sorted by :class:`SiteIndex` grid cell: ``sat_id``
+    (row in the satellite array of each sorted slot), ``xyz`` (three contiguous coordinate
+    arrays in slot order) and ``cell_start`` (first slot of each cell, one past the end last)."""
+
+    sat_id: np.ndarray
+    xyz: tuple[np.ndarray, ...]
+    cell_start: np.ndarray
+
+
 class SiteIndex:
     """A fixed set of sites prepared for repeated :func:`visible_pairs` queries.
 
@@ -95,7 +112,19 @@ class SiteIndex:
         min_elevation_deg: float | np.ndarray = 25.0,
         *,
         sat_radius_km: float | None = None,
+        kernel: str = "auto",
     ) -> None:
+        if kernel not in KERNELS:
+            raise InputError(f"kernel {kernel!r} is not one of {', '.join(KERNELS)}")
+        if kernel == "compiled" and not compiled.available():
+            raise InputError(
+                f"kernel 'compiled' is not available: {compiled.unavailable_reason()} "
+                "(or use kernel='numpy')"
+            )
+        self.kernel = (
+            "compiled" if kernel == "compiled" or (kernel == "auto" and compiled.available())
+            else "numpy"
+        )  # fmt: skip
         sites = np.array(site_ecef_km, dtype=np.float64).reshape(-1, 3)
         ups = np.array(site_up, dtype=np.float64).reshape(-1, 3)
         if ups.shape != sites.shape:
@@ -109,6 +138,8 @@ class SiteIndex:
         uniform = len(mask) > 0 and bool(np.all(mask == mask[0]))
         sin_mask = np.sin(np.radians(mask))
         self._sin2 = float(sin_mask[0] ** 2) if uniform else sin_mask**2
+        self._sin2_all = np.ascontiguousarray(np.broadcast_to(self._sin2, (len(sites),)))
+        self._check_zero = not bool(np.all(np.asarray(self._sin2) > 0))
         self._g = [np.ascontiguousarray(sites[:, j]) for j in range(3)]
         self._u = [np.ascontiguousarray(ups[:, j]) for j in range(3)]
         self._n_band = int(np.ceil(np.pi / _BAND_RAD - 1e-9))
@@ -214,31 +245,20 @@ class SiteIndex:
         self._chunks = np.unique(np.r_[cuts, len(sites)])
         self.sat_radius_km = r_sat
 
-    def visible_pairs(
-        self, sat_ecef_km: np.ndarray, *, max_range_km: float | None = None
-    ) -> VisiblePairs:
-        """Same as :func:`visible_pairs` for this index's sites and masks.
-
-        The exact stage runs over chunks of consecutive sites (about ``_CHUNK_RUNS`` runs of
-        grid cells each), so every temporary stays in cache: the candidates of a chunk are
-        tested, and the kept pairs' elevation and range are computed and written straight into
-        the output. Site-side values are repeated per candidate rather than gathered. The
-        arithmetic is the same as before, so the pairs, elevations and ranges are identical
-        to ``_visible_pairs_reference`` (bit for bit).
-        """
+    def sort_satellites(self, sat_ecef_km: np.ndarray) -> SortedSats | None:
+        """The satellites of one instant binned into this index's grid (``None`` when no site
+        or no finite satellite); replans the runs first if a satellite is above the indexed
+        radius."""
         sats = np.asarray(sat_ecef_km, dtype=np.float64).reshape(-1, 3)
         finite = np.all(np.isfinite(sats), axis=1)
         all_ok = bool(finite.all())
         ok = np.arange(len(sats)) if all_ok else np.flatnonzero(finite)
-        empty = np.zeros(0, dtype=np.int64)
         if len(self.site_ecef_km) == 0 or len(ok) == 0:
-            return VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
+            return None
         s = sats if all_ok else sats[ok]
         r = np.sqrt(np.einsum("ij,ij->i", s, s))
         if self._runs is None or float(r.max()) > self._runs[3]:
             self._plan(float(r.max()) + _R_SAT_HEADROOM_KM)
-        assert self._runs is not None
-        run_site, run_lo, run_hi, _ = self._runs
         n_col, n_cells = self._n_col, self._n_band * self._n_col
         lat = np.arcsin(np.clip(s[:, 2] / np.maximum(r, 1e-300), -1.0, 1.0))
         lon = np.arctan2(s[:, 1], s[:, 0])
@@ -248,9 +268,67 @@ class SiteIndex:
         order = np.argsort(cell, kind="stable")
         cell_start = np.zeros(n_cells + 1, dtype=np.int64)
         np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
-        sat_id = order if all_ok else ok[order]
         ss = s[order]
-        sat_xyz = [np.ascontiguousarray(ss[:, j]) for j in range(3)]
+        return SortedSats(
+            order if all_ok else ok[order],
+            tuple(np.ascontiguousarray(ss[:, j]) for j in range(3)),
+            cell_start,
+        )
+
+    def _loop_args(self, srt: SortedSats, max_range_km: float | None) -> tuple[Any, ...]:
+        """The arguments the compiled loops share (see :mod:`skyfence.links.compiled`)."""
+        assert self._runs is not None
+        _, run_lo, run_hi, _ = self._runs
+        max_range2 = np.inf if max_range_km is None else float(max_range_km) ** 2
+        return (
+            *srt.xyz, srt.cell_start, self._first_run, run_lo, run_hi, *self._g, *self._u,
+            self._sin2_all, self._check_zero, max_range2,
+        )  # fmt: skip
+
+    def visible_pairs(
+        self, sat_ecef_km: np.ndarray, *, max_range_km: float | None = None
+    ) -> VisiblePairs:
+        """Same as :func:`visible_pairs` for this index's sites and masks.
+
+        With the ``numpy`` kernel the exact stage runs over chunks of consecutive sites (about
+        ``_CHUNK_RUNS`` runs of grid cells each), so every temporary stays in cache: the
+        candidates of a chunk are tested, and the kept pairs' elevation and range are computed
+        and written straight into the output. Site-side values are repeated per candidate
+        rather than gathered. The ``compiled`` kernel walks the same candidates in the same
+        order with the same arithmetic in one loop. Either way the pairs, elevations and
+        ranges are identical to ``_visible_pairs_reference`` (bit for bit).
+        """
+        srt = self.sort_satellites(sat_ecef_km)
+        if srt is None:
+            empty = np.zeros(0, dtype=np.int64)
+            return VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
+        if self.kernel == "compiled":
+            return self._visible_compiled(srt, max_range_km)
+        return self._visible_numpy(srt, max_range_km)
+
+    def _visible_compiled(self, srt: SortedSats, max_range_km: float | None) -> VisiblePairs:
+        k = compiled.kernels()
+        assert self._runs is not None
+        _, run_lo, run_hi, _ = self._runs
+        total = int(k.n_candidates(self._first_run, run_lo, run_hi, srt.cell_start))
+        out_site = np.empty(total, np.int64)
+        out_slot = np.empty(total, np.int64)
+        out_el = np.empty(total)
+        out_rng = np.empty(total)
+        args = self._loop_args(srt, max_range_km)
+        p = int(k.fill(*args, out_site, out_slot, out_el, out_rng))
+        el, rng = out_el[:p], out_rng[:p]
+        # elevation in numpy, exactly as the numpy kernel does it (no libm difference)
+        np.divide(el, rng, out=el)
+        np.clip(el, -1.0, 1.0, out=el)
+        np.degrees(np.arcsin(el, out=el), out=el)
+        sat = np.take(srt.sat_id, out_slot[:p], out=out_slot[:p])
+        return VisiblePairs(out_site[:p], sat, el, rng)
+
+    def _visible_numpy(self, srt: SortedSats, max_range_km: float | None) -> VisiblePairs:
+        assert self._runs is not None
+        run_site, run_lo, run_hi, _ = self._runs
+        cell_start, sat_id, sat_xyz = srt.cell_start, srt.sat_id, list(srt.xyz)
         # pass 1: candidates per run (start in the sorted satellites, count), chunk by chunk
         first_run, chunks = self._first_run, self._chunks
         plan = []
