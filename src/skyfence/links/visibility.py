@@ -36,7 +36,6 @@ _COL_RAD = np.radians(0.25)
 _R_SAT_HEADROOM_KM = 10.0
 _BLOCK = 1 << 15  # candidates per block of the reference exact test
 _CHUNK_RUNS = 12288  # runs of grid cells per chunk of sites in the exact test
-_TILE_DEG = 2.0  # tile size (latitude, and longitude at the tile's widest) of the compiled kernel
 
 KERNELS = ("auto", "numpy", "compiled")
 """``numpy``: the exact test over numpy temporaries; ``compiled``: the same test in compiled loops
@@ -84,26 +83,6 @@ class SortedSats:
     xyz: tuple[np.ndarray, ...]
     cell_start: np.ndarray
     tile_candidates: tuple[np.ndarray, ...] | None = None  # filled by the compiled kernel
-
-
-@dataclass(frozen=True)
-class Tiles:
-    """Sites grouped in small tiles for the compiled kernel: each tile has runs of grid cells
-    covering the caps of all its sites (each site's cap widened by its angle to the tile's
-    centre), so its candidate satellites are gathered once per step and tested for every
-    member in one tight loop. A tile's candidates are in sorted-slot order, which is also the
-    order of each member's rows. ``member`` lists the tiled sites tile by tile
-    (``first_member`` (T+1,)), ``first_run`` (T+1,), ``run_lo``/``run_hi`` the tiles' runs;
-    ``own`` are the sites tested on their own runs (antimeridian); ``site_arrays`` the sites'
-    positions, zenith vectors and squared mask sines in ``member`` order."""
-
-    member: np.ndarray
-    first_member: np.ndarray
-    first_run: np.ndarray
-    run_lo: np.ndarray
-    run_hi: np.ndarray
-    own: np.ndarray
-    site_arrays: tuple[np.ndarray, ...]
 
 
 class SiteIndex:
@@ -170,7 +149,7 @@ class SiteIndex:
         self._col_w = 2 * np.pi / self._n_col
         self.sat_radius_km = 0.0
         self._runs: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None
-        self._tiles: Tiles | None = None
+        self._tiles: compiled.Tiles | None = None
         if sat_radius_km is not None:
             self._plan(float(sat_radius_km))
 
@@ -210,7 +189,7 @@ class SiteIndex:
         with np.errstate(invalid="ignore", divide="ignore"):
             lat0 = np.arcsin(np.clip(sites[:, 2] / rg, -1.0, 1.0))
         lon0 = np.arctan2(sites[:, 1], sites[:, 0])
-        run_site, run_lo, run_hi, wraps = self._cap_runs(lat0, lon0, cap)
+        run_site, run_lo, run_hi, wraps = self.cap_runs(lat0, lon0, cap)
         # (site, first cell, one past the last cell) of each run; replaced in one assignment
         self._runs = (run_site, run_lo, run_hi, r_sat)
         # first run of each site (runs are site-major) and the sites where a chunk of about
@@ -221,9 +200,9 @@ class SiteIndex:
         self._chunks = np.unique(np.r_[cuts, len(sites)])
         self.sat_radius_km = r_sat
         if self.kernel == "compiled":
-            self._tiles = self._plan_tiles(lat0, lon0, cap, rg, wraps)
+            self._tiles = compiled.plan_tiles(self, lat0, cap, rg, wraps)
 
-    def _cap_runs(
+    def cap_runs(
         self, lat0: np.ndarray, lon0: np.ndarray, cap: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Runs of grid cells covering spherical caps (geocentric centre ``lat0``, ``lon0`` and
@@ -282,51 +261,6 @@ class SiteIndex:
             wraps,
         )
 
-    def _plan_tiles(
-        self,
-        lat0: np.ndarray,
-        lon0: np.ndarray,
-        cap: np.ndarray,
-        rg: np.ndarray,
-        wraps: np.ndarray,
-    ) -> Tiles:
-        """Group the sites into tiles of about ``_TILE_DEG`` whose candidates are shared (see
-        :class:`Tiles`)."""
-        n = len(lat0)
-        w = np.radians(_TILE_DEG)
-        band = np.floor((lat0 + np.pi / 2) / w)
-        mid = np.abs(-np.pi / 2 + (band + 0.5) * w)
-        width = w / np.maximum(np.cos(np.minimum(mid + w / 2, np.pi / 2 - 1e-3)), 1e-3)
-        col = np.floor((lon0 + np.pi) / width)
-        key = band * 1e7 + col
-        uniq, tile = np.unique(key, return_inverse=True)
-        tile = tile.reshape(-1).astype(np.int64)
-        n_tiles = len(uniq)
-        unit = self.site_ecef_km / np.where(rg > 0, rg, 1.0)[:, None]
-        centre = np.stack([np.bincount(tile, unit[:, j], minlength=n_tiles) for j in range(3)], 1)
-        norm = np.sqrt((centre**2).sum(axis=1))
-        centre /= np.where(norm > 0, norm, 1.0)[:, None]
-        # a site's cap seen from its tile's centre: its own radius plus its angle to the centre
-        cosang = np.clip(np.einsum("ij,ij->i", unit, centre[tile]), -1.0, 1.0)
-        reach = cap + np.arccos(cosang) + 1e-7
-        tile_cap = np.zeros(n_tiles)
-        np.maximum.at(tile_cap, tile, reach)
-        tile_cap[norm < 0.5] = np.pi  # degenerate centre (should not happen): everything
-        t_lat = np.arcsin(np.clip(centre[:, 2], -1.0, 1.0))
-        t_lon = np.arctan2(centre[:, 1], centre[:, 0])
-        owner, lo, hi, t_wraps = self._cap_runs(t_lat, t_lon, np.minimum(tile_cap, np.pi))
-        # sites whose own runs (or their tile's) cross the antimeridian keep the per-site runs:
-        # their rows follow those runs' order, which is not the satellites' sorted order
-        own = wraps | t_wraps[tile] | (rg == 0)
-        member = np.flatnonzero(~own)
-        member = member[np.argsort(tile[member], kind="stable")]
-        first_member = np.searchsorted(tile[member], np.arange(n_tiles + 1))
-        first_run = np.searchsorted(owner, np.arange(n_tiles + 1))
-        site_arrays = tuple(
-            np.ascontiguousarray(a[member]) for a in (*self._g, *self._u, self._sin2_all)
-        )
-        return Tiles(member, first_member, first_run, lo, hi, np.flatnonzero(own), site_arrays)
-
     def sort_satellites(self, sat_ecef_km: np.ndarray) -> SortedSats | None:
         """The satellites of one instant binned into this index's grid (``None`` when no site
         or no finite satellite); replans the runs first if a satellite is above the indexed
@@ -357,45 +291,32 @@ class SiteIndex:
             cell_start,
         )
 
-    def _loop_args(self, max_range_km: float | None, tiled: bool) -> tuple[Any, ...]:
-        """Site-side arguments the compiled loops share (see :mod:`skyfence.links._loops`):
-        in tile order for the tile loops."""
-        max_range2 = np.inf if max_range_km is None else float(max_range_km) ** 2
-        if tiled:
-            assert self._tiles is not None
-            return (*self._tiles.site_arrays, self._check_zero, max_range2)
-        return (*self._g, *self._u, self._sin2_all, self._check_zero, max_range2)
+    def visible_pairs(
+        self, sat_ecef_km: np.ndarray, *, max_range_km: float | None = None
+    ) -> VisiblePairs:
+        """Same as :func:`visible_pairs` for this index's sites and masks.
 
-    def _own_args(self, srt: SortedSats) -> tuple[Any, ...]:
-        assert self._runs is not None and self._tiles is not None
-        _, run_lo, run_hi, _ = self._runs
-        return (self._tiles.own, *srt.xyz, srt.cell_start, self._first_run, run_lo, run_hi)
+        With the ``numpy`` kernel the exact stage runs over chunks of consecutive sites (about
+        ``_CHUNK_RUNS`` runs of grid cells each), so every temporary stays in cache: the
+        candidates of a chunk are tested, and the kept pairs' elevation and range are computed
+        and written straight into the output. Site-side values are repeated per candidate
+        rather than gathered. The ``compiled`` kernel tests the sites tile by tile, each tile's
+        candidates gathered once (see :class:`skyfence.links.compiled.Tiles`), with the same arithmetic in one loop.
+        Either way the pairs, elevations and ranges are identical to
+        ``_visible_pairs_reference`` (bit for bit).
+        """
+        srt = self.sort_satellites(sat_ecef_km)
+        if srt is None:
+            empty = np.zeros(0, dtype=np.int64)
+            return VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
+        if self.kernel == "compiled":
+            return self.pairs_of(srt, max_range_km=max_range_km)
+        return self._visible_numpy(srt, max_range_km)
 
-    def _tile_candidates(self, srt: SortedSats) -> tuple[Any, ...]:
-        """``(member, first_member, start, x, y, z, slot)``: every tile's candidates."""
-        if srt.tile_candidates is None:
-            tiles = self._tiles
-            assert tiles is not None
-            cand = compiled.kernels().tile_gather(
-                tiles.first_run, tiles.run_lo, tiles.run_hi, srt.cell_start, *srt.xyz
-            )
-            object.__setattr__(srt, "tile_candidates", (tiles.member, tiles.first_member, *cand))
-        assert srt.tile_candidates is not None
-        return srt.tile_candidates
-
-    def any_visible(
-        self, srt: SortedSats | None, *, max_range_km: float | None = None
-    ) -> np.ndarray:
-        """(N,) whether each site sees at least one satellite (what :meth:`visible_pairs` would
-        give a row for), without listing the pairs; compiled kernel only."""
-        out = np.zeros(len(self), np.int64)
-        if srt is not None:
-            k, args = compiled.kernels(), self._loop_args(max_range_km, False)
-            member, first, start, x, y, z, _ = self._tile_candidates(srt)
-            targs = self._loop_args(max_range_km, True)
-            k.tile_count(member, first, start, x, y, z, *targs, True, out)
-            k.run_count(*self._own_args(srt), *args, True, out)
-        return out > 0
+    def any_visible(self, srt: SortedSats | None) -> np.ndarray:
+        """(N,) whether each site sees at least one satellite (has a row in
+        :meth:`visible_pairs`), without listing the pairs; compiled kernel only."""
+        return compiled.any_visible(self, srt)
 
     def best_per_site(
         self,
@@ -411,68 +332,38 @@ class SiteIndex:
         row order on ties and the first visible one when no cost is finite (what ``min-rtt``
         picks from the pairs), written as a slot of ``srt`` (``-1`` = none visible) into
         ``out_slot[i]`` and its cost into ``out_cost[i]``; compiled kernel only."""
-        if srt is None:
-            out_slot[todo] = -1
-            out_cost[todo] = np.inf
-            return
-        k, args = compiled.kernels(), self._loop_args(None, False)
-        member, first, start, x, y, z, slot = self._tile_candidates(srt)
-        src = np.ascontiguousarray(source, dtype=np.int64)
-        k.tile_best(
-            member, first, start, x, y, z, slot, *self._loop_args(None, True), todo, src, dist,
-            srt.sat_id,
-            out_slot, out_cost,
-        )  # fmt: skip
-        k.run_best(*self._own_args(srt), *args, todo, src, dist, srt.sat_id, out_slot, out_cost)
-
-    def visible_pairs(
-        self, sat_ecef_km: np.ndarray, *, max_range_km: float | None = None
-    ) -> VisiblePairs:
-        """Same as :func:`visible_pairs` for this index's sites and masks.
-
-        With the ``numpy`` kernel the exact stage runs over chunks of consecutive sites (about
-        ``_CHUNK_RUNS`` runs of grid cells each), so every temporary stays in cache: the
-        candidates of a chunk are tested, and the kept pairs' elevation and range are computed
-        and written straight into the output. Site-side values are repeated per candidate
-        rather than gathered. The ``compiled`` kernel tests the sites tile by tile, each tile's
-        candidates gathered once (see :class:`Tiles`), with the same arithmetic in one loop.
-        Either way the pairs, elevations and ranges are identical to
-        ``_visible_pairs_reference`` (bit for bit).
-        """
-        srt = self.sort_satellites(sat_ecef_km)
-        if srt is None:
-            empty = np.zeros(0, dtype=np.int64)
-            return VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
-        if self.kernel == "compiled":
-            return self.pairs_of(srt, max_range_km=max_range_km)
-        return self._visible_numpy(srt, max_range_km)
+        compiled.best_per_site(self, srt, todo, source, dist, out_slot, out_cost)
 
     def pairs_of(self, srt: SortedSats, *, max_range_km: float | None = None) -> VisiblePairs:
         """:meth:`visible_pairs` from satellites already sorted (compiled kernel)."""
-        k, args = compiled.kernels(), self._loop_args(max_range_km, False)
-        targs = self._loop_args(max_range_km, True)
-        member, first, start, x, y, z, slot = self._tile_candidates(srt)
-        count = np.zeros(len(self), np.int64)
-        k.tile_count(member, first, start, x, y, z, *targs, False, count)
-        own = self._own_args(srt)
-        k.run_count(*own, *args, False, count)
-        offset = np.zeros(len(self) + 1, np.int64)
-        np.cumsum(count, out=offset[1:])
-        total = int(offset[-1])
-        out_site = np.empty(total, np.int64)
-        out_slot = np.empty(total, np.int64)
-        el = np.empty(total)
-        rng = np.empty(total)
-        k.tile_fill(
-            member, first, start, x, y, z, slot, *targs, offset, out_site, out_slot, el, rng
-        )
-        k.run_fill(*own, *args, offset, out_site, out_slot, el, rng)
+        site, slot, el, rng = compiled.pair_arrays(self, srt, max_range_km)
         # elevation in numpy, exactly as the numpy kernel does it (no libm difference)
         np.divide(el, rng, out=el)
         np.clip(el, -1.0, 1.0, out=el)
         np.degrees(np.arcsin(el, out=el), out=el)
-        sat = np.take(srt.sat_id, out_slot)
-        return VisiblePairs(out_site, sat, el, rng)
+        return VisiblePairs(site, np.take(srt.sat_id, slot), el, rng)
+
+    def pair_geometry(
+        self, srt: SortedSats, site: np.ndarray, slot: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Elevation (deg) and slant range (km) of given (site, sorted slot) pairs, computed
+        exactly as :meth:`visible_pairs` computes them."""
+        dx = srt.xyz[0][slot]
+        dx -= self._g[0][site]
+        dy = srt.xyz[1][slot]
+        dy -= self._g[1][site]
+        dz = srt.xyz[2][slot]
+        dz -= self._g[2][site]
+        dot = dx * self._u[0][site]
+        dot += dy * self._u[1][site]
+        dot += dz * self._u[2][site]
+        rng2 = dx * dx
+        rng2 += dy * dy
+        rng2 += dz * dz
+        rng = np.sqrt(rng2)
+        el = np.divide(dot, rng, out=dot)
+        np.clip(el, -1.0, 1.0, out=el)
+        return np.degrees(np.arcsin(el, out=el), out=el), rng
 
     def _visible_numpy(self, srt: SortedSats, max_range_km: float | None) -> VisiblePairs:
         assert self._runs is not None
