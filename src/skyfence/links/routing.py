@@ -51,7 +51,13 @@ from skyfence.links.stages import (
     pair_cost,
     walk_to_gateway,
 )
-from skyfence.links.visibility import SiteIndex, VisiblePairs, visible_pairs
+from skyfence.links.visibility import (
+    KERNELS,
+    DeferredPairs,
+    SiteIndex,
+    VisiblePairs,
+    visible_pairs,
+)
 
 __all__ = [
     "STATUS_OK",
@@ -177,6 +183,13 @@ class NetworkModel:
         + 2,500 km, and redo without a bound any PoP whose terminals need more: a best cost
         beyond the bound (``min-rtt``), or any visible satellite left unreached (other rules).
         Exact either way; ``False`` always searches the whole graph.
+    kernel : {"auto", "numpy", "compiled"}
+        Terminal visibility kernel (see :class:`SiteIndex`). With the compiled one (numba,
+        ``pip install skyfence[fast]``; ``auto`` picks it when installed) a ``min-rtt`` step
+        without ``force_sat``, ``visible``, ``pair_score`` or ``pair_rank`` never lists the
+        visible pairs: it finds which terminals see a satellite, searches, then takes each
+        terminal's best satellite straight from the candidates; ``StepResult.visible`` is
+        listed on first use. Same results either way.
 
     Examples
     --------
@@ -206,6 +219,7 @@ class NetworkModel:
         topology: IslTopology | None = None,
         cluster_km: float | None = None,
         search_limit: bool = True,
+        kernel: str = "auto",
     ) -> None:
         self.layout = (
             layout
@@ -245,6 +259,9 @@ class NetworkModel:
         self._topology: IslTopology | None = topology
         self.cluster_km = cluster_km
         self.search_limit = search_limit
+        if kernel not in KERNELS:
+            raise InputError(f"kernel {kernel!r} is not one of {', '.join(KERNELS)}")
+        self.kernel = kernel
         self._terminal_index: SiteIndex | None = None  # kept while the terminals stay the same
         self._gateway_index: SiteIndex | None = None
 
@@ -328,13 +345,21 @@ class NetworkModel:
         The terminals' :class:`SiteIndex` is built on first use and kept for as long as the
         same terminal positions are passed (checked by value at each call).
         """
+        return self.terminal_index(terminals).visible_pairs(positions_ecef_km)
+
+    def terminal_index(self, terminals: GroundSites) -> SiteIndex:
+        """The terminals' :class:`SiteIndex` (built on first use, kept while the same terminal
+        positions are passed, checked by value)."""
         index = self._terminal_index
         if index is None or not index.matches(
             terminals.ecef_km, terminals.up, self.terminal_min_elevation_deg
         ):
-            index = SiteIndex(terminals.ecef_km, terminals.up, self.terminal_min_elevation_deg)
+            index = SiteIndex(
+                terminals.ecef_km, terminals.up, self.terminal_min_elevation_deg,
+                kernel=self.kernel,
+            )  # fmt: skip
             self._terminal_index = index
-        return index.visible_pairs(positions_ecef_km)
+        return index
 
     def step(
         self,
@@ -404,6 +429,14 @@ class NetworkModel:
         clock("lasers")
         gsl = self.gateway_links(pos)
         clock("gateway_visibility")
+        fused = (
+            selection == "min-rtt" and visible is None and force_sat is None
+            and pair_score is None and pair_rank is None
+        )  # fmt: skip
+        if fused and self.terminal_index(terminals).kernel == "compiled":
+            return self._step_fused(
+                pos, time, terminals, edges, isl_len, gsl, constraint, home_pop, clock
+            )
         vis = visible if visible is not None else self.terminal_visibility(pos, terminals)
         clock("terminal_visibility")
         demand = self._demand(terminals, vis, constraint, home_pop, force_sat, pair_rank)
@@ -415,6 +448,70 @@ class NetworkModel:
         clock("routing")
         best = choose(demand, cost, rank, pair_score)
         res = self._assemble(time, demand, cost, best, search, graph)
+        clock("best_path")
+        return res
+
+    def _step_fused(
+        self,
+        pos: np.ndarray,
+        time: np.datetime64 | None,
+        terminals: GroundSites,
+        edges: np.ndarray,
+        isl_len: np.ndarray,
+        gsl: VisiblePairs,
+        constraint: LandingConstraint | None,
+        home_pop: np.ndarray | None,
+        clock: StageClock,
+    ) -> StepResult:
+        """A ``min-rtt`` step that never lists the visible pairs (compiled kernel): which
+        terminals see a satellite, then the searches, then each terminal's best satellite
+        straight from its candidates, searched again where the bound was too tight, exactly as
+        :meth:`_route` and ``choose`` decide from the pairs."""
+        index = self.terminal_index(terminals)
+        srt = index.sort_satellites(pos)
+        has_vis = index.any_visible(srt)
+        vis = DeferredPairs(index, srt)
+        clock("terminal_visibility")
+        home, tclass, gmask = self._homes(terminals, constraint, home_pop)
+        need, source, inv, combos = self._sources(has_vis, home, tclass)
+        P, none = len(self.pops), np.zeros(0, np.int64)
+        demand = Demand(
+            vis=vis, pair_rank=None, home=home, gateway_mask=gmask, has_vis=has_vis, need=need,
+            source=source, source_of_need=inv, source_class=combos // P, source_pop=combos % P,
+            starts=none, counts=none, src_group=none,
+        )  # fmt: skip
+        graph = self._graph(edges, isl_len, gsl, demand)
+        K, N = demand.n_sources, len(terminals)
+        limit = self._search_limits(terminals, demand)
+        dist = np.full((K, graph.n_nodes), np.inf)
+        pred = np.full((K, graph.n_nodes), -9999, dtype=np.int32)
+        search = PopSearch(
+            graph.n_sats, graph.n_gateways, graph.n_nodes, graph.rows, graph.cols, graph.wts,
+            dist, pred,
+        )  # fmt: skip
+        search.run(np.arange(K), limit)
+        slot = np.full(N, -1, np.int64)
+        cost = np.full(N, np.inf)
+        index.best_per_site(srt, need, source, dist, slot, cost)
+        if K and np.isfinite(limit).any():
+            # a best cost beyond its source's bound may hide a cheaper path: search again
+            redo = np.unique(source[need & ~(cost <= limit[np.maximum(source, 0)])])
+            redo = redo[np.isfinite(limit[redo])]
+            if len(redo):
+                search.run(redo, None)
+                again = need & np.isin(source, redo)
+                index.best_per_site(srt, again, source, dist, slot, cost)
+        clock("routing")
+        routed = (slot >= 0) & np.isfinite(cost)
+        serving = np.full(N, -1, np.int64)
+        tr = np.flatnonzero(routed)
+        assert srt is not None or not len(tr)
+        el = rng = np.zeros(0)
+        if len(tr):
+            assert srt is not None
+            serving[tr] = srt.sat_id[slot[tr]]
+            el, rng = index.pair_geometry(srt, tr, slot[tr])
+        res = self._finish(time, demand, routed, serving, el, rng, cost[tr], search, graph)
         clock("best_path")
         return res
 
@@ -442,20 +539,8 @@ class NetworkModel:
         """Stage 4: who needs a route to where — each terminal's home PoP and landing class,
         its visible pairs (narrowed by ``force_sat``) and one virtual source per (class, PoP)
         in use."""
-        N, G, P = len(terminals), len(self.gateways), len(self.pops)
-        if home_pop is None:
-            home_pop = self.home_pops(terminals, constraint)
-        home = np.asarray(home_pop, dtype=np.int64)
-        tclass = (
-            np.zeros(N, np.int64)
-            if constraint is None
-            else np.asarray(constraint.terminal_class, np.int64)
-        )
-        gmask = (
-            np.ones((1, G), bool)
-            if constraint is None
-            else np.asarray(constraint.gateway_mask, bool)
-        )
+        N = len(terminals)
+        home, tclass, gmask = self._homes(terminals, constraint, home_pop)
         if pair_rank is not None:
             pair_rank = np.asarray(pair_rank, dtype=np.float64)
             if pair_rank.shape != (len(vis),):
@@ -479,17 +564,51 @@ class NetworkModel:
         group_site = vis.site[starts]
         has_vis = np.zeros(N, bool)
         has_vis[group_site] = True
-        need = has_vis & (home >= 0)
-        key = tclass * P + np.maximum(home, 0)
-        combos, inv = np.unique(key[need], return_inverse=True)
-        source = np.full(N, -1, np.int64)
-        source[need] = inv
+        need, source, inv, combos = self._sources(has_vis, home, tclass)
         src_group = source[group_site]
+        P = len(self.pops)
         return Demand(
             vis=vis, pair_rank=pair_rank, home=home, gateway_mask=gmask, has_vis=has_vis,
             need=need, source=source, source_of_need=inv, source_class=combos // P,
             source_pop=combos % P, starts=starts, counts=counts, src_group=src_group,
         )  # fmt: skip
+
+    def _homes(
+        self,
+        terminals: GroundSites,
+        constraint: LandingConstraint | None,
+        home_pop: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each terminal's home PoP and landing class, and the gateway mask per class."""
+        N, G = len(terminals), len(self.gateways)
+        if home_pop is None:
+            home_pop = self.home_pops(terminals, constraint)
+        home = np.asarray(home_pop, dtype=np.int64)
+        tclass = (
+            np.zeros(N, np.int64)
+            if constraint is None
+            else np.asarray(constraint.terminal_class, np.int64)
+        )
+        gmask = (
+            np.ones((1, G), bool)
+            if constraint is None
+            else np.asarray(constraint.gateway_mask, bool)
+        )
+        return home, tclass, gmask
+
+    def _sources(
+        self, has_vis: np.ndarray, home: np.ndarray, tclass: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(need, source, source of each needing terminal, (class, PoP) key per source)``:
+        one virtual source per (landing class, home PoP) of the terminals that see a
+        satellite and have a home PoP, numbered in key order."""
+        P = len(self.pops)
+        need = has_vis & (home >= 0)
+        key = tclass * P + np.maximum(home, 0)
+        combos, inv = np.unique(key[need], return_inverse=True)
+        source = np.full(len(home), -1, np.int64)
+        source[need] = inv
+        return need, source, inv.reshape(-1), combos
 
     def _graph(
         self, edges: np.ndarray, isl_len: np.ndarray, gsl: VisiblePairs, demand: Demand
@@ -640,14 +759,34 @@ class NetworkModel:
     ) -> StepResult:
         """Stage 8: per terminal, the serving pair's gateway and laser hops (walking the
         predecessors, vectorised over terminals), status and the RTT in parts."""
-        vis, home, source = demand.vis, demand.home, demand.source
-        S, N = graph.n_sats, len(home)
-        pred = search.pred
-        serving = np.full(N, -1, np.int64)
+        vis = demand.vis
+        serving = np.full(len(demand.home), -1, np.int64)
         routed = best >= 0
         routed[routed] = np.isfinite(cost[best[routed]])
         bi = best[routed]
         serving[routed] = vis.sat[bi]
+        return self._finish(
+            time, demand, routed, serving, vis.elevation_deg[bi], vis.range_km[bi], cost[bi],
+            search, graph,
+        )  # fmt: skip
+
+    def _finish(
+        self,
+        time: np.datetime64 | None,
+        demand: Demand,
+        routed: np.ndarray,
+        serving: np.ndarray,
+        elev_routed: np.ndarray,
+        range_routed: np.ndarray,
+        cost_routed: np.ndarray,
+        search: PopSearch,
+        graph: StepGraph,
+    ) -> StepResult:
+        """Stage 8 from each routed terminal's serving satellite, its elevation, slant range
+        and cost (km, terminal to PoP): gateway and laser hops, status, the RTT in parts."""
+        vis, home, source = demand.vis, demand.home, demand.source
+        S, N = graph.n_sats, len(home)
+        pred = search.pred
         gw = np.full(N, -1, np.int64)
         hops = np.zeros(N, np.int64)
         tr = np.flatnonzero(routed)
@@ -661,12 +800,12 @@ class NetworkModel:
         status[routed] = STATUS_OK
         nan = np.full(N, np.nan)
         elev, rng_km, rtt, rs, rf, ro = (nan.copy() for _ in range(6))
-        elev[routed] = vis.elevation_deg[bi]
-        rng_km[routed] = vis.range_km[bi]
+        elev[routed] = elev_routed
+        rng_km[routed] = range_routed
         pops_out = np.where(routed, home, -1)
         fibre_equiv = self.backhaul_equiv_km[gw[routed], home[routed]]
         lat = self.latency
-        space_km = cost[bi] - fibre_equiv
+        space_km = cost_routed - fibre_equiv
         if lat.laser_hop_ms:
             space_km = space_km - hops[routed] * lat.hop_equivalent_km
         rs[routed] = lat.space_rtt_ms(space_km)

@@ -41,7 +41,7 @@ KERNELS = ("auto", "numpy", "compiled")
 """``numpy``: the exact test over numpy temporaries; ``compiled``: the same test in compiled loops
 (:mod:`skyfence.links.compiled`, needs numba); ``auto``: compiled when numba is installed."""
 
-__all__ = ["KERNELS", "SiteIndex", "SortedSats", "VisiblePairs", "max_slant_range_km", "elevation_deg", "visible_pairs"]
+__all__ = ["KERNELS", "DeferredPairs", "SiteIndex", "SortedSats", "VisiblePairs", "max_slant_range_km", "elevation_deg", "visible_pairs"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,36 @@ class VisiblePairs:
         return VisiblePairs(
             self.site[lo:hi], self.sat[lo:hi], self.elevation_deg[lo:hi], self.range_km[lo:hi]
         )
+
+
+class DeferredPairs(VisiblePairs):
+    """The :class:`VisiblePairs` of a :class:`SiteIndex` at one instant, listed on first use of
+    any of its arrays (a ``min-rtt`` network step does not need them; see
+    ``NetworkModel.step``). Pickles as the plain :class:`VisiblePairs`."""
+
+    def __init__(self, index: SiteIndex, srt: SortedSats | None) -> None:
+        object.__setattr__(self, "_source", (index, srt))
+
+    def __getattr__(self, name: str) -> Any:
+        pending = self.__dict__.get("_source")
+        if name not in _PAIR_FIELDS or pending is None:
+            raise AttributeError(name)
+        index, srt = pending
+        if srt is None:
+            empty = np.zeros(0, dtype=np.int64)
+            pairs = VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
+        else:
+            pairs = index.pairs_of(srt)
+        for f in _PAIR_FIELDS:
+            object.__setattr__(self, f, getattr(pairs, f))
+        object.__setattr__(self, "_source", None)
+        return getattr(pairs, name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (VisiblePairs, tuple(getattr(self, f) for f in _PAIR_FIELDS))
+
+
+_PAIR_FIELDS = ("site", "sat", "elevation_deg", "range_km")
 
 
 @dataclass(frozen=True)
