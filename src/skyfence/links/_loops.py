@@ -53,9 +53,10 @@ def _test(
 
 @_jit
 def tile_gather(
-    first_run: Any, run_lo: Any, run_hi: Any, cell_start: Any, sx: Any, sy: Any, sz: Any
-) -> tuple[Any, Any, Any, Any, Any]:
-    """Each tile's candidates, in sorted-slot order: ``(start (T+1,), x, y, z, slot)``."""
+    first_run: Any, run_lo: Any, run_hi: Any, cell_start: Any, sx: Any, sy: Any, sz: Any,
+    sat_id: Any,
+) -> tuple[Any, Any, Any, Any, Any, Any]:  # fmt: skip
+    """Each tile's candidates in run order: ``(start (T+1,), x, y, z, slot, satellite)``."""
     n_tiles = len(first_run) - 1
     start = np.zeros(n_tiles + 1, np.int64)
     for t in range(n_tiles):
@@ -68,6 +69,7 @@ def tile_gather(
     cy = np.empty(total)
     cz = np.empty(total)
     slot = np.empty(total, np.int64)
+    sat = np.empty(total, np.int64)
     p = 0
     for t in range(n_tiles):
         for r in range(first_run[t], first_run[t + 1]):
@@ -76,8 +78,9 @@ def tile_gather(
                 cy[p] = sy[j]
                 cz[p] = sz[j]
                 slot[p] = j
+                sat[p] = sat_id[j]
                 p += 1
-    return start, cx, cy, cz, slot
+    return start, cx, cy, cz, slot, sat
 
 
 @_jit
@@ -111,15 +114,19 @@ def tile_count(
 def tile_fill(
     member: Any, first_member: Any, start: Any, cx: Any, cy: Any, cz: Any, cslot: Any,
     gx: Any, gy: Any, gz: Any, ux: Any, uy: Any, uz: Any, sin2: Any, check_zero: bool,
-    max_range2: float, offset: Any, out_site: Any, out_slot: Any, out_dot: Any, out_rng: Any,
+    max_range2: float, ordered: Any, offset: Any, out_site: Any, out_slot: Any, out_dot: Any,
+    out_rng: Any,
 ) -> None:  # fmt: skip
-    """Write each tiled site's visible pairs from ``offset[i]`` on."""
+    """Write the visible pairs of each tiled site with ``ordered[q]`` (its rows are in its
+    tile's candidate order) from ``offset[i]`` on."""
     m = _max_block(start)
     r2buf = np.empty(m)
     dotbuf = np.empty(m)
     for t in range(len(start) - 1):
         a, b = start[t], start[t + 1]
         for q in range(first_member[t], first_member[t + 1]):
+            if not ordered[q]:
+                continue
             i = member[q]
             n = _test(cx, cy, cz, a, b, gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q],
                       check_zero, max_range2, r2buf, dotbuf)  # fmt: skip
@@ -138,16 +145,20 @@ def tile_fill(
 @_jit
 def tile_best(
     member: Any, first_member: Any, start: Any, cx: Any, cy: Any, cz: Any, cslot: Any,
-    gx: Any, gy: Any, gz: Any, ux: Any, uy: Any, uz: Any, sin2: Any, check_zero: bool,
-    max_range2: float, todo: Any, source: Any, dist: Any, sat_id: Any,
-    out_slot: Any, out_cost: Any,
-) -> None:  # fmt: skip
+    csat: Any, gx: Any, gy: Any, gz: Any, ux: Any, uy: Any, uz: Any, sin2: Any,
+    check_zero: bool, max_range2: float, todo: Any, source: Any, dist: Any,
+    out_slot: Any, out_cost: Any, tied: Any,
+) -> int:  # fmt: skip
     """For each tiled site with ``todo[i]``: the visible candidate with the smallest
-    ``dist[source[i], satellite] + range`` (first in row order on ties; the first visible
-    one when none is finite), as a sorted slot (``-1`` = none visible) and its cost."""
+    ``dist[source[i], satellite] + range`` as a sorted slot (``-1`` = none visible) and its
+    cost; when no cost is finite, any visible candidate (the cost says there is no route).
+    Sites whose smallest finite cost is reached more than once are listed in ``tied`` (their
+    first in row order is for :func:`run_best`); returns how many."""
     m = _max_block(start)
     r2buf = np.empty(m)
     dotbuf = np.empty(m)
+    cost = np.empty(m)
+    n_tied = 0
     for t in range(len(start) - 1):
         a, b = start[t], start[t + 1]
         for q in range(first_member[t], first_member[t + 1]):
@@ -156,18 +167,35 @@ def tile_best(
                 continue
             n = _test(cx, cy, cz, a, b, gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q],
                       check_zero, max_range2, r2buf, dotbuf)  # fmt: skip
-            k = source[i]
-            best = -1
-            best_cost = np.inf
-            if n > 0:
+            out_slot[i] = -1
+            out_cost[i] = np.inf
+            if n == 0:
+                continue
+            row = dist[source[i]]
+            low = np.inf
+            for j in range(b - a):
+                c = row[csat[a + j]] + np.sqrt(r2buf[j]) if r2buf[j] >= 0 else np.inf
+                cost[j] = c
+                low = min(low, c)
+            hits = 0
+            first = -1
+            if low < np.inf:
+                for j in range(b - a):
+                    if cost[j] == low:
+                        hits += 1
+                        if first < 0:
+                            first = j
+            else:
                 for j in range(b - a):
                     if r2buf[j] >= 0:
-                        c = dist[k, sat_id[cslot[a + j]]] + np.sqrt(r2buf[j])
-                        if best < 0 or c < best_cost:
-                            best = cslot[a + j]
-                            best_cost = c
-            out_slot[i] = best
-            out_cost[i] = best_cost
+                        first = j
+                        break
+            out_slot[i] = cslot[a + first]
+            out_cost[i] = low
+            if hits > 1 and low < np.inf:
+                tied[n_tied] = i
+                n_tied += 1
+    return n_tied
 
 
 # ---------------------------------------------------------------- a site's own runs

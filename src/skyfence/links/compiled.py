@@ -74,10 +74,11 @@ class Tiles:
     its sites (each site's cap widened by its angle to the tile's centre), so its candidate
     satellites are gathered once per step and tested for every member in one tight loop. A
     tile's candidates are in sorted-slot order, which is also the order of each member's rows.
-    ``member`` lists the tiled sites tile by tile (``first_member`` (T+1,)), ``first_run``
-    (T+1,), ``run_lo``/``run_hi`` the tiles' runs; ``own`` are the sites tested on their own
-    runs (antimeridian); ``site_arrays`` the sites' positions, zenith vectors and squared mask
-    sines in ``member`` order."""
+    ``member`` lists the sites tile by tile (``first_member`` (T+1,)), ``first_run`` (T+1,),
+    ``run_lo``/``run_hi`` the tiles' runs; ``own`` are the sites whose rows are listed from
+    their own runs (near the antimeridian the order differs), ``ordered`` (per member) the
+    others; ``site_arrays`` the sites' positions, zenith vectors and squared mask sines in
+    ``member`` order."""
 
     member: np.ndarray
     first_member: np.ndarray
@@ -85,6 +86,7 @@ class Tiles:
     run_lo: np.ndarray
     run_hi: np.ndarray
     own: np.ndarray
+    ordered: np.ndarray
     site_arrays: tuple[np.ndarray, ...]
 
 
@@ -116,17 +118,18 @@ def plan_tiles(
     t_lat = np.arcsin(np.clip(centre[:, 2], -1.0, 1.0))
     t_lon = np.arctan2(centre[:, 1], centre[:, 0])
     owner, lo, hi, t_wraps = index.cap_runs(t_lat, t_lon, np.minimum(tile_cap, np.pi))
-    # sites whose own runs (or their tile's) cross the antimeridian keep the per-site runs:
-    # their rows follow those runs' order, which is not the satellites' sorted order
-    own = wraps | t_wraps[tile] | (rg == 0)
-    member = np.flatnonzero(~own)
-    member = member[np.argsort(tile[member], kind="stable")]
+    # sites whose own runs (or their tile's) cross the antimeridian list their rows from their
+    # own runs, whose order is not the tile's (the other loops do not depend on the order)
+    own = wraps | t_wraps[tile]
+    member = np.argsort(tile, kind="stable")
     first_member = np.searchsorted(tile[member], np.arange(n_tiles + 1))
     first_run = np.searchsorted(owner, np.arange(n_tiles + 1))
     site_arrays = tuple(
         np.ascontiguousarray(a[member]) for a in (*index._g, *index._u, index._sin2_all)
     )
-    return Tiles(member, first_member, first_run, lo, hi, np.flatnonzero(own), site_arrays)
+    return Tiles(
+        member, first_member, first_run, lo, hi, np.flatnonzero(own), ~own[member], site_arrays
+    )
 
 
 def _site_args(index: Any, max_range_km: float | None, tiled: bool) -> tuple[Any, ...]:
@@ -143,12 +146,12 @@ def _own_args(index: Any, srt: Any) -> tuple[Any, ...]:
 
 
 def _tile_candidates(index: Any, srt: Any) -> tuple[Any, ...]:
-    """``(member, first_member, start, x, y, z, slot)``: every tile's candidates this step
+    """``(member, first_member, start, x, y, z, slot, sat)``: every tile's candidates this step
     (gathered once per sorted satellites, kept on them)."""
     if srt.tile_candidates is None:
         tiles = index._tiles
         cand = kernels().tile_gather(
-            tiles.first_run, tiles.run_lo, tiles.run_hi, srt.cell_start, *srt.xyz
+            tiles.first_run, tiles.run_lo, tiles.run_hi, srt.cell_start, *srt.xyz, srt.sat_id
         )
         object.__setattr__(srt, "tile_candidates", (tiles.member, tiles.first_member, *cand))
     return tuple(srt.tile_candidates)
@@ -159,9 +162,8 @@ def any_visible(index: Any, srt: Any) -> np.ndarray:
     out = np.zeros(len(index), np.int64)
     if srt is not None:
         k = kernels()
-        member, first, start, x, y, z, _ = _tile_candidates(index, srt)
+        member, first, start, x, y, z, _, _ = _tile_candidates(index, srt)
         k.tile_count(member, first, start, x, y, z, *_site_args(index, None, True), True, out)
-        k.run_count(*_own_args(index, srt), *_site_args(index, None, False), True, out)
     return out > 0
 
 
@@ -180,17 +182,20 @@ def best_per_site(
         out_cost[todo] = np.inf
         return
     k = kernels()
-    member, first, start, x, y, z, slot = _tile_candidates(index, srt)
+    member, first, start, x, y, z, slot, sat = _tile_candidates(index, srt)
     src = np.ascontiguousarray(source, dtype=np.int64)
     todo = np.ascontiguousarray(todo, dtype=np.bool_)
-    k.tile_best(
-        member, first, start, x, y, z, slot, *_site_args(index, None, True), todo, src, dist,
-        srt.sat_id, out_slot, out_cost,
+    tied = np.empty(len(index), np.int64)
+    n_tied = k.tile_best(
+        member, first, start, x, y, z, slot, sat, *_site_args(index, None, True), todo, src,
+        dist, out_slot, out_cost, tied,
     )  # fmt: skip
-    k.run_best(
-        *_own_args(index, srt), *_site_args(index, None, False), todo, src, dist, srt.sat_id,
-        out_slot, out_cost,
-    )  # fmt: skip
+    if n_tied:  # equal smallest costs: the first in row order, from the site's own runs
+        _, run_lo, run_hi, _ = index._runs
+        k.run_best(
+            tied[:n_tied], *srt.xyz, srt.cell_start, index._first_run, run_lo, run_hi,
+            *_site_args(index, None, False), todo, src, dist, srt.sat_id, out_slot, out_cost,
+        )  # fmt: skip
 
 
 def pair_arrays(
@@ -199,12 +204,11 @@ def pair_arrays(
     """Every visible pair as ``(site, sorted slot, dot, range)``, grouped by site in
     ``SiteIndex.visible_pairs`` row order (``dot / range`` is the sine of the elevation)."""
     k = kernels()
-    member, first, start, x, y, z, slot = _tile_candidates(index, srt)
+    member, first, start, x, y, z, slot, _ = _tile_candidates(index, srt)
     targs, args = _site_args(index, max_range_km, True), _site_args(index, max_range_km, False)
     own = _own_args(index, srt)
     count = np.zeros(len(index), np.int64)
     k.tile_count(member, first, start, x, y, z, *targs, False, count)
-    k.run_count(*own, *args, False, count)
     offset = np.zeros(len(index) + 1, np.int64)
     np.cumsum(count, out=offset[1:])
     total = int(offset[-1])
@@ -212,6 +216,9 @@ def pair_arrays(
     out_slot = np.empty(total, np.int64)
     dot = np.empty(total)
     rng = np.empty(total)
-    k.tile_fill(member, first, start, x, y, z, slot, *targs, offset, site, out_slot, dot, rng)
+    ordered = index._tiles.ordered
+    k.tile_fill(
+        member, first, start, x, y, z, slot, *targs, ordered, offset, site, out_slot, dot, rng
+    )
     k.run_fill(*own, *args, offset, site, out_slot, dot, rng)
     return site, out_slot, dot, rng

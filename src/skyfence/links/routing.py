@@ -145,6 +145,19 @@ class MeshRoute:
     down_range_km: float
 
 
+def _unique_small(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True)`` for non-negative keys below ``n_keys`` (a small
+    range: a table instead of a sort)."""
+    if n_keys > 4 * len(key) + 1024:
+        uniq, inv = np.unique(key, return_inverse=True)
+        return uniq, inv.reshape(-1)
+    present = np.zeros(n_keys, bool)
+    present[key] = True
+    uniq = np.flatnonzero(present)
+    rank = np.cumsum(present) - 1
+    return uniq, rank[key]
+
+
 class NetworkModel:
     """The network at any instant: visibility, lasers, routing and latency.
 
@@ -264,6 +277,7 @@ class NetworkModel:
         self.kernel = kernel
         self._terminal_index: SiteIndex | None = None  # kept while the terminals stay the same
         self._gateway_index: SiteIndex | None = None
+        self._home_gc: tuple[GroundSites, np.ndarray, np.ndarray] | None = None
 
     @property
     def n_sats(self) -> int:
@@ -433,11 +447,12 @@ class NetworkModel:
             selection == "min-rtt" and visible is None and force_sat is None
             and pair_score is None and pair_rank is None
         )  # fmt: skip
-        if fused and self.terminal_index(terminals).kernel == "compiled":
+        index = self.terminal_index(terminals) if visible is None else None
+        if fused and index is not None and index.kernel == "compiled":
             return self._step_fused(
-                pos, time, terminals, edges, isl_len, gsl, constraint, home_pop, clock
+                pos, time, terminals, index, edges, isl_len, gsl, constraint, home_pop, clock
             )
-        vis = visible if visible is not None else self.terminal_visibility(pos, terminals)
+        vis = visible if visible is not None else self.terminal_index(terminals).visible_pairs(pos)
         clock("terminal_visibility")
         demand = self._demand(terminals, vis, constraint, home_pop, force_sat, pair_rank)
         graph = self._graph(edges, isl_len, gsl, demand)
@@ -456,6 +471,7 @@ class NetworkModel:
         pos: np.ndarray,
         time: np.datetime64 | None,
         terminals: GroundSites,
+        index: SiteIndex,
         edges: np.ndarray,
         isl_len: np.ndarray,
         gsl: VisiblePairs,
@@ -467,7 +483,6 @@ class NetworkModel:
         terminals see a satellite, then the searches, then each terminal's best satellite
         straight from its candidates, searched again where the bound was too tight, exactly as
         :meth:`_route` and ``choose`` decide from the pairs."""
-        index = self.terminal_index(terminals)
         srt = index.sort_satellites(pos)
         has_vis = index.any_visible(srt)
         vis = DeferredPairs(index, srt)
@@ -605,10 +620,10 @@ class NetworkModel:
         P = len(self.pops)
         need = has_vis & (home >= 0)
         key = tclass * P + np.maximum(home, 0)
-        combos, inv = np.unique(key[need], return_inverse=True)
+        combos, inv = _unique_small(key[need], int(key.max(initial=0)) + 1)
         source = np.full(len(home), -1, np.int64)
         source[need] = inv
-        return need, source, inv.reshape(-1), combos
+        return need, source, inv, combos
 
     def _graph(
         self, edges: np.ndarray, isl_len: np.ndarray, gsl: VisiblePairs, demand: Demand
@@ -645,14 +660,26 @@ class NetworkModel:
         limit = np.full(K, np.inf)
         if K and self.search_limit:
             need, home = demand.need, demand.home
-            gc_home = great_circle_km(
-                terminals.latitude_deg[need], terminals.longitude_deg[need],
-                self.pops.latitude_deg[home[need]], self.pops.longitude_deg[home[need]],
-            )  # fmt: skip
+            gc_home = self._home_distance_km(terminals, home)[need]
             far = np.zeros(K)
             np.maximum.at(far, demand.source_of_need, gc_home)
             limit = 1.5 * far + 2500.0
         return limit
+
+    def _home_distance_km(self, terminals: GroundSites, home: np.ndarray) -> np.ndarray:
+        """(N,) great-circle distance of each terminal to its home PoP (``home >= 0``), kept
+        while the same terminals (object) and homes (by value) come back step after step."""
+        cached = self._home_gc
+        if cached is not None and cached[0] is terminals and np.array_equal(cached[1], home):
+            return cached[2]
+        ok = home >= 0
+        gc = np.full(len(home), np.nan)
+        gc[ok] = great_circle_km(
+            terminals.latitude_deg[ok], terminals.longitude_deg[ok],
+            self.pops.latitude_deg[home[ok]], self.pops.longitude_deg[home[ok]],
+        )  # fmt: skip
+        self._home_gc = (terminals, home.copy(), gc)
+        return gc
 
     def _route(
         self,
@@ -791,7 +818,7 @@ class NetworkModel:
         hops = np.zeros(N, np.int64)
         tr = np.flatnonzero(routed)
         # terminals share (source, serving satellite) pairs: walk each distinct pair once
-        pair, back = np.unique(source[tr] * S + serving[tr], return_inverse=True)
+        pair, back = _unique_small(source[tr] * S + serving[tr], max(demand.n_sources, 1) * S)
         pair_gw, pair_hops = walk_to_gateway(pred, pair // S, pair % S, S)
         gw[tr] = pair_gw[back]
         hops[tr] = pair_hops[back]
