@@ -156,40 +156,56 @@ def tile_best(
     first in row order is for :func:`run_best`); returns how many."""
     m = _max_block(start)
     r2buf = np.empty(m)
-    dotbuf = np.empty(m)
     cost = np.empty(m)
+    dbuf = np.empty(m)  # the tile's candidates' distances from source ``last``
     n_tied = 0
     for t in range(len(start) - 1):
         a, b = start[t], start[t + 1]
+        last = -1
         for q in range(first_member[t], first_member[t + 1]):
             i = member[q]
             if not todo[i]:
                 continue
+            if source[i] != last:  # neighbours mostly share a source: gather once
+                last = source[i]
+                row = dist[last]
+                for j in range(b - a):
+                    dbuf[j] = row[csat[a + j]]
             n = _test(cx, cy, cz, a, b, gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q],
-                      check_zero, max_range2, r2buf, dotbuf)  # fmt: skip
+                      check_zero, max_range2, r2buf, cost)  # fmt: skip
             out_slot[i] = -1
             out_cost[i] = np.inf
             if n == 0:
                 continue
-            row = dist[source[i]]
-            low = np.inf
-            for j in range(b - a):
-                c = row[csat[a + j]] + np.sqrt(r2buf[j]) if r2buf[j] >= 0 else np.inf
+            # cost of every candidate (inf if not visible), smallest over four lanes (exact)
+            m = b - a
+            lo0 = lo1 = lo2 = lo3 = np.inf
+            for j in range(m):
+                r2 = r2buf[j]
+                c = dbuf[j] + np.sqrt(abs(r2))  # (no square root of the -1 of "not visible")
+                c = c if r2 >= 0 else np.inf
                 cost[j] = c
-                low = min(low, c)
+            j = 0
+            while j + 4 <= m:
+                lo0 = min(lo0, cost[j])
+                lo1 = min(lo1, cost[j + 1])
+                lo2 = min(lo2, cost[j + 2])
+                lo3 = min(lo3, cost[j + 3])
+                j += 4
+            while j < m:
+                lo0 = min(lo0, cost[j])
+                j += 1
+            low = min(min(lo0, lo1), min(lo2, lo3))
             hits = 0
-            first = -1
+            for j in range(m):
+                hits += cost[j] == low
+            first = 0
             if low < np.inf:
-                for j in range(b - a):
-                    if cost[j] == low:
-                        hits += 1
-                        if first < 0:
-                            first = j
+                while cost[first] != low:
+                    first += 1
             else:
-                for j in range(b - a):
-                    if r2buf[j] >= 0:
-                        first = j
-                        break
+                while r2buf[first] < 0:
+                    first += 1
             out_slot[i] = cslot[a + first]
             out_cost[i] = low
             if hits > 1 and low < np.inf:
