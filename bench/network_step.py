@@ -86,10 +86,14 @@ def kernel_table(index: SiteIndex, eph, n_terms: int, steps: int) -> None:
     with the slant range alone as the cost). The listing kernels must return identical rows."""
     fast = None
     if compiled.available():
-        fast = SiteIndex(index.site_ecef_km, index.site_up, index.min_elevation_deg, kernel="compiled")
+        fast = SiteIndex(
+            index.site_ecef_km, index.site_up, index.min_elevation_deg, kernel="compiled"
+        )
     times: dict[str, list[float]] = {}
     for i in range(steps + 1):  # the first round warms up (compilation, plans) and is not kept
-        pos = np.asarray(eph.positions_ecef_km[:, i % eph.positions_ecef_km.shape[1], :], dtype=np.float64)
+        pos = np.asarray(
+            eph.positions_ecef_km[:, i % eph.positions_ecef_km.shape[1], :], dtype=np.float64
+        )
         runs = [("reference", lambda pos=pos: index._visible_pairs_reference(pos)),
                 ("numpy", lambda pos=pos: index.visible_pairs(pos))]  # fmt: skip
         if fast is not None:
@@ -120,7 +124,9 @@ def kernel_table(index: SiteIndex, eph, n_terms: int, steps: int) -> None:
         "fused": "compiled, no listing: any-visible + nearest per terminal (same choice)",
     }
     r = statistics.median(times["reference"])
-    print(f"| terminal visibility kernel, {n_terms} terminals | CPU ms per step (median of {steps}) | speed-up |")
+    print(
+        f"| terminal visibility kernel, {n_terms} terminals | CPU ms per step (median of {steps}) | speed-up |"
+    )
     print("|---|---:|---:|")
     for name, v in times.items():
         m = statistics.median(v)

@@ -16,8 +16,8 @@ from skyfence.errors import InputError
 from skyfence.geodesy import geodetic_to_ecef_km
 from skyfence.ground import GroundSites, default_pops
 from skyfence.links import NetworkModel, compiled
-from skyfence.links.routing import _unique_small
 from skyfence.links.search import argmin_per_group
+from skyfence.links.stages import unique_small
 from skyfence.links.visibility import DeferredPairs, SiteIndex, VisiblePairs
 
 needs_numba = pytest.mark.skipif(
@@ -47,9 +47,7 @@ def scene(data: st.DataObject, n_sats: int = 300):
     lat_s = st.one_of(
         st.floats(-90, 90), st.sampled_from([-90.0, 90.0, -89.9, 89.95, 0.0, 53.0, -60.0])
     )
-    lon_s = st.one_of(
-        st.floats(-180, 180), st.sampled_from([-180.0, 180.0, 179.99, -179.99, 0.0])
-    )
+    lon_s = st.one_of(st.floats(-180, 180), st.sampled_from([-180.0, 180.0, 179.99, -179.99, 0.0]))
     n = data.draw(st.integers(1, 40), label="sites")
     lat = np.array(data.draw(st.lists(lat_s, min_size=n, max_size=n), label="lat"))
     lon = np.array(data.draw(st.lists(lon_s, min_size=n, max_size=n), label="lon"))
@@ -71,7 +69,9 @@ def scene(data: st.DataObject, n_sats: int = 300):
     for i in rng.integers(0, len(lat), 12):
         for eps in (0.0, 1e-9, -1e-9, 1e-6, -1e-6):
             az = float(rng.uniform(0, 360))
-            edge.append(at_elevation(sites, int(i), az, masks[i] + eps, float(rng.uniform(600, 2500))))
+            edge.append(
+                at_elevation(sites, int(i), az, masks[i] + eps, float(rng.uniform(600, 2500)))
+            )
     sats = np.vstack([sats, np.array(edge)])
     if data.draw(st.booleans(), label="a NaN row"):
         sats[int(rng.integers(0, len(sats)))] = np.nan
@@ -154,7 +154,7 @@ def test_unique_small_is_numpy_unique():
     rng = np.random.default_rng(3)
     for n_keys in (1, 7, 5000):
         key = rng.integers(0, n_keys, 300)
-        u, inv = _unique_small(key, n_keys)
+        u, inv = unique_small(key, n_keys)
         u2, inv2 = np.unique(key, return_inverse=True)
         assert np.array_equal(u, u2) and np.array_equal(inv, inv2.reshape(-1))
 

@@ -49,11 +49,12 @@ from skyfence.links.stages import (
     StepGraph,
     choose,
     pair_cost,
+    step_without_pairs,
+    unique_small,
     walk_to_gateway,
 )
 from skyfence.links.visibility import (
     KERNELS,
-    DeferredPairs,
     SiteIndex,
     VisiblePairs,
     visible_pairs,
@@ -143,19 +144,6 @@ class MeshRoute:
     sats: list[int]
     up_range_km: float
     down_range_km: float
-
-
-def _unique_small(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(key, return_inverse=True)`` for non-negative keys below ``n_keys`` (a small
-    range: a table instead of a sort)."""
-    if n_keys > 4 * len(key) + 1024:
-        uniq, inv = np.unique(key, return_inverse=True)
-        return uniq, inv.reshape(-1)
-    present = np.zeros(n_keys, bool)
-    present[key] = True
-    uniq = np.flatnonzero(present)
-    rank = np.cumsum(present) - 1
-    return uniq, rank[key]
 
 
 class NetworkModel:
@@ -451,9 +439,10 @@ class NetworkModel:
         )  # fmt: skip
         index = self.terminal_index(terminals) if visible is None else None
         if fused and index is not None and index.kernel == "compiled":
-            return self._step_fused(
-                pos, time, terminals, index, edges, isl_len, gsl, constraint, home_pop, clock
-            )
+            return step_without_pairs(
+                self, pos, time, terminals, index, (edges, isl_len, gsl), constraint, home_pop,
+                clock,
+            )  # fmt: skip
         vis = visible if visible is not None else self.terminal_index(terminals).visible_pairs(pos)
         clock("terminal_visibility")
         demand = self._demand(terminals, vis, constraint, home_pop, force_sat, pair_rank)
@@ -465,70 +454,6 @@ class NetworkModel:
         clock("routing")
         best = choose(demand, cost, rank, pair_score)
         res = self._assemble(time, demand, cost, best, search, graph)
-        clock("best_path")
-        return res
-
-    def _step_fused(
-        self,
-        pos: np.ndarray,
-        time: np.datetime64 | None,
-        terminals: GroundSites,
-        index: SiteIndex,
-        edges: np.ndarray,
-        isl_len: np.ndarray,
-        gsl: VisiblePairs,
-        constraint: LandingConstraint | None,
-        home_pop: np.ndarray | None,
-        clock: StageClock,
-    ) -> StepResult:
-        """A ``min-rtt`` step that never lists the visible pairs (compiled kernel): which
-        terminals see a satellite, then the searches, then each terminal's best satellite
-        straight from its candidates, searched again where the bound was too tight, exactly as
-        :meth:`_route` and ``choose`` decide from the pairs."""
-        srt = index.sort_satellites(pos)
-        has_vis = index.any_visible(srt)
-        vis = DeferredPairs(index, srt)
-        clock("terminal_visibility")
-        home, tclass, gmask = self._homes(terminals, constraint, home_pop)
-        need, source, inv, combos = self._sources(has_vis, home, tclass)
-        P, none = len(self.pops), np.zeros(0, np.int64)
-        demand = Demand(
-            vis=vis, pair_rank=None, home=home, gateway_mask=gmask, has_vis=has_vis, need=need,
-            source=source, source_of_need=inv, source_class=combos // P, source_pop=combos % P,
-            starts=none, counts=none, src_group=none,
-        )  # fmt: skip
-        graph = self._graph(edges, isl_len, gsl, demand)
-        K, N = demand.n_sources, len(terminals)
-        limit = self._search_limits(terminals, demand)
-        dist = np.full((K, graph.n_nodes), np.inf)
-        pred = np.full((K, graph.n_nodes), -9999, dtype=np.int32)
-        search = PopSearch(
-            graph.n_sats, graph.n_gateways, graph.n_nodes, graph.rows, graph.cols, graph.wts,
-            dist, pred,
-        )  # fmt: skip
-        search.run(np.arange(K), limit)
-        slot = np.full(N, -1, np.int64)
-        cost = np.full(N, np.inf)
-        index.best_per_site(srt, need, source, dist, slot, cost)
-        if K and np.isfinite(limit).any():
-            # a best cost beyond its source's bound may hide a cheaper path: search again
-            redo = np.unique(source[need & ~(cost <= limit[np.maximum(source, 0)])])
-            redo = redo[np.isfinite(limit[redo])]
-            if len(redo):
-                search.run(redo, None)
-                again = need & np.isin(source, redo)
-                index.best_per_site(srt, again, source, dist, slot, cost)
-        clock("routing")
-        routed = (slot >= 0) & np.isfinite(cost)
-        serving = np.full(N, -1, np.int64)
-        tr = np.flatnonzero(routed)
-        assert srt is not None or not len(tr)
-        el = rng = np.zeros(0)
-        if len(tr):
-            assert srt is not None
-            serving[tr] = srt.sat_id[slot[tr]]
-            el, rng = index.pair_geometry(srt, tr, slot[tr])
-        res = self._finish(time, demand, routed, serving, el, rng, cost[tr], search, graph)
         clock("best_path")
         return res
 
@@ -622,7 +547,7 @@ class NetworkModel:
         P = len(self.pops)
         need = has_vis & (home >= 0)
         key = tclass * P + np.maximum(home, 0)
-        combos, inv = _unique_small(key[need], int(key.max(initial=0)) + 1)
+        combos, inv = unique_small(key[need], int(key.max(initial=0)) + 1)
         source = np.full(len(home), -1, np.int64)
         source[need] = inv
         return need, source, inv, combos
@@ -820,7 +745,7 @@ class NetworkModel:
         hops = np.zeros(N, np.int64)
         tr = np.flatnonzero(routed)
         # terminals share (source, serving satellite) pairs: walk each distinct pair once
-        pair, back = _unique_small(source[tr] * S + serving[tr], max(demand.n_sources, 1) * S)
+        pair, back = unique_small(source[tr] * S + serving[tr], max(demand.n_sources, 1) * S)
         pair_gw, pair_hops = walk_to_gateway(pred, pair // S, pair % S, S)
         gw[tr] = pair_gw[back]
         hops[tr] = pair_hops[back]

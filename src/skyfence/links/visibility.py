@@ -41,7 +41,16 @@ KERNELS = ("auto", "numpy", "compiled")
 """``numpy``: the exact test over numpy temporaries; ``compiled``: the same test in compiled loops
 (:mod:`skyfence.links.compiled`, needs numba); ``auto``: compiled when numba is installed."""
 
-__all__ = ["KERNELS", "DeferredPairs", "SiteIndex", "SortedSats", "VisiblePairs", "max_slant_range_km", "elevation_deg", "visible_pairs"]
+__all__ = [
+    "KERNELS",
+    "DeferredPairs",
+    "SiteIndex",
+    "SortedSats",
+    "VisiblePairs",
+    "max_slant_range_km",
+    "elevation_deg",
+    "visible_pairs",
+]
 
 
 @dataclass(frozen=True)
