@@ -97,17 +97,26 @@ def tile_count(
     gx: Any, gy: Any, gz: Any, ux: Any, uy: Any, uz: Any, sin2: Any, check_zero: bool,
     max_range2: float, stop_at_one: bool, out: Any,
 ) -> None:  # fmt: skip
-    """``out[i]`` = visible satellites of each tiled site (``stop_at_one``: 1 if any)."""
+    """``out[q]`` = visible satellites of each tiled site, in member order (``stop_at_one``: 1
+    if any; candidates tested eight at a time until one is visible)."""
     m = _max_block(start)
     r2buf = np.empty(m)
     dotbuf = np.empty(m)
     for t in range(len(start) - 1):
         a, b = start[t], start[t + 1]
         for q in range(first_member[t], first_member[t + 1]):
-            i = member[q]
-            n = _test(cx, cy, cz, a, b, gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q],
-                      check_zero, max_range2, r2buf, dotbuf)  # fmt: skip
-            out[i] = min(n, 1) if stop_at_one else n
+            g0, g1, g2, u0, u1, u2, s2 = gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q]
+            if stop_at_one:
+                n = 0
+                for j in range(a, b, 8):
+                    n = _test(cx, cy, cz, j, min(j + 8, b), g0, g1, g2, u0, u1, u2, s2,
+                              check_zero, max_range2, r2buf, dotbuf)  # fmt: skip
+                    if n:
+                        break
+                out[q] = min(n, 1)
+            else:
+                out[q] = _test(cx, cy, cz, a, b, g0, g1, g2, u0, u1, u2, s2, check_zero,
+                               max_range2, r2buf, dotbuf)  # fmt: skip
 
 
 @_jit
@@ -149,11 +158,11 @@ def tile_best(
     check_zero: bool, max_range2: float, todo: Any, source: Any, dist: Any,
     out_slot: Any, out_cost: Any, tied: Any,
 ) -> int:  # fmt: skip
-    """For each tiled site with ``todo[i]``: the visible candidate with the smallest
-    ``dist[source[i], satellite] + range`` as a sorted slot (``-1`` = none visible) and its
-    cost; when no cost is finite, any visible candidate (the cost says there is no route).
-    Sites whose smallest finite cost is reached more than once are listed in ``tied`` (their
-    first in row order is for :func:`run_best`); returns how many."""
+    """For each tiled site with ``todo[q]`` (arrays in member order): the visible candidate
+    with the smallest ``dist[source[q], satellite] + range`` as a sorted slot (``-1`` = none
+    visible) and its cost; when no cost is finite, any visible candidate (the cost says there
+    is no route). Entries whose smallest finite cost is reached more than once are listed in
+    ``tied`` (their first in row order is for :func:`run_best`); returns how many."""
     m = _max_block(start)
     r2buf = np.empty(m)
     cost = np.empty(m)
@@ -163,18 +172,17 @@ def tile_best(
         a, b = start[t], start[t + 1]
         last = -1
         for q in range(first_member[t], first_member[t + 1]):
-            i = member[q]
-            if not todo[i]:
+            if not todo[q]:
                 continue
-            if source[i] != last:  # neighbours mostly share a source: gather once
-                last = source[i]
+            if source[q] != last:  # neighbours mostly share a source: gather once
+                last = source[q]
                 row = dist[last]
                 for j in range(b - a):
                     dbuf[j] = row[csat[a + j]]
             n = _test(cx, cy, cz, a, b, gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q],
                       check_zero, max_range2, r2buf, cost)  # fmt: skip
-            out_slot[i] = -1
-            out_cost[i] = np.inf
+            out_slot[q] = -1
+            out_cost[q] = np.inf
             if n == 0:
                 continue
             # cost of every candidate (inf if not visible), smallest over four lanes (exact)
@@ -206,10 +214,10 @@ def tile_best(
             else:
                 while r2buf[first] < 0:
                     first += 1
-            out_slot[i] = cslot[a + first]
-            out_cost[i] = low
+            out_slot[q] = cslot[a + first]
+            out_cost[q] = low
             if hits > 1 and low < np.inf:
-                tied[n_tied] = i
+                tied[n_tied] = q
                 n_tied += 1
     return n_tied
 

@@ -159,12 +159,15 @@ def _tile_candidates(index: Any, srt: Any) -> tuple[Any, ...]:
 
 def any_visible(index: Any, srt: Any) -> np.ndarray:
     """See ``SiteIndex.any_visible``."""
-    out = np.zeros(len(index), np.int64)
+    out = np.zeros(len(index), bool)
     if srt is not None:
-        k = kernels()
         member, first, start, x, y, z, _, _ = _tile_candidates(index, srt)
-        k.tile_count(member, first, start, x, y, z, *_site_args(index, None, True), True, out)
-    return out > 0
+        got = np.zeros(len(member), np.int64)  # in member order: the loop reads and writes
+        kernels().tile_count(  # in sequence
+            member, first, start, x, y, z, *_site_args(index, None, True), True, got
+        )
+        out[member] = got > 0
+    return out
 
 
 def best_per_site(
@@ -186,14 +189,21 @@ def best_per_site(
     src = np.ascontiguousarray(source, dtype=np.int64)
     todo = np.ascontiguousarray(todo, dtype=np.bool_)
     tied = np.empty(len(index), np.int64)
+    # in member order, so that the loop reads and writes in sequence
+    todo_q, src_q = todo[member], src[member]
+    slot_q, cost_q = np.empty(len(member), np.int64), np.empty(len(member))
     n_tied = k.tile_best(
-        member, first, start, x, y, z, slot, sat, *_site_args(index, None, True), todo, src,
-        dist, out_slot, out_cost, tied,
+        member, first, start, x, y, z, slot, sat, *_site_args(index, None, True), todo_q, src_q,
+        dist, slot_q, cost_q, tied,
     )  # fmt: skip
+    asked = member[todo_q]
+    out_slot[asked] = slot_q[todo_q]
+    out_cost[asked] = cost_q[todo_q]
     if n_tied:  # equal smallest costs: the first in row order, from the site's own runs
+        tied = member[tied[:n_tied]]
         _, run_lo, run_hi, _ = index._runs
         k.run_best(
-            tied[:n_tied], *srt.xyz, srt.cell_start, index._first_run, run_lo, run_hi,
+            tied, *srt.xyz, srt.cell_start, index._first_run, run_lo, run_hi,
             *_site_args(index, None, False), todo, src, dist, srt.sat_id, out_slot, out_cost,
         )  # fmt: skip
 
@@ -207,8 +217,10 @@ def pair_arrays(
     member, first, start, x, y, z, slot, _ = _tile_candidates(index, srt)
     targs, args = _site_args(index, max_range_km, True), _site_args(index, max_range_km, False)
     own = _own_args(index, srt)
+    count_q = np.zeros(len(member), np.int64)
+    k.tile_count(member, first, start, x, y, z, *targs, False, count_q)
     count = np.zeros(len(index), np.int64)
-    k.tile_count(member, first, start, x, y, z, *targs, False, count)
+    count[member] = count_q
     offset = np.zeros(len(index) + 1, np.int64)
     np.cumsum(count, out=offset[1:])
     total = int(offset[-1])
