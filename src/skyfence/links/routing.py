@@ -741,33 +741,34 @@ class NetworkModel:
         vis, home, source = demand.vis, demand.home, demand.source
         S, N = graph.n_sats, len(home)
         pred = search.pred
-        gw = np.full(N, -1, np.int64)
-        hops = np.zeros(N, np.int64)
         tr = np.flatnonzero(routed)
         # terminals share (source, serving satellite) pairs: walk each distinct pair once
         pair, back = unique_small(source[tr] * S + serving[tr], max(demand.n_sources, 1) * S)
         pair_gw, pair_hops = walk_to_gateway(pred, pair // S, pair % S, S)
-        gw[tr] = pair_gw[back]
-        hops[tr] = pair_hops[back]
+        gw_r, hops_r, home_r = pair_gw[back], pair_hops[back], home[tr]
+        gw = np.full(N, -1, np.int64)
+        gw[tr] = gw_r
         status = np.full(N, STATUS_NO_SATELLITE, np.int8)
         status[demand.has_vis] = STATUS_NO_ROUTE
-        status[routed] = STATUS_OK
-        nan = np.full(N, np.nan)
-        elev, rng_km, rtt, rs, rf, ro = (nan.copy() for _ in range(6))
-        elev[routed] = elev_routed
-        rng_km[routed] = range_routed
-        pops_out = np.where(routed, home, -1)
-        fibre_equiv = self.backhaul_equiv_km[gw[routed], home[routed]]
+        status[tr] = STATUS_OK
+        elev, rng_km, rtt, rs, rf, ro = (np.full(N, np.nan) for _ in range(6))
+        elev[tr] = elev_routed
+        rng_km[tr] = range_routed
+        pops_out = np.full(N, -1, np.int64)
+        pops_out[tr] = home_r
+        isl_hops = np.full(N, -1, np.int64)
+        isl_hops[tr] = hops_r
         lat = self.latency
-        space_km = cost_routed - fibre_equiv
+        space_km = cost_routed - self.backhaul_equiv_km[gw_r, home_r]
         if lat.laser_hop_ms:
-            space_km = space_km - hops[routed] * lat.hop_equivalent_km
-        rs[routed] = lat.space_rtt_ms(space_km)
-        rf[routed] = lat.fibre_rtt_ms(self.backhaul_gc_km[gw[routed], home[routed]])
-        ro[routed] = lat.slot_delay_ms + hops[routed] * lat.laser_hop_ms
-        rtt[routed] = rs[routed] + rf[routed] + ro[routed]
+            space_km = space_km - hops_r * lat.hop_equivalent_km
+        rs_r = lat.space_rtt_ms(space_km)
+        rf_r = lat.fibre_rtt_ms(self.backhaul_gc_km[gw_r, home_r])
+        ro_r = lat.slot_delay_ms + hops_r * lat.laser_hop_ms
+        rs[tr], rf[tr], ro[tr] = rs_r, rf_r, ro_r
+        rtt[tr] = rs_r + rf_r + ro_r
         return StepResult(
-            time=time, serving_sat=serving, gateway=gw, pop=pops_out, isl_hops=np.where(routed, hops, -1),
+            time=time, serving_sat=serving, gateway=gw, pop=pops_out, isl_hops=isl_hops,
             elevation_deg=elev, range_km=rng_km, rtt_ms=rtt, rtt_space_ms=rs, rtt_fibre_ms=rf,
             rtt_overhead_ms=ro, status=status, visible=vis, gsl=graph.gsl, isl_edges=graph.edges,
             isl_length_km=graph.isl_len, _source=source, _pred=pred, _n_sats=S,
