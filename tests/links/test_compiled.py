@@ -209,3 +209,18 @@ def test_min_rtt_step_identical_with_either_kernel(gen1):
                 assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), (limit, t, f)
             assert same_pairs(a.visible, b.visible)
             assert (a.status == 0).sum() > n // 2
+
+
+@needs_numba
+def test_no_sites_or_no_finite_satellite():
+    none = np.zeros((0, 3))
+    sats = np.array([[7000.0, 0.0, 0.0], [0.0, 7000.0, 0.0]])
+    empty = SiteIndex(none, none, 25.0, sat_radius_km=7000.0, kernel="compiled")
+    assert len(empty.visible_pairs(sats)) == 0
+    assert empty.any_visible(empty.sort_satellites(sats)).shape == (0,)
+    one = GroundSites.from_arrays([0.0], [0.0])
+    index = SiteIndex(one.ecef_km, one.up, 25.0, kernel="compiled")
+    nan = np.full((2, 3), np.nan)
+    assert len(index.visible_pairs(nan)) == 0
+    assert index.any_visible(index.sort_satellites(nan)).tolist() == [False]
+    assert index.visible_pairs(sats).sat.tolist() == [0]

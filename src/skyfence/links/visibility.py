@@ -238,7 +238,7 @@ class SiteIndex:
         self._first_run = first_run
         self._chunks = np.unique(np.r_[cuts, len(sites)])
         self.sat_radius_km = r_sat
-        if self.kernel == "compiled":
+        if self.kernel == "compiled" and len(sites):
             self._tiles = compiled.plan_tiles(self, lat0, cap, rg, wraps)
 
     def cap_runs(
