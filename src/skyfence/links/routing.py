@@ -49,6 +49,7 @@ from skyfence.links.stages import (
     StepGraph,
     choose,
     pair_cost,
+    sources_of,
     step_without_pairs,
     unique_small,
     walk_to_gateway,
@@ -266,6 +267,7 @@ class NetworkModel:
         self._terminal_index: SiteIndex | None = None  # kept while the terminals stay the same
         self._gateway_index: SiteIndex | None = None
         self._home_gc: tuple[GroundSites, np.ndarray, np.ndarray] | None = None
+        self._terminal_key: tuple[np.ndarray, np.ndarray, float, str] | None = None
 
     @property
     def n_sats(self) -> int:
@@ -354,15 +356,29 @@ class NetworkModel:
     def terminal_index(self, terminals: GroundSites) -> SiteIndex:
         """The terminals' :class:`SiteIndex` (built on first use, kept while the same terminal
         positions are passed, checked by value)."""
-        index = self._terminal_index
-        if index is None or not index.matches(
-            terminals.ecef_km, terminals.up, self.terminal_min_elevation_deg
+        index, key = self._terminal_index, self._terminal_key
+        same = (  # the very same arrays (GroundSites caches them): no need to compare values
+            key is not None and key[0] is terminals.ecef_km and key[1] is terminals.up
+            and key[2] == self.terminal_min_elevation_deg and key[3] == self.kernel
+        )  # fmt: skip
+        if index is not None and same:
+            return index
+        if (
+            index is None
+            or not index.matches(terminals.ecef_km, terminals.up, self.terminal_min_elevation_deg)
+            or (self.kernel != "auto" and index.kernel != self.kernel)
         ):
             index = SiteIndex(
                 terminals.ecef_km, terminals.up, self.terminal_min_elevation_deg,
                 kernel=self.kernel,
             )  # fmt: skip
             self._terminal_index = index
+        self._terminal_key = (
+            terminals.ecef_km,
+            terminals.up,
+            self.terminal_min_elevation_deg,
+            self.kernel,
+        )
         return index
 
     def step(
@@ -506,7 +522,7 @@ class NetworkModel:
         group_site = vis.site[starts]
         has_vis = np.zeros(N, bool)
         has_vis[group_site] = True
-        need, source, inv, combos = self._sources(has_vis, home, tclass)
+        need, source, inv, combos = sources_of(has_vis, home, tclass, len(self.pops))
         src_group = source[group_site]
         P = len(self.pops)
         return Demand(
@@ -537,20 +553,6 @@ class NetworkModel:
             else np.asarray(constraint.gateway_mask, bool)
         )
         return home, tclass, gmask
-
-    def _sources(
-        self, has_vis: np.ndarray, home: np.ndarray, tclass: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(need, source, source of each needing terminal, (class, PoP) key per source)``:
-        one virtual source per (landing class, home PoP) of the terminals that see a
-        satellite and have a home PoP, numbered in key order."""
-        P = len(self.pops)
-        need = has_vis & (home >= 0)
-        key = tclass * P + np.maximum(home, 0)
-        combos, inv = unique_small(key[need], int(key.max(initial=0)) + 1)
-        source = np.full(len(home), -1, np.int64)
-        source[need] = inv
-        return need, source, inv, combos
 
     def _graph(
         self, edges: np.ndarray, isl_len: np.ndarray, gsl: VisiblePairs, demand: Demand

@@ -22,6 +22,7 @@ __all__ = [
     "StepGraph",
     "choose",
     "pair_cost",
+    "sources_of",
     "step_without_pairs",
     "unique_small",
     "walk_to_gateway",
@@ -173,6 +174,20 @@ def unique_small(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     return uniq, rank[key]
 
 
+def sources_of(
+    has_vis: np.ndarray, home: np.ndarray, tclass: np.ndarray, n_pops: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(need, source, source of each needing terminal, (class, PoP) key per source)``: one
+    virtual source per (landing class, home PoP) of the terminals that see a satellite and
+    have a home PoP, numbered in key order."""
+    need = has_vis & (home >= 0)
+    key = tclass * n_pops + np.maximum(home, 0)
+    combos, inv = unique_small(key[need], int(key.max(initial=0)) + 1)
+    source = np.full(len(home), -1, np.int64)
+    source[need] = inv
+    return need, source, inv, combos
+
+
 def step_without_pairs(
     model: Any,
     pos: np.ndarray,
@@ -196,7 +211,7 @@ def step_without_pairs(
     vis = DeferredPairs(index, srt)
     clock("terminal_visibility")
     home, tclass, gmask = model._homes(terminals, constraint, home_pop)
-    need, source, inv, combos = model._sources(has_vis, home, tclass)
+    need, source, inv, combos = sources_of(has_vis, home, tclass, len(model.pops))
     P, none = len(model.pops), np.zeros(0, np.int64)
     demand = Demand(
         vis=vis, pair_rank=None, home=home, gateway_mask=gmask, has_vis=has_vis, need=need,
