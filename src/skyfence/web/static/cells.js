@@ -155,7 +155,7 @@
           }
           ctx.fillStyle = this._colours[code] || "#000";
           ctx.fill();
-          if (scale >= 16) { ctx.strokeStyle = "rgba(0,0,0,.35)"; ctx.stroke(); }
+          if (scale >= 64) { ctx.strokeStyle = "rgba(0,0,0,.35)"; ctx.stroke(); }
         }
       }
       this.drawn = drawn;

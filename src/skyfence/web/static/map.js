@@ -32,8 +32,10 @@
   async function getJSON(path) { return (await api(path)).json(); }
 
   // ------------------------------------------------------------------ the map and basemap
+  $("token").value = state.token;
   var map = L.map("map", { worldCopyJump: true, preferCanvas: true, minZoom: 1, maxZoom: 11,
     keyboard: true, attributionControl: true, zoomControl: true }).setView([30, 20], 2);
+  state.map = map;
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Boundaries: Natural Earth");
   var crosshair = L.DomUtil.create("div", "crosshair", map.getContainer());
@@ -406,6 +408,7 @@
   var first = performance.now();
   loadBasemap().then(function () {
     state.timing.basemap_ms = performance.now() - first;
+    if (!state.token) { status("Enter an API token (viewer or above) to load the layers."); return; }
     return start();
   }).catch(showError);
 })(window);
