@@ -17,7 +17,6 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-
 from tests.web.conftest import KINMEN, VIEWER_TOKEN
 
 CHROMIUM = Path(os.environ.get("SKYFENCE_CHROMIUM", "/usr/bin/chromium"))

@@ -328,14 +328,14 @@ def whatif_runs(app: App, principal: Principal) -> list[dict[str, Any]]:
     """The what-if reports under the settings' reports directory, newest first."""
     principal.require("read reports", "viewer")
     base = _reports_dir(app)
-    runs = []
+    found: list[tuple[float, str]] = []
     if base.is_dir():
         for d in base.iterdir():
             report = d / "report.json"
             if d.name.startswith("whatif-") and report.is_file():
-                runs.append({"run": d.name, "modified": report.stat().st_mtime})
-    runs.sort(key=lambda r: (-r["modified"], r["run"]))
-    return runs
+                found.append((report.stat().st_mtime, d.name))
+    found.sort(key=lambda r: (-r[0], r[1]))
+    return [{"run": name, "modified": mtime} for mtime, name in found]
 
 
 def _run_dir(app: App, run: str) -> Path:
