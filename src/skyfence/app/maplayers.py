@@ -123,6 +123,8 @@ def activation_layer(
 ) -> CellLayer:
     """The state of every H3 cell a rule of the policy in force at ``at`` covers.
 
+    Cells come grouped by state (then by H3 index).
+
     The cells are the union of the covers of every activation rule's region (all rules of
     the version, so the set does not change as the time moves); each cell's state and the
     rule that decided it come from the compiled engine at the cell's centre and at ``at``
@@ -159,13 +161,15 @@ def activation_layer(
 
     cover, lat, lon = app.cached(key, build)
     codes, rule_idx = engine.states_at(lat, lon, t)
+    codes = np.asarray(codes, dtype=np.uint8)
+    order = np.lexsort((cover, codes))  # grouped by state: the page fills one run at a time
     return CellLayer(
         kind="activation",
         resolution=res,
-        cells=cover,
-        codes=np.asarray(codes, dtype=np.uint8),
+        cells=cover[order],
+        codes=codes[order],
         names=[*STATES, "invalid_input"],
-        values={"rule": np.asarray(rule_idx, dtype=np.int16)},
+        values={"rule": np.asarray(rule_idx, dtype=np.int16)[order]},
         meta={
             "policy_version": version,
             "at": datetime64_to_iso(t),
@@ -367,13 +371,18 @@ def whatif_layer(app: App, principal: Principal, run: str) -> CellLayer:
         np.uint8
     )
     resolution = int(h3.get_resolution(h3.int_to_str(int(cells[0])))) if n else 5
+    order = np.lexsort((cells, codes))  # grouped by class, as the page draws them
     return CellLayer(
         kind="whatif",
         resolution=resolution,
-        cells=cells,
-        codes=codes,
+        cells=cells[order],
+        codes=codes[order],
         names=list(WHATIF_CLASSES),
-        values={"served_before": before, "served_after": after, "rtt_p50_ms": rtt},
+        values={
+            "served_before": before[order],
+            "served_after": after[order],
+            "rtt_p50_ms": rtt[order],
+        },
         meta={
             "run": run,
             "action": report.get("action"),

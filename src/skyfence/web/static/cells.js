@@ -36,38 +36,40 @@
     return (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * WORLD;
   }
 
-  /* Outlines of every cell, projected once to zoom-0 pixels; cells grouped by code. */
+  /* Cell centres projected once to zoom-0 pixels, with each cell's half-size there; the
+     outlines (h3-js) are computed only for cells drawn large enough to show them. */
   function buildGeometry(layer) {
     var n = layer.n, h3 = global.h3;
-    var xy = new Float32Array(n * 20); // up to 10 vertices per cell
-    var start = new Uint32Array(n + 1);
-    var bbox = new Float32Array(n * 4);
-    var k = 0, lo, hi, b, m, j, minLng, maxLng, lng, x, y;
+    var cx = new Float32Array(n), cy = new Float32Array(n), half = new Float32Array(n);
+    // a hexagon's circumradius is its edge length; in zoom-0 pixels it grows as 1/cos(lat)
+    var edgeKm = h3.getHexagonEdgeLengthAvg(layer.header.resolution, "km");
+    var kmToWorld = WORLD / (2 * Math.PI * 6371.0088);
+    var ll;
     for (var i = 0; i < n; i++) {
-      lo = layer.words[2 * i]; hi = layer.words[2 * i + 1];
-      b = h3.cellToBoundary([lo, hi]);
-      m = b.length;
-      minLng = 1e9; maxLng = -1e9;
-      for (j = 0; j < m; j++) { lng = b[j][1]; if (lng < minLng) minLng = lng; if (lng > maxLng) maxLng = lng; }
-      var wrap = maxLng - minLng > 180;
-      start[i] = k / 2;
-      var x0 = 1e9, y0 = 1e9, x1 = -1e9, y1 = -1e9;
-      for (j = 0; j < m; j++) {
-        lng = b[j][1];
-        if (wrap && lng < 0) lng += 360;
-        x = (lng + 180) / 360 * WORLD;
-        y = mercY(b[j][0]);
-        xy[k++] = x; xy[k++] = y;
-        if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
-      }
-      bbox[4 * i] = x0; bbox[4 * i + 1] = y0; bbox[4 * i + 2] = x1; bbox[4 * i + 3] = y1;
+      ll = h3.cellToLatLng([layer.words[2 * i], layer.words[2 * i + 1]]);
+      cx[i] = (ll[1] + 180) / 360 * WORLD;
+      cy[i] = mercY(ll[0]);
+      half[i] = 1.25 * edgeKm * kmToWorld / Math.max(0.02, Math.cos(ll[0] * Math.PI / 180));
     }
-    start[n] = k / 2;
-    var order = new Uint32Array(n);
-    for (i = 0; i < n; i++) order[i] = i;
-    order.sort(function (a, c) { return layer.codes[a] - layer.codes[c] || a - c; });
-    layer.geometry = { xy: xy, start: start, bbox: bbox, order: order };
+    layer.geometry = { cx: cx, cy: cy, half: half, outlines: new Array(n), lng: null };
     return layer;
+  }
+
+  /* The outline of cell i in zoom-0 pixels, kept for the next draw. */
+  function outline(layer, i) {
+    var g = layer.geometry, o = g.outlines[i];
+    if (o) return o;
+    var b = global.h3.cellToBoundary([layer.words[2 * i], layer.words[2 * i + 1]]);
+    var clng = g.cx[i] / WORLD * 360 - 180;
+    o = new Float32Array(2 * b.length);
+    for (var j = 0; j < b.length; j++) {
+      var lng = b[j][1];
+      if (lng - clng > 180) lng -= 360; else if (clng - lng > 180) lng += 360; // across the antimeridian
+      o[2 * j] = (lng + 180) / 360 * WORLD;
+      o[2 * j + 1] = mercY(b[j][0]);
+    }
+    g.outlines[i] = o;
+    return o;
   }
 
   function cellKey(lo, hi) {
@@ -128,34 +130,43 @@
       var scale = WORLD * Math.pow(2, map.getZoom()) / WORLD;
       var origin = map.getPixelOrigin();
       var ox = origin.x + topLeft.x, oy = origin.y + topLeft.y;
-      var xy = g.xy, start = g.start, bbox = g.bbox, order = g.order, codes = layer.codes;
+      var cx = g.cx, cy = g.cy, half = g.half, codes = layer.codes, n = layer.n;
       var worldPx = WORLD * scale;
       var shifts = [0];
       if (ox < 0) shifts.push(-worldPx);
       if (ox + size.x > worldPx) shifts.push(worldPx);
       ctx.globalAlpha = this.options.opacity === undefined ? 0.75 : this.options.opacity;
       ctx.lineWidth = 0.5;
-      var drawn = 0;
+      var drawn = 0, CHUNK = 2048;
+      var stroke = scale >= 64;
+      ctx.strokeStyle = "rgba(0,0,0,.35)";
+      // cells come grouped by code from the server; each run of one code is filled at once
       for (var s = 0; s < shifts.length; s++) {
         var dx = ox - shifts[s];
         var i = 0;
-        while (i < order.length) {
-          var code = codes[order[i]];
-          ctx.beginPath();
-          for (; i < order.length && codes[order[i]] === code; i++) {
-            var c = order[i];
-            var x0 = bbox[4 * c] * scale - dx, x1 = bbox[4 * c + 2] * scale - dx;
-            var y0 = bbox[4 * c + 1] * scale - oy, y1 = bbox[4 * c + 3] * scale - oy;
-            if (x1 < 0 || y1 < 0 || x0 > size.x || y0 > size.y) continue;
-            var a = start[c], b = start[c + 1];
-            ctx.moveTo(xy[2 * a] * scale - dx, xy[2 * a + 1] * scale - oy);
-            for (var v = a + 1; v < b; v++) ctx.lineTo(xy[2 * v] * scale - dx, xy[2 * v + 1] * scale - oy);
-            ctx.closePath();
-            drawn++;
-          }
+        while (i < n) {
+          var code = codes[i], inPath = 0;
           ctx.fillStyle = this._colours[code] || "#000";
-          ctx.fill();
-          if (scale >= 64) { ctx.strokeStyle = "rgba(0,0,0,.35)"; ctx.stroke(); }
+          ctx.beginPath();
+          for (; i < n && codes[i] === code; i++) {
+            var x = cx[i] * scale - dx, y = cy[i] * scale - oy, h = half[i] * scale;
+            if (x + h < 0 || y + h < 0 || x - h > size.x || y - h > size.y) continue;
+            if (h < 2) {
+              var w = 1.6 * h; // a square of the hexagon's area
+              ctx.rect(x - w / 2, y - w / 2, w, w);
+            } else {
+              var o = outline(layer, i);
+              ctx.moveTo(o[0] * scale - dx, o[1] * scale - oy);
+              for (var v = 2; v < o.length; v += 2) ctx.lineTo(o[v] * scale - dx, o[v + 1] * scale - oy);
+              ctx.closePath();
+            }
+            drawn++;
+            if (++inPath === CHUNK) { // bounded paths: the rasteriser's cost grows with path size
+              ctx.fill(); if (stroke) ctx.stroke();
+              ctx.beginPath(); inPath = 0;
+            }
+          }
+          if (inPath) { ctx.fill(); if (stroke) ctx.stroke(); }
         }
       }
       this.drawn = drawn;

@@ -42,10 +42,11 @@
   crosshair.setAttribute("aria-hidden", "true");
   var labels = L.layerGroup();
 
+  map.createPane("basemap").style.zIndex = 250; // under the cell layers (overlayPane, 400)
   async function loadBasemap() {
     var res = await fetch("/map/static/basemap.geojson");
     var data = await res.json();
-    L.geoJSON(data, { interactive: false, style: { color: "#6b6b6b", weight: 0.6, fillColor: "#f4f1ea", fillOpacity: 1 } }).addTo(map);
+    L.geoJSON(data, { interactive: false, pane: "basemap", renderer: L.canvas({ pane: "basemap" }), style: { color: "#6b6b6b", weight: 0.6, fillColor: "#f4f1ea", fillOpacity: 1 } }).addTo(map);
     data.features.forEach(function (f) {
       var p = f.properties;
       var m = L.marker(p.label, { interactive: false, keyboard: false,
@@ -102,11 +103,14 @@
   // ------------------------------------------------------------------ activation layer
   function coloursOf(list) { var c = []; list.forEach(function (s) { c[s.code] = s.colour; }); return c; }
 
-  async function loadActivation() {
+  function fetchActivation() {
     var at = state.times[+$("time").value];
     var url = "/v1/map/cells/activation" + (at && at !== "now" ? "?at=" + encodeURIComponent(at) : "");
+    return api(url).then(function (res) { return res.arrayBuffer(); });
+  }
+  async function loadActivation(pending) {
     var t0 = performance.now();
-    var buf = await (await api(url)).arrayBuffer();
+    var buf = await (pending || fetchActivation());
     var t1 = performance.now();
     var layer = Cells.build(Cells.parse(buf));
     var t2 = performance.now();
@@ -120,13 +124,14 @@
     else if (map.hasLayer(state.layers.activation)) state.layers.activation.redraw();
     var t3 = performance.now();
     state.timing.activation = { cells: layer.n, bytes: buf.byteLength, fetch_ms: t1 - t0, build_ms: t2 - t1, draw_ms: t3 - t2 };
+    if (state.timing.first_render_ms === undefined) state.timing.first_render_ms = t3; // since navigation start
     renderLegend();
     $("layer-info").textContent = layer.n.toLocaleString("en") + " cells at resolution " + layer.header.resolution +
       ", " + (layer.header.meta.at || "") + ".";
   }
 
-  async function loadSchedule() {
-    state.schedule = await getJSON("/v1/map/schedule");
+  async function loadSchedule(pending) {
+    state.schedule = await (pending || getJSON("/v1/map/schedule"));
     state.times = ["now"].concat(state.schedule.times);
     var slider = $("time");
     slider.max = String(state.times.length - 1);
@@ -138,6 +143,7 @@
   }
   $("time").addEventListener("input", function () { $("time-label").textContent = state.times[+this.value] || "now"; });
   $("time").addEventListener("change", function () { loadActivation().catch(showError); });
+  $("time").addEventListener("keyup", function (ev) { if (ev.key === "Enter") loadActivation().catch(showError); });
 
   // ------------------------------------------------------------------ other layers
   async function loadWhatifRuns() {
@@ -397,18 +403,18 @@
 
   async function start() {
     status("Loading…");
-    state.legend = await getJSON("/v1/map/legend");
-    await loadSchedule();
-    await loadActivation();
+    state.times = ["now"];
+    var legend = getJSON("/v1/map/legend"), schedule = getJSON("/v1/map/schedule"), cells = fetchActivation();
+    state.legend = await legend;
+    await loadSchedule(schedule);
+    await loadActivation(cells);
     await Promise.all([loadWhatifRuns().catch(function () {}), loadFindingsFiles().catch(function () {})]);
     status("Ready.");
     state.ready = true;
   }
 
   var first = performance.now();
-  loadBasemap().then(function () {
-    state.timing.basemap_ms = performance.now() - first;
-    if (!state.token) { status("Enter an API token (viewer or above) to load the layers."); return; }
-    return start();
-  }).catch(showError);
+  loadBasemap().then(function () { state.timing.basemap_ms = performance.now() - first; }).catch(showError);
+  if (state.token) start().catch(showError);
+  else status("Enter an API token (viewer or above) to load the layers.");
 })(window);
