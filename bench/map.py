@@ -165,7 +165,7 @@ def main() -> int:
                 ),
             )
             page = ctx.new_page()
-            page.on("requestfinished", lambda r: seen.append(r.url))
+            page.on("requestfinished", lambda r, seen=seen: seen.append(r.url))
             page.goto(url + "/")
             page.on("console", lambda m: print("console:", m.text, file=sys.stderr))
             try:
@@ -182,7 +182,7 @@ def main() -> int:
             timing = page.evaluate("window.skyfenceMap.timing")
             drawn = int(page.get_attribute("canvas[data-layer=activation]", "data-drawn"))
             runs.append({**timing["activation"], "first_render_ms": timing["first_render_ms"],
-                         "basemap_ms": timing["basemap_ms"], "drawn": drawn})  # fmt: skip
+                         "drawn": drawn})  # fmt: skip
             baseline.append(page.evaluate(BASELINE_JS))
             if k == 0:
                 for u in seen:
