@@ -185,6 +185,15 @@ def test_map_layers_and_kinmen(browser, map_server):
         assert page.locator("#legend [data-state]").count() == 0
         page.check("#layer-activation")
         page.wait_for_selector("#legend [data-state=waitlist]")
+        # -- the time slider: at its last stop (2030-01-01) Korea's scheduled rule is in force
+        soon = "#legend [data-state=coming_soon] .count"
+        assert page.inner_text(soon) == "0 cells"
+        page.focus("#time")
+        page.keyboard.press("End")
+        page.wait_for_function(
+            f"document.querySelector('{soon}').textContent !== '0 cells'", timeout=60_000
+        )
+        assert page.inner_text("#time-label") == "2030-01-01T00:00:00Z"
         p.assert_only_own_origin()
     finally:
         p.close()

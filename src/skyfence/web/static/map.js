@@ -142,8 +142,22 @@
       .map(function (s) { return "<option>" + esc(s.name) + "</option>"; }).join("");
   }
   $("time").addEventListener("input", function () { $("time-label").textContent = state.times[+this.value] || "now"; });
-  $("time").addEventListener("change", function () { loadActivation().catch(showError); });
-  $("time").addEventListener("keyup", function (ev) { if (ev.key === "Enter") loadActivation().catch(showError); });
+  function timeChanged() {
+    var work = [loadActivation()];
+    if (state.layers.satellites && map.hasLayer(state.layers.satellites)) work.push(showSatellites().then(renderLegend));
+    return Promise.all(work).catch(showError);
+  }
+  $("time").addEventListener("change", timeChanged);
+  $("time-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var text = $("time-custom").value.trim();
+    if (isNaN(Date.parse(text))) { status("A time looks like 2026-03-01T12:00:00Z (UTC)."); return; }
+    var i = state.times.indexOf(text);
+    if (i < 0) { state.times.push(text); i = state.times.length - 1; $("time").max = String(i); }
+    $("time").value = String(i);
+    $("time-label").textContent = text;
+    timeChanged();
+  });
 
   // ------------------------------------------------------------------ other layers
   async function loadWhatifRuns() {
