@@ -38,6 +38,7 @@ __all__ = [
     "rotate_key",
     "verify_file",
     "verify_database",
+    "latest_checkpoint",
 ]
 
 
@@ -127,3 +128,13 @@ def verify_database(
     principal.require("verify the log", "viewer")
     with open_store(app) as store:
         return store.verify(public_key, trusted_checkpoint=trusted_checkpoint)
+
+
+def latest_checkpoint(app: App, principal: Principal) -> Checkpoint:
+    """The latest signed checkpoint; one is signed now if the log has none yet."""
+    principal.require("read the log", "viewer")
+    with open_store(app) as store:
+        found = store.log.latest_checkpoint()
+        if found is None:
+            found = store.log.checkpoint(operator="skyfence")
+        return found

@@ -109,6 +109,7 @@ class PolicyInForce:
     document: dict[str, Any]
     applied_at: np.datetime64
     document_hash: str
+    log_index: int = -1
 
 
 @dataclass
@@ -293,6 +294,13 @@ class Store:
     def _head(self, session: Session) -> Head:
         size = int(session.execute(select(LogHeadRow.tree_size)).scalar_one())
         return self._authenticated(session.connection(), size)
+
+    def head_marker(self) -> tuple[int, bytes]:
+        """The log head row as it is now, ``(tree_size, root_hash)``, *not* authenticated:
+        a cheap way to tell whether anything was written since a head that was."""
+        with self._read_engine.connect() as conn:
+            size, root = conn.execute(_HEAD_ROW).one()
+            return int(size), bytes(root)
 
     def state(self) -> StoreState:
         """The state the log attests now, after checking the log head (see the module doc)."""
@@ -542,6 +550,7 @@ class Store:
                 document=dict(json.loads(row.document_json)),
                 applied_at=np.datetime64(row.applied_at, "ns"),
                 document_hash=row.document_hash,
+                log_index=int(row.log_index),
             )
 
     def policy_document_at(
@@ -676,6 +685,7 @@ class Store:
             return list(s.execute(select(OperatorRow.name).order_by(OperatorRow.name)).scalars())
 
 
+_HEAD_ROW = select(LogHeadRow.tree_size, LogHeadRow.root_hash).where(LogHeadRow.id == 1)
 _LOCK_HEAD = (
     select(LogHeadRow.tree_size, LogHeadRow.root_hash).where(LogHeadRow.id == 1).with_for_update()
 )
