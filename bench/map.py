@@ -170,7 +170,7 @@ def main() -> int:
             page.on("console", lambda m: print("console:", m.text, file=sys.stderr))
             try:
                 page.wait_for_function(
-                    "window.skyfenceMap && window.skyfenceMap.ready", timeout=120_000
+                    "() => window.skyfenceMap && window.skyfenceMap.ready", timeout=120_000
                 )
             except Exception:
                 print(

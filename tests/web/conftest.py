@@ -1,9 +1,7 @@
-"""A live map server for the web tests: a store with a policy and a signed checkpoint, the
-map router in a tiny FastAPI app (tokens -> principals, one error envelope, as the service
-does it), served by uvicorn on 127.0.0.1 in a thread.
-
-The FastAPI app here stands in for the service only where the map needs one (its token
-check and error envelope); every route it serves is the map router's own.
+"""A live service with the map for the web tests: a store with a policy (Taiwan sensitive)
+and a signed checkpoint, API tokens for a viewer, an operator and an approver, and the
+service built by ``skyfence.web.app.create_app`` (what ``skyfence serve`` runs), served by
+uvicorn on 127.0.0.1 in a thread.
 """
 
 from __future__ import annotations
@@ -22,9 +20,8 @@ import pytest
 pytest.importorskip("fastapi", reason="the map router needs the service extra (fastapi)")
 pytest.importorskip("uvicorn", reason="the map tests serve with uvicorn (service extra)")
 
-from fastapi import Request  # noqa: E402  (after the skip: FastAPI reads this annotation)
-
 POLICY = {
+    "sensitive_regions": ["TW"],
     "rules": [
         {"id": "tw-waitlist", "region": "TW", "state": "waitlist"},
         {"id": "jp-active", "region": "JP", "state": "active"},
@@ -35,9 +32,8 @@ POLICY = {
             "state": "coming_soon",
             "effective_from": "2030-01-01T00:00:00Z",
         },
-    ]
+    ],
 }
-VIEWER_TOKEN = "viewer-token-for-tests"
 KINMEN = (24.44, 118.35)
 
 
@@ -46,41 +42,7 @@ class MapServer:
     url: str
     app: Any
     reports: Path
-    requests: list[str]
-
-
-def make_api(app: Any, tokens: dict[str, Any]) -> Any:
-    from fastapi import FastAPI
-    from fastapi.responses import JSONResponse
-
-    from skyfence.errors import PermissionDeniedError, SkyfenceError
-    from skyfence.web import router
-
-    api = FastAPI()
-
-    def get_app() -> Any:
-        return app
-
-    def get_principal(request: Request) -> Any:
-        auth = request.headers.get("authorization", "")
-        token = auth[7:] if auth.lower().startswith("bearer ") else ""
-        if token not in tokens:
-            raise PermissionDeniedError("a valid Bearer token is needed")
-        return tokens[token]
-
-    @api.exception_handler(SkyfenceError)
-    def envelope(request: Request, exc: SkyfenceError) -> JSONResponse:
-        status = (
-            401
-            if isinstance(exc, PermissionDeniedError) and "token" in str(exc)
-            else exc.http_status
-        )
-        return JSONResponse(
-            {"error": {"code": exc.code, "message": str(exc), "details": {}}}, status_code=status
-        )
-
-    api.include_router(router(get_app, get_principal))
-    return api
+    tokens: dict[str, str]  # role -> secret
 
 
 def _free_port() -> int:
@@ -93,7 +55,7 @@ def serve(api: Any) -> Iterator[str]:
     import uvicorn
 
     port = _free_port()
-    config = uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -143,25 +105,33 @@ def write_fixtures(reports: Path) -> None:
 @pytest.fixture(scope="session")
 def map_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from skyfence.app import App
-    from skyfence.app.changes import propose
+    from skyfence.app.changes import approve, propose
     from skyfence.app.identity import Principal
     from skyfence.app.log import checkpoint
+    from skyfence.app.tokens import create
     from skyfence.settings import load_settings
 
     base = tmp_path_factory.mktemp("map")
     reports = base / "reports"
     app = App(load_settings(data_dir=base / "data", reports_dir=reports))
-    alice = Principal.local("alice", os_user="alice")
-    propose(app, alice, POLICY, reason="the map's test policy")
-    checkpoint(app, alice)
+    admin = Principal.local("admin", os_user="admin")
+    first = propose(app, admin, POLICY, reason="the map's test policy")
+    if first.status == "pending":  # Taiwan is sensitive: a second person approves
+        approve(app, Principal.local("carol", os_user="carol"), first.change_id)
+    checkpoint(app, admin)
+    app.test_tokens = {
+        role: create(app, admin, name, [role]).token
+        for role, name in (("viewer", "vera"), ("operator", "olga"), ("approver", "bob"))
+    }
     write_fixtures(reports)
     return app
 
 
 @pytest.fixture(scope="session")
 def map_server(map_app: Any) -> Iterator[MapServer]:
-    from skyfence.app.identity import Principal
+    from skyfence.service.app import ServiceLimits
+    from skyfence.web.app import create_app
 
-    tokens = {VIEWER_TOKEN: Principal.from_token("viewer", ["viewer"])}
-    for url in serve(make_api(map_app, tokens)):
-        yield MapServer(url, map_app, Path(map_app.settings.reports_dir), [])
+    api = create_app(app=map_app, limits=ServiceLimits(rate_per_s=0))
+    for url in serve(api):
+        yield MapServer(url, map_app, Path(map_app.settings.reports_dir), map_app.test_tokens)

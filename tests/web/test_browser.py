@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from tests.web.conftest import KINMEN, VIEWER_TOKEN
+from tests.web.conftest import KINMEN
 
 CHROMIUM = Path(os.environ.get("SKYFENCE_CHROMIUM", "/usr/bin/chromium"))
 
@@ -41,14 +41,20 @@ def browser() -> Iterator[Any]:
 class Page:
     """A page on the map server with every other origin blocked and every request logged."""
 
-    def __init__(self, browser: Any, server: Any, width: int = 1280, height: int = 720) -> None:
+    def __init__(
+        self, browser: Any, server: Any, width: int = 1280, height: int = 720, role: str = "viewer"
+    ) -> None:
+        self.role = role
         self.server = server
         self.origin = urlparse(server.url)
         self.context = browser.new_context(viewport={"width": width, "height": height})
         self.requests: list[str] = []
         self.blocked: list[str] = []
         self.page = self.context.new_page()
+        self.console: list[str] = []
         self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("console", lambda m: self.console.append(m.text))
+        self.page.on("pageerror", lambda e: self.console.append(f"page error: {e}"))
         self.context.route("**/*", self._route)
 
     def _route(self, route: Any) -> None:
@@ -65,11 +71,15 @@ class Page:
 
     def open(self) -> Any:
         self.page.goto(self.server.url + "/")
-        self.page.fill("#token", VIEWER_TOKEN)
+        self.page.fill("#token", self.server.tokens[self.role])
         self.page.click("#token-form button")
-        self.page.wait_for_function(
-            "window.skyfenceMap && window.skyfenceMap.ready", timeout=60_000
-        )
+        try:
+            self.page.wait_for_function(
+                "() => window.skyfenceMap && window.skyfenceMap.ready", timeout=60_000
+            )
+        except sync_api.TimeoutError:
+            status = self.page.inner_text("#status")
+            raise AssertionError(f"the map did not load: {status!r}; console: {self.console}")
         return self.page
 
     def assert_only_own_origin(self) -> None:
@@ -191,7 +201,7 @@ def test_map_layers_and_kinmen(browser, map_server):
         page.focus("#time")
         page.keyboard.press("End")
         page.wait_for_function(
-            f"document.querySelector('{soon}').textContent !== '0 cells'", timeout=60_000
+            f"() => document.querySelector('{soon}').textContent !== '0 cells'", timeout=60_000
         )
         assert page.inner_text("#time-label") == "2030-01-01T00:00:00Z"
         p.assert_only_own_origin()
@@ -219,7 +229,7 @@ def test_keyboard_and_phone_viewport(browser, map_server):
         page.fill("#lon", "151.21")
         page.press("#lon", "Enter")
         page.wait_for_function(
-            "document.querySelector('[data-testid=state]') && "
+            "() => document.querySelector('[data-testid=state]') && "
             "document.querySelector('[data-testid=region]').textContent.includes('no rule')"
         )
         # the panel sits below the map on a phone and nothing overflows sideways

@@ -11,15 +11,17 @@ import math
 
 import numpy as np
 import pytest
-from tests.web.conftest import KINMEN, VIEWER_TOKEN
+from tests.web.conftest import KINMEN
 
 httpx = pytest.importorskip("httpx", reason="the route tests use httpx (service extra)")
 
-AUTH = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
+
+def auth(server, role="viewer"):
+    return {"Authorization": f"Bearer {server.tokens[role]}"}
 
 
 def get(server, path, **kw):
-    return httpx.get(server.url + path, headers=kw.pop("headers", AUTH), timeout=120, **kw)
+    return httpx.get(server.url + path, headers=kw.pop("headers", auth(server)), timeout=120, **kw)
 
 
 def test_the_page_needs_no_token_but_every_data_route_does(map_server):
@@ -34,6 +36,8 @@ def test_the_page_needs_no_token_but_every_data_route_does(map_server):
 def test_static_files_stay_inside_their_directory(map_server):
     ok = httpx.get(map_server.url + "/map/static/vendor/leaflet/leaflet.js", timeout=30)
     assert ok.status_code == 200 and ok.headers["content-type"].startswith("text/javascript")
+    csp = httpx.get(map_server.url + "/", timeout=30).headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "connect-src 'self'" in csp
     for bad in ("/map/static/../routes.py", "/map/static/%2e%2e/routes.py", "/map/static/nope.js"):
         assert httpx.get(map_server.url + bad, timeout=30).status_code == 404, bad
 
@@ -95,8 +99,8 @@ def test_the_time_moves_the_layer_to_scheduled_rules(map_server):
 def test_bad_input_is_one_clear_error(map_server):
     r = get(map_server, "/v1/map/cells/activation?at=not-a-time")
     assert r.status_code == 400 and "time" in r.json()["error"]["message"]
-    r = get(map_server, "/v1/map/place?latitude_deg=95&longitude_deg=0")
-    assert r.status_code == 400 and "latitude" in r.json()["error"]["message"]
+    r = get(map_server, "/v1/map/satellites?min_elevation_deg=95")
+    assert r.status_code in (400, 422) and "error" in r.json()
     r = get(map_server, "/v1/map/history/..%2Fx")
     assert r.status_code in (400, 404)
     r = get(map_server, "/v1/map/cells/whatif/..")
@@ -105,7 +109,11 @@ def test_bad_input_is_one_clear_error(map_server):
 
 def test_kinmen_is_decided_by_taiwans_rule(map_server):
     lat, lon = KINMEN
-    d = get(map_server, f"/v1/map/place?latitude_deg={lat}&longitude_deg={lon}").json()
+    body = {"terminal_id": "map-probe", "latitude_deg": lat, "longitude_deg": lon}
+    r = httpx.post(
+        map_server.url + "/v1/decisions", json=body, headers=auth(map_server), timeout=60
+    )
+    d = r.json()
     assert (d["state"], d["region"], d["rule_id"], d["policy_version"]) == (
         "waitlist",
         "TW",
@@ -141,7 +149,16 @@ def test_history_proofs_verify_against_the_signed_checkpoint(map_server):
             [bytes.fromhex(p) for p in e["path"]],
             bytes.fromhex(cp["root_hash"]),
         )
-        assert "TW" in json.dumps(json.loads(e["text"])["data"])
+    # each entry names TW, or is a step (approval, ...) of a change whose request did
+    kinds, changes = [], set()
+    for e in h["entries"]:
+        data = json.loads(e["text"])["data"]
+        if '"TW"' in json.dumps(data):
+            changes.add(data.get("change_id"))
+        else:
+            assert data.get("change_id") in changes, data
+        kinds.append(json.loads(e["text"])["kind"])
+    assert kinds[0] == "policy.request" and "policy.approve" in kinds
     none = get(map_server, "/v1/map/history/FR").json()
     assert none["entries"] == []
 

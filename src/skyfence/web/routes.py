@@ -56,6 +56,14 @@ def _layer_response(layer: Any) -> Response:
     return Response(pack_layer(layer), media_type=LAYER_MEDIA_TYPE, headers=_NO_STORE)
 
 
+#: The page may load and call only its own origin (inline style attributes for the legend).
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'none'"
+)
+
+
 def _static_file(path: str) -> FileResponse:
     base = STATIC_DIR.resolve()
     target = (base / path).resolve()
@@ -64,7 +72,8 @@ def _static_file(path: str) -> FileResponse:
     media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
     if target.suffix == ".geojson":
         media = "application/geo+json"
-    return FileResponse(target, media_type=media, headers={"Cache-Control": "max-age=3600"})
+    headers = {"Cache-Control": "max-age=3600", "Content-Security-Policy": PAGE_CSP}
+    return FileResponse(target, media_type=media, headers=headers)
 
 
 def make_router(get_app: Any, get_principal: Any) -> APIRouter:
@@ -190,36 +199,6 @@ def make_router(get_app: Any, get_principal: Any) -> APIRouter:
         from skyfence.app.maplayers import findings_layer
 
         return _json(findings_layer(app, principal, name))
-
-    @r.get("/v1/map/place", operation_id="map_place", tags=["map"])
-    def place(
-        app: AppDep,
-        principal: PrincipalDep,
-        latitude_deg: float,
-        longitude_deg: float,
-        terminal_id: str = "map-probe",
-        at: str | None = None,
-    ) -> JSONResponse:
-        """What the map shows for a clicked place: the decision for a terminal there (every
-        reason, the rule, the policy version) and the region's state."""
-        from skyfence.app.decide import decide
-
-        res = decide(app, principal, terminal_id, latitude_deg, longitude_deg, time=at)
-        d = res.decision
-        return _json(
-            {
-                "latitude_deg": latitude_deg,
-                "longitude_deg": longitude_deg,
-                "terminal_id": terminal_id,
-                "allowed": d.allowed,
-                "state": d.state,
-                "region": d.region,
-                "rule_id": d.rule_id,
-                "reasons": list(d.reasons),
-                "policy_version": res.policy_version,
-                "policy_source": res.policy_source,
-            }  # fmt: skip
-        )
 
     @r.get("/v1/map/history/{region}", operation_id="map_region_history", tags=["map"])
     def history(

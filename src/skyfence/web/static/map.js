@@ -268,11 +268,12 @@
     $("lat").value = (+lat).toFixed(4); $("lon").value = (+lon).toFixed(4);
     if (marker) marker.setLatLng([lat, lon]); else marker = L.marker([lat, lon], { keyboard: false, title: "chosen place" }).addTo(map);
     var at = state.times[+$("time").value];
-    var q = "latitude_deg=" + lat + "&longitude_deg=" + lon + "&terminal_id=" + encodeURIComponent($("terminal").value || "map-probe") +
-      (at && at !== "now" ? "&at=" + encodeURIComponent(at) : "");
+    var body = { terminal_id: $("terminal").value || "map-probe", latitude_deg: +lat, longitude_deg: +lon };
+    if (at && at !== "now") body.time = at;
     $("place-result").innerHTML = "Deciding…";
     $("history").innerHTML = "";
-    var d = await getJSON("/v1/map/place?" + q);
+    var d = await (await api("/v1/decisions", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body) })).json();
     var cellText = "";
     if (state.activation) {
       var i = Cells.cellAt(state.activation, lat, lon);
