@@ -79,7 +79,9 @@ class Page:
             )
         except sync_api.TimeoutError:
             status = self.page.inner_text("#status")
-            raise AssertionError(f"the map did not load: {status!r}; console: {self.console}")
+            raise AssertionError(
+                f"the map did not load: {status!r}; console: {self.console}"
+            ) from None
         return self.page
 
     def assert_only_own_origin(self) -> None:
