@@ -102,8 +102,9 @@ def write_fixtures(reports: Path) -> None:
     (reports / "findings-test.geojson").write_text(json.dumps(findings))
 
 
-@pytest.fixture(scope="session")
-def map_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def build_app(base: Path, cache_dir: Path) -> Any:
+    """An App on a fresh store under ``base`` with the test policy in force (version 1), a
+    signed checkpoint, tokens, a what-if report and a findings file."""
     from skyfence.app import App
     from skyfence.app.changes import approve, propose
     from skyfence.app.identity import Principal
@@ -111,9 +112,8 @@ def map_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from skyfence.app.tokens import create
     from skyfence.settings import load_settings
 
-    base = tmp_path_factory.mktemp("map")
     reports = base / "reports"
-    app = App(load_settings(data_dir=base / "data", reports_dir=reports))
+    app = App(load_settings(data_dir=base / "data", reports_dir=reports, cache_dir=cache_dir))
     admin = Principal.local("admin", os_user="admin")
     first = propose(app, admin, POLICY, reason="the map's test policy")
     if first.status == "pending":  # Taiwan is sensitive: a second person approves
@@ -127,11 +127,28 @@ def map_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return app
 
 
-@pytest.fixture(scope="session")
-def map_server(map_app: Any) -> Iterator[MapServer]:
+def _serve_app(app: Any) -> Iterator[MapServer]:
     from skyfence.service.app import ServiceLimits
     from skyfence.web.app import create_app
 
-    api = create_app(app=map_app, limits=ServiceLimits(rate_per_s=0))
+    api = create_app(app=app, limits=ServiceLimits(rate_per_s=0))
     for url in serve(api):
-        yield MapServer(url, map_app, Path(map_app.settings.reports_dir), map_app.test_tokens)
+        yield MapServer(url, app, Path(app.settings.reports_dir), app.test_tokens)
+
+
+@pytest.fixture(scope="session")
+def map_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One worldview cache for every server of the session (built once)."""
+    return tmp_path_factory.mktemp("map-cache")
+
+
+@pytest.fixture(scope="session")
+def map_server(tmp_path_factory: pytest.TempPathFactory, map_cache: Path) -> Iterator[MapServer]:
+    """A server whose state the tests only read (policy version 1 stays in force)."""
+    yield from _serve_app(build_app(tmp_path_factory.mktemp("map"), map_cache))
+
+
+@pytest.fixture()
+def writable_map_server(tmp_path: Path, map_cache: Path) -> Iterator[MapServer]:
+    """A server of its own, for a test that changes the policy."""
+    yield from _serve_app(build_app(tmp_path, map_cache))

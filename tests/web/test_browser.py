@@ -245,3 +245,72 @@ def test_keyboard_and_phone_viewport(browser, map_server):
         p.assert_only_own_origin()
     finally:
         p.close()
+
+
+def _click_latlng(page: Any, lat: float, lon: float) -> None:
+    box = page.locator("#map").bounding_box()
+    x, y = page.evaluate(
+        f"(() => {{ const p = window.skyfenceMap.map.latLngToContainerPoint([{lat}, {lon}]); "
+        "return [p.x, p.y]; })()"
+    )
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def test_operator_draws_a_polygon_and_a_second_person_approves_it(browser, writable_map_server):
+    map_server = writable_map_server
+    corners = [(23.6, 120.8), (23.6, 121.2), (24.0, 121.2), (24.0, 120.8)]
+    op = Page(browser, map_server, role="operator")
+    ap = Page(browser, map_server, role="approver")
+    try:
+        page = op.open()
+        assert page.inner_text("#legend [data-state=suspended] .count") == "0 cells"
+        set_view(page, 23.8, 121.0, 8)
+        page.click("#draw")
+        for lat, lon in corners:
+            _click_latlng(page, lat, lon)
+        page.click("#draw-done")
+        region = page.input_value("#op-region")
+        # the same cells as the h3 library computes for the polygon (h3-js vs h3-py)
+        import h3
+
+        expected = set(h3.polygon_to_cells(h3.LatLngPoly(corners), 5))
+        assert region.startswith("h3:5:") and set(region[5:].split(",")) == expected
+        page.select_option("#op-state", "suspended")
+        page.fill("#op-rule", "tw-drawn")
+        page.fill("#op-reason", "drawn on the map")
+        page.click("#propose-form button[type=submit]")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=proposed]') || "
+            "/Error|Not allowed/.test(document.getElementById('status').textContent)",
+            timeout=60_000,
+        )
+        assert page.locator("[data-testid=proposed]").count(), page.inner_text("#status")
+        assert "pending" in page.inner_text("[data-testid=proposed]")  # Taiwan is sensitive
+        change = page.locator("#pending li[data-change]").last.get_attribute("data-change")
+        # the proposer may not approve their own change: the service refuses it
+        page.click(f"#pending [data-approve='{change}']")
+        page.wait_for_function(
+            "() => /Not allowed|Error/.test(document.getElementById('status').textContent)"
+        )
+        assert page.locator(f"#pending li[data-change='{change}']").count() == 1
+
+        second = ap.open()
+        second.click("#pending-refresh")
+        second.click(f"#pending [data-approve='{change}']")
+        second.wait_for_selector("[data-testid=approved]", timeout=60_000)
+        second.wait_for_function(
+            "() => document.querySelector('#legend [data-state=suspended] .count')"
+            ".textContent !== '0 cells'",
+            timeout=60_000,
+        )
+        set_view(second, 23.8, 121.0, 8)
+        _click_latlng(second, 23.8, 121.0)
+        second.wait_for_selector("[data-testid=history]", timeout=60_000)
+        assert second.inner_text("[data-testid=state]") == "suspended"
+        assert second.inner_text("[data-testid=rule]") == "tw-drawn"
+        assert second.inner_text("[data-testid=policy-version]") == "2"
+        op.assert_only_own_origin()
+        ap.assert_only_own_origin()
+    finally:
+        op.close()
+        ap.close()

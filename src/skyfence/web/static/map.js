@@ -367,6 +367,9 @@
       if (!region || !rule || !reason) { status("Region, rule id and reason are needed."); return; }
       var current = await currentPolicy();
       var doc = JSON.parse(JSON.stringify(current.document));
+      // the service seals the new document again (region hashes of the boundaries in force);
+      // the old seal does not cover the new rule
+      delete doc.sealed;
       doc.rules = (doc.rules || []).filter(function (r) { return r.id !== rule; });
       doc.rules.push({ id: rule, region: region, state: $("op-state").value, reason: reason });
       var res = await (await api("/v1/policy/changes", { method: "POST", headers: { "Content-Type": "application/json" },
