@@ -121,7 +121,12 @@ def build_app(base: Path, cache_dir: Path) -> Any:
     checkpoint(app, admin)
     app.test_tokens = {
         role: create(app, admin, name, [role]).token
-        for role, name in (("viewer", "vera"), ("operator", "olga"), ("approver", "bob"))
+        for role, name in (
+            ("viewer", "vera"),
+            ("operator", "olga"),
+            ("approver", "bob"),
+            ("terminal-gateway", "gw"),
+        )
     }
     write_fixtures(reports)
     return app

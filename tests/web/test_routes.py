@@ -33,6 +33,29 @@ def test_the_page_needs_no_token_but_every_data_route_does(map_server):
         assert set(r.json()["error"]) == {"code", "message", "details"}
 
 
+def test_every_map_route_needs_a_reader_token(map_server):
+    """Every /v1/map route (from the OpenAPI document): 401 without a token or with an
+    unknown one, 403 for a terminal gateway (decisions only), 200 for a viewer."""
+    doc = httpx.get(map_server.url + "/openapi.json", timeout=30).json()
+    paths = [p for p in doc["paths"] if p.startswith("/v1/map/")]
+    assert len(paths) == 10
+    fill = {
+        "{run}": "whatif-activate-TW-2026-02-22T12-00-00Z-run-test",
+        "{name}": "findings-test.geojson",
+        "{region}": "TW",
+    }
+    for path in paths:
+        url = path
+        for k, v in fill.items():
+            url = url.replace(k, v)
+        assert get(map_server, url, headers={}).status_code == 401, path
+        bad = {"Authorization": "Bearer sft_not-a-token"}
+        assert get(map_server, url, headers=bad).status_code == 401, path
+        gw = get(map_server, url, headers=auth(map_server, "terminal-gateway"))
+        assert gw.status_code == 403 and gw.json()["error"]["code"], path
+        assert get(map_server, url).status_code == 200, path
+
+
 def test_static_files_stay_inside_their_directory(map_server):
     ok = httpx.get(map_server.url + "/map/static/vendor/leaflet/leaflet.js", timeout=30)
     assert ok.status_code == 200 and ok.headers["content-type"].startswith("text/javascript")

@@ -135,7 +135,7 @@ def activation_layer(
     from skyfence.policy import STATES
     from skyfence.timeutil import datetime64_to_iso, parse_time
 
-    principal.require("read the policy", "viewer", "terminal-gateway")
+    principal.require("read the map", "viewer")
     res = _check_resolution(resolution)
     t = parse_time(at)
     policy, version = _policy_in_force(app, t)
@@ -186,7 +186,7 @@ def schedule(app: App, principal: Principal, *, at: Any = None) -> dict[str, Any
     """
     from skyfence.timeutil import datetime64_to_iso, parse_time
 
-    principal.require("read the policy", "viewer", "terminal-gateway")
+    principal.require("read the map", "viewer")
     t = parse_time(at)
     policy, version = _policy_in_force(app, t)
     times: set[str] = set()

@@ -96,7 +96,7 @@ def make_router(get_app: Any, get_principal: Any) -> APIRouter:
         from skyfence.app.maplayers import WHATIF_CLASSES
         from skyfence.policy import SERVING_STATES, STATES
 
-        principal.require("read the map", "viewer", "terminal-gateway")
+        principal.require("read the map", "viewer")
         names = [*STATES, "invalid_input"]
         return _json(
             {
