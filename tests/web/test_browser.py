@@ -172,6 +172,11 @@ def test_map_layers_and_kinmen(browser, map_server):
             "els => els.map(e => e.dataset.verified)"
         )
         assert verdicts and set(verdicts) == {"true"}
+        # the log's key is pinned on first use: another key later is called out
+        assert page.locator("[data-testid=key-changed]").count() == 0
+        page.evaluate("localStorage.setItem('skyfence-log-key', 'another key'); null")
+        page.click("#place-form button[type=submit]")
+        page.wait_for_selector("[data-testid=key-changed]", timeout=60_000)
 
         # -- every other layer toggles on (legend row, something drawn) and off again
         set_view(page, 24, 121, 5)

@@ -301,7 +301,12 @@
     if (!rid) return;
     var h = await getJSON("/v1/map/history/" + encodeURIComponent(rid));
     if (!h.checkpoint) { $("history").innerHTML = "<p>No signed checkpoint yet: nothing to prove.</p>"; return; }
-    var cp = await Proof.verifyCheckpoint(h.checkpoint, h.public_key_pem);
+    // the key comes from the log's public route, and is pinned in this browser on first use
+    var pub = await getJSON("/v1/log/public-key"), keyNote = "";
+    var pinned = global.localStorage.getItem("skyfence-log-key");
+    if (!pinned) global.localStorage.setItem("skyfence-log-key", pub.pem);
+    else if (pinned !== pub.pem) keyNote = '<p class="bad" data-testid="key-changed">The log\'s public key is not the one this browser saw before (a key rotation, or another log): compare it out of band.</p>';
+    var cp = await Proof.verifyCheckpoint(h.checkpoint, pub.pem);
     var items = [];
     for (var i = 0; i < h.entries.length; i++) {
       var e = h.entries[i], v = await Proof.verifyEntry(e, h.checkpoint);
@@ -311,7 +316,7 @@
     }
     $("history").innerHTML = "<h3>History of " + esc(rid) + " in the log</h3>" +
       '<p data-testid="checkpoint" data-how="' + cp.how + '" data-ok="' + cp.ok + '" class="' + (cp.ok === false ? "bad" : "ok") + '">Checkpoint of ' +
-      h.checkpoint.tree_size + " entries, " + esc(h.checkpoint.time) + ": " + esc(cp.detail) + "</p>" +
+      h.checkpoint.tree_size + " entries, " + esc(h.checkpoint.time) + ": " + esc(cp.detail) + "</p>" + keyNote +
       (items.length ? '<ol data-testid="history">' + items.join("") + "</ol>" : "<p>No entry of the signed log names " + esc(rid) + ".</p>");
   }
 
