@@ -246,3 +246,24 @@ def test_packing_refuses_mismatched_columns():
     assert (
         hashlib.sha256(out["cells"].tobytes()).digest() == hashlib.sha256(cells.tobytes()).digest()
     )
+
+
+def test_sites_from_network_files_in_the_reports_directory(map_server, shared_data):
+    import shutil
+
+    names = {
+        "gateways": "starlink-gateways.csv",
+        "pops": "starlink-pops-2026.csv",
+        "pop_map": "starlink-city-pops.csv",
+    }
+    for name in names.values():  # a user puts their network files in the reports directory
+        shutil.copy(shared_data / name, map_server.reports / name)
+    q = "&".join(f"{k}={v}" for k, v in names.items())
+    sites = get(map_server, f"/v1/map/sites?{q}").json()["sites"]
+    sources = {x["source"] for x in sites if x["kind"] == "gateway"}
+    assert sources == {"listed", "inferred"}
+    assert sum(x["kind"] == "pop" for x in sites) == 79
+    bad = get(map_server, "/v1/map/sites?gateways=../etc/passwd")
+    assert bad.status_code == 400 and "file" in bad.json()["error"]["message"]
+    missing = get(map_server, "/v1/map/sites?gateways=nope.csv")
+    assert missing.status_code == 404

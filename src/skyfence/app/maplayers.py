@@ -46,6 +46,7 @@ __all__ = [
     "schedule",
     "satellites_at",
     "ground_sites",
+    "network_from_reports",
     "whatif_runs",
     "whatif_layer",
     "findings_layer",
@@ -278,6 +279,38 @@ class GroundSite:
     longitude_deg: float
     country: str
     source: str
+
+
+def network_from_reports(
+    app: App,
+    principal: Principal,
+    *,
+    gateways: str | None = None,
+    pops: str | None = None,
+    pop_map: str | None = None,
+) -> Any:
+    """A :class:`~skyfence.app.network.NetworkSpec` from files in the reports directory
+    (names only: a request never names a path), the defaults for what is not given."""
+    from skyfence.app.network import NetworkSpec
+
+    principal.require("read reports", "viewer")
+
+    def file(name: str | None, what: str) -> Path | None:
+        if name is None or name == "":
+            return None
+        if not _RUN_NAME.match(name) or not name.lower().endswith((".csv", ".geojson", ".json")):
+            raise InputError(f"{what} {name!r}: expected the name of a CSV or GeoJSON file")
+        path = _reports_dir(app) / name
+        if not path.is_file():
+            raise NotFoundError(f"no {what} file {name!r} under {_reports_dir(app)}")
+        return path
+
+    gw = file(gateways, "gateways")
+    return NetworkSpec(
+        gateways=gw if gw is not None else "plan",
+        pops=file(pops, "PoPs"),
+        pop_map=file(pop_map, "PoP map"),
+    )
 
 
 def ground_sites(app: App, *, network: Any = None) -> list[GroundSite]:

@@ -179,12 +179,20 @@ def make_router(get_app: Any, get_principal: Any) -> APIRouter:
         )
 
     @r.get("/v1/map/sites", operation_id="map_sites", tags=["map"])
-    def sites(app: AppDep, principal: PrincipalDep) -> JSONResponse:
-        """Gateways (listed, planned or inferred) and PoPs of the default network."""
-        from skyfence.app.maplayers import ground_sites
+    def sites(
+        app: AppDep,
+        principal: PrincipalDep,
+        gateways: str | None = None,
+        pops: str | None = None,
+        pop_map: str | None = None,
+    ) -> JSONResponse:
+        """Gateways (listed, planned or inferred) and PoPs: the default network, or one
+        from files in the reports directory (``gateways``, ``pops``, ``pop_map``: names)."""
+        from skyfence.app.maplayers import ground_sites, network_from_reports
 
         principal.require("read the map", "viewer")
-        return _json({"sites": ground_sites(app)})
+        spec = network_from_reports(app, principal, gateways=gateways, pops=pops, pop_map=pop_map)
+        return _json({"sites": ground_sites(app, network=spec)})
 
     @r.get("/v1/map/findings", operation_id="map_findings_files", tags=["map"])
     def findings_files(app: AppDep, principal: PrincipalDep) -> JSONResponse:

@@ -196,7 +196,10 @@
     $("layer-info").textContent = s.count + " satellites of " + s.constellation + " at " + s.time + ".";
   }
   async function showSites() {
-    var sites = (await getJSON("/v1/map/sites")).sites, group = L.layerGroup();
+    var q = [["gateways", "net-gateways"], ["pops", "net-pops"], ["pop_map", "net-popmap"]]
+      .filter(function (p) { return $(p[1]).value.trim(); })
+      .map(function (p) { return p[0] + "=" + encodeURIComponent($(p[1]).value.trim()); }).join("&");
+    var sites = (await getJSON("/v1/map/sites" + (q ? "?" + q : ""))).sites, group = L.layerGroup();
     sites.forEach(function (x) {
       var tip = esc(x.name || x.id) + " (" + x.kind + ", " + x.source + (x.country ? ", " + esc(x.country) : "") + ")";
       if (x.kind === "pop") {
