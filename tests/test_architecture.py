@@ -35,10 +35,10 @@ LAYERS: dict[str, int] = {
     "app": 7,
     "client": 7,
     "service": 8,
-    "web": 8,
+    "web": 9,
     "api": 8,
     "tlog_http": 8,
-    "cli": 9,
+    "cli": 10,
 }
 ROOT = "skyfence"  # the package root: imports only the bottom layer
 
