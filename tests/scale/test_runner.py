@@ -58,7 +58,8 @@ def test_bad_parallel_settings_are_refused_naming_the_flag(kwargs, flag):
         Parallel(**kwargs)
 
 
-def test_an_unreachable_scheduler_is_one_clear_error():
+def test_an_unreachable_scheduler_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr("skyfence.scale.runner.CONNECT_TIMEOUT", "1s")
     with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
         with open_runner(Parallel(scheduler="tcp://127.0.0.1:9")):
             pass

@@ -44,6 +44,9 @@ T = TypeVar("T")
 #: How many more times Dask runs a shard whose worker died.
 DASK_RETRIES = 3
 
+#: How long to try reaching a scheduler named by ``--scheduler``.
+CONNECT_TIMEOUT = "10s"
+
 #: Environment of the worker processes of a LocalCluster started here. Dask sets
 #: ``MALLOC_TRIM_THRESHOLD_=65536`` for its workers (to hand freed memory back to the system
 #: at once); with the large numpy temporaries of a network step that doubles the CPU time of
@@ -255,7 +258,7 @@ def open_runner(parallel: Parallel | None = None) -> Iterator[Runner]:
     Client, LocalCluster = dist.Client, dist.LocalCluster
     if parallel.scheduler:
         try:
-            client = Client(parallel.scheduler, timeout="10s")
+            client = Client(parallel.scheduler, timeout=CONNECT_TIMEOUT)
         except OSError as exc:
             raise InputError(
                 f"cannot reach the Dask scheduler at {parallel.scheduler}: {exc}"
