@@ -27,9 +27,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from skyfence.errors import ConfigurationError, InputError, IntegrityError, NotFoundError
+from skyfence.store import approvals as _approvals
 from skyfence.store import changes as _changes
 from skyfence.store import registry as _registry
 from skyfence.store._time import iso_utc, naive_utc
+from skyfence.store.approvals import KeyRegistry
+from skyfence.store.c2sp import DEFAULT_ORIGIN
 from skyfence.store.changes import DEFAULT_EXPIRES_AFTER_S, ChangeResult, Request
 from skyfence.store.db import READ_ONLY, make_engine, upgrade_to_head
 from skyfence.store.head import Head, authenticated_entries, read_head
@@ -148,6 +151,7 @@ class Store:
         clock: Callable[[], Any] | None = None,
         resolve: Callable[[str], Any] | None = None,
         require_distinct_os_users: bool | None = None,
+        log_origin: str | None = None,
     ) -> None:
         self._engine = engine
         self._read_engine = engine.execution_options(**{READ_ONLY: True})
@@ -161,7 +165,15 @@ class Store:
         self._initial = StoreState(settings=settings)
         self._explicit_setting = require_distinct_os_users
         self._cache: _Cache | None = None
-        self.log = TransparencyLog(engine, self._read_engine, self._keys, self._now, self._write)
+        self._key_registry = KeyRegistry()
+        self.log = TransparencyLog(
+            engine,
+            self._read_engine,
+            self._keys,
+            self._now,
+            self._write,
+            origin=log_origin or DEFAULT_ORIGIN,
+        )
 
     @classmethod
     def open(
@@ -173,6 +185,7 @@ class Store:
         key_dir: str | Path | None = None,
         resolve: Callable[[str], Any] | None = None,
         require_distinct_os_users: bool | None = None,
+        log_origin: str | None = None,
     ) -> Store:
         """Open (and create or upgrade to the latest schema) the store at ``url``.
 
@@ -195,6 +208,10 @@ class Store:
         require_distinct_os_users
             The setting a *new* store starts with (default on); an existing store keeps the
             value its log records, and a different value here is refused.
+        log_origin
+            The origin line of the log's C2SP checkpoints (and the name of its key); default
+            ``settings.log_origin`` (``skyfence.local/policy-log``). A new origin is logged
+            with the first checkpoint signed under it.
         """
         if settings is None and (url is None or key_dir is None):
             from skyfence.settings import load_settings
@@ -210,6 +227,7 @@ class Store:
             clock=clock,
             resolve=resolve,
             require_distinct_os_users=require_distinct_os_users,
+            log_origin=log_origin or getattr(settings, "log_origin", None),
         )
 
     def close(self) -> None:
@@ -236,7 +254,9 @@ class Store:
         return naive_utc(self._clock())
 
     def _authenticated(self, conn: Any, size: int, **kw: Any) -> Head:
-        head = read_head(conn, self._keys, size=size, initial=self._initial, **kw)
+        head = read_head(
+            conn, self._keys, size=size, initial=self._initial, origin_at=self.log.origin_at, **kw
+        )
         explicit = self._explicit_setting
         if (
             head.size
@@ -327,6 +347,7 @@ class Store:
         expires_after_s: float = DEFAULT_EXPIRES_AFTER_S,
         summary: str | None = None,
         request_review: bool = False,
+        signed: tuple[bytes, bytes] | None = None,
     ) -> ChangeResult:
         """Apply a policy document now, or — when the change is sensitive — request it.
 
@@ -347,9 +368,26 @@ class Store:
             expires_after_s=expires_after_s,
             summary=summary,
             request_review=request_review,
+            signed=signed,
         )
 
-    def approve(self, change_id: int, *, actor: Actor | str, reason: str = "") -> ChangeResult:
+    def approver_keys(self, conn: Any, size: int) -> KeyRegistry:
+        """The principals' registered signing keys (read from the log up to ``size``)."""
+        self._key_registry.refresh(conn, size)
+        return self._key_registry
+
+    def register_key(self, public_key: str | bytes, *, actor: Actor | str, reason: str) -> int:
+        """Log ``actor``'s own Ed25519 public key for signed approvals; the log index."""
+        return _approvals.register_key(self, public_key, actor=as_actor(actor), reason=reason)
+
+    def approve(
+        self,
+        change_id: int,
+        *,
+        actor: Actor | str,
+        reason: str = "",
+        signed: tuple[bytes, bytes] | None = None,
+    ) -> ChangeResult:
         """Approve a pending change: it becomes the policy version in force from now.
 
         Raises
@@ -366,7 +404,9 @@ class Store:
         IntegrityError
             The change's row is not the request the log records.
         """
-        return _changes.approve(self, change_id, actor=as_actor(actor), reason=reason)
+        return _changes.approve(
+            self, change_id, actor=as_actor(actor), reason=reason, signed=signed
+        )
 
     def reject(self, change_id: int, *, actor: Actor | str, reason: str = "") -> int:
         """Reject a pending change (logged); returns the log index."""
@@ -662,7 +702,13 @@ class Store:
 
     # -- whole-store verification -----------------------------------------------------------
     def verify(
-        self, public_key: str | bytes | None = None, *, trusted_checkpoint: Any = None
+        self,
+        public_key: str | bytes | None = None,
+        *,
+        trusted_checkpoint: Any = None,
+        witnesses: Any = (),
+        quorum: int = 0,
+        signed_approvals: bool = False,
     ) -> VerifyReport:
         """The log's own checks (see :meth:`TransparencyLog.verify`) plus every state table
         against the replayed log. Returns a :class:`~skyfence.store.verify.VerifyReport`."""
@@ -670,7 +716,14 @@ class Store:
         from skyfence.store.state import Replay
 
         replay = Replay()
-        report = self.log.verify(public_key, replay=replay, trusted_checkpoint=trusted_checkpoint)
+        report = self.log.verify(
+            public_key,
+            replay=replay,
+            trusted_checkpoint=trusted_checkpoint,
+            witnesses=witnesses,
+            quorum=quorum,
+            signed_approvals=signed_approvals,
+        )
         if not report.ok:
             return report
         with self._read() as s:
