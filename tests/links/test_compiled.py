@@ -169,6 +169,10 @@ def test_deferred_pairs_list_on_first_use_and_pickle_plain(gen1):
     deferred = DeferredPairs(index, index.sort_satellites(pos))
     assert "site" not in deferred.__dict__  # nothing listed yet
     want = index._visible_pairs_reference(pos)
+    counts = np.bincount(want.site, minlength=len(sites))
+    assert np.array_equal(deferred.per_site(len(sites)), counts)  # counted, not listed
+    assert "site" not in deferred.__dict__
+    assert np.array_equal(want.per_site(len(sites)), counts)
     assert len(deferred) == len(want) and same_pairs(deferred, want)
     back = pickle.loads(pickle.dumps(deferred))
     assert type(back) is VisiblePairs and same_pairs(back, want)

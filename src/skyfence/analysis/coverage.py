@@ -136,7 +136,7 @@ def coverage_shard(
         )  # type: ignore[arg-type]
         ok = res.status == STATUS_OK
         served[:, k] = ok
-        n_visible[:, k] = np.bincount(res.visible.site, minlength=n)[:n]
+        n_visible[:, k] = res.visible.per_site(n)
         rtt[:, k] = res.rtt_ms
         sat[:, k] = res.serving_sat
         gw[:, k] = res.gateway

@@ -32,6 +32,7 @@ __all__ = [
     "any_visible",
     "available",
     "best_per_site",
+    "count_per_site",
     "kernels",
     "pair_arrays",
     "plan_tiles",
@@ -208,6 +209,18 @@ def best_per_site(
         )  # fmt: skip
 
 
+def count_per_site(index: Any, srt: Any, max_range_km: float | None = None) -> np.ndarray:
+    """(N,) number of visible satellites of each site of a ``SiteIndex`` (no pair listed)."""
+    member, first, start, x, y, z, _, _ = _tile_candidates(index, srt)
+    count_q = np.zeros(len(member), np.int64)  # in member order, as the loop goes
+    kernels().tile_count(
+        member, first, start, x, y, z, *_site_args(index, max_range_km, True), False, count_q
+    )
+    count = np.zeros(len(index), np.int64)
+    count[member] = count_q
+    return count
+
+
 def pair_arrays(
     index: Any, srt: Any, max_range_km: float | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -217,10 +230,7 @@ def pair_arrays(
     member, first, start, x, y, z, slot, _ = _tile_candidates(index, srt)
     targs, args = _site_args(index, max_range_km, True), _site_args(index, max_range_km, False)
     own = _own_args(index, srt)
-    count_q = np.zeros(len(member), np.int64)
-    k.tile_count(member, first, start, x, y, z, *targs, False, count_q)
-    count = np.zeros(len(index), np.int64)
-    count[member] = count_q
+    count = count_per_site(index, srt, max_range_km)
     offset = np.zeros(len(index) + 1, np.int64)
     np.cumsum(count, out=offset[1:])
     total = int(offset[-1])

@@ -74,6 +74,10 @@ class VisiblePairs:
     def __len__(self) -> int:
         return len(self.site)
 
+    def per_site(self, n_sites: int) -> np.ndarray:
+        """(n_sites,) number of pairs of each site (visible satellites per site)."""
+        return np.bincount(self.site, minlength=n_sites)[:n_sites]
+
     def for_site(self, i: int) -> VisiblePairs:
         """The pairs of one site."""
         lo, hi = np.searchsorted(self.site, [i, i + 1])
@@ -104,6 +108,14 @@ class DeferredPairs(VisiblePairs):
             object.__setattr__(self, f, getattr(pairs, f))
         object.__setattr__(self, "_source", None)
         return getattr(pairs, name)
+
+    def per_site(self, n_sites: int) -> np.ndarray:
+        """:meth:`VisiblePairs.per_site`, counted by the compiled loop when the pairs have not
+        been listed (a coverage sweep needs the counts, not the pairs)."""
+        pending = self.__dict__.get("_source")
+        if pending is None or pending[1] is None or n_sites != len(pending[0]):
+            return super().per_site(n_sites)
+        return compiled.count_per_site(*pending)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (VisiblePairs, tuple(getattr(self, f) for f in _PAIR_FIELDS))

@@ -126,7 +126,9 @@ def create_token(
     try:
         lifetime = float(expires_after_s)
     except (TypeError, ValueError):
-        raise InputError(f"a token's lifetime is a number of seconds, got {expires_after_s!r}")
+        raise InputError(
+            f"a token's lifetime is a number of seconds, got {expires_after_s!r}"
+        ) from None
     if not (0 < lifetime <= MAX_TOKEN_LIFETIME_S):
         raise InputError(
             f"a token's lifetime must be between 1 second and 3650 days, got {lifetime:g} s"
