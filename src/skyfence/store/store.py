@@ -254,7 +254,7 @@ class Store:
 
     def _authenticated(self, conn: Any, size: int, **kw: Any) -> Head:
         head = read_head(
-            conn, self._keys, size=size, initial=self._initial, origin_at=self.log.origin_at, **kw
+            conn, self._keys, size=size, initial=self._initial, **self.log.origin_help(), **kw
         )
         explicit = self._explicit_setting
         if (
