@@ -52,6 +52,9 @@ __all__ = [
     "store_settings",
     "set_store_setting",
     "sealed_document",
+    "VersionDetail",
+    "policy_version",
+    "list_changes",
 ]
 
 
@@ -331,3 +334,35 @@ def set_store_setting(
     principal.require("change store settings", "admin")
     with open_store(app) as store:
         return store.set_setting(name, value, actor=principal.actor(), reason=reason)
+
+
+@dataclass(frozen=True)
+class VersionDetail:
+    """One stored policy version with its document (checked against the log)."""
+
+    version: PolicyVersion
+    document: dict[str, Any]
+
+
+def policy_version(app: App, principal: Principal, version: int) -> VersionDetail:
+    """Policy version ``version`` and its document; ``NotFoundError`` when there is none."""
+    from skyfence.errors import NotFoundError
+
+    principal.require("read the policy history", "viewer")
+    with open_store(app) as store:
+        document = store.policy_document(version)
+        for v in store.policy_versions():
+            if v.version == version:
+                return VersionDetail(v, document)
+    raise NotFoundError(f"no policy version {version}")  # pragma: no cover - checked above
+
+
+def list_changes(
+    app: App, principal: Principal, status: str | None = None
+) -> list[PendingChange]:
+    """Changes with ``status`` (pending: waiting and not past expiry), oldest first."""
+    principal.require("read changes", "viewer")
+    with open_store(app) as store:
+        if status == "pending":
+            return store.pending_changes()
+        return store.changes(status)

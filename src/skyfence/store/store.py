@@ -112,6 +112,7 @@ class PolicyInForce:
     document: dict[str, Any]
     applied_at: np.datetime64
     document_hash: str
+    log_index: int = -1
 
 
 @dataclass
@@ -313,6 +314,13 @@ class Store:
     def _head(self, session: Session) -> Head:
         size = int(session.execute(select(LogHeadRow.tree_size)).scalar_one())
         return self._authenticated(session.connection(), size)
+
+    def head_marker(self) -> tuple[int, bytes]:
+        """The log head row as it is now, ``(tree_size, root_hash)``, *not* authenticated:
+        a cheap way to tell whether anything was written since a head that was."""
+        with self._read_engine.connect() as conn:
+            size, root = conn.execute(_HEAD_ROW).one()
+            return int(size), bytes(root)
 
     def state(self) -> StoreState:
         """The state the log attests now, after checking the log head (see the module doc)."""
@@ -582,6 +590,7 @@ class Store:
                 document=dict(json.loads(row.document_json)),
                 applied_at=np.datetime64(row.applied_at, "ns"),
                 document_hash=row.document_hash,
+                log_index=int(row.log_index),
             )
 
     def policy_document_at(
@@ -692,29 +701,15 @@ class Store:
             return index
 
     # -- whole-store verification -----------------------------------------------------------
-    def verify(
-        self,
-        public_key: str | bytes | None = None,
-        *,
-        trusted_checkpoint: Any = None,
-        witnesses: Any = (),
-        quorum: int = 0,
-        signed_approvals: bool = False,
-    ) -> VerifyReport:
-        """The log's own checks (see :meth:`TransparencyLog.verify`) plus every state table
-        against the replayed log. Returns a :class:`~skyfence.store.verify.VerifyReport`."""
+    def verify(self, public_key: str | bytes | None = None, **checks: Any) -> VerifyReport:
+        """The log's own checks (see :meth:`TransparencyLog.verify`: ``trusted_checkpoint``,
+        ``witnesses``, ``quorum``, ``signed_approvals``) plus every state table against the
+        replayed log. Returns a :class:`~skyfence.store.verify.VerifyReport`."""
         from skyfence.store.audit import audit_tables
         from skyfence.store.state import Replay
 
         replay = Replay()
-        report = self.log.verify(
-            public_key,
-            replay=replay,
-            trusted_checkpoint=trusted_checkpoint,
-            witnesses=witnesses,
-            quorum=quorum,
-            signed_approvals=signed_approvals,
-        )
+        report = self.log.verify(public_key, replay=replay, **checks)
         if not report.ok:
             return report
         with self._read() as s:
@@ -729,6 +724,7 @@ class Store:
             return list(s.execute(select(OperatorRow.name).order_by(OperatorRow.name)).scalars())
 
 
+_HEAD_ROW = select(LogHeadRow.tree_size, LogHeadRow.root_hash).where(LogHeadRow.id == 1)
 _LOCK_HEAD = (
     select(LogHeadRow.tree_size, LogHeadRow.root_hash).where(LogHeadRow.id == 1).with_for_update()
 )
