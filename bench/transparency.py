@@ -33,9 +33,21 @@ from skyfence.transparency.note import parse_vkey
 from skyfence.transparency.tiles import directory_reader, verify_tiles
 
 
-def bench_appends(base: Path, total: int, batch: int) -> list[tuple[str, float, str]]:
-    rows = []
-    with Store.open(f"sqlite:///{base / 'append.db'}", key_dir=base / "keys") as store:
+class Rows(list[tuple[str, float, str]]):
+    """The table, printed row by row as it is measured (a long run shows progress)."""
+
+    def append(self, row: tuple[str, float, str]) -> None:
+        super().append(row)
+        name, value, unit = row
+        print(f"{name:<78}  {value:>14,.2f}  {unit}", flush=True)
+
+
+def bench_appends(
+    base: Path, total: int, batch: int, url: str | None = None, label: str = "SQLite"
+) -> list[tuple[str, float, str]]:
+    rows = Rows()
+    url = url or f"sqlite:///{base / 'append.db'}"
+    with Store.open(url, key_dir=base / "keys") as store:
         store.log.checkpoint()  # the key and the origin outside the timing
         t = time.perf_counter()
         for start in range(0, total, batch):
@@ -47,15 +59,15 @@ def bench_appends(base: Path, total: int, batch: int) -> list[tuple[str, float, 
         assert cp is not None and cp.note is not None and cp.origin is not None
         rows.append(
             (
-                f"append_many, {batch} entries + 1 C2SP checkpoint per transaction",
+                f"{label}: append_many, {batch} entries + 1 C2SP checkpoint per transaction",
                 total / dt,
                 "entries/s",
             )
         )
-    engine = sa.create_engine(f"sqlite:///{base / 'plain.db'}")
+    engine = sa.create_engine(url if label != "SQLite" else f"sqlite:///{base / 'plain.db'}")
     meta = sa.MetaData()
     table = sa.Table(
-        "t",
+        "bench_plain",
         meta,
         sa.Column("i", sa.Integer, primary_key=True),
         sa.Column("entry_json", sa.Text),
@@ -73,13 +85,15 @@ def bench_appends(base: Path, total: int, batch: int) -> list[tuple[str, float, 
                 ],
             )
     dt = time.perf_counter() - t
-    rows.append((f"baseline: plain executemany, {batch} rows per transaction", total / dt, "rows/s"))
+    rows.append(
+        (f"{label} baseline: plain executemany, {batch} rows per transaction", total / dt, "rows/s")
+    )
     engine.dispose()
     return rows
 
 
 def bench_verify(base: Path, big: int, batch: int) -> list[tuple[str, float, str]]:
-    rows = []
+    rows = Rows()
     url = f"sqlite:///{base / 'big.db'}"
     with Store.open(url, key_dir=base / "keys") as store:
         t = time.perf_counter()
@@ -88,7 +102,9 @@ def bench_verify(base: Path, big: int, batch: int) -> list[tuple[str, float, str
             store.log.append_many(
                 [("note", {"i": i}, "bench", "fill") for i in range(start, start + n)]
             )
-        rows.append(("build the log (append_many, 10,000 per transaction)", time.perf_counter() - t, "s"))
+        rows.append(
+            ("build the log (append_many, 10,000 per transaction)", time.perf_counter() - t, "s")
+        )
         export = base / "big.jsonl"
         t = time.perf_counter()
         summary = store.log.export(export)
@@ -99,12 +115,13 @@ def bench_verify(base: Path, big: int, batch: int) -> list[tuple[str, float, str
         t = time.perf_counter()
         write_tiles(store.log, tiles)
         rows.append(("write tiles (log tiles)", time.perf_counter() - t, "s"))
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     report = verify_export(export, pem)
-    dt = time.perf_counter() - t
+    dt, dcpu = time.perf_counter() - t, time.process_time() - cpu
     assert report.ok, report.problem
     rows.append((f"verify the export ({summary.entries:,} entries, log verify FILE)", dt, "s"))
-    t = time.perf_counter()
+    rows.append(("  of which CPU time of this process", dcpu, "s"))
+    t, cpu = time.perf_counter(), time.process_time()
     tree = MemoryTree()
     with export.open("rb") as fh:
         for line in fh:
@@ -112,15 +129,38 @@ def bench_verify(base: Path, big: int, batch: int) -> list[tuple[str, float, str
             if record["type"] == "entry":
                 tree.append(leaf_hash(canonical_json(record["entry"])))
     root = tree.root()
-    base_dt = time.perf_counter() - t
+    base_dt, base_cpu = time.perf_counter() - t, time.process_time() - cpu
     assert root.hex() == summary.root_hash
     rows.append(("baseline: parse + hash every entry into the root, nothing else", base_dt, "s"))
-    rows.append(("verify / baseline", dt / base_dt, "x"))
+    rows.append(("  of which CPU time of this process", base_cpu, "s"))
+    rows.append(("verify / baseline (wall)", dt / base_dt, "x"))
+    rows.append(("verify / baseline (CPU)", dcpu / base_cpu, "x"))
     t = time.perf_counter()
     got = verify_tiles(directory_reader(tiles), parse_vkey(vkey))
     assert got.entries == summary.entries
-    rows.append(("verify the tiles (python -m skyfence.transparency tiles)", time.perf_counter() - t, "s"))
+    rows.append(
+        ("verify the tiles (python -m skyfence.transparency tiles)", time.perf_counter() - t, "s")
+    )
     return rows
+
+
+def _postgres(base: Path, url: str, total: int, batch: int) -> list[tuple[str, float, str]]:
+    import uuid
+
+    schema = f"bench_c2sp_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    scoped = sa.engine.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        (base / "pg").mkdir()
+        return bench_appends(
+            base / "pg", total, batch, scoped.render_as_string(hide_password=False), "PostgreSQL"
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,16 +168,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big", type=int, default=1_000_000, help="entries in the export")
     parser.add_argument("--appends", type=int, default=20_000, help="entries appended in batches")
     parser.add_argument("--batch", type=int, default=100, help="entries per append transaction")
+    parser.add_argument(
+        "--postgres", help="also time appends on this PostgreSQL URL (a new schema)"
+    )
     args = parser.parse_args(argv)
+    print(f"{'measurement':<78}  {'value':>14}  unit", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         rows = bench_appends(base, args.appends, args.batch)
-        rows += bench_appends(base / "b", args.appends, 1000) if (base / "b").mkdir() is None else []
+        rows += (
+            bench_appends(base / "b", args.appends, 1000) if (base / "b").mkdir() is None else []
+        )
+        if args.postgres:
+            rows += _postgres(base, args.postgres, args.appends, args.batch)
         rows += bench_verify(base, args.big, 10_000)
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measurement':<{width}}  {'value':>12}  unit")
-    for name, value, unit in rows:
-        print(f"{name:<{width}}  {value:>12,.2f}  {unit}")
     return 0
 
 

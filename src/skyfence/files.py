@@ -66,9 +66,8 @@ def atomic_path(path: str | Path, *, make_parents: bool = False) -> Iterator[Pat
         if make_parents:
             directory.mkdir(parents=True, exist_ok=True)
         elif not directory.is_dir():
-            raise InputError(
-                f"cannot write {str(path)!r}: the directory {str(directory)!r} does not exist"
-            )
+            why = "is a file, not a directory" if directory.exists() else "does not exist"
+            raise InputError(f"cannot write {str(path)!r}: {str(directory)!r} {why}")
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise _cannot_write(path, exc) from None

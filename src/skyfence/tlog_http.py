@@ -5,18 +5,21 @@
 cached for a year) and partial ones (cached briefly). Anyone can then mirror the log with a
 C2SP client or check it with ``python -m skyfence.transparency tiles URL --vkey ...``.
 
-The service mounts it with its own app and principal dependencies::
+The service mounts it with its public-reader dependency (the log is public)::
 
+    from skyfence.service.auth import public_reader
     from skyfence.tlog_http import tiles_router
-    api.include_router(tiles_router(get_app, get_principal), prefix="/log")
+    app = create_app(settings, extra_routers=[tiles_router(public_reader)])
 
-``get_app`` and ``get_principal`` are FastAPI dependencies returning the process's
-:class:`~skyfence.app.App` and the caller's :class:`~skyfence.app.identity.Principal` (a
-public log would return a viewer principal for anonymous callers).
+which serves ``/v1/log/tlog/checkpoint`` and ``/v1/log/tlog/tile/...``. ``get_principal``
+(and ``get_app``, default ``request.app.state.skyfence``) are FastAPI dependencies returning
+the caller's :class:`~skyfence.app.identity.Principal` and the process's
+:class:`~skyfence.app.App`.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -29,18 +32,42 @@ PARTIAL_TILE_CACHE = "public, max-age=5"
 CHECKPOINT_CACHE = "no-store"
 
 
-def tiles_router(get_app: Callable[..., Any], get_principal: Callable[..., Any]) -> Any:
-    """A FastAPI ``APIRouter`` with ``GET /checkpoint`` and ``GET /tile/{path}``."""
+def _service_app(request: Any) -> Any:
+    return request.app.state.skyfence
+
+
+def tiles_router(
+    get_principal: Callable[..., Any],
+    *,
+    get_app: Callable[..., Any] | None = None,
+    prefix: str = "/v1/log/tlog",
+) -> Any:
+    """A FastAPI ``APIRouter`` with ``GET <prefix>/checkpoint`` and ``GET <prefix>/tile/{path}``.
+
+    ``get_app`` defaults to the service's ``request.app.state.skyfence``."""
     try:
         from fastapi import APIRouter, Depends, HTTPException, Response
     except ImportError:  # pragma: no cover - the service extra is installed with the service
         raise DependencyError(
             "serving the log's tiles needs the service extra: pip install 'skyfence[service]'"
         ) from None
+    from fastapi import Request
+
     from skyfence.app.log import tile
     from skyfence.errors import SkyfenceError
 
-    router = APIRouter(tags=["transparency"])
+    if get_app is None:
+        get_app = _service_app
+        # the annotation must be the class itself (this module defers annotations)
+        get_app.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [
+                inspect.Parameter(
+                    "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+                )
+            ]
+        )
+
+    router = APIRouter(prefix=prefix, tags=["transparency"])
 
     def _serve(path: str, app: Any, principal: Any) -> Response:
         try:

@@ -52,3 +52,23 @@ def test_old_checkpoints_stay_verifiable_and_new_ones_are_c2sp(tmp_path, clock):
         assert report.ok, report.problem
         assert report.checkpoints_verified == len(old) + 1
         assert store.verify().ok
+
+
+def test_a_changed_origin_is_logged_and_both_verify(tmp_path, clock):
+    url, keys = f"sqlite:///{tmp_path / 's.db'}", tmp_path / "keys"
+    with Store.open(url, key_dir=keys, clock=clock, log_origin="a.example/log") as store:
+        store.log.append("note", {"n": 1}, author="alice", reason="x")
+        store.log.append("note", {"n": 2}, author="alice", reason="x")
+    with Store.open(url, key_dir=keys, clock=clock, log_origin="b.example/log") as store:
+        store.log.append("note", {"n": 3}, author="alice", reason="x")
+        kinds = [e.kind for e in store.log.entries(0, None)]
+        assert kinds.count("log.origin") == 1  # the first origin came with the key
+        assert [cp.origin for cp in store.log.checkpoints()] == [
+            "a.example/log",
+            "a.example/log",
+            "b.example/log",
+        ]
+        assert store.verify().ok
+        path = tmp_path / "log.jsonl"
+        store.log.export(path)
+        assert verify_export(path, store.log.vkey()).ok

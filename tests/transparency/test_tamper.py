@@ -194,3 +194,31 @@ def test_split_view_without_a_witness_quorum_is_refused(exported, tmp_path, caps
     w = Cosigner.from_seed("witness.example/w1", bytes([5]) * 32).verifier().vkey()
     err = _verify(_write(tmp_path, _records(lines)), vkey, capsys, "--witness", w, "--quorum", "1")
     assert "fewer than the quorum of 1" in err
+
+
+def test_a_kept_checkpoint_note_is_a_trusted_checkpoint(exported, tmp_path, capsys):
+    """An auditor keeps the C2SP note (from the tiles' checkpoint file); a rollback below it
+    is refused."""
+    lines, vkey, pin = exported
+    records = _records(lines)
+    note = next(r["note"] for r in records if r["type"] == "checkpoint" and r["tree_size"] == 12)
+    kept = tmp_path / "kept.note"
+    kept.write_text(note, encoding="utf-8")
+    old = [r for r in records if r["type"] != "checkpoint" or r["tree_size"] <= 8]
+    old = [r for r in old if r["type"] != "entry" or r["index"] < 8]
+    err = _verify(_write(tmp_path, old), vkey, capsys, "--trusted-checkpoint", str(kept))
+    assert "rolled back" in err
+    assert (
+        main(
+            [
+                "log",
+                "verify",
+                str(_write(tmp_path, records)),
+                "--key",
+                vkey,
+                "--trusted-checkpoint",
+                str(kept),
+            ]
+        )
+        == 0
+    )

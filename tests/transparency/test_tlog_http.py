@@ -31,18 +31,41 @@ def test_router_serves_a_verifiable_tiled_log(isolated_env):
         vkey = store.log.vkey()
     app = App(settings=settings)
     api = fastapi.FastAPI()
-    api.include_router(tiles_router(lambda: app, lambda: Principal.local("reader")), prefix="/log")
+    api.include_router(tiles_router(lambda: Principal.local("reader"), get_app=lambda: app))
     client = TestClient(api)
+    base = "/v1/log/tlog"
 
     def read(path: str) -> bytes:
-        response = client.get(f"/log/{path}")
+        response = client.get(f"{base}/{path}")
         assert response.status_code == 200, (path, response.text)
         return response.content
 
     report = verify_tiles(read, parse_vkey(vkey))
     assert report.entries == 302 and report.bundles == 2
-    assert client.get("/log/checkpoint").headers["cache-control"] == "no-store"
-    assert "immutable" in client.get("/log/tile/0/000").headers["cache-control"]
-    assert client.get("/log/tile/0/001").status_code == 404  # only the partial one exists
-    assert client.get("/log/tile/0/001.p/46").status_code == 200
-    assert client.get("/log/tile/../../etc/passwd").status_code == 404
+    assert client.get(f"{base}/checkpoint").headers["cache-control"] == "no-store"
+    assert "immutable" in client.get(f"{base}/tile/0/000").headers["cache-control"]
+    assert client.get(f"{base}/tile/0/001").status_code == 404  # only the partial one exists
+    assert client.get(f"{base}/tile/0/001.p/46").status_code == 200
+    assert client.get(f"{base}/tile/../../etc/passwd").status_code == 404
+
+
+def test_mounted_in_the_service_for_anonymous_readers(isolated_env):
+    pytest.importorskip("skyfence.service.app")
+    from skyfence.service.app import create_app
+    from skyfence.service.auth import public_reader
+
+    settings = load_settings()
+    with Store.open(settings=settings, require_distinct_os_users=False) as store:
+        store.log.append("note", {"text": "hello"}, author="alice", reason="x")
+        vkey = store.log.vkey()
+    api = create_app(settings, extra_routers=[tiles_router(public_reader)])
+    with TestClient(api) as client:
+
+        def read(path: str) -> bytes:
+            response = client.get(f"/v1/log/tlog/{path}")
+            assert response.status_code == 200, (path, response.text)
+            return response.content
+
+        assert verify_tiles(read, parse_vkey(vkey)).entries == 3
+        missing = client.get("/v1/log/tlog/tile/5/000")
+        assert missing.status_code == 404

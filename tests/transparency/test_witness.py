@@ -158,3 +158,20 @@ def test_over_http_with_the_client(witness):
 def test_empty_tree_checkpoint(witness):
     note = sign_checkpoint(Checkpoint(ORIGIN, 0, EMPTY_ROOT).text(), LOG)
     assert witness.add_checkpoint(add_checkpoint_body(0, [], note)).status == 200
+
+
+def test_keygen_cli_writes_a_private_key_and_prints_the_vkey(tmp_path, capsys):
+    import json
+    import stat
+
+    from skyfence.cli.main import main
+    from skyfence.transparency.note import COSIGNATURE_V1, parse_vkey
+
+    key = tmp_path / "w1.pem"
+    assert main(["witness", "keygen", "witness.example/w1", "--out", str(key), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    verifier = parse_vkey(out["vkey"])
+    assert verifier.name == "witness.example/w1" and verifier.sig_type == COSIGNATURE_V1
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert main(["witness", "keygen", "witness.example/w1", "--out", str(key)]) == 1
+    assert "never overwritten" in capsys.readouterr().err

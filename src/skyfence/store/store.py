@@ -207,7 +207,7 @@ class Store:
 
     def _authenticated(self, conn: Any, size: int, **kw: Any) -> Head:
         head = read_head(
-            conn, self._keys, size=size, initial=self._initial, origin_at=self.log.origin_at, **kw
+            conn, self._keys, size=size, initial=self._initial, **self.log.origin_help(), **kw
         )
         explicit = self._explicit_setting
         if (
@@ -653,29 +653,15 @@ class Store:
             return index
 
     # -- whole-store verification -----------------------------------------------------------
-    def verify(
-        self,
-        public_key: str | bytes | None = None,
-        *,
-        trusted_checkpoint: Any = None,
-        witnesses: Any = (),
-        quorum: int = 0,
-        signed_approvals: bool = False,
-    ) -> VerifyReport:
-        """The log's own checks (see :meth:`TransparencyLog.verify`) plus every state table
-        against the replayed log. Returns a :class:`~skyfence.store.verify.VerifyReport`."""
+    def verify(self, public_key: str | bytes | None = None, **checks: Any) -> VerifyReport:
+        """The log's own checks (see :meth:`TransparencyLog.verify`: ``trusted_checkpoint``,
+        ``witnesses``, ``quorum``, ``signed_approvals``) plus every state table against the
+        replayed log. Returns a :class:`~skyfence.store.verify.VerifyReport`."""
         from skyfence.store.audit import audit_tables
         from skyfence.store.state import Replay
 
         replay = Replay()
-        report = self.log.verify(
-            public_key,
-            replay=replay,
-            trusted_checkpoint=trusted_checkpoint,
-            witnesses=witnesses,
-            quorum=quorum,
-            signed_approvals=signed_approvals,
-        )
+        report = self.log.verify(public_key, replay=replay, **checks)
         if not report.ok:
             return report
         with self._read() as s:

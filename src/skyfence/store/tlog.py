@@ -35,6 +35,7 @@ from skyfence.store.keys import (
     ALGORITHM,
     KeyDirectory,
     rotation_message,
+    verify_signature,
 )
 from skyfence.store.merkle import (
     EMPTY_ROOT,
@@ -82,8 +83,6 @@ __all__ = [
 
 EXPORT_FORMAT = "skyfence-transparency-log"
 Clock = Callable[[], datetime]
-
-
 
 
 class _UnitOfWork:
@@ -358,8 +357,7 @@ class TransparencyLog:
         private: Any = None
         if sign:
             key_id = session.execute(_ACTIVE_KEY_ID).scalar_one_or_none()
-            self._origins.refresh(session.connection(), appender.start_size)
-            new_origin = self._origins.latest() != self.origin
+            new_origin = not self._origin_in_force(session, key_id, appender.start_size)
             if key_id is None:
                 key_id, private = self._create_key(
                     session,
@@ -469,9 +467,7 @@ class TransparencyLog:
     def checkpoints(self) -> list[Checkpoint]:
         """Every signed checkpoint, oldest first."""
         with self._read() as session:
-            rows = list(
-                session.execute(select(CheckpointRow).order_by(CheckpointRow.id)).scalars()
-            )
+            rows = list(session.execute(select(CheckpointRow).order_by(CheckpointRow.id)).scalars())
             return [self._checkpoint(session.connection(), r) for r in rows]
 
     def latest_checkpoint(self) -> Checkpoint | None:
@@ -514,6 +510,29 @@ class TransparencyLog:
     def cosigned(self, note: str) -> str:
         """``note`` with the witness cosignatures kept for its checkpoint."""
         return self.cosignatures.get(note)
+
+    def _origin_in_force(self, session: Session, key_id: str | None, size: int) -> bool:
+        """Whether the log has recorded this log's origin as the one in force at ``size``.
+
+        Fast path: the latest checkpoint verifies as a C2SP note under the origin (it was
+        signed under it, so the origin was recorded then); else read the origin entries.
+        """
+        row = session.execute(
+            select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        if row is not None and key_id is not None and row.key_id == key_id:
+            public = self._keys.public_raw(key_id)
+            message = c2sp.signed_message(
+                self.origin, int(row.tree_size), bytes(row.root_hash), "", key_id
+            )
+            if public is not None and verify_signature(public, bytes(row.signature), message):
+                return True
+        self._origins.refresh(session.connection(), size)
+        return self._origins.latest() == self.origin
+
+    def origin_help(self) -> dict[str, Any]:
+        """What :func:`~skyfence.store.head.read_head` needs to read this log's checkpoints."""
+        return {"origin_at": self.origin_at, "origin_hint": self.origin}
 
     def origin_at(self, conn: Connection, size: int) -> str | None:
         """The origin a checkpoint of ``size`` entries names (``None``: signed before the log
@@ -768,8 +787,6 @@ def _check_kind_all(items: Sequence[tuple[str, dict[str, Any], str, str]]) -> No
 _naive_utc = naive_utc
 
 
-
-
 def _checkpoint(row: Any) -> Checkpoint:
     return Checkpoint(
         id=int(row.id),
@@ -779,4 +796,3 @@ def _checkpoint(row: Any) -> Checkpoint:
         key_id=row.key_id,
         signature=base64.b64encode(bytes(row.signature)).decode(),
     )
-

@@ -35,13 +35,14 @@ from skyfence.store.merkle import (
     verify_consistency,
 )
 from skyfence.store.state import Replay
-from skyfence.transparency.checkpoint import verify_checkpoint
+from skyfence.transparency.checkpoint import parse_checkpoint_text, verify_checkpoint
 from skyfence.transparency.note import (
     COSIGNATURE_V1,
     NoteVerificationError,
     Verifier,
     parse_vkey,
 )
+from skyfence.transparency.note import parse as parse_note
 
 __all__ = [
     "VerifyReport",
@@ -174,8 +175,9 @@ class TrustedCheckpoint:
 
 
 def load_trusted_checkpoint(value: str | Path) -> TrustedCheckpoint:
-    """A trusted checkpoint from ``SIZE:ROOTHEX``, or a JSON file as ``skyfence log
-    checkpoint --json`` (or ``--out FILE``) writes it."""
+    """A trusted checkpoint from ``SIZE:ROOTHEX``, a JSON file as ``skyfence log
+    checkpoint --json`` (or ``--out FILE``) writes it, or a C2SP checkpoint note (the
+    ``checkpoint`` file of the tiles, perhaps cosigned by witnesses)."""
     text = str(value)
     if ":" in text and not Path(text).exists():
         size_text, _, root_text = text.partition(":")
@@ -196,6 +198,14 @@ def load_trusted_checkpoint(value: str | Path) -> TrustedCheckpoint:
         ) from None
     if len(raw) > 1_000_000:
         raise ParseError("too large for a checkpoint (over 1 MB)", source=str(path))
+    if not raw.lstrip().startswith(b"{"):  # a C2SP checkpoint note (e.g. a cosigned one)
+        try:
+            cp = parse_checkpoint_text(parse_note(raw).text)
+        except ParseError as exc:
+            raise ParseError(
+                f"neither checkpoint JSON nor a C2SP checkpoint note ({exc})", source=str(path)
+            ) from None
+        return TrustedCheckpoint(cp.size, cp.root_hash)
     data = loads_strict(raw, source=str(path))
     if isinstance(data, dict) and isinstance(data.get("checkpoint"), dict):
         data = data["checkpoint"]
