@@ -50,15 +50,15 @@ def test_router_serves_a_verifiable_tiled_log(isolated_env):
 
 
 def test_mounted_in_the_service_for_anonymous_readers(isolated_env):
+    """What ``skyfence serve`` runs (the service with the map) serves the tiles, no token."""
     pytest.importorskip("skyfence.service.app")
-    from skyfence.service.app import create_app
-    from skyfence.service.auth import public_reader
+    from skyfence.web.app import create_app
 
     settings = load_settings()
     with Store.open(settings=settings, require_distinct_os_users=False) as store:
         store.log.append("note", {"text": "hello"}, author="alice", reason="x")
         vkey = store.log.vkey()
-    api = create_app(settings, extra_routers=[tiles_router(public_reader)])
+    api = create_app(settings)
     with TestClient(api) as client:
 
         def read(path: str) -> bytes:

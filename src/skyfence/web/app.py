@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from skyfence.service.app import ServiceLimits
 from skyfence.service.app import create_app as create_service
 
-__all__ = ["create_app", "app_factory", "map_router"]
+__all__ = ["create_app", "app_factory", "map_router", "tiles_router"]
 
 
 def _service_app(request: Request) -> Any:
@@ -31,10 +31,20 @@ def map_router() -> Any:
     return router(_service_app, current_principal)
 
 
+def tiles_router() -> Any:
+    """The log as C2SP tlog-tiles under ``/v1/log/tlog/`` (``checkpoint``, ``tile/...``),
+    readable without a token like the rest of ``/v1/log``."""
+    from skyfence.service.auth import public_reader
+    from skyfence.tlog_http import tiles_router as router
+
+    return router(public_reader)
+
+
 def create_app(settings: Any = None, **kwargs: Any) -> FastAPI:
     """The service (see :func:`skyfence.service.app.create_app`, same arguments) with the
-    map page at ``/`` and its data under ``/v1/map/``."""
-    extra = [*kwargs.pop("extra_routers", ()), map_router()]
+    map page at ``/``, its data under ``/v1/map/`` and the log's tiles under
+    ``/v1/log/tlog/``."""
+    extra = [*kwargs.pop("extra_routers", ()), tiles_router(), map_router()]
     return create_service(settings, extra_routers=extra, **kwargs)
 
 
