@@ -196,6 +196,46 @@ def test_calibrate_recovers_the_model_that_made_the_data(app, tmp_path):
         calibrate(
             app, metrics, network=spec(), out=None, grid={"route_factor": [0.5]}, window=WINDOW
         )
+    with pytest.raises(InputError, match="gateway elevation masks"):
+        calibrate(
+            app, metrics, network=spec(), out=None, grid={"gateway_min_elevation_deg": [95.0]},
+            window=WINDOW,
+        )  # fmt: skip
+
+
+def test_gateway_mask_decides_which_satellite_can_land_traffic():
+    """Hand-worked: a satellite 550 km above (0°, 0°) is seen from a gateway at (0°, 5°) at
+    40.9° (equatorial plane: d = (a + 550 - a cos 5°, -a sin 5°), sin e = d·up / |d|), so a
+    40° gateway mask lands the terminal's traffic there and a 42° mask leaves it no route."""
+    from skyfence.geodesy import WGS84_A_KM
+    from skyfence.links import STATUS_OK, SatelliteLayout
+
+    a = WGS84_A_KM
+    th = np.radians(5.0)
+    d = np.array([a + 550.0 - a * np.cos(th), -a * np.sin(th)])
+    elev = np.degrees(np.arcsin(d @ np.array([np.cos(th), np.sin(th)]) / np.linalg.norm(d)))
+    assert elev == pytest.approx(40.9, abs=0.05)
+    sat = np.array([[a + 550.0, 0.0, 0.0]])
+    term = GroundSites.from_arrays([0.0], [0.0])
+    gw = GroundSites.from_arrays([0.0], [5.0], kind="gateway")
+    pop = GroundSites.from_arrays([0.0], [5.0], kind="pop")
+    layout = SatelliteLayout.walker([(1, 1)])
+    low = NetworkModel(layout, gw, pop, gateway_min_elevation_deg=elev - 0.5).step(sat, None, term)
+    high = NetworkModel(layout, gw, pop, gateway_min_elevation_deg=elev + 0.5).step(sat, None, term)
+    assert low.status[0] == STATUS_OK and low.gateway[0] == 0
+    assert high.status[0] != STATUS_OK and np.isnan(high.rtt_ms[0])
+
+
+def test_the_model_gateway_mask_reaches_every_network(app, tmp_path):
+    masked = NamedLatencyModel("masked", "1", LatencyModel(), gateway_min_elevation_deg=45.0)
+    path = masked.save(tmp_path / "masked.json")
+    net = load_network(app, spec(model=str(path)))
+    assert np.all(net.model.gateway_min_elevation_deg == 45.0)
+    plain = load_network(app, spec(model="none"))
+    assert np.all(plain.model.gateway_min_elevation_deg == 25.0)  # the network's default
+    # an explicit option still wins over the model
+    forced = load_network(app, spec(model=str(path)), gateway_min_elevation_deg=30.0)
+    assert np.all(forced.model.gateway_min_elevation_deg == 30.0)
 
 
 # ----------------------------------------------------------------------------- real data
