@@ -226,6 +226,25 @@ def test_gateway_mask_decides_which_satellite_can_land_traffic():
     assert high.status[0] != STATUS_OK and np.isnan(high.rtt_ms[0])
 
 
+def test_calibrate_runs_the_network_once_per_gateway_mask(app, tmp_path):
+    """Each candidate mask is its own network run (the runs are cached by what changes
+    routes), and the chosen mask is written with the model and its parameter rows."""
+    grid = {
+        "infer_radius_km": [300.0], "route_factor": [1.3], "laser_hop_ms": [1.0],
+        "gateway_min_elevation_deg": [25.0, 70.0],
+    }  # fmt: skip
+    run = calibrate(
+        app, DATA / "metrics.csv", network=spec(), out=tmp_path / "fitted.json", folds=3,
+        grid=grid, window=WINDOW,
+    )  # fmt: skip
+    assert run.timing["network_runs"] == 2
+    m = load_latency_model(run.out)
+    assert m.gateway_min_elevation_deg in (25.0, 70.0)
+    assert m.fitted_on["grid"]["gateway_min_elevation_deg"] == [25.0, 70.0]
+    rows = {p["name"]: p["value"] for p in m.parameters}
+    assert rows["gateway_min_elevation_deg"] == m.gateway_min_elevation_deg
+
+
 def test_the_model_gateway_mask_reaches_every_network(app, tmp_path):
     masked = NamedLatencyModel("masked", "1", LatencyModel(), gateway_min_elevation_deg=45.0)
     path = masked.save(tmp_path / "masked.json")
