@@ -20,6 +20,7 @@ __all__ = [
     "NotFoundError",
     "ConflictError",
     "PermissionDeniedError",
+    "AuthenticationError",
     "IntegrityError",
     "DependencyError",
 ]
@@ -100,6 +101,13 @@ class PermissionDeniedError(SkyfenceError, PermissionError):
 
     code = "permission_denied"
     http_status = 403
+
+
+class AuthenticationError(SkyfenceError, PermissionError):
+    """No credential, or one that is unknown, expired or revoked (an API token)."""
+
+    code = "unauthenticated"
+    http_status = 401
 
 
 class IntegrityError(SkyfenceError, RuntimeError):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from skyfence.app.context import App
     from skyfence.store import Store
 
-__all__ = ["open_store", "resolver"]
+__all__ = ["open_store", "resolver", "share_store", "release_store"]
 
 
 def resolver(app: App) -> Callable[..., Any]:
@@ -37,7 +37,60 @@ class _LazyResolver:
 
 
 def open_store(app: App) -> Store:
-    """The store named by ``app.settings``, judging sensitive overlaps with ``app.world``."""
+    """The store named by ``app.settings``, judging sensitive overlaps with ``app.world``.
+
+    When the process shares one store (:func:`share_store`, what a long-running service
+    does), that store is returned and ``with open_store(app) as store:`` leaves it open.
+    """
     from skyfence.store import Store
 
+    shared = app._cache.get(_SHARED)
+    if shared is not None:
+        return cast("Store", _Borrowed(shared))
     return Store.open(settings=app.settings, resolve=resolver(app))
+
+
+_SHARED = ("skyfence.app._store", "shared")
+
+
+class _Borrowed:
+    """A shared store lent to one operation: leaving its ``with`` block does not close it."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def __enter__(self) -> Any:
+        return self._store
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def share_store(app: App) -> Store:
+    """Open the store once for the whole process (engine, connection pool, compiled queries
+    and the authenticated log head kept between operations); :func:`release_store` closes it.
+
+    A service answering many requests calls this at start; every operation then borrows it.
+    The store stays safe to share between threads: each call is its own transaction.
+    """
+    from skyfence.store import Store
+
+    shared = app._cache.get(_SHARED)
+    if shared is None:
+        shared = Store.open(settings=app.settings, resolve=resolver(app))
+        app._cache[_SHARED] = shared
+    store: Store = shared
+    return store
+
+
+def release_store(app: App) -> None:
+    """Close the store shared by :func:`share_store` (no-op when none is)."""
+    shared = app._cache.pop(_SHARED, None)
+    if shared is not None:
+        shared.close()

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from skyfence.app.identity import Principal
     from skyfence.policy import BatchDecision, Decision, Policy, TerminalRegistry
 
-__all__ = ["DecideResult", "BatchResult", "decide", "decide_batch", "check_coordinates"]
+__all__ = ["Provenance", "DecideResult", "BatchResult", "decide", "decide_batch", "check_coordinates"]
 
 _ENGINES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 _MAX_ENGINES = 8
@@ -92,6 +92,16 @@ def _stored_registry(app: App, store: Any) -> TerminalRegistry:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a stored policy version comes from: the log entry that made it
+    (``log_index``) and the latest signed checkpoint, which covers that entry."""
+
+    log_index: int
+    tree_size: int
+    root_hash: str
+
+
+@dataclass(frozen=True)
 class DecideResult:
     """A decision and where its inputs came from (``policy_version`` ``None``: a file)."""
 
@@ -99,6 +109,7 @@ class DecideResult:
     policy_version: int | None
     policy_source: str
     terminals_source: str
+    provenance: Provenance | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,64 @@ class BatchResult:
     policy_version: int | None
     policy_source: str
     terminals_source: str
+    provenance: Provenance | None = None
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What the stored inputs were at one log head: reused while the head is unchanged."""
+
+    head: tuple[int, bytes]
+    version: int
+    applied_at: Any
+    policy: Policy
+    registry: TerminalRegistry
+    provenance: Provenance
+    engine: Any
+
+
+_SNAPSHOTS: weakref.WeakKeyDictionary[Any, _Snapshot] = weakref.WeakKeyDictionary()
+
+
+def _stored_inputs(app: App, time: Any) -> _Snapshot | None:
+    """The policy in force at ``time`` and the registry, from the store, reused while the
+    log head is the one they were read (and authenticated) at; ``None`` when ``time`` is
+    before the latest version (then the full path reads the version in force then).
+
+    Anything written through skyfence moves the head, so a reused snapshot is exactly what
+    a fresh read would return; a table edited outside skyfence without a log entry cannot
+    change it (the fresh read would refuse such an edit).
+    """
+    from skyfence.policy import Policy
+
+    with open_store(app) as store:
+        head = store.head_marker()
+        snap = _SNAPSHOTS.get(app)
+        if snap is not None and snap.head == head and time >= snap.applied_at:
+            return snap
+        latest = store.state().policy_version
+        found = store.policy_in_force(time)
+        if found is None or found.version != latest:
+            return None
+        checkpoint = store.log.latest_checkpoint()
+        if checkpoint is None or checkpoint.tree_size <= found.log_index:
+            return None
+        policy = Policy.from_document(
+            found.document, source=f"policy version {found.version}", resolve=resolver(app)
+        )
+        registry = _stored_registry(app, store)
+        snap = _Snapshot(
+            head,
+            found.version,
+            found.applied_at,
+            policy,
+            registry,
+            Provenance(found.log_index, checkpoint.tree_size, checkpoint.root_hash),
+            _engine(app, policy),
+        )
+        if store.head_marker() == head:  # nothing written while reading: safe to reuse
+            _SNAPSHOTS[app] = snap
+        return snap
 
 
 def _inputs(
@@ -114,7 +183,8 @@ def _inputs(
     time: Any,
     policy_file: str | Path | None,
     terminals_file: str | Path | None,
-) -> tuple[Policy, int | None, str, TerminalRegistry, str]:
+) -> tuple[Any, int | None, str, TerminalRegistry, str, Provenance | None]:
+    """The compiled policy, its version, sources, the registry and the provenance."""
     from skyfence.app.terminals import read_registry
     from skyfence.policy import Policy, load_policy
     from skyfence.timeutil import datetime64_to_iso
@@ -122,6 +192,18 @@ def _inputs(
     policy: Policy | None = None
     registry: TerminalRegistry | None = None
     version: int | None = None
+    if policy_file is None and terminals_file is None:
+        snap = _stored_inputs(app, time)
+        if snap is not None:
+            return (
+                snap.engine,
+                snap.version,
+                f"policy version {snap.version}",
+                snap.registry,
+                "stored registry",
+                snap.provenance,
+            )
+    provenance: Provenance | None = None
     if policy_file is not None:
         policy = load_policy(policy_file, resolve=resolver(app))
     if terminals_file is not None:
@@ -143,6 +225,11 @@ def _inputs(
                         f"({hint}); pass a later time or a policy file"
                     )
                 version = found.version
+                checkpoint = store.log.latest_checkpoint()
+                if checkpoint is not None and checkpoint.tree_size > found.log_index >= 0:
+                    provenance = Provenance(
+                        found.log_index, checkpoint.tree_size, checkpoint.root_hash
+                    )
                 policy = Policy.from_document(
                     found.document, source=f"policy version {version}", resolve=resolver(app)
                 )
@@ -150,7 +237,7 @@ def _inputs(
                 registry = _stored_registry(app, store)
     policy_source = str(policy_file) if policy_file is not None else f"policy version {version}"
     terminals_source = str(terminals_file) if terminals_file is not None else "stored registry"
-    return policy, version, policy_source, registry, terminals_source
+    return _engine(app, policy), version, policy_source, registry, terminals_source, provenance
 
 
 def decide(
@@ -182,11 +269,11 @@ def decide(
         raise InputError("terminal id must be a non-empty string")
     t = parse_time(time)
     trip = parse_time(trip_started) if trip_started is not None else None
-    policy, version, psrc, registry, tsrc = _inputs(app, t, policy_file, terminals_file)
-    decision = _engine(app, policy).decide(
+    engine, version, psrc, registry, tsrc, prov = _inputs(app, t, policy_file, terminals_file)
+    decision = engine.decide(
         terminal_id, la, lo, t, speed_kmh, altitude_m, registry=registry, trip_started=trip
     )
-    return DecideResult(decision, version, psrc, tsrc)
+    return DecideResult(decision, version, psrc, tsrc, prov)
 
 
 def decide_batch(
@@ -208,6 +295,6 @@ def decide_batch(
 
     principal.require("ask for decisions", "viewer", "terminal-gateway")
     t = parse_time(at)
-    policy, version, psrc, registry, tsrc = _inputs(app, t, policy_file, terminals_file)
-    out = _engine(app, policy).decide_batch(table, registry=registry, progress=progress)
-    return BatchResult(out, version, psrc, tsrc)
+    engine, version, psrc, registry, tsrc, prov = _inputs(app, t, policy_file, terminals_file)
+    out = engine.decide_batch(table, registry=registry, progress=progress)
+    return BatchResult(out, version, psrc, tsrc, prov)

@@ -27,6 +27,7 @@ __all__ = [
     "read_registry",
     "validate",
     "add",
+    "add_record",
     "import_file",
     "show",
     "list_terminals",
@@ -140,6 +141,20 @@ def add(
     with open_store(app) as store:
         validate(app, terminal, rule_ids=_rule_ids(app, store))
         return store.put_terminal(terminal.to_record(), actor=principal.actor(), reason=reason)
+
+
+def add_record(
+    app: App,
+    principal: Principal,
+    record: dict[str, Any],
+    *,
+    reason: str = "terminal registered",
+) -> int:
+    """:func:`add` for a terminal given as a record (``id``, ``country``, ``plan``, ...)."""
+    from skyfence.policy import Terminal
+
+    principal.require("register terminals", "operator")
+    return add(app, principal, Terminal.from_record(record), reason=reason)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,11 @@ GROUPS = (
     "skyfence.cli.analysis",
     "skyfence.cli.policy",
     "skyfence.cli.log",
+    "skyfence.cli.witness",
     "skyfence.cli.detect",
+    "skyfence.cli.tokens",
+    "skyfence.cli.service",
+    "skyfence.cli.remote",
 )
 
 #: A token that is a number (``-74.0``, ``-1e3``, ``-.5``), never an option name.

@@ -36,6 +36,8 @@ __all__ = [
     "PolicyVersionRow",
     "PendingChangeRow",
     "TerminalRow",
+    "ApiTokenRow",
+    "JobRow",
 ]
 
 NAMING = {
@@ -189,3 +191,45 @@ class TerminalRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     log_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ApiTokenRow(Base):
+    """An API token: only the SHA-256 of its secret is kept (hex), with the principal it
+    stands for, its roles (a JSON list), expiry and revocation. ``log_index`` is the
+    ``token.create`` entry that made it."""
+
+    __tablename__ = "api_tokens"
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    principal: Mapped[str] = mapped_column(String(200), nullable=False)
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    roles: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    log_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class JobRow(Base):
+    """Long work run off the request path (a what-if): ``queued``, ``running``, ``done`` or
+    ``failed``. ``owner`` is ``host:pid`` of the process running it, so that a restarted
+    process can mark the jobs its dead predecessor left unfinished as failed."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+    )
+    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    params: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    owner: Mapped[str] = mapped_column(String(200), nullable=False)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    out_dir: Mapped[str | None] = mapped_column(Text, nullable=True)

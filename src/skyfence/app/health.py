@@ -1,0 +1,39 @@
+"""Whether this process can serve: the database answers and its schema is current."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from skyfence.app._store import open_store
+
+if TYPE_CHECKING:
+    from skyfence.app.context import App
+
+__all__ = ["Readiness", "readiness"]
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """``ready`` when the database answered and is at the newest migration."""
+
+    ready: bool
+    database: str
+    schema_revision: str
+    tree_size: int | None
+    problem: str | None = None
+
+
+def readiness(app: App) -> Readiness:
+    """Check the database (one query for the schema, one for the log head)."""
+    from skyfence.store.db import HEAD_REVISION, at_head
+
+    try:
+        with open_store(app) as store:
+            current = at_head(store._engine)
+            size, _ = store.head_marker()
+            url = store.url
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready, with the reason
+        return Readiness(False, "unreachable", HEAD_REVISION, None, type(exc).__name__)
+    problem = None if current else f"the schema is not at revision {HEAD_REVISION}"
+    return Readiness(current, url.split(":", 1)[0], HEAD_REVISION, size, problem)

@@ -1,0 +1,152 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` builds one app: the :class:`~skyfence.app.App` of the process (its
+store opened once and shared by every request), the routes under ``/v1``, health checks,
+one error envelope (:mod:`skyfence.service.errors`), request size limits, security headers,
+per-token rate limits. Nothing is created at import.
+
+Other packages mount their routes with ``extra_routers`` (e.g. the map page or the
+transparency-log tiles): each is an ``APIRouter`` included after skyfence's own, so it gets
+the same error envelope, limits and headers::
+
+    app = create_app(settings, extra_routers=[tiles_router, map_router])
+
+CORS is off: no ``Access-Control-Allow-*`` header is ever sent, so browsers let only pages
+from the service's own origin call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from skyfence import __version__
+from skyfence.app import App
+from skyfence.settings import Settings
+
+__all__ = ["ServiceLimits", "create_app", "app_factory"]
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """Request limits: body size (bytes), requests per second per token (and per client
+    address on the public routes) with bursts of ``burst``; ``rate_per_s`` <= 0: no limit."""
+
+    max_body_bytes: int = 64 * 1024 * 1024
+    rate_per_s: float = 200.0
+    burst: float | None = None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    app: App | None = None,
+    limits: ServiceLimits | None = None,
+    extra_routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """Build the service. ``settings`` default to the environment (``SKYFENCE_*``)."""
+    from skyfence.app._store import release_store, share_store
+    from skyfence.app.identity import Principal
+    from skyfence.service import errors, routes_decisions, routes_log, routes_misc
+    from skyfence.service import routes_policy, routes_terminals, routes_tokens
+    from skyfence.service.auth import RateLimiter
+    from skyfence.service.middleware import BodyLimit, SecurityHeaders
+
+    context = app if app is not None else App(settings)
+    lim = limits if limits is not None else ServiceLimits()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        share_store(context)
+        _on_start(context)
+        try:
+            yield
+        finally:
+            pool = getattr(api.state, "whatif_pool", None)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            release_store(context)
+
+    api = FastAPI(
+        title="skyfence",
+        version=__version__,
+        summary="Where a satellite-internet network is switched on: decisions, policy changes "
+        "under the two-person rule, and a transparency log anyone can check.",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    api.state.skyfence = context
+    api.state.rate_limiter = RateLimiter(lim.rate_per_s, lim.burst)
+    api.state.anonymous = Principal.from_token("anonymous", ["viewer"])
+    errors.install(api)
+    for router in (
+        routes_misc.health,
+        routes_decisions.router,
+        routes_terminals.router,
+        routes_policy.router,
+        routes_log.router,
+        routes_tokens.router,
+        routes_misc.regions,
+        *_optional_routers(),
+        *extra_routers,
+    ):
+        api.include_router(router)
+    api.add_middleware(BodyLimit, max_bytes=lim.max_body_bytes)
+    api.add_middleware(SecurityHeaders)
+    api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
+    return api
+
+
+def _optional_routers() -> list[APIRouter]:
+    """Routers of this package that exist on this branch of the code (what-if jobs)."""
+    try:
+        from skyfence.service import routes_whatif
+    except ImportError:  # pragma: no cover
+        return []
+    return [routes_whatif.router]
+
+
+def _on_start(context: App) -> None:
+    try:
+        from skyfence.app.jobs import fail_unfinished
+    except ImportError:  # pragma: no cover
+        return
+    fail_unfinished(context)
+
+
+def _openapi(api: FastAPI) -> dict[str, Any]:
+    """The OpenAPI 3.1 document, with the schemas of bodies read by hand (batch decisions)."""
+    if api.openapi_schema:
+        return api.openapi_schema
+    from skyfence.service.schemas import BatchRequest
+
+    doc = get_openapi(
+        title=api.title,
+        version=api.version,
+        summary=api.summary,
+        routes=api.routes,
+        openapi_version=api.openapi_version,
+    )
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    extra = BatchRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, schema in extra.pop("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    schemas["BatchRequest"] = extra
+    api.openapi_schema = doc
+    return doc
+
+
+def app_factory() -> FastAPI:
+    """``uvicorn --factory skyfence.service.app:app_factory``: settings and limits from the
+    environment (what ``skyfence serve --workers N`` starts in each worker)."""
+    import json
+    import os
+
+    raw = os.environ.get("SKYFENCE_SERVICE_LIMITS")
+    limits = ServiceLimits(**json.loads(raw)) if raw else None
+    return create_app(limits=limits)
