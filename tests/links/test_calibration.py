@@ -154,3 +154,40 @@ def test_cross_validation_predicts_held_out_countries_without_seeing_them():
     pred2, _ = cross_validate(moved, folds=4, seed=0)
     np.testing.assert_allclose(pred2[held], pred[held])
     assert not np.allclose(pred2[~held], pred[~held])
+
+
+def test_gateway_mask_round_trips_and_old_files_still_load(tmp_path):
+    m = NamedLatencyModel("t", "1", LatencyModel(), gateway_min_elevation_deg=45.0)
+    back = load_latency_model(m.save(tmp_path / "m.json"))
+    assert back.gateway_min_elevation_deg == 45.0
+    assert back.without_inference().gateway_min_elevation_deg == 45.0
+    old = m.to_dict()
+    del old["network"]  # a file written before the mask was part of a model
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert load_latency_model(tmp_path / "old.json").gateway_min_elevation_deg is None
+    old["network"] = {"gateway_min_elevation_deg": 95.0}
+    (tmp_path / "bad.json").write_text(json.dumps(old))
+    with pytest.raises(ParseError, match="gateway_min_elevation_deg 95"):
+        load_latency_model(tmp_path / "bad.json")
+
+
+def test_both_shipped_models_load_and_the_first_keeps_the_default_mask():
+    first = load_latency_model("starlink-2026-03")
+    assert first.name == "starlink-2026-03" and first.gateway_min_elevation_deg is None
+    new = load_latency_model("starlink-2026-03b")
+    assert new.name == "starlink-2026-03b" and new.gateway_min_elevation_deg is not None
+    assert "gateway_min_elevation_deg" in {p["name"] for p in new.parameters}
+    # the new model's honest (cross-validated) median error is below the first model's
+    assert (
+        new.cross_validation["scores"]["p50"]["mae_ms"]
+        < first.cross_validation["scores"]["p50"]["mae_ms"]
+    )
+
+
+def test_structures_span_the_gateway_masks():
+    from skyfence.links.calibration import structures
+
+    s = structures([None], [1.3], [1.0], [25.0, 45.0])
+    assert [x.gateway_min_elevation_deg for x in s] == [25.0, 45.0]
+    assert s[1].to_dict()["gateway_min_elevation_deg"] == 45.0
+    assert structures([None], [1.3], [1.0])[0].gateway_min_elevation_deg == 25.0

@@ -196,6 +196,65 @@ def test_calibrate_recovers_the_model_that_made_the_data(app, tmp_path):
         calibrate(
             app, metrics, network=spec(), out=None, grid={"route_factor": [0.5]}, window=WINDOW
         )
+    with pytest.raises(InputError, match="gateway elevation masks"):
+        calibrate(
+            app, metrics, network=spec(), out=None, grid={"gateway_min_elevation_deg": [95.0]},
+            window=WINDOW,
+        )  # fmt: skip
+
+
+def test_gateway_mask_decides_which_satellite_can_land_traffic():
+    """Hand-worked: a satellite 550 km above (0°, 0°) is seen from a gateway at (0°, 5°) at
+    40.9° (equatorial plane: d = (a + 550 - a cos 5°, -a sin 5°), sin e = d·up / |d|), so a
+    40° gateway mask lands the terminal's traffic there and a 42° mask leaves it no route."""
+    from skyfence.geodesy import WGS84_A_KM
+    from skyfence.links import STATUS_OK, SatelliteLayout
+
+    a = WGS84_A_KM
+    th = np.radians(5.0)
+    d = np.array([a + 550.0 - a * np.cos(th), -a * np.sin(th)])
+    elev = np.degrees(np.arcsin(d @ np.array([np.cos(th), np.sin(th)]) / np.linalg.norm(d)))
+    assert elev == pytest.approx(40.9, abs=0.05)
+    sat = np.array([[a + 550.0, 0.0, 0.0]])
+    term = GroundSites.from_arrays([0.0], [0.0])
+    gw = GroundSites.from_arrays([0.0], [5.0], kind="gateway")
+    pop = GroundSites.from_arrays([0.0], [5.0], kind="pop")
+    layout = SatelliteLayout.walker([(1, 1)])
+    low = NetworkModel(layout, gw, pop, gateway_min_elevation_deg=elev - 0.5).step(sat, None, term)
+    high = NetworkModel(layout, gw, pop, gateway_min_elevation_deg=elev + 0.5).step(sat, None, term)
+    assert low.status[0] == STATUS_OK and low.gateway[0] == 0
+    assert high.status[0] != STATUS_OK and np.isnan(high.rtt_ms[0])
+
+
+def test_calibrate_runs_the_network_once_per_gateway_mask(app, tmp_path):
+    """Each candidate mask is its own network run (the runs are cached by what changes
+    routes), and the chosen mask is written with the model and its parameter rows."""
+    grid = {
+        "infer_radius_km": [300.0], "route_factor": [1.3], "laser_hop_ms": [1.0],
+        "gateway_min_elevation_deg": [25.0, 70.0],
+    }  # fmt: skip
+    run = calibrate(
+        app, DATA / "metrics.csv", network=spec(), out=tmp_path / "fitted.json", folds=3,
+        grid=grid, window=WINDOW,
+    )  # fmt: skip
+    assert run.timing["network_runs"] == 2
+    m = load_latency_model(run.out)
+    assert m.gateway_min_elevation_deg in (25.0, 70.0)
+    assert m.fitted_on["grid"]["gateway_min_elevation_deg"] == [25.0, 70.0]
+    rows = {p["name"]: p["value"] for p in m.parameters}
+    assert rows["gateway_min_elevation_deg"] == m.gateway_min_elevation_deg
+
+
+def test_the_model_gateway_mask_reaches_every_network(app, tmp_path):
+    masked = NamedLatencyModel("masked", "1", LatencyModel(), gateway_min_elevation_deg=45.0)
+    path = masked.save(tmp_path / "masked.json")
+    net = load_network(app, spec(model=str(path)))
+    assert np.all(net.model.gateway_min_elevation_deg == 45.0)
+    plain = load_network(app, spec(model="none"))
+    assert np.all(plain.model.gateway_min_elevation_deg == 25.0)  # the network's default
+    # an explicit option still wins over the model
+    forced = load_network(app, spec(model=str(path)), gateway_min_elevation_deg=30.0)
+    assert np.all(forced.model.gateway_min_elevation_deg == 30.0)
 
 
 # ----------------------------------------------------------------------------- real data

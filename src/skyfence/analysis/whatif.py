@@ -404,6 +404,7 @@ def run_whatif(
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
     latency: LatencyModel | None = None,
+    gateway_min_elevation_deg: float = 25.0,
 ) -> WhatIfReport:
     """Run a what-if activation (or deactivation) of the region ``expression``.
 
@@ -438,6 +439,9 @@ def run_whatif(
         over every coverage run of the report.
     latency : LatencyModel, optional
         The RTT model of both coverage runs (default: :class:`skyfence.links.LatencyModel`).
+    gateway_min_elevation_deg : float
+        The gateways' elevation mask of both runs (the latency model's, so that a what-if
+        routes as ``links terminal`` does).
     """
     check_whatif_inputs(
         action, duration_s=duration_s, step_s=step_s, resolution=resolution,
@@ -509,7 +513,10 @@ def run_whatif(
         if progress:
             progress(done_offset[0] + done, runs * n_shards)
 
-    model = NetworkModel(constellation, baseline, pops, pop_map=pop_map, latency=latency)
+    model = NetworkModel(
+        constellation, baseline, pops, pop_map=pop_map, latency=latency,
+        gateway_min_elevation_deg=gateway_min_elevation_deg,
+    )  # fmt: skip
     cov_all = compute_coverage(
         all_cells, times, constellation=constellation, model=model, progress=sub_progress,
         meta={"run": "baseline"}, rule=rule, executor=executor,
@@ -542,7 +549,10 @@ def run_whatif(
         planned_rows = add.to_records()
         pops_in = in_country_pops(pops, countries, avoid=avoid)
         gws_in = baseline.concat(add) if len(add) else baseline
-        model_in = NetworkModel(constellation, gws_in, pops_in, pop_map=pop_map, latency=latency)
+        model_in = NetworkModel(
+            constellation, gws_in, pops_in, pop_map=pop_map, latency=latency,
+            gateway_min_elevation_deg=gateway_min_elevation_deg,
+        )  # fmt: skip
         cov_in = compute_coverage(
             cells, times, constellation=constellation, model=model_in,
             constraint_countries=countries, terminal_country=countries[0],

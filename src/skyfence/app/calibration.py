@@ -65,11 +65,12 @@ MISPLACED_KM = 100.0
 #: The sample window: start, duration and spacing (s) of the slots the figures are taken over.
 WINDOW = ("2026-02-22T00:00:00Z", 86_400.0, 1_800.0)
 #: Candidate structures of :func:`calibrate`: inference radius (km; ``None`` = off), fibre
-#: route factor, delay per laser hop (ms per round trip).
+#: route factor, delay per laser hop (ms per round trip), gateway elevation mask (deg).
 DEFAULT_GRID: dict[str, tuple[Any, ...]] = {
-    "infer_radius_km": (None, 150.0, 300.0, 600.0),
-    "route_factor": (1.0, 1.3, 1.6, 2.0),
+    "infer_radius_km": (None, 150.0, 300.0),
+    "route_factor": (1.0, 1.3, 1.6),
     "laser_hop_ms": (0.0, 1.0, 2.0),
+    "gateway_min_elevation_deg": (25.0, 35.0, 45.0),
 }
 
 
@@ -329,12 +330,17 @@ def _inferred(setup: _Setup, radius_km: float | None) -> GroundSites:
     )  # fmt: skip
 
 
-def _model(setup: _Setup, gateways: GroundSites, latency: Any) -> NetworkModel:
+def _model(
+    setup: _Setup, gateways: GroundSites, latency: Any, gateway_min_elevation_deg: float | None
+) -> NetworkModel:
     from skyfence.links import NetworkModel
+    from skyfence.links.calibration import DEFAULT_GATEWAY_MIN_ELEVATION_DEG
 
+    mask = gateway_min_elevation_deg
     model = NetworkModel(
         setup.constellation, gateways, setup.pops, latency=latency, pop_map=setup.pop_map,
         topology=setup.topology,
+        gateway_min_elevation_deg=DEFAULT_GATEWAY_MIN_ELEVATION_DEG if mask is None else mask,
     )  # fmt: skip
     if setup.topology is None:
         setup.topology = model.topology(setup.eph.positions_ecef_km[:, 0, :])
@@ -513,7 +519,7 @@ def validate(
     setup = _setup(app, metrics, network, window, propagating)
     inferred = _inferred(setup, named.infer_radius_km)
     gateways = with_inferred_gateways(setup.listed, inferred)
-    model = _model(setup, gateways, named.latency)
+    model = _model(setup, gateways, named.latency, named.gateway_min_elevation_deg)
     t_run = time_module.perf_counter()
     rtt, gw = _run(setup, model, routing)
     run_s = time_module.perf_counter() - t_run
@@ -601,7 +607,12 @@ def _grid_structures(grid: Mapping[str, Sequence[Any]]) -> list[Structure]:
     for h in g["laser_hop_ms"]:
         if not (np.isfinite(h) and h >= 0.0):
             raise InputError(f"laser hop delays must be >= 0 ms, got {h}")
-    return structures(g["infer_radius_km"], g["route_factor"], g["laser_hop_ms"])
+    for m in g["gateway_min_elevation_deg"]:
+        if not (np.isfinite(m) and 0.0 <= m < 90.0):
+            raise InputError(f"gateway elevation masks must be within 0..90 deg, got {m}")
+    return structures(
+        g["infer_radius_km"], g["route_factor"], g["laser_hop_ms"], g["gateway_min_elevation_deg"]
+    )
 
 
 def calibrate(
@@ -660,13 +671,15 @@ def calibrate(
     inferred_sets = {r: _inferred(setup, r) for r in {s.infer_radius_km for s in cands}}
     for k, s in enumerate(cands):
         inf = inferred_sets[s.infer_radius_km]
-        key = (tuple(inf.id.tolist()), s.route_factor, s.laser_hop_ms)
+        key = (tuple(inf.id.tolist()), s.route_factor, s.laser_hop_ms, s.gateway_min_elevation_deg)
         if key not in cache:
             lat = LatencyModel(
                 route_factor=s.route_factor, overhead_ms=0.0, laser_hop_ms=s.laser_hop_ms,
                 backbone=True,
             )  # fmt: skip
-            model = _model(setup, with_inferred_gateways(setup.listed, inf), lat)
+            model = _model(
+                setup, with_inferred_gateways(setup.listed, inf), lat, s.gateway_min_elevation_deg
+            )
             rtt, _ = _run(setup, model)
             order, cache[key], wts = _by_country(setup, rtt)
         base[s] = cache[key]
@@ -692,8 +705,9 @@ def calibrate(
     named = NamedLatencyModel(
         name=name.strip(), version=version.strip(), latency=latency,
         infer_radius_km=s.infer_radius_km,
+        gateway_min_elevation_deg=s.gateway_min_elevation_deg,
         description=f"fitted by skyfence links calibrate to {Path(metrics).name}",
-        parameters=_parameter_rows(latency, s.infer_radius_km),
+        parameters=_parameter_rows(latency, s.infer_radius_km, s.gateway_min_elevation_deg),
         fitted_on={
             "metrics": {"file": Path(metrics).name, "sha256": _sha256(metrics), "countries": len(order),
                         "codes": [p.iso3 for p in setup.published if p.iso2 in set(order)]},
@@ -734,7 +748,9 @@ def _iso3(setup: _Setup, iso2: str) -> str:
     return next((p.iso3 for p in setup.published if p.iso2 == iso2), iso2)
 
 
-def _parameter_rows(latency: Any, radius_km: float | None) -> list[dict[str, Any]]:
+def _parameter_rows(
+    latency: Any, radius_km: float | None, gateway_mask_deg: float
+) -> list[dict[str, Any]]:
     sch = latency.scheduling
     return [
         {"name": "overhead_ms", "value": latency.overhead_ms, "unit": "ms per round trip", "fitted": True,
@@ -749,6 +765,8 @@ def _parameter_rows(latency: Any, radius_km: float | None) -> list[dict[str, Any
          "fitted": True, "note": "switching in each satellite a laser path crosses"},
         {"name": "infer_radius_km", "value": radius_km, "unit": "km", "fitted": True,
          "note": "a serving PoP without a listed gateway this close gets an inferred one"},
+        {"name": "gateway_min_elevation_deg", "value": gateway_mask_deg, "unit": "deg", "fitted": True,
+         "note": "a gateway talks only to satellites at least this high above its horizon"},
         {"name": "fibre_index", "value": latency.fibre_index, "unit": "1", "fitted": False,
          "note": "group index of G.652 single-mode fibre"},
         {"name": "backbone", "value": latency.backbone, "unit": "-", "fitted": False,

@@ -74,8 +74,9 @@ class NetworkSpec:
         A CSV mapping places to home PoPs; default: the nearest PoP. With a ``country``
         column it also says where the network has customers (gateway inference).
     latency_model : str, optional
-        A built-in latency model (``starlink-2026-03``; ``none``; ``hypatia``) or a model
-        file (see :mod:`skyfence.links.calibration`); default (``None``):
+        A built-in latency model (``starlink-2026-03b``; ``starlink-2026-03``; ``none``;
+        ``hypatia``) or a model file (see :mod:`skyfence.links.calibration`); default
+        (``None``):
         :data:`skyfence.links.calibration.DEFAULT_LATENCY_MODEL`.
     infer_gateways : bool
         Infer gateways where a gateway file has holes, as the latency model says (see
@@ -215,6 +216,8 @@ def load_network(
         extra = inferred_gateways(named, gateways, pops, pop_map, without_countries)
         gateways = with_inferred_gateways(gateways, extra)
     model_options.setdefault("latency", named.latency)
+    if named.gateway_min_elevation_deg is not None:
+        model_options.setdefault("gateway_min_elevation_deg", named.gateway_min_elevation_deg)
     model = NetworkModel(constellation, gateways, pops, pop_map=pop_map, **model_options)
     return Network(constellation, model, pop_map, named)
 

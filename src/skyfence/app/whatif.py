@@ -131,6 +131,7 @@ def whatif(
     from skyfence.analysis.report import check_output_dir, new_run_id, write_whatif_report
     from skyfence.analysis.whatif import check_whatif_inputs, run_whatif
     from skyfence.links import DEFAULT_RULE
+    from skyfence.links.calibration import DEFAULT_GATEWAY_MIN_ELEVATION_DEG
     from skyfence.regions import parse_region
     from skyfence.timeutil import datetime64_to_iso, parse_time
 
@@ -165,6 +166,11 @@ def whatif(
             start=t0, duration_s=duration_s, step_s=step_s, resolution=resolution,
             footprint_km=footprint_km, in_country=in_country, rule=rule, progress=progress,
             latency=named.latency, executor=runner if runner.is_parallel else None,
+            gateway_min_elevation_deg=(
+                DEFAULT_GATEWAY_MIN_ELEVATION_DEG
+                if named.gateway_min_elevation_deg is None
+                else named.gateway_min_elevation_deg
+            ),
         )  # fmt: skip
     _mark_inferred(report, named.label, inferred)
     files = write_whatif_report(report, out_dir, overwrite=overwrite)

@@ -324,13 +324,17 @@ def calibrate_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fold assignment.")] = 0,
     radii: Annotated[
         str, typer.Option("--infer-radii", help="Candidate inference radii, km ('off' = none).")
-    ] = "off,150,300,600",
+    ] = "off,150,300",
     route_factors: Annotated[
         str, typer.Option("--route-factors", help="Candidate fibre route factors.")
-    ] = "1.0,1.3,1.6,2.0",
+    ] = "1.0,1.3,1.6",
     hop_delays: Annotated[
         str, typer.Option("--hop-delays", help="Candidate delays per laser hop, ms.")
     ] = "0,1,2",
+    gateway_masks: Annotated[
+        str,
+        typer.Option("--gateway-masks", help="Candidate gateway elevation masks, degrees."),
+    ] = "25,35,45",
     start: WindowStartOpt = "2026-02-22T00:00:00Z",
     duration: WindowDurationOpt = "24h",
     step: WindowStepOpt = "30m",
@@ -339,8 +343,8 @@ def calibrate_cmd(
 ) -> None:
     """Fit a latency model to published latency and write it, with cross-validated figures.
 
-    The scheduling delay, the fixed overhead, the fibre route factor, the delay per laser hop
-    and the gateway-inference radius are fitted; the figures come from refitting inside each
+    The scheduling delay, the fixed overhead, the fibre route factor, the delay per laser hop,
+    the gateway-inference radius and the gateway elevation mask are fitted; the figures come from refitting inside each
     of --folds groups of countries and predicting the held-out ones.
     """
     from skyfence.app.calibration import calibrate
@@ -350,6 +354,7 @@ def calibrate_cmd(
         "infer_radius_km": _floats(radii, "--infer-radii", allow_off=True),
         "route_factor": _floats(route_factors, "--route-factors"),
         "laser_hop_ms": _floats(hop_delays, "--hop-delays"),
+        "gateway_min_elevation_deg": _floats(gateway_masks, "--gateway-masks"),
     }
     spec = NetworkSpec(constellation, gateways, pops, pop_map, skip_invalid=skip_invalid)
     with progress_bar("calibrate (%)", enabled=not as_json) as bar:

@@ -3,13 +3,18 @@
 A **latency model** (:class:`NamedLatencyModel`) is everything that turns the network's
 geometry into the RTT a user measures: the :class:`~skyfence.links.LatencyModel` parameters
 (fibre route factor, PoP backbone, fixed overhead, delay per laser hop, the per-slot
-scheduling delay) and the gateway-inference radius (:mod:`skyfence.ground.inference`).
+scheduling delay), the gateway-inference radius (:mod:`skyfence.ground.inference`) and the
+elevation above which a gateway talks to a satellite (the gateway mask: it decides which
+satellites can bring a terminal's traffic down at a gateway, so it changes routes).
 It is stored as a JSON file with its name, version, the data it was fitted on, the fitted
 values with their units, and its cross-validated figures. Three are built in
 (:func:`load_latency_model`):
 
-``starlink-2026-03`` (the default of every command, :data:`DEFAULT_LATENCY_MODEL`)
-    Fitted to Starlink's published per-country median latency of March 2026 (78 countries).
+``starlink-2026-03b`` (the default of every command, :data:`DEFAULT_LATENCY_MODEL`)
+    Fitted to Starlink's published per-country latency of March 2026 (78 countries), with the
+    gateways' elevation mask among the fitted structure (docs/fidelity.md).
+``starlink-2026-03``
+    The first fit to the same figures (gateway mask fixed at 25°); kept loadable.
 ``none``
     skyfence's uncalibrated model: route factor 1.5, 4 ms overhead, no scheduling delay, no
     inferred gateways — the numbers skyfence gave before models existed.
@@ -19,8 +24,8 @@ values with their units, and its cross-validated figures. Three are built in
     rules, whatever model is chosen.
 
 Fitting (:func:`fit`) works on **precomputed slot RTTs**: for each candidate structure (a grid
-of inference radius, route factor and per-hop delay, each of which changes routes and needs a
-network run) the caller gives every country's slot RTTs without overhead and scheduling delay;
+of inference radius, route factor, per-hop delay and gateway mask, each of which changes routes
+and needs a network run) the caller gives every country's slot RTTs without overhead and scheduling delay;
 :func:`fit` picks the structure with the smallest training error for the median and then fits
 the overhead and the scheduling distribution (median, spread) to the published 20th, 50th and
 80th percentiles. :func:`cross_validate` repeats the whole fit inside each of ``k`` folds and
@@ -46,6 +51,7 @@ from skyfence.links.latency import FIBRE_INDEX, LatencyModel
 
 __all__ = [
     "BUILTIN_MODELS",
+    "DEFAULT_GATEWAY_MIN_ELEVATION_DEG",
     "DEFAULT_LATENCY_MODEL",
     "LEVELS",
     "MODEL_FORMAT",
@@ -61,9 +67,11 @@ __all__ = [
 ]
 
 MODEL_FORMAT = "skyfence-latency-model/1"
-DEFAULT_LATENCY_MODEL = "starlink-2026-03"
+DEFAULT_LATENCY_MODEL = "starlink-2026-03b"
 #: Built-in model names: shipped files, and the two rule-based models.
-BUILTIN_MODELS = ("starlink-2026-03", "none", "hypatia")
+BUILTIN_MODELS = ("starlink-2026-03b", "starlink-2026-03", "none", "hypatia")
+#: The gateway elevation mask a model without one routes with (the network's default).
+DEFAULT_GATEWAY_MIN_ELEVATION_DEG = 25.0
 #: Percentile levels compared with the published columns: ``latency_ms_better20`` (the 20th
 #: percentile of RTT), ``latency_ms_p50`` and ``latency_ms_worse20`` (the 80th).
 LEVELS = (0.2, 0.5, 0.8)
@@ -79,6 +87,9 @@ class NamedLatencyModel:
     infer_radius_km : float or None
         Gateways are inferred at serving PoPs with no listed gateway within this distance;
         ``None`` = no inference.
+    gateway_min_elevation_deg : float or None
+        The gateways' elevation mask the model was fitted with (routing uses it); ``None`` =
+        the network's default, :data:`DEFAULT_GATEWAY_MIN_ELEVATION_DEG`.
     fitted_on : dict
         What it was fitted to (files, window, countries); empty for rule-based models.
     cross_validation : dict
@@ -91,6 +102,7 @@ class NamedLatencyModel:
     version: str
     latency: LatencyModel
     infer_radius_km: float | None = None
+    gateway_min_elevation_deg: float | None = None
     description: str = ""
     fitted_on: dict[str, Any] = field(default_factory=dict)
     cross_validation: dict[str, Any] = field(default_factory=dict)
@@ -133,6 +145,7 @@ class NamedLatencyModel:
                 "rule": "a PoP that serves customers in a country with customers gets one "
                 "inferred gateway at the PoP when no listed gateway stands within radius_km",
             },
+            "network": {"gateway_min_elevation_deg": self.gateway_min_elevation_deg},
             "parameters": self.parameters,
             "fitted_on": self.fitted_on,
             "cross_validation": self.cross_validation,
@@ -162,11 +175,16 @@ class NamedLatencyModel:
             )
             inf = data.get("gateway_inference") or {}
             radius = inf.get("radius_km") if inf.get("enabled") else None
+            mask = (data.get("network") or {}).get("gateway_min_elevation_deg")
+            mask = None if mask is None else float(mask)
+            if mask is not None and not (0.0 <= mask < 90.0):
+                raise ValueError(f"network.gateway_min_elevation_deg {mask:g} is not within 0..90")
             return cls(
                 name=str(data["name"]),
                 version=str(data.get("version", "")),
                 latency=latency,
                 infer_radius_km=None if radius is None else float(radius),
+                gateway_min_elevation_deg=mask,
                 description=str(data.get("description", "")),
                 fitted_on=dict(data.get("fitted_on") or {}),
                 cross_validation=dict(data.get("cross_validation") or {}),
@@ -174,7 +192,7 @@ class NamedLatencyModel:
                 source=source,
             )
         except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, InputError):
+            if isinstance(exc, InputError) or "gateway_min_elevation_deg" in str(exc):
                 raise ParseError(str(exc), source=where) from None
             raise ParseError(
                 f"missing or malformed field ({exc}); a latency model file has format, name, "
@@ -263,12 +281,14 @@ class Structure:
     infer_radius_km: float | None
     route_factor: float
     laser_hop_ms: float
+    gateway_min_elevation_deg: float = DEFAULT_GATEWAY_MIN_ELEVATION_DEG
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "infer_radius_km": self.infer_radius_km,
             "route_factor": self.route_factor,
             "laser_hop_ms": self.laser_hop_ms,
+            "gateway_min_elevation_deg": self.gateway_min_elevation_deg,
         }
 
 
@@ -465,11 +485,19 @@ def structures(
     radii_km: Sequence[float | None],
     route_factors: Sequence[float],
     laser_hop_ms: Sequence[float],
+    gateway_min_elevation_deg: Sequence[float] = (DEFAULT_GATEWAY_MIN_ELEVATION_DEG,),
 ) -> list[Structure]:
-    """Every combination of the given values (``None`` radius = no inference)."""
+    """Every combination of the given values (``None`` radius = no inference).
+
+    Examples
+    --------
+    >>> len(structures([None, 150.0], [1.0, 1.3], [0.0], [25.0, 45.0]))
+    8
+    """
     return [
-        Structure(r, float(f), float(h))
+        Structure(r, float(f), float(h), float(m))
         for r in radii_km
         for f in route_factors
         for h in laser_hop_ms
+        for m in gateway_min_elevation_deg
     ]
