@@ -69,7 +69,7 @@ def tiles_router(
 
     router = APIRouter(prefix=prefix, tags=["transparency"])
 
-    def _serve(path: str, app: Any, principal: Any) -> Response:
+    def _serve(path: str, app: Any, principal: Any) -> Any:
         try:
             data = tile(app, principal, path)
         except SkyfenceError as exc:
@@ -81,17 +81,17 @@ def tiles_router(
             cache = PARTIAL_TILE_CACHE if ".p/" in path else FULL_TILE_CACHE
         return Response(data, media_type=media, headers={"Cache-Control": cache})
 
-    @router.get("/checkpoint", operation_id="log_checkpoint")
-    def checkpoint(
-        app: Any = Depends(get_app), principal: Any = Depends(get_principal)
-    ) -> Response:
+    # response_class, not a return annotation: annotations are strings in this module and
+    # ``Response`` is imported here, so FastAPI could not resolve one for the OpenAPI document
+    @router.get("/checkpoint", operation_id="get_tlog_checkpoint", response_class=Response)
+    def checkpoint(app: Any = Depends(get_app), principal: Any = Depends(get_principal)) -> Any:
         """The latest checkpoint as a C2SP signed note, with witness cosignatures."""
         return _serve("checkpoint", app, principal)
 
-    @router.get("/tile/{path:path}", operation_id="log_tile")
+    @router.get("/tile/{path:path}", operation_id="get_tlog_tile", response_class=Response)
     def tile_resource(
         path: str, app: Any = Depends(get_app), principal: Any = Depends(get_principal)
-    ) -> Response:
+    ) -> Any:
         """A tile (``<L>/<N>[.p/<W>]``) or an entry bundle (``entries/<N>[.p/<W>]``)."""
         return _serve(f"tile/{path}", app, principal)
 
