@@ -13,10 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-
 import httpx
 import pytest
-
 from tests.service.conftest import POLICY, root, start_server, stop_server
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "service.md"
@@ -122,8 +120,6 @@ def test_sigkill_during_a_burst_of_approvals_and_a_large_import(live, tmp_path):
     finally:
         stop_server(again)
     _verify(env)
-
-
 
 
 def _remote(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

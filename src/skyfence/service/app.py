@@ -52,8 +52,15 @@ def create_app(
     """Build the service. ``settings`` default to the environment (``SKYFENCE_*``)."""
     from skyfence.app._store import release_store, share_store
     from skyfence.app.identity import Principal
-    from skyfence.service import errors, routes_decisions, routes_log, routes_misc
-    from skyfence.service import routes_policy, routes_terminals, routes_tokens
+    from skyfence.service import (
+        errors,
+        routes_decisions,
+        routes_log,
+        routes_misc,
+        routes_policy,
+        routes_terminals,
+        routes_tokens,
+    )
     from skyfence.service.auth import RateLimiter
     from skyfence.service.middleware import BodyLimit, SecurityHeaders
 
