@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "geodesy": 1,
     "settings": 1,
     "files": 1,
+    "transparency": 1,
     "jsonable": 2,
     "orbits": 2,
     "regions": 2,
@@ -34,9 +35,10 @@ LAYERS: dict[str, int] = {
     "app": 7,
     "client": 7,
     "service": 8,
-    "web": 8,
+    "web": 9,
     "api": 8,
-    "cli": 9,
+    "tlog_http": 8,
+    "cli": 10,
 }
 ROOT = "skyfence"  # the package root: imports only the bottom layer
 

@@ -40,6 +40,20 @@ class Settings(BaseSettings):
         "default: <data_dir>/cache. Safe to delete.",
     )
 
+    log_origin: str = Field(
+        default="skyfence.local/policy-log",
+        description="The origin line of the transparency log's C2SP checkpoints and the name "
+        "of its signing key: a schema-less URL naming this log, with no spaces or '+' "
+        "(e.g. skyfence.example/policy-log).",
+        pattern=r"^[^\s+]+$",
+    )
+
+    witnesses: list[str] = Field(
+        default_factory=list,
+        description="Witnesses the log submits its checkpoints to (c2sp.org/tlog-witness), "
+        "each '<verifier key> <URL prefix>'; as a JSON list in the environment.",
+    )
+
     def resolved_cache_dir(self) -> Path:
         """The cache directory in force: the configured one or ``<data_dir>/cache``."""
         return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"

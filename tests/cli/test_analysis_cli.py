@@ -15,23 +15,11 @@ import h3
 import numpy as np
 import pytest
 
-from skyfence.cli.main import main
+from clirun import run, run_json
 from skyfence.regions import parse_region
 
 START = "2026-02-22T12:00:00Z"
 SHORT = ["--window", "1m", "--step", "60s"]
-
-
-def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def run_json(capsys, *args):
-    code, out, err = run(capsys, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 @pytest.fixture()
@@ -210,3 +198,41 @@ def test_invalid_input_exits_1_with_one_line(capsys, tmp_path, monkeypatch, args
     assert err.startswith("skyfence: error: ") and err.count("\n") == 1, err
     assert message in err
     assert not any(tmp_path.iterdir()), "nothing is written on bad input"
+
+
+# ---------------------------------------------------------------- --skip-invalid, file modes
+
+GOLDEN_ELEMENTS = Path(__file__).resolve().parents[1] / "golden" / "elements"
+
+
+@pytest.fixture()
+def one_bad_record(tmp_path):
+    """The golden 4-satellite 3LE with the first record's line-2 checksum broken."""
+    lines = (GOLDEN_ELEMENTS / "starlink-4.3le").read_text().splitlines()
+    lines[1] = lines[1][:68] + str((int(lines[1][68]) + 1) % 10)
+    path = tmp_path / "bad.3le"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "command", [["coverage", "h3:3:831fa3fffffffff"], ["whatif", "activate", "LU"]]
+)
+def test_whatif_and_coverage_take_skip_invalid(capsys, tmp_path, reports, one_bad_record, command):
+    args = [*command, "--constellation", str(one_bad_record), "--window", "1m", "--step", "60s"]
+    if command[0] == "whatif":
+        args += ["--out", str(tmp_path / "r"), "--no-in-country"]
+    code, _, err = run(capsys, *args)
+    assert code == 1 and "pass --skip-invalid" in err and err.count("\n") == 1
+    code, _, err = run(capsys, *args, "--skip-invalid", "--json")
+    assert code == 0, err
+
+
+def test_coverage_files_get_the_mode_of_a_new_file(capsys, tmp_path):
+    from skyfence.files import new_file_mode
+
+    for name in ("c.geojson", "c.parquet"):
+        out = tmp_path / name
+        run_json(capsys, "coverage", "h3:3:831fa3fffffffff", *SHORT, "--out", str(out))
+        assert out.stat().st_mode & 0o777 == new_file_mode()
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from skyfence.cli.main import main
+from clirun import run, run_json
 from skyfence.links.calibration import load_latency_model
 
 DATA = Path(__file__).resolve().parents[1] / "links" / "data" / "calib"
@@ -24,18 +23,6 @@ WINDOW = ["--start", "2026-02-22T00:00:00Z", "--duration", "1h", "--step", "20m"
 @pytest.fixture(autouse=True)
 def _isolated(isolated_env):
     return isolated_env
-
-
-def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def run_json(capsys, *args):
-    code, out, err = run(capsys, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def test_validate_json_and_human(capsys, tmp_path):

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from clirun import run, run_json
 from skyfence.cli.main import main
 from skyfence.policy import example_text
 
@@ -36,18 +37,6 @@ def people(monkeypatch):
 
     login("alice")
     return login
-
-
-def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def run_json(capsys, *args):
-    code, out, err = run(capsys, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def test_show_pending_reject_and_rebase(capsys, tmp_path, isolated_env, people, world_loaded):

@@ -11,16 +11,11 @@ import json
 import pytest
 import typer
 
-from skyfence.cli.main import build_app, main
+from clirun import run
+from skyfence.cli.main import build_app
 from skyfence.policy import example_text
 
 START = "2026-02-22T12:00:00Z"
-
-
-def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture()

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from skyfence.cli.main import main
+from clirun import run, run_json
 from skyfence.policy import example_text
-
-
-def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def run_json(capsys, *args):
-    code, out, err = run(capsys, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 @pytest.fixture()
@@ -137,12 +126,34 @@ def test_impact(scenario, capsys, tmp_path):
         (["detect", "run", "nope.csv", "--policy", "p.yaml"], "policy file p.yaml does not exist"),
         (["detect", "simulate", "--out", "x.xlsx"], "cannot tell the format of x.xlsx"),
         (["detect", "simulate", "--out", "x.parquet", "--scenario", "mars"], "scenario 'mars'"),
+        (["detect", "simulate", "--out", "/proc/x.parquet"], "cannot write in /proc"),
     ],
 )
 def test_errors_are_one_line(capsys, tmp_path, monkeypatch, isolated_env, args, message):
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, *args)
     assert code == 1 and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "option,target,message",
+    [
+        ("--png", "/proc/x.png", "--png /proc/x.png: cannot write in /proc"),
+        ("--geojson", "{tmp}/f.txt/x.geojson", "f.txt is not a directory"),
+        ("--png", "{tmp}/x.jpg", "use a file name ending in .png"),
+    ],
+)
+def test_unwritable_outputs_are_refused_before_the_work(
+    scenario, capsys, tmp_path, option, target, message
+):
+    """Root may write anywhere by its permission bits, but not in /proc: the place is tried."""
+    if target.startswith("/proc") and not Path("/proc/self").exists():
+        pytest.skip("no /proc on this system")
+    (tmp_path / "f.txt").write_text("a file, not a directory")
+    args = ["detect", "run", scenario["telemetry"], "--policy", scenario["policy"]]
+    code, out, err = run(capsys, *args, option, target.format(tmp=tmp_path))
+    assert code == 1 and message in err and err.count("\n") == 1, err
+    assert out == ""  # no table: no work was done
 
 
 def test_a_bad_row_is_named_by_its_line(capsys, tmp_path, isolated_env):

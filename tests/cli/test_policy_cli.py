@@ -7,23 +7,11 @@ import json
 import pytest
 import yaml
 
-from skyfence.cli.main import main
+from clirun import run, run_json
 from skyfence.policy import example_text
 
 KHARKIV = ["49.99", "36.23"]
 MARCH = "2026-03-01T12:00:00Z"
-
-
-def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def run_json(capsys, *args):
-    code, out, err = run(capsys, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 @pytest.fixture(scope="module")

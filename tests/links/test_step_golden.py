@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from skyfence.links import compiled
+
 HERE = Path(__file__).parent / "golden"
 _spec = importlib.util.spec_from_file_location("make_step_golden", HERE / "make_step_golden.py")
 make = importlib.util.module_from_spec(_spec)
@@ -26,10 +28,21 @@ def golden():
     return d, term, configs
 
 
-def test_every_recorded_configuration(golden):
+KERNELS = [
+    "numpy",
+    pytest.param(
+        "compiled",
+        marks=pytest.mark.skipif(not compiled.available(), reason="numba is not installed"),
+    ),
+]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_every_recorded_configuration(golden, kernel):
     d, term, configs = golden
     assert len(configs) == 8
     for name, model, kw in configs:
+        model.kernel, model._terminal_index = kernel, None  # the kernel under test
         res = model.step(d["positions_ecef_km"], None, term, **kw)
         assert (res.status == 0).sum() >= 40, name  # the file exercises real routes
         for f in make.FIELDS:

@@ -80,30 +80,33 @@ LIMITED = textwrap.dedent(
 )
 
 
-def test_alias_bomb_fails_within_two_seconds(tmp_path):
-    bomb = tmp_path / "bomb.yaml"
-    bomb.write_text(ALIAS_BOMB, encoding="utf-8")
-    assert len(ALIAS_BOMB.encode()) < 600
+def _validate(path: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     start = time.monotonic()
     try:
         done = subprocess.run(
-            [sys.executable, "-c", LIMITED, "policy", "validate", "--no-regions", str(bomb)],
+            [sys.executable, "-c", LIMITED, "policy", "validate", "--no-regions", str(path)],
             capture_output=True,
             text=True,
             timeout=8,
         )
     except subprocess.TimeoutExpired:
-        pytest.fail("policy validate ran past 8 s on a 600-byte file")
-    elapsed = time.monotonic() - start
+        pytest.fail(f"policy validate ran past 8 s on {path.stat().st_size} bytes")
+    return done, time.monotonic() - start
+
+
+def test_alias_bomb_fails_within_two_seconds(tmp_path):
+    """The bomb costs under 2 s more than validating a small policy the same way (the start of
+    the interpreter and the CLI is measured, not assumed: it varies with the machine's load)."""
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(ALIAS_BOMB, encoding="utf-8")
+    assert len(ALIAS_BOMB.encode()) < 600
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("rules:\n  - {id: ua, region: UA, state: active}\n", encoding="utf-8")
+    done, elapsed = _validate(bomb)
     assert done.returncode == 1 and done.stderr.startswith("skyfence: error:"), done.stderr[-300:]
     assert "internal error" not in done.stderr
-    assert elapsed < 2.0 + _interpreter_start_s()
-
-
-def _interpreter_start_s() -> float:
-    start = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import skyfence.cli.main"], check=True)
-    return time.monotonic() - start
+    _, baseline = _validate(plain)
+    assert elapsed < 2.0 + baseline, (elapsed, baseline)
 
 
 def test_rolled_back_export_is_refused_with_a_trusted_checkpoint(app, ukraine, sec, tmp_path):

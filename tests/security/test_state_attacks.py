@@ -78,6 +78,13 @@ def test_policy_table_edit_is_refused_and_reported(app, ukraine, store_url, reha
             sql += ", document_hash = :h"
         conn.execute(sa.text(sql), params)
     engine.dispose()
+    # A process that read the version while the log attested it keeps deciding with what it
+    # authenticated (the log head has not moved, so nothing written through skyfence changed):
+    # the edit does not reach it ...
+    d = decide(app, ALICE, "G1", *SIMFEROPOL).decision
+    assert (d.allowed, d.rule_id) == (False, "crimea-suspended")
+    # ... and any process that reads the tables now refuses to decide, naming the version
+    app = App(app.settings)
     with pytest.raises(IntegrityError, match="policy version 1 in the table is not"):
         decide(app, ALICE, "G1", *SIMFEROPOL)
     with Store.open(store_url, key_dir=app.settings.data_dir / "keys") as store:

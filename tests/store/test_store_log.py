@@ -88,11 +88,14 @@ def test_entries_chain_and_show_their_data(store):
 
 def test_checkpoints_are_signed_by_the_published_key(store):
     _fill(store, 2)
-    from skyfence.store.keys import checkpoint_message, verify_signature
+    from skyfence.store.keys import verify_signature
 
     raw = load_public_key(store.log.pubkey())
     for cp in store.log.checkpoints():
-        msg = checkpoint_message(cp.tree_size, bytes.fromhex(cp.root_hash), cp.time, cp.key_id)
+        # a C2SP checkpoint: origin, size, base64 root (c2sp.org/tlog-checkpoint)
+        root64 = base64.b64encode(bytes.fromhex(cp.root_hash)).decode()
+        msg = f"skyfence.local/policy-log\n{cp.tree_size}\n{root64}\n".encode()
+        assert cp.note is not None and cp.note.startswith(msg.decode() + "\n\u2014 ")
         assert verify_signature(raw, base64.b64decode(cp.signature), msg)
     explicit = store.log.checkpoint(operator="auditor")
     assert explicit.tree_size == store.log.size()

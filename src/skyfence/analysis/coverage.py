@@ -18,8 +18,6 @@ shard propagates its own times and steps the network, so an executor can spread 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -31,6 +29,7 @@ import numpy as np
 
 from skyfence.analysis.sharding import Executor, run_shards, time_shards
 from skyfence.errors import InputError
+from skyfence.files import atomic_path, write_text_atomic
 from skyfence.ground import GroundSites
 from skyfence.links import DEFAULT_RULE, STATUS_OK, LandingConstraint, NetworkModel
 from skyfence.timeutil import datetime64_to_iso
@@ -137,7 +136,7 @@ def coverage_shard(
         )  # type: ignore[arg-type]
         ok = res.status == STATUS_OK
         served[:, k] = ok
-        n_visible[:, k] = np.bincount(res.visible.site, minlength=n)[:n]
+        n_visible[:, k] = res.visible.per_site(n)
         rtt[:, k] = res.rtt_ms
         sat[:, k] = res.serving_sat
         gw[:, k] = res.gateway
@@ -364,7 +363,7 @@ class Coverage:
                 }
             )
         doc = {"type": "FeatureCollection", "features": features, "skyfence": _jsonable(self.meta)}
-        return _atomic_write_text(Path(path), json.dumps(doc))
+        return write_text_atomic(Path(path), json.dumps(doc), make_parents=True)
 
     def to_parquet(self, path: str | Path) -> Path:
         """Write GeoParquet (WKB hexagons in ``geometry``, CRS84) with the per-cell statistics."""
@@ -387,14 +386,8 @@ class Coverage:
         }
         table = table.replace_schema_metadata({b"geo": json.dumps(geo).encode()})
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(path, make_parents=True) as tmp:
             pq.write_table(table, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return path
 
 
@@ -483,15 +476,3 @@ def compute_coverage(
 def _jsonable(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if not k.startswith("_")}
 
-
-def _atomic_write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

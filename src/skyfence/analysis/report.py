@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from skyfence.analysis.maps import coverage_map_figure, map_quantity, rtt_cdf_figure, save_png
-from skyfence.errors import InputError
+from skyfence.files import check_output_dir, check_output_file
 from skyfence.jsonable import to_jsonable
 
 if TYPE_CHECKING:
@@ -63,59 +62,6 @@ def report_dirname(action: str, expression: str, start_iso: str, run_id: str) ->
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in expression).strip("_")
     stamp = start_iso.replace("-", "").replace(":", "")[:13] + "Z"
     return f"whatif-{action}-{safe[:40] or 'region'}-{stamp}-run-{run_id}"
-
-
-def _check_writable_parent(path: Path, option: str) -> None:
-    parent = path.parent
-    while not parent.exists():  # the directories that are missing are created at write time
-        if parent.parent == parent:
-            break
-        parent = parent.parent
-    if not parent.is_dir():
-        raise InputError(f"{option} {path}: {parent} is not a directory; choose another {option}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{option} {path}: cannot write in {parent}; choose another {option}")
-
-
-def check_output_dir(path: str | Path, *, overwrite: bool = False, option: str = "--out") -> Path:
-    """Refuse an output directory that cannot be written, or that exists (unless ``overwrite``).
-
-    An existing empty directory is accepted (it is filled). Call this before the work starts.
-    """
-    path = Path(path).expanduser()
-    if path.exists() and not path.is_dir():
-        raise InputError(f"{option} {path} exists and is not a directory; choose another {option}")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise InputError(
-            f"{option} {path} already exists; choose another {option} or pass --overwrite to "
-            "replace it"
-        )
-    _check_writable_parent(path, option)
-    return path
-
-
-def check_output_file(
-    path: str | Path,
-    *,
-    suffixes: Iterable[str],
-    overwrite: bool = False,
-    option: str = "--out",
-) -> Path:
-    """Refuse an output file with an unknown suffix, in a place that cannot be written, or that
-    exists (unless ``overwrite``). Call this before the work starts."""
-    path = Path(path).expanduser()
-    allowed = tuple(s.lower() for s in suffixes)
-    if path.suffix.lower() not in allowed:
-        raise InputError(f"{option} {path}: use a file name ending in {', '.join(allowed)}")
-    if path.is_dir():
-        raise InputError(f"{option} {path} is a directory; give a file name")
-    if path.exists() and not overwrite:
-        raise InputError(
-            f"{option} {path} already exists; choose another {option} or pass --overwrite to "
-            "replace it"
-        )
-    _check_writable_parent(path, option)
-    return path
 
 
 # ----------------------------------------------------------------------------- the report

@@ -3,7 +3,9 @@
 A sweep over time (coverage, what-if) is a list of shards whose results are merged at the end.
 Each shard is a pure function call, so any executor can run them: ``None`` runs them here, in
 order; a :class:`concurrent.futures.Executor` or a ``dask.distributed.Client`` (anything with
-``submit(fn, *args) -> future`` and ``future.result()``) spreads them.
+``submit(fn, *args) -> future`` and ``future.result()``) spreads them. The application layer
+passes a :class:`skyfence.scale.Runner` (local processes or Dask), the one way the package runs
+work in parallel (docs/scale.md).
 """
 
 from __future__ import annotations

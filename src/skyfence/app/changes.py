@@ -93,8 +93,12 @@ def propose(
     base_version: int | None = None,
     request_review: bool = False,
     expires_after_s: float = DEFAULT_EXPIRES_AFTER_S,
+    sign_with: str | Path | None = None,
 ) -> ChangeResult:
     """Apply a policy, or request it when the change is sensitive (or review is asked for).
+
+    ``sign_with`` is the principal's own Ed25519 private key file (PEM): the request is
+    signed with it (see :mod:`skyfence.store.approvals`); its public key must be registered.
 
     ``source`` is a policy, a document or a file. ``base_version`` is the version the change
     was built on (default: the version in force when called); if another version is in
@@ -109,6 +113,14 @@ def propose(
     document = sealed_document(policy, app)
     with open_store(app) as store:
         base = store.state().policy_version if base_version is None else base_version
+        signed = None
+        if sign_with is not None:
+            from skyfence.store.approvals import approval_message
+            from skyfence.store.canonical import canonical_hash
+
+            stored, _ = prepare_document(document, source=label)
+            message = approval_message(store.log.origin, base, canonical_hash(stored))
+            signed = sign_change(sign_with, message)
         return store.apply_policy(
             document,
             actor=principal.actor(),
@@ -116,14 +128,64 @@ def propose(
             base_version=base,
             expires_after_s=expires_after_s,
             request_review=request_review,
+            signed=signed,
         )
 
 
-def approve(app: App, principal: Principal, change_id: int, *, reason: str = "") -> ChangeResult:
-    """Approve a pending change (never one the principal requested or rebased)."""
+def sign_change(key_file: str | Path, message: bytes) -> tuple[bytes, bytes]:
+    """``(public key, signature)`` of ``message`` by the Ed25519 private key in ``key_file``
+    (PEM, PKCS#8) — done where the key is, never by the server."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from skyfence.errors import InputError
+
+    try:
+        private = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(
+            f"cannot read the signing key {key_file} ({exc}); expected an unencrypted Ed25519 "
+            "private key in PEM (e.g. from `openssl genpkey -algorithm ed25519`)"
+        ) from None
+    if not isinstance(private, Ed25519PrivateKey):
+        raise InputError(f"{key_file} does not hold an Ed25519 private key")
+    return private.public_key().public_bytes_raw(), private.sign(message)
+
+
+def register_key(
+    app: App, principal: Principal, public_key: str | bytes, *, reason: str
+) -> int:
+    """Register the principal's own Ed25519 public key for signed requests and approvals."""
+    principal.require("register a signing key", "operator")
+    with open_store(app) as store:
+        return store.register_key(public_key, actor=principal.actor(), reason=reason)
+
+
+def approve(
+    app: App,
+    principal: Principal,
+    change_id: int,
+    *,
+    reason: str = "",
+    sign_with: str | Path | None = None,
+    signed: tuple[bytes, bytes] | None = None,
+) -> ChangeResult:
+    """Approve a pending change (never one the principal requested or rebased).
+
+    ``sign_with`` (a private key file) or ``signed`` (``(public key, signature)`` made by a
+    remote client over :func:`skyfence.store.approvals.approval_message`) signs the approval
+    with the principal's own registered key."""
     principal.require("approve a change", "approver")
     with open_store(app) as store:
-        return store.approve(change_id, actor=principal.actor(), reason=reason)
+        if sign_with is not None:
+            from skyfence.store.approvals import approval_message
+
+            request = store.change_request(change_id)
+            message = approval_message(
+                store.log.origin, request.base_version, request.document_hash
+            )
+            signed = sign_change(sign_with, message)
+        return store.approve(change_id, actor=principal.actor(), reason=reason, signed=signed)
 
 
 def reject(app: App, principal: Principal, change_id: int, *, reason: str = "") -> int:

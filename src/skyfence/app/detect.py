@@ -34,7 +34,7 @@ from skyfence.detect.impact import ImpactReport, plot_impact, rule_impact
 from skyfence.detect.plot import plot_findings
 from skyfence.detect.scenario import CLASSES, simulate, write_scenario
 from skyfence.errors import InputError
-from skyfence.files import write_text_atomic
+from skyfence.files import check_output_file, write_text_atomic
 from skyfence.policy import Policy, TerminalRegistry, load_policy
 
 __all__ = [
@@ -116,10 +116,13 @@ def load_registry(app: App, terminals_file: Path | None = None) -> TerminalRegis
 
 
 def _check_outputs(geojson: Path | None, png: Path | None) -> None:
-    if geojson is not None and geojson.suffix.lower() not in (".geojson", ".json"):
-        raise InputError(f"--geojson {geojson}: give a file name ending in .geojson")
-    if png is not None and png.suffix.lower() != ".png":
-        raise InputError(f"--png {png}: give a file name ending in .png")
+    """Suffixes and writable places, before the work (an existing file is replaced)."""
+    if geojson is not None:
+        check_output_file(
+            geojson, suffixes=(".geojson", ".json"), overwrite=True, option="--geojson"
+        )
+    if png is not None:
+        check_output_file(png, suffixes=(".png",), overwrite=True, option="--png")
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -330,6 +333,7 @@ def check_simulation(
     from skyfence.detect.telemetry import telemetry_format
 
     telemetry_format(out)
+    check_output_file(out, suffixes=(Path(out).suffix,), overwrite=True, option="--out")
     check_arguments(scenario, terminals, days, start)
 
 

@@ -7,11 +7,14 @@ that every state table matches the replayed log.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skyfence.app._store import open_store
+
+ProgressCallback = Callable[[int, int], None]
 
 if TYPE_CHECKING:
     from skyfence.app.context import App
@@ -26,6 +29,9 @@ if TYPE_CHECKING:
         TrustedCheckpoint,
         VerifyReport,
     )
+    from skyfence.store.tiles import TilesSummary
+    from skyfence.store.witnessing import WitnessOutcome
+    from skyfence.transparency.note import Verifier
 
 __all__ = [
     "LogPage",
@@ -38,6 +44,10 @@ __all__ = [
     "rotate_key",
     "verify_file",
     "verify_database",
+    "tiles",
+    "vkey",
+    "witness",
+    "tile",
     "latest_checkpoint",
 ]
 
@@ -78,6 +88,60 @@ def export(app: App, principal: Principal, path: str | Path) -> ExportSummary:
         return store.log.export(path)
 
 
+def tiles(
+    app: App,
+    principal: Principal,
+    out_dir: str | Path,
+    *,
+    progress: ProgressCallback | None = None,
+) -> TilesSummary:
+    """Write the log as C2SP tlog-tiles under ``out_dir`` (signing a checkpoint first if the
+    last does not cover the log); the checkpoint file is written last."""
+    principal.require("export the log", "viewer")
+    from skyfence.store.tiles import write_tiles
+
+    with open_store(app) as store:
+        return write_tiles(store.log, out_dir, progress=progress)
+
+
+def witness(
+    app: App, principal: Principal, witnesses: Sequence[str] | None = None
+) -> WitnessOutcome:
+    """Submit the latest checkpoint to the witnesses (default: setting ``witnesses``, each
+    ``"<vkey> <url>"``) and keep their cosignatures. The service calls this after writes."""
+    principal.require("submit checkpoints to witnesses", "operator")
+    from skyfence.errors import ConfigurationError
+    from skyfence.store.witnessing import parse_witness, submit
+
+    specs = list(app.settings.witnesses if witnesses is None else witnesses)
+    if not specs:
+        raise ConfigurationError(
+            "no witnesses configured; set SKYFENCE_WITNESSES (a JSON list of "
+            "'<vkey> <url>') or give --witness '<vkey> <url>'"
+        )
+    clients = [parse_witness(spec) for spec in specs]
+    with open_store(app) as store:
+        return submit(store.log, clients)
+
+
+def tile(app: App, principal: Principal, path: str) -> bytes:
+    """One tlog-tiles resource of the log: ``checkpoint`` (with the witnesses'
+    cosignatures), ``tile/<L>/<N>[.p/<W>]`` or ``tile/entries/<N>[.p/<W>]``;
+    :class:`~skyfence.errors.NotFoundError` for anything else."""
+    principal.require("read the log", "viewer")
+    from skyfence.store.tiles import read
+
+    with open_store(app) as store:
+        return read(store.log, path)
+
+
+def vkey(app: App, principal: Principal) -> str:
+    """The C2SP verifier key of the log (``<origin>+<key id>+<base64 key>``)."""
+    principal.require("read the log", "viewer")
+    with open_store(app) as store:
+        return store.log.vkey()
+
+
 def checkpoint(app: App, principal: Principal, *, accept_unsigned: bool = False) -> Checkpoint:
     """Sign the current head now. ``accept_unsigned`` (admins) signs entries appended
     outside skyfence after checking the whole log."""
@@ -110,11 +174,84 @@ def verify_file(
     public_key: str | bytes | Path,
     *,
     trusted_checkpoint: TrustedCheckpoint | None = None,
+    witnesses: Sequence[Verifier] = (),
+    quorum: int = 0,
+    signed_approvals: bool = False,
 ) -> VerifyReport:
-    """Verify an export offline (no store); see :func:`skyfence.store.verify_export`."""
+    """Verify an export offline (no store); see :func:`skyfence.store.verify_export`.
+
+    With ``quorum``, the latest checkpoint must also be cosigned by that many of the
+    trusted ``witnesses``."""
     from skyfence.store import verify_export
 
-    return verify_export(path, public_key, trusted_checkpoint=trusted_checkpoint)
+    return verify_export(
+        path,
+        public_key,
+        trusted_checkpoint=trusted_checkpoint,
+        witnesses=witnesses,
+        quorum=quorum,
+        signed_approvals=signed_approvals,
+    )
+
+
+def verify_tiles(
+    directory: str | Path,
+    public_key: str,
+    *,
+    trusted_checkpoint: TrustedCheckpoint | None = None,
+    witnesses: Sequence[Verifier] = (),
+    quorum: int = 0,
+) -> VerifyReport:
+    """Verify a tiled log (as ``skyfence log tiles`` writes) offline against the log's key
+    (a C2SP verifier key, or a PEM/base64/hex public key named after the checkpoint's origin)."""
+    from skyfence.errors import IntegrityError, ParseError
+    from skyfence.store.verify import VerifyReport, _read_key
+    from skyfence.transparency.note import Verifier as NoteVerifier
+    from skyfence.transparency.note import parse_vkey
+    from skyfence.transparency.tiles import directory_reader
+    from skyfence.transparency.tiles import verify_tiles as check
+
+    read = directory_reader(directory)
+    try:
+        log_key = parse_vkey(public_key)
+    except ParseError:
+        raw = _read_key(public_key)
+        try:
+            origin = read("checkpoint").decode("utf-8", "replace").split("\n", 1)[0]
+            log_key = NoteVerifier.ed25519(origin, raw)
+        except (IntegrityError, ParseError) as exc:
+            return _tiles_failure(str(directory), str(exc))
+    pin = None
+    if trusted_checkpoint is not None:
+        pin = (trusted_checkpoint.tree_size, trusted_checkpoint.root_hash)
+    try:
+        got = check(read, log_key, witnesses=witnesses, quorum=quorum, trusted=pin)
+    except (IntegrityError, ParseError) as exc:
+        return _tiles_failure(str(directory), str(exc))
+    return VerifyReport(
+        ok=True,
+        source=str(directory),
+        entries=got.entries,
+        root_hash=got.checkpoint.root_hash.hex(),
+        checkpoints=1,
+        checkpoints_verified=1,
+        trusted_key_ids=[f"{log_key.name}+{log_key.key_id:08x}"],
+    )
+
+
+def _tiles_failure(source: str, problem: str) -> VerifyReport:
+    from skyfence.store.verify import VerifyReport
+
+    return VerifyReport(
+        ok=False,
+        source=source,
+        entries=0,
+        root_hash="",
+        checkpoints=1,
+        checkpoints_verified=0,
+        trusted_key_ids=[],
+        problem=problem,
+    )
 
 
 def verify_database(
@@ -123,11 +260,20 @@ def verify_database(
     *,
     public_key: Any = None,
     trusted_checkpoint: TrustedCheckpoint | None = None,
+    witnesses: Sequence[Verifier] = (),
+    quorum: int = 0,
+    signed_approvals: bool = False,
 ) -> VerifyReport:
     """The log's checks on the database itself, plus every state table against the log."""
     principal.require("verify the log", "viewer")
     with open_store(app) as store:
-        return store.verify(public_key, trusted_checkpoint=trusted_checkpoint)
+        return store.verify(
+            public_key,
+            trusted_checkpoint=trusted_checkpoint,
+            witnesses=witnesses,
+            quorum=quorum,
+            signed_approvals=signed_approvals,
+        )
 
 
 def latest_checkpoint(app: App, principal: Principal) -> Checkpoint:

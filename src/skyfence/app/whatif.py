@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from skyfence.analysis.whatif import WhatIfReport
     from skyfence.ground import GroundSites
     from skyfence.orbits import Constellation
+    from skyfence.scale.runner import Parallel
 
 __all__ = [
     "COVERAGE_SUFFIXES",
@@ -105,6 +106,7 @@ def whatif(
     out: str | Path | None = None,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
+    parallel: Parallel | None = None,
 ) -> WhatIfRun:
     """Run a what-if (see :func:`skyfence.analysis.whatif.run_whatif`) and write its report.
 
@@ -122,6 +124,9 @@ def whatif(
         Replace ``out`` if it exists (otherwise an existing ``out`` is refused before the run).
     progress : callable, optional
         ``progress(done, total)`` over the coverage shards.
+    parallel : Parallel, optional
+        Where the coverage shards run (default: this process); see
+        :mod:`skyfence.scale.runner`. The report is the same wherever they run.
     """
     from skyfence.analysis.report import check_output_dir, new_run_id, write_whatif_report
     from skyfence.analysis.whatif import check_whatif_inputs, run_whatif
@@ -148,14 +153,19 @@ def whatif(
         inferred = _inferred_outside(app, named, gateways, pops, pop_map, expression, action)
         gateways = gateways.concat(inferred) if len(inferred) else gateways
     if constellation is None:
-        constellation = load_constellation(app, network.constellation)
-    report = run_whatif(
-        expression, action, constellation=constellation,
-        gateways="plan" if gateways is None else gateways, pops=pops, pop_map=pop_map,
-        start=t0, duration_s=duration_s, step_s=step_s, resolution=resolution,
-        footprint_km=footprint_km, in_country=in_country, rule=rule, progress=progress,
-        latency=named.latency,
-    )  # fmt: skip
+        constellation = load_constellation(
+            app, network.constellation, skip_invalid=network.skip_invalid
+        )
+    from skyfence.scale.runner import open_runner
+
+    with open_runner(parallel) as runner:
+        report = run_whatif(
+            expression, action, constellation=constellation,
+            gateways="plan" if gateways is None else gateways, pops=pops, pop_map=pop_map,
+            start=t0, duration_s=duration_s, step_s=step_s, resolution=resolution,
+            footprint_km=footprint_km, in_country=in_country, rule=rule, progress=progress,
+            latency=named.latency, executor=runner if runner.is_parallel else None,
+        )  # fmt: skip
     _mark_inferred(report, named.label, inferred)
     files = write_whatif_report(report, out_dir, overwrite=overwrite)
     return WhatIfRun(report, run_id, out_dir, files)
@@ -269,11 +279,13 @@ def coverage(
     out: str | Path | None = None,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
+    parallel: Parallel | None = None,
 ) -> CoverageRun:
     """Coverage of a region per H3 cell: time served, satellites in view, RTT, handovers.
 
     ``out`` (``.geojson``, ``.json``, ``.parquet`` — GeoParquet — or ``.png``, a map) is
-    checked before the run and refused if it exists, unless ``overwrite``.
+    checked before the run and refused if it exists, unless ``overwrite``. ``parallel`` says
+    where the time shards run (:mod:`skyfence.scale.runner`); the result is the same.
     """
     from skyfence.analysis.coverage import compute_coverage
     from skyfence.analysis.maps import coverage_map_figure, map_quantity, save_png
@@ -296,10 +308,13 @@ def coverage(
     region = parse_region(expression, app.world)
     net = load_network(app, network)
     cells = region.cells(resolution)
-    cov = compute_coverage(
-        cells, times, constellation=net.constellation, model=net.model, progress=progress,
-        rule=rule,
-    )  # fmt: skip
+    from skyfence.scale.runner import open_runner
+
+    with open_runner(parallel) as runner:
+        cov = compute_coverage(
+            cells, times, constellation=net.constellation, model=net.model, progress=progress,
+            rule=rule, executor=runner if runner.is_parallel else None,
+        )  # fmt: skip
     inferred_ids = [str(i) for i in net.inferred_gateways.id]
     run_gateways = cov.usage("gateway")[:10]
     _flag_rows(run_gateways, set(inferred_ids))

@@ -21,6 +21,7 @@ from skyfence.cli._common import (
     OverwriteOpt,
     PopMapOpt,
     PopsOpt,
+    SkipInvalidOpt,
     console,
     emit,
     get_app,
@@ -38,7 +39,46 @@ StartOpt = Annotated[
 ]
 WindowOpt = Annotated[str, typer.Option("--window", help="Length of the window, e.g. 1h, 30m.")]
 StepOpt = Annotated[str, typer.Option("--step", help="Time step = scheduling slot, e.g. 15s.")]
-ResOpt = Annotated[int, typer.Option("--res", help="H3 resolution of the cells (5 ≈ 250 km²).")]
+ResOpt = Annotated[
+    int, typer.Option("--res", "--resolution", help="H3 resolution of the cells (5 ≈ 250 km²).")
+]
+ElementsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--elements",
+        help="An element-set file (TLE/3LE/OMM) to use instead of --constellation.",
+    ),
+]
+SweepOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sweep",
+        help="Run as a sharded, checkpointed sweep writing a directory (always for 'world').",
+    ),
+]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", help="Sweep shards in this many local processes.")
+]
+DaskWorkersOpt = Annotated[
+    int | None,
+    typer.Option("--dask-workers", help="Sweep on a Dask LocalCluster of this many workers."),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler", help="Sweep on the Dask cluster at this address (tcp://host:8786)."
+    ),
+]
+BlockCellsOpt = Annotated[
+    int, typer.Option("--block-cells", help="Cells per sweep shard (one shard = cells x an hour).")
+]
+MaxShardsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-shards",
+        help="Run at most this many shards now and stop (the same command resumes the rest).",
+    ),
+]
 OutOpt = Annotated[
     Path | None,
     typer.Option(
@@ -125,6 +165,7 @@ def _whatif_command(action: str):  # type: ignore[no-untyped-def]
             ),
         ],
         constellation: ConstellationOpt = "starlink-gen1",
+        skip_invalid: SkipInvalidOpt = False,
         gateways: GatewaysOpt = "plan",
         pops: PopsOpt = None,
         pop_map: PopMapOpt = None,
@@ -145,11 +186,17 @@ def _whatif_command(action: str):  # type: ignore[no-untyped-def]
             ),
         ] = True,
         out: OutOpt = None,
+        workers: WorkersOpt = 1,
+        dask_workers: DaskWorkersOpt = None,
+        scheduler: SchedulerOpt = None,
         overwrite: OverwriteOpt = False,
         as_json: JsonOption = False,
     ) -> None:
         from skyfence.app.network import NetworkSpec
         from skyfence.app.whatif import whatif
+        from skyfence.scale.runner import Parallel
+
+        parallel = Parallel(workers=workers, dask_workers=dask_workers, scheduler=scheduler)
         from skyfence.timeutil import parse_duration
 
         duration_s, step_s = parse_duration(window), parse_duration(step)
@@ -157,11 +204,13 @@ def _whatif_command(action: str):  # type: ignore[no-untyped-def]
             run = whatif(
                 get_app(), expression, action,  # type: ignore[arg-type]
                 network=NetworkSpec(
-                    constellation, gateways, pops, pop_map, latency_model, infer_gateways
+                    constellation, gateways, pops, pop_map, latency_model, infer_gateways,
+                    skip_invalid,
                 ),
                 start=start,
                 duration_s=duration_s, step_s=step_s, resolution=res, footprint_km=footprint_km,
                 in_country=in_country, out=out, overwrite=overwrite, progress=bar,
+                parallel=parallel,
             )  # fmt: skip
         emit(run.to_dict(), as_json, human_whatif)
 
@@ -176,8 +225,13 @@ app.command("deactivate")(_whatif_command("deactivate"))
 
 
 def coverage_cmd(
-    region: Annotated[str, typer.Argument(help="Region expression, e.g. TW or 'UA - crimea'.")],
+    region: Annotated[
+        str,
+        typer.Argument(help="Region expression, e.g. TW or 'UA - crimea'; 'world' = all land."),
+    ],
     constellation: ConstellationOpt = "starlink-gen1",
+    elements: ElementsOpt = None,
+    skip_invalid: SkipInvalidOpt = False,
     gateways: GatewaysOpt = "plan",
     pops: PopsOpt = None,
     pop_map: PopMapOpt = None,
@@ -192,24 +246,46 @@ def coverage_cmd(
         typer.Option(
             "--out",
             help="Write cells to .geojson, .parquet (GeoParquet) or .png (a map); an existing "
-            "file is refused unless --overwrite.",
+            "file is refused unless --overwrite. A sweep writes a directory (resumed when it "
+            "holds the same sweep).",
         ),
     ] = None,
+    sweep: SweepOpt = False,
+    workers: WorkersOpt = 1,
+    dask_workers: DaskWorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    block_cells: BlockCellsOpt = 20_000,
+    max_shards: MaxShardsOpt = None,
     overwrite: OverwriteOpt = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Coverage of a region per H3 cell: time served, satellites in view, RTT, handovers."""
+    """Coverage of a region per H3 cell: time served, satellites in view, RTT, handovers.
+
+    'world' (or --sweep) runs a sharded sweep — here, in --workers processes or on Dask
+    (--dask-workers N, --scheduler ADDRESS) — writing GeoParquet per hour, the day per cell,
+    a summary and a map to --out; a killed sweep resumes from its finished shards.
+    """
     from skyfence.app.network import NetworkSpec
-    from skyfence.app.whatif import coverage
     from skyfence.timeutil import parse_duration
 
     duration_s, step_s = parse_duration(window), parse_duration(step)
+    network = NetworkSpec(
+        str(elements) if elements is not None else constellation, gateways, pops, pop_map,
+        latency_model, infer_gateways, skip_invalid,
+    )  # fmt: skip
+    if sweep or region.strip().lower() == "world":
+        _sweep(region, network, start, duration_s, step_s, res, out, workers, dask_workers,
+               scheduler, block_cells, max_shards, overwrite, as_json)  # fmt: skip
+        return
+    from skyfence.app.whatif import coverage
+    from skyfence.scale.runner import Parallel
+
+    parallel = Parallel(workers=workers, dask_workers=dask_workers, scheduler=scheduler)
     with progress_bar(f"coverage {region}", enabled=not as_json) as bar:
         run = coverage(
-            get_app(), region,
-            network=NetworkSpec(constellation, gateways, pops, pop_map, latency_model, infer_gateways),
-            start=start, duration_s=duration_s, step_s=step_s, resolution=res, out=out,
-            overwrite=overwrite, progress=bar,
+            get_app(), region, network=network, start=start, duration_s=duration_s,
+            step_s=step_s, resolution=res, out=out, overwrite=overwrite, progress=bar,
+            parallel=parallel,
         )  # fmt: skip
 
     def human(d: dict[str, Any]) -> None:
@@ -224,6 +300,49 @@ def coverage_cmd(
         )
         if d["out"]:
             console.print(f"cells written to {d['out']}")
+
+    emit(run.to_dict(), as_json, human)
+
+
+def _sweep(
+    region: str, network: Any, start: str, duration_s: float, step_s: float, res: int,
+    out: Path | None, workers: int, dask_workers: int | None, scheduler: str | None,
+    block_cells: int, max_shards: int | None, overwrite: bool, as_json: bool,
+) -> None:  # fmt: skip
+    from skyfence.app.sweep import coverage_sweep
+    from skyfence.scale.runner import Parallel
+
+    parallel = Parallel(workers=workers, dask_workers=dask_workers, scheduler=scheduler)
+    app = get_app()
+    if out is None:
+        slug = "".join(ch if ch.isalnum() else "-" for ch in region.lower()).strip("-")
+        out = Path(app.settings.reports_dir).expanduser() / f"sweep-{slug}-r{res}"
+    with progress_bar(f"sweep {region} (shards)", enabled=not as_json) as bar:
+        run = coverage_sweep(
+            app, region, network=network, start=start, duration_s=duration_s, step_s=step_s,
+            resolution=res, out=out, parallel=parallel, block_cells=block_cells,
+            max_shards=max_shards, overwrite=overwrite, progress=bar,
+        )  # fmt: skip
+
+    def human(d: dict[str, Any]) -> None:
+        sh, s = d["shards"], d["summary"]
+        console.print(
+            f"[bold]sweep of {region}[/] on {d['backend']} ({d['workers']} worker(s)): "
+            f"{sh['run']} shard(s) run, {sh['resumed']} resumed, of {sh['total']}, "
+            f"in {d['elapsed_s']:.1f} s"
+        )
+        if not s.get("complete"):
+            console.print(f"{s['shards_left']} shard(s) left: run the same command to resume")
+            console.print(f"sweep directory: {d['out']}")
+            return
+        console.print(
+            f"{s['cells']:,} cells, time served {s['served_fraction']:.1%}, satellites in view "
+            f"{s['mean_visible']:.1f}, RTT p50 {_fmt(s['rtt_p50_ms'])} ms / p95 "
+            f"{_fmt(s['rtt_p95_ms'])} ms, handovers {s['handovers_per_hour']:.1f}/h"
+        )
+        console.print(
+            f"written to [bold]{d['out']}[/] (hours/*.parquet, day.parquet, summary.json, map.png)"
+        )
 
     emit(run.to_dict(), as_json, human)
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from skyfence.cli._common import JsonOption, console, emit, to_jsonable
+from skyfence.cli._common import JsonOption, console, emit, get_app, progress_bar, to_jsonable
 from skyfence.errors import InputError, IntegrityError
 
 app = typer.Typer(
@@ -32,9 +32,7 @@ def register(root: typer.Typer) -> None:
 
 
 def _app() -> Any:
-    from skyfence.app import App
-
-    return App()
+    return get_app()
 
 
 def _me(operator: str | None = None) -> Any:
@@ -139,21 +137,86 @@ def export(
 @app.command("pubkey")
 def pubkey(
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the PEM to this file.")
+        Path | None, typer.Option("--out", help="Also write the key to this file.")
+    ] = None,
+    vkey: Annotated[
+        bool,
+        typer.Option(
+            "--vkey",
+            help="Print the C2SP verifier key (origin+keyid+base64) instead of the PEM: what "
+            "Go's sumdb note package, witnesses and `log verify --key` read.",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the public key that verifies this log's checkpoints (PEM, or --vkey)."""
+    from skyfence.app.log import pubkey as log_pubkey
+    from skyfence.app.log import vkey as log_vkey
+
+    pem, keys = log_pubkey(_app(), _me())
+    verifier_key = log_vkey(_app(), _me())
+    if out is not None:
+        _write_atomic(out, verifier_key + "\n" if vkey else pem)
+    active = next(k for k in keys if k.status == "active")
+    emit(
+        {
+            "key_id": active.key_id,
+            "algorithm": active.algorithm,
+            "pem": pem,
+            "vkey": verifier_key,
+            "keys": keys,
+        },
+        as_json,
+        lambda _: typer.echo(verifier_key if vkey else pem, nl=vkey),
+    )
+
+
+@app.command("witness")
+def witness(
+    witness_spec: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            help="A witness as '<verifier key> <URL prefix>'; repeat for several "
+            "(default: the setting SKYFENCE_WITNESSES).",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the PEM public key that verifies this log's checkpoints."""
-    from skyfence.app.log import pubkey as log_pubkey
+    """Submit the latest checkpoint to the witnesses (c2sp.org/tlog-witness) and keep their
+    cosignatures; prints the cosigned checkpoint. Exit 1 if any witness refused."""
+    from skyfence.app.log import witness as submit
 
-    pem, keys = log_pubkey(_app(), _me())
-    if out is not None:
-        _write_atomic(out, pem)
-    active = next(k for k in keys if k.status == "active")
+    outcome = submit(_app(), _me(), witness_spec or None)
+    emit(outcome, as_json, lambda o: typer.echo(o.note, nl=False))
+    if outcome.refused:
+        first, why = next(iter(outcome.refused.items()))
+        raise IntegrityError(
+            f"{len(outcome.refused)} witness(es) refused or could not be reached; {first}: {why}"
+        )
+
+
+@app.command("tiles")
+def tiles(
+    out_dir: Annotated[Path, typer.Argument(help="Directory to write the tiled log into.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Write the log as C2SP tlog-tiles (checkpoint, tile/<L>/<N>, tile/entries/<N>) under
+    OUT_DIR, for any static web host; signs a checkpoint first if needed."""
+    from skyfence.app.log import tiles as write_tiles
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir} exists and is not a directory; give a directory for the tiles")
+    with progress_bar("writing tiles", enabled=not as_json) as feed:
+        summary = write_tiles(_app(), _me(), out_dir, progress=feed)
     emit(
-        {"key_id": active.key_id, "algorithm": active.algorithm, "pem": pem, "keys": keys},
+        summary,
         as_json,
-        lambda _: typer.echo(pem, nl=False),
+        lambda s: console.print(
+            f"wrote {s.tree_size} entries as {s.bundles} entry bundles and {s.tiles} tiles to "
+            f"{s.path} (root {s.root_hash}); verify with: skyfence log verify {s.path} "
+            f"--key {s.vkey}"
+        ),
     )
 
 
@@ -246,6 +309,30 @@ def verify(
             "SIZE:ROOT. A log that does not contain it (rolled back or rewritten) is refused.",
         ),
     ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            help="A witness you trust, as its C2SP verifier key (name+keyid+base64, type "
+            "0x04) or a file holding it; repeat for several.",
+        ),
+    ] = None,
+    quorum: Annotated[
+        int,
+        typer.Option(
+            "--quorum",
+            min=0,
+            help="How many of the --witness keys must have cosigned the latest checkpoint.",
+        ),
+    ] = 0,
+    signed_approvals: Annotated[
+        bool,
+        typer.Option(
+            "--signed-approvals",
+            help="Require every sensitive change to be signed by the requester's and the "
+            "approver's own registered keys (two distinct keys).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Verify an export offline (no database), or the store itself with --database.
@@ -254,19 +341,38 @@ def verify(
     consistency of successive checkpoints and every state the entries attest; exit code 1
     names the first untrusted entry.
     """
-    from skyfence.app.log import verify_database, verify_file
-    from skyfence.store.verify import load_trusted_checkpoint
+    from skyfence.app.log import verify_database, verify_file, verify_tiles
+    from skyfence.store.verify import load_trusted_checkpoint, read_witnesses
 
     if (file is None) == (not database):
         raise InputError("give an export FILE (with --key), or --database to check the store")
+    witnesses = read_witnesses(witness or [])
+    if quorum > len(witnesses):
+        raise InputError(
+            f"--quorum {quorum} needs at least {quorum} --witness keys; {len(witnesses)} given"
+        )
     pin = load_trusted_checkpoint(trusted_checkpoint) if trusted_checkpoint else None
-    if file is not None:
-        if key is None:
-            raise InputError(
-                "verifying FILE needs --key: the public key you trust "
-                "(from `skyfence log pubkey --out FILE`)"
-            )
-        report = verify_file(file, key, trusted_checkpoint=pin)
+    if file is not None and key is None:
+        raise InputError(
+            "verifying FILE needs --key: the public key you trust "
+            "(from `skyfence log pubkey --out FILE`, or `--vkey`)"
+        )
+    if file is not None and file.is_dir():
+        assert key is not None
+        report = verify_tiles(
+            file, key, witnesses=witnesses, quorum=quorum, trusted_checkpoint=pin
+        )
+        where = str(file)
+    elif file is not None:
+        assert key is not None
+        report = verify_file(
+            file,
+            key,
+            trusted_checkpoint=pin,
+            witnesses=witnesses,
+            quorum=quorum,
+            signed_approvals=signed_approvals,
+        )
         where = str(file)
     else:
         report = verify_database(
@@ -274,6 +380,9 @@ def verify(
             _me(),
             public_key=_key_text(key) if key is not None else None,
             trusted_checkpoint=pin,
+            witnesses=witnesses,
+            quorum=quorum,
+            signed_approvals=signed_approvals,
         )
         where = "database"
     if as_json:

@@ -39,6 +39,7 @@ GROUPS = (
     "skyfence.cli.analysis",
     "skyfence.cli.policy",
     "skyfence.cli.log",
+    "skyfence.cli.witness",
     "skyfence.cli.detect",
     "skyfence.cli.tokens",
     "skyfence.cli.service",

@@ -30,6 +30,14 @@ terminal_app = typer.Typer(
     no_args_is_help=True,
 )
 
+KeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        help="Sign with your own Ed25519 private key (PEM) registered with `policy "
+        "register-key`; the signature is made here and logged.",
+    ),
+]
 OperatorOption = Annotated[
     str | None,
     typer.Option(
@@ -276,6 +284,7 @@ def apply_command(
     expires: Annotated[
         str, typer.Option("--expires", help="How long a request waits for approval (e.g. 2d).")
     ] = "7d",
+    key: KeyOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Store FILE as the new policy version; sensitive changes wait for a second person.
@@ -293,6 +302,7 @@ def apply_command(
         base_version=base,
         request_review=request_review,
         expires_after_s=parse_duration(expires),
+        sign_with=key,
     )
     emit(_change_out(res), json_, _print_result)
 
@@ -454,13 +464,39 @@ def approve_command(
     change_id: Annotated[int, typer.Argument(help="Id of the pending change.")],
     operator: OperatorOption = None,
     reason: Annotated[str, typer.Option("--reason", help="Why you approve (logged).")] = "",
+    key: KeyOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Approve a pending change (a different person from whoever requested or rebased it)."""
     from skyfence.app.changes import approve
 
-    res = approve(_app(), _me(operator), change_id, reason=reason)
+    res = approve(_app(), _me(operator), change_id, reason=reason, sign_with=key)
     emit(_change_out(res), json_, _print_result)
+
+
+@policy_app.command("register-key")
+def register_key_command(
+    public_key: Annotated[
+        Path, typer.Argument(help="Your Ed25519 public key (PEM file, or base64/hex in a file).")
+    ],
+    reason: ReasonOption,
+    operator: OperatorOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Register your own public key: your requests and approvals signed with --key FILE are
+    then checked against it (and `log verify --signed-approvals` requires them)."""
+    from skyfence.app.changes import register_key
+
+    try:
+        text = public_key.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {public_key}: {exc.strerror}") from None
+    index = register_key(_app(), _me(operator), text, reason=reason)
+    emit(
+        {"log_index": index},
+        json_,
+        lambda o: typer.echo(f"registered your signing key (log entry {o['log_index']})"),
+    )
 
 
 @policy_app.command("reject")

@@ -36,7 +36,7 @@ def serve_command(
     ] = 64.0,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
-    """Serve the REST API (routes under /v1, docs at /docs) until interrupted."""
+    """Serve the REST API (routes under /v1, docs at /docs) and the map (at /) until interrupted."""
     from skyfence.errors import DependencyError, InputError
 
     try:
@@ -49,7 +49,7 @@ def serve_command(
     os.environ["SKYFENCE_SERVICE_LIMITS"] = json.dumps(limits)
     err_console.print(f"skyfence serving on http://{host}:{port} (docs at /docs)")
     uvicorn.run(
-        "skyfence.service.app:app_factory",
+        "skyfence.web.app:app_factory",
         factory=True,
         host=host,
         port=port,

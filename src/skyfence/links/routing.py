@@ -49,9 +49,17 @@ from skyfence.links.stages import (
     StepGraph,
     choose,
     pair_cost,
+    sources_of,
+    step_without_pairs,
+    unique_small,
     walk_to_gateway,
 )
-from skyfence.links.visibility import SiteIndex, VisiblePairs, visible_pairs
+from skyfence.links.visibility import (
+    KERNELS,
+    SiteIndex,
+    VisiblePairs,
+    visible_pairs,
+)
 
 __all__ = [
     "STATUS_OK",
@@ -177,6 +185,13 @@ class NetworkModel:
         + 2,500 km, and redo without a bound any PoP whose terminals need more: a best cost
         beyond the bound (``min-rtt``), or any visible satellite left unreached (other rules).
         Exact either way; ``False`` always searches the whole graph.
+    kernel : {"auto", "numpy", "compiled"}
+        Terminal visibility kernel (see :class:`SiteIndex`). With the compiled one (numba,
+        ``pip install skyfence[fast]``; ``auto`` picks it when installed) a ``min-rtt`` step
+        without ``force_sat``, ``visible``, ``pair_score`` or ``pair_rank`` never lists the
+        visible pairs: it finds which terminals see a satellite, searches, then takes each
+        terminal's best satellite straight from the candidates; ``StepResult.visible`` is
+        listed on first use. Same results either way.
 
     Examples
     --------
@@ -206,6 +221,7 @@ class NetworkModel:
         topology: IslTopology | None = None,
         cluster_km: float | None = None,
         search_limit: bool = True,
+        kernel: str = "auto",
     ) -> None:
         self.layout = (
             layout
@@ -245,8 +261,13 @@ class NetworkModel:
         self._topology: IslTopology | None = topology
         self.cluster_km = cluster_km
         self.search_limit = search_limit
+        if kernel not in KERNELS:
+            raise InputError(f"kernel {kernel!r} is not one of {', '.join(KERNELS)}")
+        self.kernel = kernel
         self._terminal_index: SiteIndex | None = None  # kept while the terminals stay the same
         self._gateway_index: SiteIndex | None = None
+        self._home_gc: tuple[GroundSites, np.ndarray, np.ndarray] | None = None
+        self._terminal_key: tuple[np.ndarray, np.ndarray, float, str] | None = None
 
     @property
     def n_sats(self) -> int:
@@ -314,9 +335,11 @@ class NetworkModel:
         if index is None or not index.matches(
             self.gateways.ecef_km, self.gateways.up, self.gateway_min_elevation_deg
         ):
+            # a few hundred sites: the numpy kernel (the compiled one pays off for many sites)
             index = SiteIndex(
-                self.gateways.ecef_km, self.gateways.up, self.gateway_min_elevation_deg
-            )
+                self.gateways.ecef_km, self.gateways.up, self.gateway_min_elevation_deg,
+                kernel="numpy",
+            )  # fmt: skip
             self._gateway_index = index
         return index.visible_pairs(positions_ecef_km)
 
@@ -328,13 +351,35 @@ class NetworkModel:
         The terminals' :class:`SiteIndex` is built on first use and kept for as long as the
         same terminal positions are passed (checked by value at each call).
         """
-        index = self._terminal_index
-        if index is None or not index.matches(
-            terminals.ecef_km, terminals.up, self.terminal_min_elevation_deg
+        return self.terminal_index(terminals).visible_pairs(positions_ecef_km)
+
+    def terminal_index(self, terminals: GroundSites) -> SiteIndex:
+        """The terminals' :class:`SiteIndex` (built on first use, kept while the same terminal
+        positions are passed, checked by value)."""
+        index, key = self._terminal_index, self._terminal_key
+        same = (  # the very same arrays (GroundSites caches them): no need to compare values
+            key is not None and key[0] is terminals.ecef_km and key[1] is terminals.up
+            and key[2] == self.terminal_min_elevation_deg and key[3] == self.kernel
+        )  # fmt: skip
+        if index is not None and same:
+            return index
+        if (
+            index is None
+            or not index.matches(terminals.ecef_km, terminals.up, self.terminal_min_elevation_deg)
+            or (self.kernel != "auto" and index.kernel != self.kernel)
         ):
-            index = SiteIndex(terminals.ecef_km, terminals.up, self.terminal_min_elevation_deg)
+            index = SiteIndex(
+                terminals.ecef_km, terminals.up, self.terminal_min_elevation_deg,
+                kernel=self.kernel,
+            )  # fmt: skip
             self._terminal_index = index
-        return index.visible_pairs(positions_ecef_km)
+        self._terminal_key = (
+            terminals.ecef_km,
+            terminals.up,
+            self.terminal_min_elevation_deg,
+            self.kernel,
+        )
+        return index
 
     def step(
         self,
@@ -404,7 +449,17 @@ class NetworkModel:
         clock("lasers")
         gsl = self.gateway_links(pos)
         clock("gateway_visibility")
-        vis = visible if visible is not None else self.terminal_visibility(pos, terminals)
+        fused = (
+            selection == "min-rtt" and visible is None and force_sat is None
+            and pair_score is None and pair_rank is None
+        )  # fmt: skip
+        index = self.terminal_index(terminals) if visible is None else None
+        if fused and index is not None and index.kernel == "compiled":
+            return step_without_pairs(
+                self, pos, time, terminals, index, (edges, isl_len, gsl), constraint, home_pop,
+                clock,
+            )  # fmt: skip
+        vis = visible if visible is not None else self.terminal_index(terminals).visible_pairs(pos)
         clock("terminal_visibility")
         demand = self._demand(terminals, vis, constraint, home_pop, force_sat, pair_rank)
         graph = self._graph(edges, isl_len, gsl, demand)
@@ -442,20 +497,8 @@ class NetworkModel:
         """Stage 4: who needs a route to where — each terminal's home PoP and landing class,
         its visible pairs (narrowed by ``force_sat``) and one virtual source per (class, PoP)
         in use."""
-        N, G, P = len(terminals), len(self.gateways), len(self.pops)
-        if home_pop is None:
-            home_pop = self.home_pops(terminals, constraint)
-        home = np.asarray(home_pop, dtype=np.int64)
-        tclass = (
-            np.zeros(N, np.int64)
-            if constraint is None
-            else np.asarray(constraint.terminal_class, np.int64)
-        )
-        gmask = (
-            np.ones((1, G), bool)
-            if constraint is None
-            else np.asarray(constraint.gateway_mask, bool)
-        )
+        N = len(terminals)
+        home, tclass, gmask = self._homes(terminals, constraint, home_pop)
         if pair_rank is not None:
             pair_rank = np.asarray(pair_rank, dtype=np.float64)
             if pair_rank.shape != (len(vis),):
@@ -479,17 +522,37 @@ class NetworkModel:
         group_site = vis.site[starts]
         has_vis = np.zeros(N, bool)
         has_vis[group_site] = True
-        need = has_vis & (home >= 0)
-        key = tclass * P + np.maximum(home, 0)
-        combos, inv = np.unique(key[need], return_inverse=True)
-        source = np.full(N, -1, np.int64)
-        source[need] = inv
+        need, source, inv, combos = sources_of(has_vis, home, tclass, len(self.pops))
         src_group = source[group_site]
+        P = len(self.pops)
         return Demand(
             vis=vis, pair_rank=pair_rank, home=home, gateway_mask=gmask, has_vis=has_vis,
             need=need, source=source, source_of_need=inv, source_class=combos // P,
             source_pop=combos % P, starts=starts, counts=counts, src_group=src_group,
         )  # fmt: skip
+
+    def _homes(
+        self,
+        terminals: GroundSites,
+        constraint: LandingConstraint | None,
+        home_pop: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each terminal's home PoP and landing class, and the gateway mask per class."""
+        N, G = len(terminals), len(self.gateways)
+        if home_pop is None:
+            home_pop = self.home_pops(terminals, constraint)
+        home = np.asarray(home_pop, dtype=np.int64)
+        tclass = (
+            np.zeros(N, np.int64)
+            if constraint is None
+            else np.asarray(constraint.terminal_class, np.int64)
+        )
+        gmask = (
+            np.ones((1, G), bool)
+            if constraint is None
+            else np.asarray(constraint.gateway_mask, bool)
+        )
+        return home, tclass, gmask
 
     def _graph(
         self, edges: np.ndarray, isl_len: np.ndarray, gsl: VisiblePairs, demand: Demand
@@ -526,14 +589,26 @@ class NetworkModel:
         limit = np.full(K, np.inf)
         if K and self.search_limit:
             need, home = demand.need, demand.home
-            gc_home = great_circle_km(
-                terminals.latitude_deg[need], terminals.longitude_deg[need],
-                self.pops.latitude_deg[home[need]], self.pops.longitude_deg[home[need]],
-            )  # fmt: skip
+            gc_home = self._home_distance_km(terminals, home)[need]
             far = np.zeros(K)
             np.maximum.at(far, demand.source_of_need, gc_home)
             limit = 1.5 * far + 2500.0
         return limit
+
+    def _home_distance_km(self, terminals: GroundSites, home: np.ndarray) -> np.ndarray:
+        """(N,) great-circle distance of each terminal to its home PoP (``home >= 0``), kept
+        while the same terminals (object) and homes (by value) come back step after step."""
+        cached = self._home_gc
+        if cached is not None and cached[0] is terminals and np.array_equal(cached[1], home):
+            return cached[2]
+        ok = home >= 0
+        gc = np.full(len(home), np.nan)
+        gc[ok] = great_circle_km(
+            terminals.latitude_deg[ok], terminals.longitude_deg[ok],
+            self.pops.latitude_deg[home[ok]], self.pops.longitude_deg[home[ok]],
+        )  # fmt: skip
+        self._home_gc = (terminals, home.copy(), gc)
+        return gc
 
     def _route(
         self,
@@ -640,41 +715,62 @@ class NetworkModel:
     ) -> StepResult:
         """Stage 8: per terminal, the serving pair's gateway and laser hops (walking the
         predecessors, vectorised over terminals), status and the RTT in parts."""
-        vis, home, source = demand.vis, demand.home, demand.source
-        S, N = graph.n_sats, len(home)
-        pred = search.pred
-        serving = np.full(N, -1, np.int64)
+        vis = demand.vis
+        serving = np.full(len(demand.home), -1, np.int64)
         routed = best >= 0
         routed[routed] = np.isfinite(cost[best[routed]])
         bi = best[routed]
         serving[routed] = vis.sat[bi]
-        gw = np.full(N, -1, np.int64)
-        hops = np.zeros(N, np.int64)
+        return self._finish(
+            time, demand, routed, serving, vis.elevation_deg[bi], vis.range_km[bi], cost[bi],
+            search, graph,
+        )  # fmt: skip
+
+    def _finish(
+        self,
+        time: np.datetime64 | None,
+        demand: Demand,
+        routed: np.ndarray,
+        serving: np.ndarray,
+        elev_routed: np.ndarray,
+        range_routed: np.ndarray,
+        cost_routed: np.ndarray,
+        search: PopSearch,
+        graph: StepGraph,
+    ) -> StepResult:
+        """Stage 8 from each routed terminal's serving satellite, its elevation, slant range
+        and cost (km, terminal to PoP): gateway and laser hops, status, the RTT in parts."""
+        vis, home, source = demand.vis, demand.home, demand.source
+        S, N = graph.n_sats, len(home)
+        pred = search.pred
         tr = np.flatnonzero(routed)
         # terminals share (source, serving satellite) pairs: walk each distinct pair once
-        pair, back = np.unique(source[tr] * S + serving[tr], return_inverse=True)
+        pair, back = unique_small(source[tr] * S + serving[tr], max(demand.n_sources, 1) * S)
         pair_gw, pair_hops = walk_to_gateway(pred, pair // S, pair % S, S)
-        gw[tr] = pair_gw[back]
-        hops[tr] = pair_hops[back]
+        gw_r, hops_r, home_r = pair_gw[back], pair_hops[back], home[tr]
+        gw = np.full(N, -1, np.int64)
+        gw[tr] = gw_r
         status = np.full(N, STATUS_NO_SATELLITE, np.int8)
         status[demand.has_vis] = STATUS_NO_ROUTE
-        status[routed] = STATUS_OK
-        nan = np.full(N, np.nan)
-        elev, rng_km, rtt, rs, rf, ro = (nan.copy() for _ in range(6))
-        elev[routed] = vis.elevation_deg[bi]
-        rng_km[routed] = vis.range_km[bi]
-        pops_out = np.where(routed, home, -1)
-        fibre_equiv = self.backhaul_equiv_km[gw[routed], home[routed]]
+        status[tr] = STATUS_OK
+        elev, rng_km, rtt, rs, rf, ro = (np.full(N, np.nan) for _ in range(6))
+        elev[tr] = elev_routed
+        rng_km[tr] = range_routed
+        pops_out = np.full(N, -1, np.int64)
+        pops_out[tr] = home_r
+        isl_hops = np.full(N, -1, np.int64)
+        isl_hops[tr] = hops_r
         lat = self.latency
-        space_km = cost[bi] - fibre_equiv
+        space_km = cost_routed - self.backhaul_equiv_km[gw_r, home_r]
         if lat.laser_hop_ms:
-            space_km = space_km - hops[routed] * lat.hop_equivalent_km
-        rs[routed] = lat.space_rtt_ms(space_km)
-        rf[routed] = lat.fibre_rtt_ms(self.backhaul_gc_km[gw[routed], home[routed]])
-        ro[routed] = lat.slot_delay_ms + hops[routed] * lat.laser_hop_ms
-        rtt[routed] = rs[routed] + rf[routed] + ro[routed]
+            space_km = space_km - hops_r * lat.hop_equivalent_km
+        rs_r = lat.space_rtt_ms(space_km)
+        rf_r = lat.fibre_rtt_ms(self.backhaul_gc_km[gw_r, home_r])
+        ro_r = lat.slot_delay_ms + hops_r * lat.laser_hop_ms
+        rs[tr], rf[tr], ro[tr] = rs_r, rf_r, ro_r
+        rtt[tr] = rs_r + rf_r + ro_r
         return StepResult(
-            time=time, serving_sat=serving, gateway=gw, pop=pops_out, isl_hops=np.where(routed, hops, -1),
+            time=time, serving_sat=serving, gateway=gw, pop=pops_out, isl_hops=isl_hops,
             elevation_deg=elev, range_km=rng_km, rtt_ms=rtt, rtt_space_ms=rs, rtt_fibre_ms=rf,
             rtt_overhead_ms=ro, status=status, visible=vis, gsl=graph.gsl, isl_edges=graph.edges,
             isl_length_km=graph.isl_len, _source=source, _pred=pred, _n_sats=S,

@@ -27,11 +27,9 @@ handovers.
 
 from __future__ import annotations
 
-import mmap
 import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import wait
 from typing import Any
 
 import numpy as np
@@ -127,6 +125,7 @@ def run_schedule(
     lookahead_slots: int = 40,
     block_slots: int = 240,
     workers: int = 1,
+    executor: Any = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Schedule:
     """Assign serving satellites slot by slot over every time of ``eph``.
@@ -144,9 +143,14 @@ def run_schedule(
     lookahead_slots, block_slots : int
         For ``longest-visible``: how far to look ahead, and how many slots to do per block.
     workers : int
-        Processes to split the slots over (each takes a contiguous run of slots; the result
-        is identical to ``workers=1``). Needs ``fork`` (Linux, macOS); elsewhere the work runs
-        in this process.
+        Contiguous runs of slots to split the work into, each run computed by one call on
+        ``executor``; the result is identical to ``workers=1``. Without an executor, runs go
+        to local processes (``fork`` where the platform has it; elsewhere this process).
+    executor : optional
+        Where the runs go: anything with ``submit(fn, *args) -> future`` — a
+        :class:`skyfence.scale.Runner` (local processes or Dask), a ``concurrent.futures``
+        executor or a ``dask.distributed.Client``. ``workers`` defaults to the runner's
+        worker count.
     progress : callable, optional
         ``(done, total)``.
     """
@@ -171,35 +175,33 @@ def run_schedule(
         slot = step
     else:
         slot = 15.0 if slot_s is None else float(slot_s)
+    if executor is not None and workers == 1:
+        workers = int(getattr(executor, "workers", 1))
     workers = int(min(workers, T))
-    if workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
-        workers = 1
     N = len(terminals)
-    out = _Outputs(N, T, shared=workers > 1)
     home = model.home_pops(terminals, constraint)
-    job = _Job(model, eph, terminals, rule, constraint, home, lookahead_slots, block_slots, out)
-    try:
-        if workers == 1:
-            job.fill(0, T, progress)
-        else:
-            _run_forked(job, T, workers, progress)
-        return Schedule(
-            times,
-            out.sat.copy(),
-            out.gw.copy(),
-            out.pop.copy(),
-            out.hops.copy(),
-            out.rtt.copy(),
-            out.elev.copy(),
-            slot,
-            rule,
-        )
-    finally:
-        out.close()
+    job = _Job(model, eph, terminals, rule, constraint, home, lookahead_slots, block_slots)
+    if workers == 1 and executor is None:
+        out = _Outputs(N, T)
+        job.fill(out, 0, T, progress)
+        arrays = out.arrays()
+    elif executor is not None:
+        arrays = _run_parts(job, T, workers, executor, progress)
+    elif "fork" in multiprocessing.get_all_start_methods():
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            arrays = _run_parts(job, T, workers, pool, progress)
+    else:  # pragma: no cover - platforms without fork
+        out = _Outputs(N, T)
+        job.fill(out, 0, T, progress)
+        arrays = out.arrays()
+    return Schedule(times, *arrays, slot, rule)
 
 
 class _Outputs:
-    """The (N, T) result arrays; in shared memory when forked workers fill them."""
+    """The (N, t) result arrays of ``t`` slots."""
 
     _SPECS = (
         ("sat", np.int64, -1),
@@ -210,17 +212,9 @@ class _Outputs:
         ("elev", np.float64, np.nan),
     )
 
-    def __init__(self, n: int, t: int, shared: bool) -> None:
-        self._maps: list[mmap.mmap] = []
+    def __init__(self, n: int, t: int) -> None:
         for name, dtype, fill in self._SPECS:
-            if shared:
-                buf = mmap.mmap(-1, max(1, n * t * np.dtype(dtype).itemsize))
-                self._maps.append(buf)
-                arr = np.frombuffer(buf, dtype=dtype, count=n * t).reshape(n, t)
-                arr[...] = fill
-            else:
-                arr = np.full((n, t), fill, dtype=dtype)
-            setattr(self, name, arr)
+            setattr(self, name, np.full((n, t), fill, dtype=dtype))
 
     sat: np.ndarray
     gw: np.ndarray
@@ -229,14 +223,9 @@ class _Outputs:
     rtt: np.ndarray
     elev: np.ndarray
 
-    def close(self) -> None:
-        for name, _dtype, _fill in self._SPECS:
-            setattr(self, name, None)
-        for buf in self._maps:
-            try:
-                buf.close()
-            except BufferError:  # a view is still alive; the map is freed with it
-                pass
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """``(sat, gw, pop, hops, rtt, elev)``, the order :class:`Schedule` takes them in."""
+        return tuple(getattr(self, name) for name, _, _ in self._SPECS)
 
 
 @dataclass
@@ -249,12 +238,14 @@ class _Job:
     home: np.ndarray
     lookahead_slots: int
     block_slots: int
-    out: _Outputs
 
-    def fill(self, first: int, last: int, progress: Callable[[int, int], None] | None) -> None:
-        """Compute slots ``first`` to ``last - 1`` into the outputs; ``progress(done, total)``
-        counts this range's slots."""
-        model, eph, terminals, out = self.model, self.eph, self.terminals, self.out
+    def fill(
+        self, out: _Outputs, first: int, last: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:  # fmt: skip
+        """Compute slots ``first`` to ``last - 1`` into ``out`` (column ``i - first`` holds
+        slot ``i``); ``progress(done, total)`` counts this range's slots."""
+        model, eph, terminals = self.model, self.eph, self.terminals
         T = len(eph.times)
         pos_all = eph.positions_ecef_km
         block = max(int(self.block_slots), 1)
@@ -287,68 +278,43 @@ class _Job:
                     selection=selection,
                     **kw,
                 )
-                out.sat[:, i] = res.serving_sat
-                out.gw[:, i] = res.gateway
-                out.pop[:, i] = res.pop
-                out.hops[:, i] = res.isl_hops
-                out.rtt[:, i] = res.rtt_ms
-                out.elev[:, i] = res.elevation_deg
+                k = i - first
+                out.sat[:, k] = res.serving_sat
+                out.gw[:, k] = res.gateway
+                out.pop[:, k] = res.pop
+                out.hops[:, k] = res.isl_hops
+                out.rtt[:, k] = res.rtt_ms
+                out.elev[:, k] = res.elevation_deg
                 if progress is not None:
                     progress(i + 1 - first, last - first)
 
 
-def _worker(conn: Any, job: _Job, first: int, last: int) -> None:
-    """Body of a forked worker: fill its slots, report progress, then ``("done", None)``."""
-    try:
-        job.fill(first, last, lambda done, total: conn.send(("progress", 1)))
-        conn.send(("done", None))
-    except BaseException as exc:  # noqa: BLE001 - handed to the parent
-        try:
-            conn.send(("error", exc))
-        except Exception:  # noqa: BLE001 - not picklable
-            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
-    finally:
-        conn.close()
+def _fill_part(job: _Job, first: int, last: int) -> tuple[np.ndarray, ...]:
+    """Slots ``first`` to ``last - 1`` of ``job``: one shard, run wherever the executor runs it."""
+    out = _Outputs(len(job.terminals), last - first)
+    job.fill(out, first, last)
+    return out.arrays()
 
 
-def _run_forked(
-    job: _Job, total: int, workers: int, progress: Callable[[int, int], None] | None
-) -> None:
-    """Split the slots into ``workers`` contiguous runs, one forked process each."""
-    ctx = multiprocessing.get_context("fork")
-    bounds = np.linspace(0, total, workers + 1).round().astype(int)
-    procs, conns = [], []
+def _run_parts(
+    job: _Job, total: int, parts: int, executor: Any,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """Split the slots into ``parts`` contiguous runs, one ``executor.submit`` each, and join
+    the runs in slot order."""
+    bounds = np.linspace(0, total, parts + 1).round().astype(int)
+    spans = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    if progress is not None:
+        progress(0, total)
+    futures = [executor.submit(_fill_part, job, a, b) for a, b in spans]
+    results = []
     try:
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            parent, child = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker, args=(child, job, int(a), int(b)), daemon=True)
-            proc.start()
-            child.close()
-            procs.append(proc)
-            conns.append(parent)
-        done = 0
-        if progress is not None:
-            progress(0, total)
-        waiting = list(conns)
-        while waiting:
-            for conn in wait(waiting):
-                try:
-                    kind, value = conn.recv()  # type: ignore[union-attr]
-                except EOFError:
-                    raise RuntimeError("a schedule worker stopped without a result") from None
-                if kind == "progress":
-                    done += value
-                    if progress is not None:
-                        progress(done, total)
-                elif kind == "done":
-                    waiting.remove(conn)
-                else:
-                    raise value
-    finally:
-        for proc in procs:
-            proc.join(timeout=5)  # finished workers exit at once; a failed run stops the rest
-            if proc.is_alive():
-                proc.terminate()
-                proc.join()
-        for conn in conns:
-            conn.close()
+        for (_a, b), future in zip(spans, futures, strict=True):
+            results.append(future.result())
+            if progress is not None:
+                progress(b, total)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return tuple(np.concatenate(cols, axis=1) for cols in zip(*results, strict=True))

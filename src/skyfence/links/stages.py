@@ -9,13 +9,24 @@ import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
-from skyfence.links.search import argmin_per_group
-from skyfence.links.visibility import VisiblePairs
+from skyfence.links.search import PopSearch, argmin_per_group
+from skyfence.links.visibility import DeferredPairs, SiteIndex, VisiblePairs
 
-__all__ = ["Demand", "StageClock", "StepGraph", "choose", "pair_cost", "walk_to_gateway"]
+__all__ = [
+    "Demand",
+    "StageClock",
+    "StepGraph",
+    "choose",
+    "pair_cost",
+    "sources_of",
+    "step_without_pairs",
+    "unique_small",
+    "walk_to_gateway",
+]
 
 
 @dataclass(frozen=True)
@@ -148,3 +159,96 @@ class StageClock:
         now = time_module.process_time()
         self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
         self.last = now
+
+
+def unique_small(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True)`` for non-negative keys below ``n_keys`` (a small
+    range: a table instead of a sort)."""
+    if n_keys > 4 * len(key) + 1024:
+        uniq, inv = np.unique(key, return_inverse=True)
+        return uniq, inv.reshape(-1)
+    present = np.zeros(n_keys, bool)
+    present[key] = True
+    uniq = np.flatnonzero(present)
+    rank = np.cumsum(present) - 1
+    return uniq, rank[key]
+
+
+def sources_of(
+    has_vis: np.ndarray, home: np.ndarray, tclass: np.ndarray, n_pops: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(need, source, source of each needing terminal, (class, PoP) key per source)``: one
+    virtual source per (landing class, home PoP) of the terminals that see a satellite and
+    have a home PoP, numbered in key order."""
+    need = has_vis & (home >= 0)
+    key = tclass * n_pops + np.maximum(home, 0)
+    combos, inv = unique_small(key[need], int(key.max(initial=0)) + 1)
+    source = np.full(len(home), -1, np.int64)
+    source[need] = inv
+    return need, source, inv, combos
+
+
+def step_without_pairs(
+    model: Any,
+    pos: np.ndarray,
+    time: np.datetime64 | None,
+    terminals: Any,
+    index: SiteIndex,
+    network: tuple[np.ndarray, np.ndarray, VisiblePairs],
+    constraint: Any,
+    home_pop: np.ndarray | None,
+    clock: StageClock,
+) -> Any:
+    """A ``min-rtt`` step of ``NetworkModel`` (:mod:`skyfence.links.routing`) that never lists
+    the visible pairs (compiled kernel): which terminals see a satellite, then the searches,
+    then each terminal's best satellite straight from its candidates, searched again where the
+    bound was too tight, exactly as ``NetworkModel._route`` and :func:`choose` decide from the
+    pairs; ``network`` = (laser edges, their lengths, gateway pairs). Returns the
+    ``StepResult``, its ``visible`` listed on first use."""
+    edges, isl_len, gsl = network
+    srt = index.sort_satellites(pos)
+    has_vis = index.any_visible(srt)
+    vis = DeferredPairs(index, srt)
+    clock("terminal_visibility")
+    home, tclass, gmask = model._homes(terminals, constraint, home_pop)
+    need, source, inv, combos = sources_of(has_vis, home, tclass, len(model.pops))
+    P, none = len(model.pops), np.zeros(0, np.int64)
+    demand = Demand(
+        vis=vis, pair_rank=None, home=home, gateway_mask=gmask, has_vis=has_vis, need=need,
+        source=source, source_of_need=inv, source_class=combos // P, source_pop=combos % P,
+        starts=none, counts=none, src_group=none,
+    )  # fmt: skip
+    graph = model._graph(edges, isl_len, gsl, demand)
+    K, N = demand.n_sources, len(terminals)
+    limit = model._search_limits(terminals, demand)
+    dist = np.full((K, graph.n_nodes), np.inf)
+    pred = np.full((K, graph.n_nodes), -9999, dtype=np.int32)
+    search = PopSearch(
+        graph.n_sats, graph.n_gateways, graph.n_nodes, graph.rows, graph.cols, graph.wts,
+        dist, pred,
+    )  # fmt: skip
+    search.run(np.arange(K), limit)
+    slot = np.full(N, -1, np.int64)
+    cost = np.full(N, np.inf)
+    index.best_per_site(srt, need, source, dist, slot, cost)
+    if K and np.isfinite(limit).any():
+        # a best cost beyond its source's bound may hide a cheaper path: search again
+        redo = np.unique(source[need & ~(cost <= limit[np.maximum(source, 0)])])
+        redo = redo[np.isfinite(limit[redo])]
+        if len(redo):
+            search.run(redo, None)
+            again = need & np.isin(source, redo)
+            index.best_per_site(srt, again, source, dist, slot, cost)
+    clock("routing")
+    routed = (slot >= 0) & np.isfinite(cost)
+    serving = np.full(N, -1, np.int64)
+    tr = np.flatnonzero(routed)
+    assert srt is not None or not len(tr)
+    el = rng = np.zeros(0)
+    if len(tr):
+        assert srt is not None
+        serving[tr] = srt.sat_id[slot[tr]]
+        el, rng = index.pair_geometry(srt, tr, slot[tr])
+    res = model._finish(time, demand, routed, serving, el, rng, cost[tr], search, graph)
+    clock("best_path")
+    return res

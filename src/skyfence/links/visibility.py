@@ -18,11 +18,13 @@ cluster of nearby sites.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from skyfence.errors import InputError
+from skyfence.links import compiled
 
 _FIRST_K = 48
 # geodetic vs geocentric horizon tilt is <= 0.193 deg; bound the cap with this margin
@@ -35,7 +37,20 @@ _R_SAT_HEADROOM_KM = 10.0
 _BLOCK = 1 << 15  # candidates per block of the reference exact test
 _CHUNK_RUNS = 12288  # runs of grid cells per chunk of sites in the exact test
 
-__all__ = ["SiteIndex", "VisiblePairs", "max_slant_range_km", "elevation_deg", "visible_pairs"]
+KERNELS = ("auto", "numpy", "compiled")
+"""``numpy``: the exact test over numpy temporaries; ``compiled``: the same test in compiled loops
+(:mod:`skyfence.links.compiled`, needs numba); ``auto``: compiled when numba is installed."""
+
+__all__ = [
+    "KERNELS",
+    "DeferredPairs",
+    "SiteIndex",
+    "SortedSats",
+    "VisiblePairs",
+    "max_slant_range_km",
+    "elevation_deg",
+    "visible_pairs",
+]
 
 
 @dataclass(frozen=True)
@@ -59,12 +74,66 @@ class VisiblePairs:
     def __len__(self) -> int:
         return len(self.site)
 
+    def per_site(self, n_sites: int) -> np.ndarray:
+        """(n_sites,) number of pairs of each site (visible satellites per site)."""
+        return np.bincount(self.site, minlength=n_sites)[:n_sites]
+
     def for_site(self, i: int) -> VisiblePairs:
         """The pairs of one site."""
         lo, hi = np.searchsorted(self.site, [i, i + 1])
         return VisiblePairs(
             self.site[lo:hi], self.sat[lo:hi], self.elevation_deg[lo:hi], self.range_km[lo:hi]
         )
+
+
+class DeferredPairs(VisiblePairs):
+    """The :class:`VisiblePairs` of a :class:`SiteIndex` at one instant, listed on first use of
+    any of its arrays (a ``min-rtt`` network step does not need them; see
+    ``NetworkModel.step``). Pickles as the plain :class:`VisiblePairs`."""
+
+    def __init__(self, index: SiteIndex, srt: SortedSats | None) -> None:
+        object.__setattr__(self, "_source", (index, srt))
+
+    def __getattr__(self, name: str) -> Any:
+        pending = self.__dict__.get("_source")
+        if name not in _PAIR_FIELDS or pending is None:
+            raise AttributeError(name)
+        index, srt = pending
+        if srt is None:
+            empty = np.zeros(0, dtype=np.int64)
+            pairs = VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
+        else:
+            pairs = index.pairs_of(srt)
+        for f in _PAIR_FIELDS:
+            object.__setattr__(self, f, getattr(pairs, f))
+        object.__setattr__(self, "_source", None)
+        return getattr(pairs, name)
+
+    def per_site(self, n_sites: int) -> np.ndarray:
+        """:meth:`VisiblePairs.per_site`, counted by the compiled loop when the pairs have not
+        been listed (a coverage sweep needs the counts, not the pairs)."""
+        pending = self.__dict__.get("_source")
+        if pending is None or pending[1] is None or n_sites != len(pending[0]):
+            return super().per_site(n_sites)
+        return compiled.count_per_site(*pending)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (VisiblePairs, tuple(getattr(self, f) for f in _PAIR_FIELDS))
+
+
+_PAIR_FIELDS = ("site", "sat", "elevation_deg", "range_km")
+
+
+@dataclass(frozen=True)
+class SortedSats:
+    """The finite satellites of one instant sorted by :class:`SiteIndex` grid cell: ``sat_id``
+    (row in the satellite array of each sorted slot), ``xyz`` (three contiguous coordinate
+    arrays in slot order) and ``cell_start`` (first slot of each cell, one past the end last)."""
+
+    sat_id: np.ndarray
+    xyz: tuple[np.ndarray, ...]
+    cell_start: np.ndarray
+    tile_candidates: tuple[np.ndarray, ...] | None = None  # filled by the compiled kernel
 
 
 class SiteIndex:
@@ -95,7 +164,19 @@ class SiteIndex:
         min_elevation_deg: float | np.ndarray = 25.0,
         *,
         sat_radius_km: float | None = None,
+        kernel: str = "auto",
     ) -> None:
+        if kernel not in KERNELS:
+            raise InputError(f"kernel {kernel!r} is not one of {', '.join(KERNELS)}")
+        if kernel == "compiled" and not compiled.available():
+            raise InputError(
+                f"kernel 'compiled' is not available: {compiled.unavailable_reason()} "
+                "(or use kernel='numpy')"
+            )
+        self.kernel = (
+            "compiled" if kernel == "compiled" or (kernel == "auto" and compiled.available())
+            else "numpy"
+        )  # fmt: skip
         sites = np.array(site_ecef_km, dtype=np.float64).reshape(-1, 3)
         ups = np.array(site_up, dtype=np.float64).reshape(-1, 3)
         if ups.shape != sites.shape:
@@ -109,6 +190,8 @@ class SiteIndex:
         uniform = len(mask) > 0 and bool(np.all(mask == mask[0]))
         sin_mask = np.sin(np.radians(mask))
         self._sin2 = float(sin_mask[0] ** 2) if uniform else sin_mask**2
+        self._sin2_all = np.ascontiguousarray(np.broadcast_to(self._sin2, (len(sites),)))
+        self._check_zero = not bool(np.all(np.asarray(self._sin2) > 0))
         self._g = [np.ascontiguousarray(sites[:, j]) for j in range(3)]
         self._u = [np.ascontiguousarray(ups[:, j]) for j in range(3)]
         self._n_band = int(np.ceil(np.pi / _BAND_RAD - 1e-9))
@@ -117,6 +200,7 @@ class SiteIndex:
         self._col_w = 2 * np.pi / self._n_col
         self.sat_radius_km = 0.0
         self._runs: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None
+        self._tiles: compiled.Tiles | None = None
         if sat_radius_km is not None:
             self._plan(float(sat_radius_km))
 
@@ -145,8 +229,9 @@ class SiteIndex:
         )
 
     def _plan(self, r_sat: float) -> None:
-        """Per-site runs of grid cells reachable by satellites up to radius ``r_sat``."""
-        sites, n_band, n_col = self.site_ecef_km, self._n_band, self._n_col
+        """Per-site runs of grid cells reachable by satellites up to radius ``r_sat`` (and the
+        tiles of the compiled kernel)."""
+        sites = self.site_ecef_km
         rg = np.sqrt((sites**2).sum(axis=1))
         e = np.radians(self.min_elevation_deg - _TILT_MARGIN_DEG)
         ratio = rg * np.cos(e) / r_sat
@@ -155,11 +240,31 @@ class SiteIndex:
         with np.errstate(invalid="ignore", divide="ignore"):
             lat0 = np.arcsin(np.clip(sites[:, 2] / rg, -1.0, 1.0))
         lon0 = np.arctan2(sites[:, 1], sites[:, 0])
+        run_site, run_lo, run_hi, wraps = self.cap_runs(lat0, lon0, cap)
+        # (site, first cell, one past the last cell) of each run; replaced in one assignment
+        self._runs = (run_site, run_lo, run_hi, r_sat)
+        # first run of each site (runs are site-major) and the sites where a chunk of about
+        # _CHUNK_RUNS runs starts: the exact test works chunk by chunk, in cache
+        first_run = np.searchsorted(run_site, np.arange(len(sites) + 1))
+        cuts = np.searchsorted(first_run, np.arange(0, len(run_site), _CHUNK_RUNS))
+        self._first_run = first_run
+        self._chunks = np.unique(np.r_[cuts, len(sites)])
+        self.sat_radius_km = r_sat
+        if self.kernel == "compiled" and len(sites):
+            self._tiles = compiled.plan_tiles(self, lat0, cap, rg, wraps)
+
+    def cap_runs(
+        self, lat0: np.ndarray, lon0: np.ndarray, cap: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Runs of grid cells covering spherical caps (geocentric centre ``lat0``, ``lon0`` and
+        angular radius ``cap``, radians): ``(owner, first cell, one past the last cell)`` per
+        run, owner-major, and per cap whether one of its runs crosses the antimeridian."""
+        n_band, n_col = self._n_band, self._n_col
         b0 = np.clip(np.floor((lat0 - cap + np.pi / 2) / self._band_w), 0, n_band - 1)
         b1 = np.clip(np.floor((lat0 + cap + np.pi / 2) / self._band_w), 0, n_band - 1)
         b0, b1 = b0.astype(np.int64), b1.astype(np.int64)
         nb = b1 - b0 + 1
-        site = np.repeat(np.arange(len(sites), dtype=np.int64), nb)
+        site = np.repeat(np.arange(len(lat0), dtype=np.int64), nb)
         band = np.arange(int(nb.sum()), dtype=np.int64) - np.repeat(np.cumsum(nb) - nb - b0, nb)
         # widest longitude half-span of the cap within each band: at the cap's tangent latitude
         # clipped to the band (the span is unimodal in latitude); x = cos(half-span) there, and
@@ -198,47 +303,29 @@ class SiteIndex:
         )
         used = np.stack([np.ones(len(site), bool), wrap], axis=1).ravel()
         base = np.repeat(band * n_col, 2)[used]
-        # (site, first cell, one past the last cell) of each run; replaced in one assignment
-        run_site = np.repeat(site, 2)[used]
-        self._runs = (
-            run_site,
+        wraps = np.zeros(len(lat0), bool)
+        wraps[site[wrap]] = True
+        return (
+            np.repeat(site, 2)[used],
             base + runs_c0.ravel()[used],
             base + runs_c1.ravel()[used] + 1,
-            r_sat,
+            wraps,
         )
-        # first run of each site (runs are site-major) and the sites where a chunk of about
-        # _CHUNK_RUNS runs starts: the exact test works chunk by chunk, in cache
-        first_run = np.searchsorted(run_site, np.arange(len(sites) + 1))
-        cuts = np.searchsorted(first_run, np.arange(0, len(run_site), _CHUNK_RUNS))
-        self._first_run = first_run
-        self._chunks = np.unique(np.r_[cuts, len(sites)])
-        self.sat_radius_km = r_sat
 
-    def visible_pairs(
-        self, sat_ecef_km: np.ndarray, *, max_range_km: float | None = None
-    ) -> VisiblePairs:
-        """Same as :func:`visible_pairs` for this index's sites and masks.
-
-        The exact stage runs over chunks of consecutive sites (about ``_CHUNK_RUNS`` runs of
-        grid cells each), so every temporary stays in cache: the candidates of a chunk are
-        tested, and the kept pairs' elevation and range are computed and written straight into
-        the output. Site-side values are repeated per candidate rather than gathered. The
-        arithmetic is the same as before, so the pairs, elevations and ranges are identical
-        to ``_visible_pairs_reference`` (bit for bit).
-        """
+    def sort_satellites(self, sat_ecef_km: np.ndarray) -> SortedSats | None:
+        """The satellites of one instant binned into this index's grid (``None`` when no site
+        or no finite satellite); replans the runs first if a satellite is above the indexed
+        radius."""
         sats = np.asarray(sat_ecef_km, dtype=np.float64).reshape(-1, 3)
         finite = np.all(np.isfinite(sats), axis=1)
         all_ok = bool(finite.all())
         ok = np.arange(len(sats)) if all_ok else np.flatnonzero(finite)
-        empty = np.zeros(0, dtype=np.int64)
         if len(self.site_ecef_km) == 0 or len(ok) == 0:
-            return VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
+            return None
         s = sats if all_ok else sats[ok]
         r = np.sqrt(np.einsum("ij,ij->i", s, s))
         if self._runs is None or float(r.max()) > self._runs[3]:
             self._plan(float(r.max()) + _R_SAT_HEADROOM_KM)
-        assert self._runs is not None
-        run_site, run_lo, run_hi, _ = self._runs
         n_col, n_cells = self._n_col, self._n_band * self._n_col
         lat = np.arcsin(np.clip(s[:, 2] / np.maximum(r, 1e-300), -1.0, 1.0))
         lon = np.arctan2(s[:, 1], s[:, 0])
@@ -248,9 +335,91 @@ class SiteIndex:
         order = np.argsort(cell, kind="stable")
         cell_start = np.zeros(n_cells + 1, dtype=np.int64)
         np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
-        sat_id = order if all_ok else ok[order]
         ss = s[order]
-        sat_xyz = [np.ascontiguousarray(ss[:, j]) for j in range(3)]
+        return SortedSats(
+            order if all_ok else ok[order],
+            tuple(np.ascontiguousarray(ss[:, j]) for j in range(3)),
+            cell_start,
+        )
+
+    def visible_pairs(
+        self, sat_ecef_km: np.ndarray, *, max_range_km: float | None = None
+    ) -> VisiblePairs:
+        """Same as :func:`visible_pairs` for this index's sites and masks.
+
+        With the ``numpy`` kernel the exact stage runs over chunks of consecutive sites (about
+        ``_CHUNK_RUNS`` runs of grid cells each), so every temporary stays in cache: the
+        candidates of a chunk are tested, and the kept pairs' elevation and range are computed
+        and written straight into the output. Site-side values are repeated per candidate
+        rather than gathered. The ``compiled`` kernel tests the sites tile by tile, each tile's
+        candidates gathered once (see :class:`skyfence.links.compiled.Tiles`), with the same arithmetic in one loop.
+        Either way the pairs, elevations and ranges are identical to
+        ``_visible_pairs_reference`` (bit for bit).
+        """
+        srt = self.sort_satellites(sat_ecef_km)
+        if srt is None:
+            empty = np.zeros(0, dtype=np.int64)
+            return VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
+        if self.kernel == "compiled":
+            return self.pairs_of(srt, max_range_km=max_range_km)
+        return self._visible_numpy(srt, max_range_km)
+
+    def any_visible(self, srt: SortedSats | None) -> np.ndarray:
+        """(N,) whether each site sees at least one satellite (has a row in
+        :meth:`visible_pairs`), without listing the pairs; compiled kernel only."""
+        return compiled.any_visible(self, srt)
+
+    def best_per_site(
+        self,
+        srt: SortedSats | None,
+        todo: np.ndarray,
+        source: np.ndarray,
+        dist: np.ndarray,
+        out_slot: np.ndarray,
+        out_cost: np.ndarray,
+    ) -> None:
+        """For each site with ``todo[i]``: among its visible satellites, the one with the
+        smallest ``dist[source[i], satellite] + slant range``, first in :meth:`visible_pairs`
+        row order on ties and the first visible one when no cost is finite (what ``min-rtt``
+        picks from the pairs), written as a slot of ``srt`` (``-1`` = none visible) into
+        ``out_slot[i]`` and its cost into ``out_cost[i]``; compiled kernel only."""
+        compiled.best_per_site(self, srt, todo, source, dist, out_slot, out_cost)
+
+    def pairs_of(self, srt: SortedSats, *, max_range_km: float | None = None) -> VisiblePairs:
+        """:meth:`visible_pairs` from satellites already sorted (compiled kernel)."""
+        site, slot, el, rng = compiled.pair_arrays(self, srt, max_range_km)
+        # elevation in numpy, exactly as the numpy kernel does it (no libm difference)
+        np.divide(el, rng, out=el)
+        np.clip(el, -1.0, 1.0, out=el)
+        np.degrees(np.arcsin(el, out=el), out=el)
+        return VisiblePairs(site, np.take(srt.sat_id, slot), el, rng)
+
+    def pair_geometry(
+        self, srt: SortedSats, site: np.ndarray, slot: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Elevation (deg) and slant range (km) of given (site, sorted slot) pairs, computed
+        exactly as :meth:`visible_pairs` computes them."""
+        dx = srt.xyz[0][slot]
+        dx -= self._g[0][site]
+        dy = srt.xyz[1][slot]
+        dy -= self._g[1][site]
+        dz = srt.xyz[2][slot]
+        dz -= self._g[2][site]
+        dot = dx * self._u[0][site]
+        dot += dy * self._u[1][site]
+        dot += dz * self._u[2][site]
+        rng2 = dx * dx
+        rng2 += dy * dy
+        rng2 += dz * dz
+        rng = np.sqrt(rng2)
+        el = np.divide(dot, rng, out=dot)
+        np.clip(el, -1.0, 1.0, out=el)
+        return np.degrees(np.arcsin(el, out=el), out=el), rng
+
+    def _visible_numpy(self, srt: SortedSats, max_range_km: float | None) -> VisiblePairs:
+        assert self._runs is not None
+        run_site, run_lo, run_hi, _ = self._runs
+        cell_start, sat_id, sat_xyz = srt.cell_start, srt.sat_id, list(srt.xyz)
         # pass 1: candidates per run (start in the sorted satellites, count), chunk by chunk
         first_run, chunks = self._first_run, self._chunks
         plan = []

@@ -197,6 +197,34 @@ class Constellation:
         return rows
 
     # ------------------------------------------------------------------ propagation
+    def _blocks(
+        self,
+        times: np.ndarray,
+        interpolate: bool,
+        tolerance_m: float,
+        chunk: int | None,
+        workers: int,
+        velocities: bool,
+        geodetic: bool,
+        progress: ProgressCallback | None,
+        keep: bool,
+    ) -> Iterator[Any]:
+        """The propagation engine's blocks: interpolated between SGP4 knots, or plain SGP4."""
+        if interpolate:
+            return iter_interpolated(
+                self.elements,
+                times,
+                tolerance_m=tolerance_m,
+                chunk=chunk,
+                workers=workers,
+                velocities=velocities,
+                geodetic=geodetic,
+                progress=progress,
+            )
+        return iter_blocks(
+            self.elements, times, chunk, workers, velocities, geodetic, progress, keep=keep
+        )
+
     def iter_propagate(
         self,
         times: np.ndarray,
@@ -250,21 +278,8 @@ class Constellation:
             step is chosen from it.
         """
         dtype = check_dtype(dtype)
-        blocks = (
-            iter_interpolated(
-                self.elements,
-                times,
-                tolerance_m=tolerance_m,
-                chunk=chunk,
-                workers=workers,
-                velocities=velocities,
-                geodetic=geodetic,
-                progress=progress,
-            )
-            if interpolate
-            else iter_blocks(
-                self.elements, times, chunk, workers, velocities, geodetic, progress, keep=True
-            )
+        blocks = self._blocks(
+            times, interpolate, tolerance_m, chunk, workers, velocities, geodetic, progress, True
         )
         for _start, block, e, r, v, geo in blocks:
             yield Ephemeris(
@@ -327,21 +342,8 @@ class Constellation:
         codes = np.empty((s, t), dtype=np.uint8)
         vel = np.empty((s, t, 3), dtype=dtype) if velocities else None
         geo = tuple(np.empty((s, t), dtype=dtype) for _ in range(3)) if geodetic else None
-        blocks = (
-            iter_interpolated(
-                self.elements,
-                times,
-                tolerance_m=tolerance_m,
-                chunk=chunk,
-                workers=workers,
-                velocities=velocities,
-                geodetic=geodetic,
-                progress=progress,
-            )
-            if interpolate
-            else iter_blocks(
-                self.elements, times, chunk, workers, velocities, geodetic, progress, keep=False
-            )
+        blocks = self._blocks(
+            times, interpolate, tolerance_m, chunk, workers, velocities, geodetic, progress, False
         )
         for at, block, e, r, v, g in blocks:
             k = len(block)

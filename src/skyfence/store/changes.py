@@ -34,9 +34,11 @@ from skyfence.errors import (
     PermissionDeniedError,
 )
 from skyfence.store._time import iso_utc
+from skyfence.store.approvals import approval_message, check_approval, signature_record
 from skyfence.store.canonical import canonical_json
 from skyfence.store.head import authenticated_entries
 from skyfence.store.identity import SYSTEM, Actor, normalise_name
+from skyfence.store.keys import verify_signature
 from skyfence.store.models import OperatorRow, PendingChangeRow, PolicyVersionRow
 from skyfence.store.rules import Judgement, judge, prepare_document, rebase_document
 from skyfence.store.tlog import _UnitOfWork
@@ -173,6 +175,7 @@ def apply_policy(
     expires_after_s: float = DEFAULT_EXPIRES_AFTER_S,
     summary: str | None = None,
     request_review: bool = False,
+    signed: tuple[bytes, bytes] | None = None,
 ) -> ChangeResult:
     if not isinstance(reason, str):
         raise InputError("reason must be a string saying why the policy changes")
@@ -204,6 +207,7 @@ def apply_policy(
             )
         j = _judge(store, uow, policy, current)
         pending = j.sensitive or request_review
+        signature = _request_signature(store, uow, actor, signed, state.policy_version, digest)
         touch_operator(uow, actor)
         change = PendingChangeRow(
             kind="policy",
@@ -235,6 +239,8 @@ def apply_policy(
             "actor": actor.record(),
             "judgement": j.record(),
         }
+        if signature is not None:
+            common["signature"] = signature
         if pending:
             index = uow.appender.append(
                 "policy.request",
@@ -391,7 +397,36 @@ def _pending_row(uow: _UnitOfWork, change_id: int, verb: str) -> PendingChangeRo
 
 
 # -- approve -------------------------------------------------------------------------------------
-def approve(store: Store, change_id: int, *, actor: Actor, reason: str = "") -> ChangeResult:
+def _request_signature(
+    store: Store,
+    uow: _UnitOfWork,
+    actor: Actor,
+    signed: tuple[bytes, bytes] | None,
+    base_version: int,
+    digest: str,
+) -> dict[str, str] | None:
+    """The request's signature record after checking it is ``actor``'s registered key's."""
+    if signed is None:
+        return None
+    public, signature = signed
+    registry = store.approver_keys(uow.session.connection(), uow.appender.start_size)
+    message = approval_message(store.log.origin, base_version, digest)
+    if public not in registry.of(actor.name) or not verify_signature(public, signature, message):
+        raise PermissionDeniedError(
+            f"the request's signature is not made by a key registered to {actor.display_name} "
+            "over this change; register the key first (`skyfence policy register-key`)"
+        )
+    return signature_record(public, signature)
+
+
+def approve(
+    store: Store,
+    change_id: int,
+    *,
+    actor: Actor,
+    reason: str = "",
+    signed: tuple[bytes, bytes] | None = None,
+) -> ChangeResult:
     expired: ConflictError | None = None
     result: ChangeResult | None = None
     with store._write() as uow:
@@ -436,20 +471,34 @@ def approve(store: Store, change_id: int, *, actor: Actor, reason: str = "") -> 
                         "single-user sandbox, `skyfence policy settings --allow-same-os-user` "
                         "turns this rule off; the switch is logged)"
                     )
+            request_entry = _entries(uow, [req.index])[req.index]
+            requester = str((request_entry.get("data") or {}).get("actor", {}).get("name", ""))
+            approval_signature = check_approval(
+                store.approver_keys(uow.session.connection(), uow.appender.start_size),
+                approval_message(store.log.origin, req.base_version, req.document_hash),
+                requester=requester or normalise_name(row.created_by),
+                request_signature=(request_entry.get("data") or {}).get("signature"),
+                approver=actor.name,
+                approval=signed,
+                change_id=change_id,
+            )
             touch_operator(uow, actor)
             version = state.policy_version + 1
+            approval_data: dict[str, Any] = {
+                "change_id": row.id,
+                "version": version,
+                "base_version": req.base_version,
+                "document_hash": req.document_hash,
+                "requested_by": row.created_by,
+                "request_index": req.index,
+                "actor": actor.record(),
+                "flags": flags,
+            }
+            if approval_signature is not None:
+                approval_data["signature"] = approval_signature
             index = uow.appender.append(
                 "policy.approve",
-                {
-                    "change_id": row.id,
-                    "version": version,
-                    "base_version": req.base_version,
-                    "document_hash": req.document_hash,
-                    "requested_by": row.created_by,
-                    "request_index": req.index,
-                    "actor": actor.record(),
-                    "flags": flags,
-                },
+                approval_data,
                 author=actor.name,
                 reason=reason,
                 now=now,

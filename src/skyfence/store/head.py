@@ -10,7 +10,7 @@ that is not covered by a signature: editing the tables is found, not believed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +18,9 @@ from sqlalchemy import Connection, select
 
 from skyfence.errors import InputError, IntegrityError, ParseError
 from skyfence.store._time import iso_utc
+from skyfence.store.c2sp import signed_message
 from skyfence.store.canonical import canonical_json, loads_strict
-from skyfence.store.keys import KeyDirectory, checkpoint_message, verify_signature
+from skyfence.store.keys import KeyDirectory, verify_signature
 from skyfence.store.merkle import (
     EMPTY_ROOT,
     MemoryTree,
@@ -117,6 +118,7 @@ def read_head(
     size: int | None = None,
     initial: StoreState | None = None,
     accept_unsigned: bool = False,
+    origin_at: Callable[[Connection, int], str | None] | None = None,
 ) -> Head:
     """Authenticate the log head and return it with the state its last entry attests.
 
@@ -145,7 +147,10 @@ def read_head(
             f"entries were deleted. {HINT}"
         )
     trusted = _trusted_key(conn, keys, cp.key_id)
-    message = checkpoint_message(signed, bytes(cp.root_hash), iso_utc(cp.created_at), cp.key_id)
+    origin = origin_at(conn, signed) if origin_at is not None else None
+    message = signed_message(
+        origin, signed, bytes(cp.root_hash), iso_utc(cp.created_at), cp.key_id
+    )
     if trusted is None or not verify_signature(trusted, bytes(cp.signature), message):
         raise IntegrityError(
             f"the latest checkpoint (tree size {signed}, key {cp.key_id}) is not signed by a key "

@@ -15,26 +15,25 @@ query, whatever the log's size.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from skyfence.errors import InputError, NotFoundError
+from skyfence.files import atomic_path
+from skyfence.store import c2sp
 from skyfence.store._time import iso_utc, naive_utc
 from skyfence.store.canonical import canonical_json
 from skyfence.store.head import fetch_nodes
 from skyfence.store.keys import (
     ALGORITHM,
     KeyDirectory,
-    checkpoint_message,
-    public_key_pem,
     rotation_message,
 )
 from skyfence.store.merkle import (
@@ -46,8 +45,6 @@ from skyfence.store.merkle import (
     node_hash,
     perfect_cover,
     range_hash,
-    verify_consistency,
-    verify_inclusion,
 )
 from skyfence.store.models import (
     Base,
@@ -55,6 +52,16 @@ from skyfence.store.models import (
     LogEntryRow,
     LogHeadRow,
     SigningKeyRow,
+)
+from skyfence.store.records import (
+    Checkpoint,
+    ConsistencyProof,
+    ExportSummary,
+    InclusionProof,
+    LogEntry,
+    PublicKeyInfo,
+    _entry,
+    _key_info,
 )
 from skyfence.store.state import Replay, StoreState
 
@@ -77,96 +84,6 @@ EXPORT_FORMAT = "skyfence-transparency-log"
 Clock = Callable[[], datetime]
 
 
-def _dt64(dt: datetime | None) -> np.datetime64 | None:
-    return None if dt is None else np.datetime64(dt, "ns")
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One log entry as stored: ``entry`` is the parsed canonical JSON."""
-
-    index: int
-    kind: str
-    author: str
-    reason: str
-    time: np.datetime64
-    leaf_hash: str
-    entry: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A signed tree head. ``signature`` is base64 Ed25519 over :func:`checkpoint_message`."""
-
-    id: int
-    tree_size: int
-    root_hash: str
-    time: str
-    key_id: str
-    signature: str
-
-
-@dataclass(frozen=True)
-class InclusionProof:
-    """RFC 9162 inclusion proof of entry ``index`` in the tree of ``tree_size`` entries."""
-
-    index: int
-    tree_size: int
-    leaf_hash: str
-    root_hash: str
-    path: list[str]
-    checkpoint: Checkpoint | None = None
-
-    def verify(self) -> bool:
-        """Check the proof with the RFC 9162 §2.1.3.2 algorithm."""
-        return verify_inclusion(
-            bytes.fromhex(self.leaf_hash),
-            self.index,
-            self.tree_size,
-            [bytes.fromhex(p) for p in self.path],
-            bytes.fromhex(self.root_hash),
-        )
-
-
-@dataclass(frozen=True)
-class ConsistencyProof:
-    """RFC 9162 consistency proof that tree ``old_size`` is a prefix of tree ``new_size``."""
-
-    old_size: int
-    new_size: int
-    old_root: str
-    new_root: str
-    path: list[str]
-
-    def verify(self) -> bool:
-        """Check the proof with the RFC 9162 §2.1.4.2 algorithm."""
-        return verify_consistency(
-            self.old_size,
-            self.new_size,
-            bytes.fromhex(self.old_root),
-            bytes.fromhex(self.new_root),
-            [bytes.fromhex(p) for p in self.path],
-        )
-
-
-@dataclass(frozen=True)
-class PublicKeyInfo:
-    key_id: str
-    algorithm: str
-    public_key: str  # base64 of the 32 raw bytes
-    status: str
-    created_at: np.datetime64
-    retired_at: np.datetime64 | None
-    pem: str = field(repr=False, default="")
-
-
-@dataclass(frozen=True)
-class ExportSummary:
-    path: str
-    entries: int
-    checkpoints: int
-    tree_size: int
-    root_hash: str
 
 
 class _UnitOfWork:
@@ -300,8 +217,12 @@ class TransparencyLog:
         keys: KeyDirectory,
         clock: Clock,
         write: Callable[..., Any],
+        origin: str = c2sp.DEFAULT_ORIGIN,
     ) -> None:
         self._engine = engine
+        self.origin = c2sp.check_origin(origin)
+        self._origins = c2sp.OriginHistory()
+        self._public: dict[str, bytes] = {}
         self._read_engine = read_engine
         self._keys = keys
         self._clock = clock
@@ -390,7 +311,13 @@ class TransparencyLog:
         ).scalar_one_or_none()
 
     def _create_key(
-        self, session: Session, appender: _Appender, now: datetime, operator: str, reason: str
+        self,
+        session: Session,
+        appender: _Appender,
+        now: datetime,
+        operator: str,
+        reason: str,
+        origin: str | None = None,
     ) -> tuple[str, Any]:
         key_id, public_raw, private = self._keys.generate()
         session.add(
@@ -404,13 +331,16 @@ class TransparencyLog:
                 created_by=operator,
             )
         )
+        data = {
+            "key_id": key_id,
+            "algorithm": ALGORITHM,
+            "public_key": base64.b64encode(public_raw).decode(),
+        }
+        if origin is not None:
+            data["origin"] = origin  # the log's origin starts with its first key
         appender.append(
             "key.create",
-            {
-                "key_id": key_id,
-                "algorithm": ALGORITHM,
-                "public_key": base64.b64encode(public_raw).decode(),
-            },
+            data,
             author=operator,
             reason=reason or "first signing key of this log",
             now=now,
@@ -428,12 +358,28 @@ class TransparencyLog:
         private: Any = None
         if sign:
             key_id = session.execute(_ACTIVE_KEY_ID).scalar_one_or_none()
+            self._origins.refresh(session.connection(), appender.start_size)
+            new_origin = self._origins.latest() != self.origin
             if key_id is None:
                 key_id, private = self._create_key(
-                    session, appender, now, operator, "first signing key of this log"
+                    session,
+                    appender,
+                    now,
+                    operator,
+                    "first signing key of this log",
+                    origin=self.origin if new_origin else None,
                 )
+                new_origin = False
             else:
                 private = self._keys.load(key_id)
+            if new_origin:
+                appender.append(
+                    c2sp.ORIGIN_KIND,
+                    {"origin": self.origin},
+                    author=operator,
+                    reason="checkpoints are signed as C2SP notes under this origin",
+                    now=now,
+                )
         appender.flush(uow.state.record() if appender.pending else None)
         if not sign:
             return None
@@ -441,7 +387,7 @@ class TransparencyLog:
         session.flush()  # the key row (if just made) before the checkpoint that refers to it
         size, root = appender.size, appender.root()
         time_iso = iso_utc(now)
-        signature = private.sign(checkpoint_message(size, root, time_iso, key_id))
+        signature = private.sign(c2sp.signed_message(self.origin, size, root, time_iso, key_id))
         cp_id = (
             session.connection()
             .execute(
@@ -456,6 +402,7 @@ class TransparencyLog:
             )
             .scalar_one()
         )
+        public_raw = private.public_key().public_bytes_raw()
         return Checkpoint(
             id=int(cp_id),
             tree_size=size,
@@ -463,6 +410,8 @@ class TransparencyLog:
             time=time_iso,
             key_id=key_id,
             signature=base64.b64encode(signature).decode(),
+            origin=self.origin,
+            note=c2sp.checkpoint_note(self.origin, size, root, public_raw, signature),
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -520,15 +469,65 @@ class TransparencyLog:
     def checkpoints(self) -> list[Checkpoint]:
         """Every signed checkpoint, oldest first."""
         with self._read() as session:
-            rows = session.execute(select(CheckpointRow).order_by(CheckpointRow.id)).scalars()
-            return [_checkpoint(r) for r in rows]
+            rows = list(
+                session.execute(select(CheckpointRow).order_by(CheckpointRow.id)).scalars()
+            )
+            return [self._checkpoint(session.connection(), r) for r in rows]
 
     def latest_checkpoint(self) -> Checkpoint | None:
         with self._read() as session:
             row = session.execute(
                 select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
             ).scalar_one_or_none()
-            return None if row is None else _checkpoint(row)
+            return None if row is None else self._checkpoint(session.connection(), row)
+
+    def _checkpoint(self, conn: Connection, row: Any) -> Checkpoint:
+        """A checkpoint row with its origin and C2SP note (derived from the log)."""
+        cp = _checkpoint(row)
+        self._origins.refresh(conn, int(conn.execute(_HEAD_SIZE).scalar_one()))
+        origin = self._origins.at(cp.tree_size)
+        if origin is None:
+            return cp
+        public = self._public.get(cp.key_id)
+        if public is None:
+            raw = conn.execute(
+                select(_T_KEYS.c.public_key).where(_T_KEYS.c.key_id == cp.key_id)
+            ).scalar_one_or_none()
+            if raw is None:
+                return cp
+            public = self._public.setdefault(cp.key_id, bytes(raw))
+        note = c2sp.checkpoint_note(
+            origin, cp.tree_size, bytes(row.root_hash), public, bytes(row.signature)
+        )
+        return dataclasses.replace(cp, origin=origin, note=note)
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine for reads (tiles, exports)."""
+        return self._read_engine
+
+    @property
+    def cosignatures(self) -> c2sp.CosignedNotes:
+        """Witness cosignatures kept for this log's checkpoints (``<data_dir>/cosigned``)."""
+        return c2sp.CosignedNotes(self._keys.path.parent / "cosigned")
+
+    def cosigned(self, note: str) -> str:
+        """``note`` with the witness cosignatures kept for its checkpoint."""
+        return self.cosignatures.get(note)
+
+    def origin_at(self, conn: Connection, size: int) -> str | None:
+        """The origin a checkpoint of ``size`` entries names (``None``: signed before the log
+        had one, in the original skyfence format)."""
+        self._origins.refresh(conn, size)
+        return self._origins.at(size)
+
+    def vkey(self) -> str:
+        """The C2SP verifier key of the active signing key under this log's origin."""
+        keys = [k for k in self.public_keys() if k.status == "active"]
+        if not keys:
+            self.checkpoint()
+            keys = [k for k in self.public_keys() if k.status == "active"]
+        return c2sp.vkey_for(self.origin, base64.b64decode(keys[0].public_key))
 
     def inclusion_proof(self, index: int, tree_size: int | None = None) -> InclusionProof:
         """Proof that entry ``index`` is in the tree of ``tree_size`` entries (default: all).
@@ -554,7 +553,7 @@ class TransparencyLog:
                 leaf_hash=nodes[(0, index)].hex(),
                 root_hash=range_hash(0, size, nodes).hex(),
                 path=[range_hash(a, b, nodes).hex() for a, b in ranges],
-                checkpoint=None if cp is None else _checkpoint(cp),
+                checkpoint=None if cp is None else self._checkpoint(conn, cp),
             )
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
@@ -635,13 +634,14 @@ class TransparencyLog:
                     "leaf_hash": bytes(leaf).hex(),
                     "entry": json.loads(text),
                 }
-            for row in session.execute(
+            cp_rows = session.execute(
                 select(CheckpointRow)
                 .where(CheckpointRow.tree_size <= size)
                 .order_by(CheckpointRow.id)
-            ).scalars():
-                cp = _checkpoint(row)
-                yield {
+            ).scalars()
+            for row in list(cp_rows):
+                cp = self._checkpoint(session.connection(), row)
+                record: dict[str, Any] = {
                     "type": "checkpoint",
                     "tree_size": cp.tree_size,
                     "root_hash": cp.root_hash,
@@ -649,6 +649,10 @@ class TransparencyLog:
                     "key_id": cp.key_id,
                     "signature": cp.signature,
                 }
+                if cp.note is not None:
+                    record["origin"] = cp.origin
+                    record["note"] = self.cosigned(cp.note)
+                yield record
 
     def export(self, path: str | Path, *, checkpoint: bool = True) -> ExportSummary:
         """Write the log as JSON Lines to ``path`` (see ``docs/log.md`` for the format).
@@ -663,15 +667,18 @@ class TransparencyLog:
         target = Path(path)
         counts = {"entry": 0, "checkpoint": 0}
         header: dict[str, Any] = {}
-        tmp = target.with_name(target.name + ".partial")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for record in self.export_records():
-                if record["type"] == "header":
-                    header = record
-                else:
-                    counts[record["type"]] += 1
-                fh.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
-        tmp.replace(target)
+        if target.is_dir():
+            raise InputError(f"{target} is a directory; give the path of the file to write")
+        try:
+            with atomic_path(target) as tmp, tmp.open("w", encoding="utf-8") as fh:
+                for record in self.export_records():
+                    if record["type"] == "header":
+                        header = record
+                    else:
+                        counts[record["type"]] += 1
+                    fh.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise InputError(f"cannot write the export to {target}: {exc.strerror}") from None
         return ExportSummary(
             path=str(target),
             entries=counts["entry"],
@@ -686,6 +693,9 @@ class TransparencyLog:
         *,
         replay: Replay | None = None,
         trusted_checkpoint: Any = None,
+        witnesses: Any = (),
+        quorum: int = 0,
+        signed_approvals: bool = False,
     ) -> VerifyReport:
         """Verify the stored log like ``skyfence log verify`` does an export.
 
@@ -713,6 +723,9 @@ class TransparencyLog:
             source="database",
             replay=replay,
             trusted_checkpoint=trusted_checkpoint,
+            witnesses=witnesses,
+            quorum=quorum,
+            signed_approvals=signed_approvals,
         )
         return report
 
@@ -755,17 +768,6 @@ def _check_kind_all(items: Sequence[tuple[str, dict[str, Any], str, str]]) -> No
 _naive_utc = naive_utc
 
 
-def _entry(row: LogEntryRow) -> LogEntry:
-    parsed = json.loads(row.entry_json)
-    return LogEntry(
-        index=int(row.entry_index),
-        kind=str(parsed.get("kind", row.kind)),
-        author=str(parsed.get("author", row.author)),
-        reason=str(parsed.get("reason", row.reason)),
-        time=np.datetime64(str(parsed.get("time", "")).rstrip("Z") or row.created_at, "ns"),
-        leaf_hash=bytes(row.leaf_hash).hex(),
-        entry=parsed,
-    )
 
 
 def _checkpoint(row: Any) -> Checkpoint:
@@ -778,15 +780,3 @@ def _checkpoint(row: Any) -> Checkpoint:
         signature=base64.b64encode(bytes(row.signature)).decode(),
     )
 
-
-def _key_info(row: SigningKeyRow) -> PublicKeyInfo:
-    raw = bytes(row.public_key)
-    return PublicKeyInfo(
-        key_id=row.key_id,
-        algorithm=row.algorithm,
-        public_key=base64.b64encode(raw).decode(),
-        status=row.status,
-        created_at=np.datetime64(row.created_at, "ns"),
-        retired_at=_dt64(row.retired_at),
-        pem=public_key_pem(raw),
-    )

@@ -18,16 +18,30 @@ from pathlib import Path
 from typing import Any
 
 from skyfence.errors import InputError, IntegrityError, ParseError
-from skyfence.store.canonical import canonical_json, loads_strict
+from skyfence.store.approvals import KEY_KIND, check_signed_approvals
+from skyfence.store.c2sp import ORIGIN_KINDS, signed_message
+from skyfence.store.canonical import loads_strict
 from skyfence.store.keys import (
-    checkpoint_message,
     key_id_for,
     load_public_key,
     rotation_message,
     verify_signature,
 )
-from skyfence.store.merkle import EMPTY_ROOT, MemoryTree, leaf_hash, verify_consistency
+from skyfence.store.merkle import (
+    EMPTY_ROOT,
+    MemoryTree,
+    leaf_hash,
+    node_hash,
+    verify_consistency,
+)
 from skyfence.store.state import Replay
+from skyfence.transparency.checkpoint import verify_checkpoint
+from skyfence.transparency.note import (
+    COSIGNATURE_V1,
+    NoteVerificationError,
+    Verifier,
+    parse_vkey,
+)
 
 __all__ = [
     "VerifyReport",
@@ -37,6 +51,7 @@ __all__ = [
     "read_export",
     "iter_export",
     "load_trusted_checkpoint",
+    "read_witnesses",
 ]
 
 EXPORT_FORMAT = "skyfence-transparency-log"
@@ -71,6 +86,7 @@ class _Checkpoint:
     time: str
     key_id: str
     signature: bytes
+    note: str | None = None  # the C2SP note as exported (with any witness cosignatures)
 
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -211,6 +227,9 @@ def verify_export(
     public_key: str | bytes | Path,
     *,
     trusted_checkpoint: TrustedCheckpoint | None = None,
+    witnesses: Sequence[Verifier] = (),
+    quorum: int = 0,
+    signed_approvals: bool = False,
 ) -> VerifyReport:
     """Verify the export at ``path`` offline against the trusted ``public_key``.
 
@@ -221,8 +240,38 @@ def verify_export(
     """
     key = _read_key(public_key)
     return verify_records(
-        iter_export(path), [key], source=str(path), trusted_checkpoint=trusted_checkpoint
+        iter_export(path),
+        [key],
+        source=str(path),
+        trusted_checkpoint=trusted_checkpoint,
+        witnesses=witnesses,
+        quorum=quorum,
+        signed_approvals=signed_approvals,
     )
+
+
+def read_witnesses(values: Sequence[str]) -> list[Verifier]:
+    """Witness keys from C2SP verifier keys (type 0x04) given as text or as files."""
+    out = []
+    for value in values:
+        text = value
+        candidate = Path(value)
+        try:
+            if "+" not in value or candidate.is_file():
+                text = candidate.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InputError(
+                f"--witness {value!r}: cannot read it ({exc.strerror}); give the witness's "
+                "verifier key (name+keyid+base64) or a file holding it"
+            ) from None
+        verifier = parse_vkey(text)
+        if verifier.sig_type != COSIGNATURE_V1:
+            raise InputError(
+                f"--witness {verifier.name}: the key is of type 0x{verifier.sig_type:02x}; a "
+                "witness verifier key has type 0x04 (an Ed25519 cosignature key)"
+            )
+        out.append(verifier)
+    return out
 
 
 def _read_key(public_key: str | bytes | Path) -> bytes:
@@ -237,9 +286,14 @@ def _read_key(public_key: str | bytes | Path) -> bytes:
         candidate = Path(public_key)
         try:
             if candidate.is_file():
-                return load_public_key(candidate.read_bytes())
+                return _read_key(candidate.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             pass
+        if public_key.strip().count("+") >= 2 and not public_key.strip().startswith("MC"):
+            try:
+                return parse_vkey(public_key).public_key
+            except ParseError:
+                pass
         try:
             return load_public_key(public_key)
         except InputError:
@@ -274,6 +328,9 @@ def verify_records(
     source: str = "log",
     replay: Replay | None = None,
     trusted_checkpoint: TrustedCheckpoint | None = None,
+    witnesses: Sequence[Verifier] = (),
+    quorum: int = 0,
+    signed_approvals: bool = False,
 ) -> VerifyReport:
     """Verify export records (header, entries, checkpoints) against ``trusted_keys`` (raw).
 
@@ -281,11 +338,14 @@ def verify_records(
     an entry whose attested ``state`` the history before it does not produce is reported.
     """
     tree = MemoryTree()
+    frontier = _Frontier()  # the running root, for each entry's prev_root
     replay = replay if replay is not None else Replay()
     local: tuple[int, str, str] | None = None  # first entry-level problem: index, why, kind
     key_ids: dict[str, bytes] = {}
     rotations: list[tuple[bytes, bytes]] = []
     checkpoints: list[_Checkpoint] = []
+    origins: list[tuple[int, str]] = []  # (entry index, origin) of the log.origin entries
+    approval_entries: list[tuple[int, dict[str, Any]]] = []
     header: dict[str, Any] = {}
     position = 0
     for record in records:
@@ -314,6 +374,7 @@ def verify_records(
                     time=_field(record, "time", str, "checkpoint"),
                     key_id=_field(record, "key_id", str, "checkpoint"),
                     signature=signature,
+                    note=record.get("note") if isinstance(record.get("note"), str) else None,
                 )
             )
             continue
@@ -328,17 +389,25 @@ def verify_records(
             leaf = leaf_hash(json.dumps(entry).encode())
         else:
             try:
-                leaf = leaf_hash(canonical_json(entry))
-            except InputError:  # e.g. NaN, which canonical JSON cannot hold
+                leaf = leaf_hash(_canonical_parsed(entry))
+            except ValueError:  # e.g. NaN or a lone surrogate, which canonical JSON cannot hold
                 leaf = leaf_hash(json.dumps(entry, sort_keys=True).encode())
                 local = local or (p, f"entry {p} is not canonical JSON (it was changed)", "leaf")
             if local is None:
-                local = _check_entry(p, index, entry, recorded_leaf, leaf, tree)
+                local = _check_entry(p, index, entry, recorded_leaf, leaf, frontier.root())
             replayed = replay.feed(p, entry)
             if local is None and replayed is not None:
                 local = (p, replayed, "state")
             _collect_keys(entry, key_ids, rotations)
+            data = entry.get("data")
+            if entry.get("kind") in APPROVAL_KINDS:
+                approval_entries.append((p, entry))
+            if entry.get("kind") in ORIGIN_KINDS and isinstance(data, dict):
+                origin = data.get("origin")
+                if isinstance(origin, str):
+                    origins.append((p, origin))
         tree.append(leaf)
+        frontier.append(leaf)
         position += 1
 
     n = len(tree)
@@ -377,7 +446,8 @@ def verify_records(
             )
             first_sig_bad = first_sig_bad or (cp, why)
             continue
-        message = checkpoint_message(cp.tree_size, cp.root, cp.time, cp.key_id)
+        origin = _origin_at(origins, cp.tree_size)
+        message = signed_message(origin, cp.tree_size, cp.root, cp.time, cp.key_id)
         if not verify_signature(signer, cp.signature, message):
             why = (
                 f"checkpoint {cp.number} (tree size {cp.tree_size}) has a signature that does not "
@@ -463,8 +533,12 @@ def verify_records(
         pin = trusted_checkpoint
         if pin.signature is not None:
             signer = key_ids.get(pin.key_id or "")
-            message = checkpoint_message(
-                pin.tree_size, pin.root_hash, pin.time or "", pin.key_id or ""
+            message = signed_message(
+                _origin_at(origins, pin.tree_size),
+                pin.tree_size,
+                pin.root_hash,
+                pin.time or "",
+                pin.key_id or "",
             )
             if (
                 signer is None
@@ -490,6 +564,15 @@ def verify_records(
                 "signed: the history before it was rewritten (a fork of the log)",
             )
 
+    unsigned = check_signed_approvals(
+        approval_entries, lambda size: _origin_at(origins, size), require=signed_approvals
+    )
+    if unsigned is not None:
+        return report(unsigned[0], unsigned[1])
+    if quorum > 0:
+        no_quorum = _check_quorum(checkpoints, origins, trusted, witnesses, quorum)
+        if no_quorum is not None:
+            return report(None, no_quorum)
     covered = max(good_sizes, default=0)
     if covered < n:
         return report(
@@ -504,13 +587,92 @@ def verify_records(
     return report(None, None, warnings)
 
 
+APPROVAL_KINDS = (KEY_KIND, "policy.request", "policy.approve")
+
+
+def _check_quorum(
+    checkpoints: Sequence[_Checkpoint],
+    origins: Sequence[tuple[int, str]],
+    trusted: set[bytes],
+    witnesses: Sequence[Verifier],
+    quorum: int,
+) -> str | None:
+    """Why the latest checkpoint is not cosigned by ``quorum`` of ``witnesses``, or ``None``."""
+    if not checkpoints:
+        return "the log has no checkpoint for witnesses to have cosigned"
+    last = checkpoints[-1]
+    origin = _origin_at(origins, last.tree_size)
+    if origin is None or last.note is None:
+        return (
+            f"the latest checkpoint (tree size {last.tree_size}) is not a C2SP note, so no "
+            "witness can have cosigned it; sign a new one with `skyfence log checkpoint`"
+        )
+    try:
+        cp = verify_checkpoint(
+            last.note,
+            [Verifier.ed25519(origin, key) for key in trusted],
+            witnesses=witnesses,
+            quorum=quorum,
+            origin=origin,
+        )
+    except (NoteVerificationError, ParseError) as exc:
+        return f"witness quorum: latest checkpoint (tree size {last.tree_size}): {exc}"
+    if cp.size != last.tree_size or cp.root_hash != last.root:
+        return (
+            f"the note of the latest checkpoint names tree size {cp.size}, not the checkpoint's "
+            f"{last.tree_size} and its root: the note was replaced"
+        )
+    return None
+
+
+def _origin_at(origins: Sequence[tuple[int, str]], size: int) -> str | None:
+    """The origin a checkpoint of ``size`` names: the last ``log.origin`` entry inside it."""
+    found = None
+    for index, origin in origins:
+        if index < size:
+            found = origin
+    return found
+
+
+def _canonical_parsed(entry: dict[str, Any]) -> bytes:
+    """:func:`canonical_json` of an object parsed from JSON (its keys are strings already);
+    ``ValueError`` for what canonical JSON cannot hold."""
+    text = json.dumps(
+        entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return text.encode("utf-8")
+
+
+class _Frontier:
+    """The perfect subtrees of the leaves so far (largest first): the root in O(log n)."""
+
+    def __init__(self) -> None:
+        self.nodes: list[tuple[int, bytes]] = []
+
+    def append(self, leaf: bytes) -> None:
+        level, h = 0, leaf
+        nodes = self.nodes
+        while nodes and nodes[-1][0] == level:
+            h = node_hash(nodes.pop()[1], h)
+            level += 1
+        nodes.append((level, h))
+
+    def root(self) -> bytes:
+        if not self.nodes:
+            return EMPTY_ROOT
+        r = self.nodes[-1][1]
+        for _, h in reversed(self.nodes[:-1]):
+            r = node_hash(h, r)
+        return r
+
+
 def _check_entry(
     p: int,
     index: Any,
     entry: dict[str, Any],
     recorded_leaf: bytes | None,
     leaf: bytes,
-    tree: MemoryTree,
+    prev_root: bytes,
 ) -> tuple[int, str, str] | None:
     """The first problem of the entry at position ``p``: ``(p, why, kind)``, or ``None``."""
     if not isinstance(index, int) or isinstance(index, bool):
@@ -518,7 +680,7 @@ def _check_entry(
     if index > p:
         why = (
             f"entry {p} is missing: the record at this position is entry {index} "
-            "(entries were deleted)"
+            "(entries were deleted or reordered)"
         )
         return p, why, "index"
     if index < p:
@@ -533,8 +695,7 @@ def _check_entry(
     if recorded_leaf != leaf:
         why = f"entry {p} was changed: its content does not hash to its recorded leaf hash"
         return p, why, "leaf"
-    expected_prev = tree.root().hex() if len(tree) else EMPTY_ROOT.hex()
-    if entry.get("prev_root") != expected_prev:
+    if entry.get("prev_root") != prev_root.hex():
         why = (
             f"entry {p} does not follow entries 0..{p - 1}: its prev_root is not their Merkle "
             "root (an entry here was deleted, inserted or reordered, or the one before rewritten)"

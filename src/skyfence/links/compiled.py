@@ -1,0 +1,246 @@
+"""Compiled loops of the terminal visibility kernel (optional: ``pip install skyfence[fast]``).
+
+:class:`~skyfence.links.visibility.SiteIndex` gives every site a few runs of grid cells, each a
+contiguous slice of the satellites sorted by cell. The numpy kernel materialises every candidate
+(site, satellite) pair in temporaries; the loops here walk the same candidates in the same order
+with the same floating-point operations (``+``, ``-``, ``*`` and ``sqrt`` in the same order, all
+correctly rounded, no fused multiply-add, no fast-math), so their decisions and numbers are bit
+for bit those of the numpy kernel. Transcendental functions (the elevation's ``arcsin``) stay in
+numpy so that no libm difference can enter.
+
+Three loops, over the same candidates:
+
+* :func:`fill` — every visible pair (site, sorted slot, dot, range);
+* :func:`any_visible` — whether a site sees at least one satellite (stops at the first);
+* :func:`best_per_site` — for ``min-rtt``: per site, the visible satellite with the smallest
+  ``dist[source, satellite] + range`` (first on ties, in the row order of :func:`fill`), without
+  materialising any pair.
+
+``numba`` is imported on first use only; :func:`available` says whether it can be.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Tiles",
+    "any_visible",
+    "available",
+    "best_per_site",
+    "count_per_site",
+    "kernels",
+    "pair_arrays",
+    "plan_tiles",
+    "unavailable_reason",
+]
+
+TILE_DEG = 2.0
+"""Tile size of the compiled kernel (latitude, and longitude at the tile's widest), degrees."""
+
+
+@cache
+def unavailable_reason() -> str | None:
+    """Why the compiled kernel cannot be used (``None`` when it can)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return "numba is not installed: pip install 'skyfence[fast]'"
+    except Exception as exc:  # a broken install, or a local module shadowing one numba imports
+        return f"numba fails to import ({type(exc).__name__}: {exc})"
+    return None
+
+
+def available() -> bool:
+    """Whether ``numba`` can be imported (the compiled kernel can be used)."""
+    return unavailable_reason() is None
+
+
+@cache
+def kernels() -> Any:
+    """The compiled loops (:mod:`skyfence.links._loops`, compiled on first call and cached on
+    disk by numba)."""
+    from skyfence.links import _loops
+
+    return _loops
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """Sites grouped in small tiles: each tile has runs of grid cells covering the caps of all
+    its sites (each site's cap widened by its angle to the tile's centre), so its candidate
+    satellites are gathered once per step and tested for every member in one tight loop. A
+    tile's candidates are in sorted-slot order, which is also the order of each member's rows.
+    ``member`` lists the sites tile by tile (``first_member`` (T+1,)), ``first_run`` (T+1,),
+    ``run_lo``/``run_hi`` the tiles' runs; ``own`` are the sites whose rows are listed from
+    their own runs (near the antimeridian the order differs), ``ordered`` (per member) the
+    others; ``site_arrays`` the sites' positions, zenith vectors and squared mask sines in
+    ``member`` order."""
+
+    member: np.ndarray
+    first_member: np.ndarray
+    first_run: np.ndarray
+    run_lo: np.ndarray
+    run_hi: np.ndarray
+    own: np.ndarray
+    ordered: np.ndarray
+    site_arrays: tuple[np.ndarray, ...]
+
+
+def plan_tiles(
+    index: Any, lat0: np.ndarray, cap: np.ndarray, rg: np.ndarray, wraps: np.ndarray
+) -> Tiles:
+    """Group the sites of a ``SiteIndex`` into tiles of about :data:`TILE_DEG` (``lat0``, ``cap``
+    and ``wraps`` as its runs were planned; ``rg`` the sites' geocentric radii)."""
+    w = np.radians(TILE_DEG)
+    band = np.floor((lat0 + np.pi / 2) / w)
+    mid = np.abs(-np.pi / 2 + (band + 0.5) * w)
+    width = w / np.maximum(np.cos(np.minimum(mid + w / 2, np.pi / 2 - 1e-3)), 1e-3)
+    lon0 = np.arctan2(index.site_ecef_km[:, 1], index.site_ecef_km[:, 0])
+    col = np.floor((lon0 + np.pi) / width)
+    uniq, tile = np.unique(band * 1e7 + col, return_inverse=True)
+    tile = tile.reshape(-1).astype(np.int64)
+    n_tiles = len(uniq)
+    unit = index.site_ecef_km / np.where(rg > 0, rg, 1.0)[:, None]
+    centre = np.stack([np.bincount(tile, unit[:, j], minlength=n_tiles) for j in range(3)], 1)
+    norm = np.sqrt((centre**2).sum(axis=1))
+    centre /= np.where(norm > 0, norm, 1.0)[:, None]
+    # a site's cap seen from its tile's centre: its own radius plus its angle to the centre
+    # (triangle inequality on the sphere), with margin
+    cosang = np.clip(np.einsum("ij,ij->i", unit, centre[tile]), -1.0, 1.0)
+    reach = cap + np.arccos(cosang) + 1e-7
+    tile_cap = np.zeros(n_tiles)
+    np.maximum.at(tile_cap, tile, reach)
+    tile_cap[norm < 0.5] = np.pi  # degenerate centre: every cell
+    t_lat = np.arcsin(np.clip(centre[:, 2], -1.0, 1.0))
+    t_lon = np.arctan2(centre[:, 1], centre[:, 0])
+    owner, lo, hi, t_wraps = index.cap_runs(t_lat, t_lon, np.minimum(tile_cap, np.pi))
+    # sites whose own runs (or their tile's) cross the antimeridian list their rows from their
+    # own runs, whose order is not the tile's (the other loops do not depend on the order)
+    own = wraps | t_wraps[tile]
+    member = np.argsort(tile, kind="stable")
+    first_member = np.searchsorted(tile[member], np.arange(n_tiles + 1))
+    first_run = np.searchsorted(owner, np.arange(n_tiles + 1))
+    site_arrays = tuple(
+        np.ascontiguousarray(a[member]) for a in (*index._g, *index._u, index._sin2_all)
+    )
+    return Tiles(
+        member, first_member, first_run, lo, hi, np.flatnonzero(own), ~own[member], site_arrays
+    )
+
+
+def _site_args(index: Any, max_range_km: float | None, tiled: bool) -> tuple[Any, ...]:
+    """Site-side arguments of the loops (in tile order for the tile loops)."""
+    max_range2 = np.inf if max_range_km is None else float(max_range_km) ** 2
+    if tiled:
+        return (*index._tiles.site_arrays, index._check_zero, max_range2)
+    return (*index._g, *index._u, index._sin2_all, index._check_zero, max_range2)
+
+
+def _own_args(index: Any, srt: Any) -> tuple[Any, ...]:
+    _, run_lo, run_hi, _ = index._runs
+    return (index._tiles.own, *srt.xyz, srt.cell_start, index._first_run, run_lo, run_hi)
+
+
+def _tile_candidates(index: Any, srt: Any) -> tuple[Any, ...]:
+    """``(member, first_member, start, x, y, z, slot, sat)``: every tile's candidates this step
+    (gathered once per sorted satellites, kept on them)."""
+    if srt.tile_candidates is None:
+        tiles = index._tiles
+        cand = kernels().tile_gather(
+            tiles.first_run, tiles.run_lo, tiles.run_hi, srt.cell_start, *srt.xyz, srt.sat_id
+        )
+        object.__setattr__(srt, "tile_candidates", (tiles.member, tiles.first_member, *cand))
+    return tuple(srt.tile_candidates)
+
+
+def any_visible(index: Any, srt: Any) -> np.ndarray:
+    """See ``SiteIndex.any_visible``."""
+    out = np.zeros(len(index), bool)
+    if srt is not None:
+        member, first, start, x, y, z, _, _ = _tile_candidates(index, srt)
+        got = np.zeros(len(member), np.int64)  # in member order: the loop reads and writes
+        kernels().tile_count(  # in sequence
+            member, first, start, x, y, z, *_site_args(index, None, True), True, got
+        )
+        out[member] = got > 0
+    return out
+
+
+def best_per_site(
+    index: Any,
+    srt: Any,
+    todo: np.ndarray,
+    source: np.ndarray,
+    dist: np.ndarray,
+    out_slot: np.ndarray,
+    out_cost: np.ndarray,
+) -> None:
+    """See ``SiteIndex.best_per_site``."""
+    if srt is None:
+        out_slot[todo] = -1
+        out_cost[todo] = np.inf
+        return
+    k = kernels()
+    member, first, start, x, y, z, slot, sat = _tile_candidates(index, srt)
+    src = np.ascontiguousarray(source, dtype=np.int64)
+    todo = np.ascontiguousarray(todo, dtype=np.bool_)
+    tied = np.empty(len(index), np.int64)
+    # in member order, so that the loop reads and writes in sequence
+    todo_q, src_q = todo[member], src[member]
+    slot_q, cost_q = np.empty(len(member), np.int64), np.empty(len(member))
+    n_tied = k.tile_best(
+        member, first, start, x, y, z, slot, sat, *_site_args(index, None, True), todo_q, src_q,
+        dist, slot_q, cost_q, tied,
+    )  # fmt: skip
+    asked = member[todo_q]
+    out_slot[asked] = slot_q[todo_q]
+    out_cost[asked] = cost_q[todo_q]
+    if n_tied:  # equal smallest costs: the first in row order, from the site's own runs
+        tied = member[tied[:n_tied]]
+        _, run_lo, run_hi, _ = index._runs
+        k.run_best(
+            tied, *srt.xyz, srt.cell_start, index._first_run, run_lo, run_hi,
+            *_site_args(index, None, False), todo, src, dist, srt.sat_id, out_slot, out_cost,
+        )  # fmt: skip
+
+
+def count_per_site(index: Any, srt: Any, max_range_km: float | None = None) -> np.ndarray:
+    """(N,) number of visible satellites of each site of a ``SiteIndex`` (no pair listed)."""
+    member, first, start, x, y, z, _, _ = _tile_candidates(index, srt)
+    count_q = np.zeros(len(member), np.int64)  # in member order, as the loop goes
+    kernels().tile_count(
+        member, first, start, x, y, z, *_site_args(index, max_range_km, True), False, count_q
+    )
+    count = np.zeros(len(index), np.int64)
+    count[member] = count_q
+    return count
+
+
+def pair_arrays(
+    index: Any, srt: Any, max_range_km: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every visible pair as ``(site, sorted slot, dot, range)``, grouped by site in
+    ``SiteIndex.visible_pairs`` row order (``dot / range`` is the sine of the elevation)."""
+    k = kernels()
+    member, first, start, x, y, z, slot, _ = _tile_candidates(index, srt)
+    targs, args = _site_args(index, max_range_km, True), _site_args(index, max_range_km, False)
+    own = _own_args(index, srt)
+    count = count_per_site(index, srt, max_range_km)
+    offset = np.zeros(len(index) + 1, np.int64)
+    np.cumsum(count, out=offset[1:])
+    total = int(offset[-1])
+    site = np.empty(total, np.int64)
+    out_slot = np.empty(total, np.int64)
+    dot = np.empty(total)
+    rng = np.empty(total)
+    ordered = index._tiles.ordered
+    k.tile_fill(
+        member, first, start, x, y, z, slot, *targs, ordered, offset, site, out_slot, dot, rng
+    )
+    k.run_fill(*own, *args, offset, site, out_slot, dot, rng)
+    return site, out_slot, dot, rng

@@ -1,0 +1,46 @@
+"""The service with the map mounted: what ``skyfence serve`` runs.
+
+:func:`create_app` is :func:`skyfence.service.app.create_app` plus the map router, whose
+principal is the service's own (the request's Bearer token, :func:`~skyfence.service.auth.
+current_principal`) and whose :class:`~skyfence.app.App` is the service's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from skyfence.service.app import ServiceLimits
+from skyfence.service.app import create_app as create_service
+
+__all__ = ["create_app", "app_factory", "map_router"]
+
+
+def _service_app(request: Request) -> Any:
+    return request.app.state.skyfence
+
+
+def map_router() -> Any:
+    """The map's router wired to the service's App and token principals."""
+    from skyfence.service.auth import current_principal
+    from skyfence.web import router
+
+    return router(_service_app, current_principal)
+
+
+def create_app(settings: Any = None, **kwargs: Any) -> FastAPI:
+    """The service (see :func:`skyfence.service.app.create_app`, same arguments) with the
+    map page at ``/`` and its data under ``/v1/map/``."""
+    extra = [*kwargs.pop("extra_routers", ()), map_router()]
+    return create_service(settings, extra_routers=extra, **kwargs)
+
+
+def app_factory() -> FastAPI:
+    """``uvicorn --factory skyfence.web.app:app_factory``: as the service's factory (limits
+    from ``SKYFENCE_SERVICE_LIMITS``), with the map."""
+    raw = os.environ.get("SKYFENCE_SERVICE_LIMITS")
+    limits = ServiceLimits(**json.loads(raw)) if raw else None
+    return create_app(limits=limits)

@@ -1,0 +1,124 @@
+"""A skyfence log witnessed end to end: the CLI submits checkpoints to a witness over HTTP,
+the cosigned checkpoint is published and required by `log verify --quorum`, and a forked
+copy of the database (a split view) is refused by the witness."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+
+import pytest
+
+from skyfence.cli.main import main
+from skyfence.settings import load_settings
+from skyfence.store import Store
+from skyfence.store.witnessing import parse_witness, submit
+from skyfence.transparency.checkpoint import Cosigner
+from skyfence.transparency.note import parse_vkey
+from skyfence.transparency.witness import Witness, serve
+
+W1 = Cosigner.from_seed("witness.example/w1", bytes([2]) * 32)
+W2 = Cosigner.from_seed("witness.example/w2", bytes([3]) * 32)
+
+
+@pytest.fixture()
+def running(tmp_path):
+    """Start witnesses for a log vkey; yields start(vkey, cosigner) -> url."""
+    servers = []
+
+    def start(vkey: str, cosigner: Cosigner) -> str:
+        witness = Witness(
+            tmp_path / f"{cosigner.name.replace('/', '_')}.db", cosigner, [parse_vkey(vkey)]
+        )
+        server = serve(witness, "127.0.0.1", 0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _out(capsys) -> str:
+    return capsys.readouterr().out
+
+
+def test_cli_witnessing_and_quorum(isolated_env, running, capsys):
+    with Store.open(settings=load_settings(), require_distinct_os_users=False) as store:
+        store.log.append("note", {"text": "one"}, author="alice", reason="example")
+        vkey = store.log.vkey()
+    url1, url2 = running(vkey, W1), running(vkey, W2)
+    w1, w2 = W1.verifier().vkey(), W2.verifier().vkey()
+    assert main(["log", "witness", "--witness", f"{w1} {url1}", "--json"]) == 0
+    outcome = json.loads(_out(capsys))
+    assert outcome["cosigned_by"] == ["witness.example/w1"] and not outcome["refused"]
+    export = isolated_env / "log.jsonl"
+    assert main(["log", "export", str(export)]) == 0
+    _out(capsys)
+    base = ["log", "verify", str(export), "--key", vkey, "--witness", w1, "--witness", w2]
+    assert main([*base, "--quorum", "1"]) == 0
+    _out(capsys)
+    assert main([*base, "--quorum", "2"]) == 1
+    assert "cosigned by 1 trusted witness(es) (witness.example/w1), fewer than the quorum of 2" in (
+        capsys.readouterr().err
+    )
+    # the second witness cosigns the same checkpoint: quorum 2 is met, in tiles too
+    assert main(["log", "witness", "--witness", f"{w2} {url2}", "--json"]) == 0
+    _out(capsys)
+    tiles = isolated_env / "tiles"
+    assert main(["log", "tiles", str(tiles), "--json"]) == 0
+    _out(capsys)
+    assert (
+        main(
+            [
+                "log",
+                "verify",
+                str(tiles),
+                "--key",
+                vkey,
+                "--witness",
+                w1,
+                "--witness",
+                w2,
+                "--quorum",
+                "2",
+            ]
+        )
+        == 0
+    )
+    _out(capsys)
+    # the log grows; the witness follows with a consistency proof
+    with Store.open(settings=load_settings(), require_distinct_os_users=False) as store:
+        store.log.append("note", {"text": "two"}, author="alice", reason="example")
+    assert main(["log", "witness", "--witness", f"{w1} {url1}", "--json"]) == 0
+    assert json.loads(_out(capsys))["tree_size"] == 4
+    # --quorum without enough --witness keys is a usage error, before any work
+    assert main(["log", "verify", str(export), "--key", vkey, "--quorum", "1"]) == 1
+    assert "--quorum 1 needs at least 1 --witness" in capsys.readouterr().err
+
+
+def test_a_forked_database_is_refused_by_the_witness(tmp_path, running, clock):
+    """The operator keeps two copies of the database and grows each differently (a split
+    view, both signed by the same key). The witness cosigns the first and refuses the second."""
+    keys = tmp_path / "keys"
+    main_url = f"sqlite:///{tmp_path / 'a.db'}"
+    with Store.open(main_url, key_dir=keys, clock=clock, require_distinct_os_users=False) as store:
+        store.log.append("note", {"text": "common"}, author="alice", reason="x")
+        vkey = store.log.vkey()
+    shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
+    url = running(vkey, W1)
+    witness = parse_witness(f"{W1.verifier().vkey()} {url}")
+    with Store.open(main_url, key_dir=keys, clock=clock, require_distinct_os_users=False) as a:
+        a.log.append("note", {"text": "shown to regulators"}, author="alice", reason="x")
+        assert submit(a.log, [witness]).cosigned_by == ["witness.example/w1"]
+    fork_url = f"sqlite:///{tmp_path / 'b.db'}"
+    with Store.open(fork_url, key_dir=keys, clock=clock, require_distinct_os_users=False) as b:
+        b.log.append("note", {"text": "shown to journalists"}, author="alice", reason="x")
+        assert b.log.verify().ok  # on its own, the fork is a valid, signed log
+        outcome = submit(b.log, [witness])
+    assert outcome.cosigned_by == []
+    assert "HTTP 422" in outcome.refused["witness.example/w1"]
+    assert "split view" in outcome.refused["witness.example/w1"]
