@@ -16,7 +16,8 @@ What it does:
 2. Picks ``--sample`` shards spread evenly over the whole plan (every hour, every part of the
    world) and runs the same sample three ways, timing each (wall clock): one worker (this
    process: the baseline), ``--workers`` local processes, and a Dask ``LocalCluster`` of
-   ``--workers`` one-thread worker processes. The shard results of the three runs are compared
+   ``--workers`` one-thread worker processes; each worker first runs two one-cell shards
+   (imports, the model's lazily built state) off the clock. The shard results of the three runs are compared
    (they must be identical).
 3. Times the per-hour GeoParquet write for all cells (hexagon WKB built once, then one file).
 4. Prints a table: seconds per shard, cell-steps per second, the speed-up against one worker,
@@ -46,10 +47,12 @@ def _timed_shard(common: object, spec: object) -> tuple[dict, float, float]:
     return result, time.perf_counter() - t, time.process_time() - c
 
 
-def _warm(common: object, item: int) -> int:
-    import skyfence.scale.sweep  # noqa: F401 - the import is the warm-up
+def _warm(common: object, spec: object) -> int:
+    """A one-cell, one-step shard: imports and the model's lazily built state, per worker."""
+    from skyfence.scale.sweep import sweep_shard
 
-    return item
+    sweep_shard(common, spec)  # type: ignore[arg-type]
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     from skyfence.links import DEFAULT_RULE
     from skyfence.scale import Parallel, open_runner
     from skyfence.scale.outputs import cell_wkb, write_window
-    from skyfence.scale.sweep import SweepCommon, SweepPlan
+    from skyfence.scale.sweep import ShardSpec, SweepCommon, SweepPlan
     from skyfence.timeutil import parse_duration
 
     app = App()
@@ -117,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         with open_runner(parallel) as runner:
             # start-up is not shard time: workers import skyfence once, before the clock
             t = time.perf_counter()
-            runner.run(_warm, list(range(runner.workers)))
+            tiny = ShardSpec("warm", 0, 0, 0, 1, 0, 1)
+            runner.run(_warm, [tiny] * (2 * runner.workers), common=common)
             warm = time.perf_counter() - t
             load0 = os.getloadavg()[0]
             t = time.perf_counter()

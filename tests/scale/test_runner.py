@@ -58,7 +58,23 @@ def test_bad_parallel_settings_are_refused_naming_the_flag(kwargs, flag):
         Parallel(**kwargs)
 
 
-def test_an_unreachable_scheduler_is_one_clear_error():
+def test_an_unreachable_scheduler_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr("skyfence.scale.runner.CONNECT_TIMEOUT", "1s")
     with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
         with open_runner(Parallel(scheduler="tcp://127.0.0.1:9")):
             pass
+
+
+def test_a_running_cluster_is_reached_by_its_scheduler_address():
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        parallel = Parallel(scheduler=cluster.scheduler_address)
+        with open_runner(parallel) as runner:
+            assert runner.backend == "dask" and runner.workers == 2
+            assert runner.run(_square_plus, [3, 1, 2], common=1) == [10, 2, 5]
+        # only disconnected from: the cluster still runs
+        with open_runner(parallel) as runner:
+            assert runner.run(_square_plus, [4], common=0) == [16]

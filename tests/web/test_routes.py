@@ -149,7 +149,7 @@ def test_kinmen_is_decided_by_taiwans_rule(map_server):
 def test_history_proofs_verify_against_the_signed_checkpoint(map_server):
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    from skyfence.store.keys import checkpoint_message
+    from skyfence.store.c2sp import signed_message
     from skyfence.store.merkle import leaf_hash, verify_inclusion
 
     h = get(map_server, "/v1/map/history/TW").json()
@@ -158,10 +158,11 @@ def test_history_proofs_verify_against_the_signed_checkpoint(map_server):
     key = load_pem_public_key(h["public_key_pem"].encode())
     key.verify(
         base64.b64decode(cp["signature"]),
-        checkpoint_message(
-            cp["tree_size"], bytes.fromhex(cp["root_hash"]), cp["time"], cp["key_id"]
+        signed_message(
+            cp["origin"], cp["tree_size"], bytes.fromhex(cp["root_hash"]), cp["time"],
+            cp["key_id"],
         ),
-    )
+    )  # fmt: skip
     for e in h["entries"]:
         leaf = leaf_hash(e["text"].encode())
         assert leaf.hex() == e["leaf_hash"]

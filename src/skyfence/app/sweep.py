@@ -344,9 +344,11 @@ def _write_outputs(
         out / "summary.json", json.dumps(to_jsonable(summary), indent=1)
     )
     if map_png:
+        start = np.datetime_as_string(times[0], unit="s")
         files["map.png"] = write_map(
-            out / "map.png", cells, lat, lon, day.served_fraction,
-            title=f"share of time served, {name}, {times[0]} + {len(times) * step_s / 3600:g} h",
+            out / "map.png", cells, lat, lon, day.served_fraction, day.rtt_mean_ms,
+            title=f"{name}, {start} UTC + {len(times) * step_s / 3600:g} h, "
+            f"{len(times)} steps of {step_s:g} s",
             worldview=app.world,
         )  # fmt: skip
     return files, summary

@@ -8,6 +8,7 @@ is written whole or not at all (:mod:`skyfence.files`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -130,26 +131,31 @@ def write_map(
     latitude_deg: np.ndarray,
     longitude_deg: np.ndarray,
     served_fraction: np.ndarray,
+    rtt_ms: np.ndarray,
     *,
     title: str,
     worldview: Any = None,
 ) -> Path:
-    """A PNG map of the served fraction per cell (hexagons, or centres for many cells)."""
+    """A PNG map per cell (hexagons, or centres for many cells) of the share of time served,
+    or of the mean RTT (``rtt_ms``) where every cell is served all the time."""
     from skyfence.analysis.maps import coverage_map_figure, map_quantity, save_png
 
+    quantity = map_quantity(served_fraction, rtt_ms)
+    if quantity.kind == "rtt_ms":  # the sweep maps the mean RTT over the window
+        quantity = dataclasses.replace(quantity, label="mean RTT over the window (ms)")
     if len(cells) <= MAP_HEXAGON_LIMIT:
-        fig = coverage_map_figure(
-            cells, map_quantity(served_fraction, np.full(len(cells), np.nan)), title=title,
-            worldview=worldview,
-        )  # fmt: skip
+        fig = coverage_map_figure(cells, quantity, title=title, worldview=worldview)
         return save_png(fig, path)
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(12, 6.2), dpi=110)
     ax = fig.add_subplot(1, 1, 1)
+    values = np.asarray(quantity.values, dtype=float)
+    limits = (0.0, 1.0) if quantity.kind == "served_fraction" else (
+        float(np.nanpercentile(values, 1)), float(np.nanpercentile(values, 99)))  # fmt: skip
     points = ax.scatter(
-        longitude_deg, latitude_deg, c=served_fraction, s=0.15, marker=".", linewidths=0,
-        cmap="viridis", vmin=0.0, vmax=1.0, rasterized=True,
+        longitude_deg, latitude_deg, c=values, s=1.0, marker="s", linewidths=0,
+        cmap="viridis", vmin=limits[0], vmax=limits[1], rasterized=True,
     )  # fmt: skip
     ax.set_xlim(-180, 180)
     ax.set_ylim(-90, 90)
@@ -157,5 +163,5 @@ def write_map(
     ax.set_xlabel("longitude (°)")
     ax.set_ylabel("latitude (°)")
     ax.set_title(title)
-    fig.colorbar(points, ax=ax, shrink=0.7, label="share of time served")
+    fig.colorbar(points, ax=ax, shrink=0.7, label=quantity.label)
     return save_png(fig, path)

@@ -44,6 +44,17 @@ T = TypeVar("T")
 #: How many more times Dask runs a shard whose worker died.
 DASK_RETRIES = 3
 
+#: How long to try reaching a scheduler named by ``--scheduler``.
+CONNECT_TIMEOUT = "10s"
+
+#: Environment of the worker processes of a LocalCluster started here. Dask sets
+#: ``MALLOC_TRIM_THRESHOLD_=65536`` for its workers (to hand freed memory back to the system
+#: at once); with the large numpy temporaries of a network step that doubles the CPU time of
+#: a shard (measured: 1.9 s -> 4.2 s, bench/global_day.py), so the threshold goes back up.
+#: Workers of a cluster named by ``scheduler`` are configured by whoever runs them (see
+#: docs/scale.md).
+WORKER_ENV = {"MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
 
 @dataclass(frozen=True)
 class Parallel:
@@ -247,7 +258,7 @@ def open_runner(parallel: Parallel | None = None) -> Iterator[Runner]:
     Client, LocalCluster = dist.Client, dist.LocalCluster
     if parallel.scheduler:
         try:
-            client = Client(parallel.scheduler, timeout="10s")
+            client = Client(parallel.scheduler, timeout=CONNECT_TIMEOUT)
         except OSError as exc:
             raise InputError(
                 f"cannot reach the Dask scheduler at {parallel.scheduler}: {exc}"
@@ -259,11 +270,15 @@ def open_runner(parallel: Parallel | None = None) -> Iterator[Runner]:
             runner.close()
             client.close()
         return
+    extra: dict[str, Any] = {}
+    if parallel.dask_processes:
+        extra["env"] = WORKER_ENV
     cluster = LocalCluster(
         n_workers=parallel.dask_workers,
         threads_per_worker=1,
         processes=parallel.dask_processes,
         dashboard_address=":0",  # a free port: several clusters may share a machine
+        **extra,
     )
     client = Client(cluster)
     runner = Runner(parallel, client)

@@ -2,9 +2,10 @@
 
    For each entry: SHA-256(0x00 || its exact text) must be its leaf hash; the inclusion proof
    (RFC 9162 section 2.1.3.2) must lead from that leaf to the checkpoint's root; and the
-   checkpoint's Ed25519 signature must verify with the log's public key over
-   "skyfence transparency log checkpoint v1\n{size}\n{root}\n{time}\n{key_id}\n" (the key id
-   being the first 16 hex digits of SHA-256 of the raw key). Ed25519 comes from WebCrypto;
+   checkpoint's Ed25519 signature must verify with the log's public key over its C2SP note text
+   "{origin}\n{size}\n{base64 root}\n" (or, for a checkpoint signed before the log had an
+   origin, "skyfence transparency log checkpoint v1\n{size}\n{root}\n{time}\n{key_id}\n"),
+   the key id being the first 16 hex digits of SHA-256 of the raw key. Ed25519 comes from WebCrypto;
    a browser without it gets "checked by the server" instead of a browser verdict. */
 (function (global) {
   "use strict";
@@ -76,8 +77,16 @@
     } catch (e) {
       return { ok: null, how: "server", detail: "this browser has no Ed25519; the signature was checked by the server" };
     }
-    var msg = new TextEncoder().encode("skyfence transparency log checkpoint v1\n" + cp.tree_size + "\n" +
-      cp.root_hash + "\n" + cp.time + "\n" + cp.key_id + "\n");
+    var text;
+    if (cp.origin) { // a C2SP checkpoint note: origin, size, base64 root (c2sp.org/tlog-checkpoint)
+      text = cp.origin + "\n" + cp.tree_size + "\n" + btoa(String.fromCharCode.apply(null, hexToBytes(cp.root_hash))) + "\n";
+      if (cp.note && cp.note.indexOf(text) !== 0) {
+        return { ok: false, how: "browser", detail: "the checkpoint's note does not state its size and root" };
+      }
+    } else { // signed before the log had an origin
+      text = "skyfence transparency log checkpoint v1\n" + cp.tree_size + "\n" + cp.root_hash + "\n" + cp.time + "\n" + cp.key_id + "\n";
+    }
+    var msg = new TextEncoder().encode(text);
     var ok = await subtle.verify({ name: "Ed25519" }, key, b64ToBytes(cp.signature), msg);
     return { ok: ok, how: "browser", detail: ok ? "signature verified in this browser (Ed25519)" : "BAD signature" };
   }
