@@ -100,9 +100,10 @@ def create_app(
         routes_tokens.router,
         routes_misc.regions,
         *_optional_routers(),
-        *extra_routers,
     ):
         api.include_router(router)
+    for router in extra_routers:  # mounted routes document the same error envelope
+        api.include_router(router, responses=errors.RESPONSES)
     api.add_middleware(BodyLimit, max_bytes=lim.max_body_bytes)
     api.add_middleware(SecurityHeaders)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
