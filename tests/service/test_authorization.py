@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 import pytest
-
 from tests.service.conftest import POLICY, mint, root
 
 READERS = {"viewer", "operator", "approver", "admin"}

@@ -13,10 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-
 import httpx
 import pytest
-
 from tests.service.conftest import POLICY, root, start_server, stop_server
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "service.md"
@@ -124,8 +122,6 @@ def test_sigkill_during_a_burst_of_approvals_and_a_large_import(live, tmp_path):
     _verify(env)
 
 
-
-
 def _remote(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "skyfence.cli.main", "remote", *args],
@@ -165,3 +161,41 @@ def test_the_remote_cli_and_client_drive_a_live_service(live, tmp_path):
         assert client.policy()["version"] == 2
         with pytest.raises(PermissionDeniedError, match="operator role"):
             client.propose({"rules": []}, reason="no")
+
+
+@pytest.mark.postgres
+def test_two_server_processes_on_one_database_lose_no_update(live):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server, tokens = live
+    second = start_server(server.env)
+    try:
+        headers = {"Authorization": f"Bearer {tokens['operator']}"}
+
+        def propose(n: int) -> int:
+            url = (server.url, second.url)[n % 2]
+            rules = [*POLICY["rules"], {"id": f"n{n}", "region": "CZ", "state": "active"}]
+            with httpx.Client(base_url=url, timeout=60) as c:
+                r = c.post("/v1/policy/changes", headers=headers,
+                           json={"document": {"rules": rules}, "reason": f"p{n}"})  # fmt: skip
+                return r.status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(propose, range(24)))
+        assert set(statuses) <= {201, 409}, statuses
+        applied = statuses.count(201)
+        assert applied >= 1
+        with httpx.Client(base_url=second.url, timeout=60) as c:
+            version = c.get("/v1/policy", headers=headers).json()["version"]
+            assert version == 1 + applied  # every applied proposal is a version: none lost
+            size = c.get("/v1/log/checkpoint").json()["tree_size"]
+            indices = []
+            for start in range(0, size, 1000):
+                page = c.get(
+                    "/v1/log/entries", params={"start": start, "end": min(size, start + 1000)}
+                )
+                indices += [e["entry"]["index"] for e in page.json()["entries"]]
+        assert indices == list(range(size))  # no gap, no duplicate
+    finally:
+        stop_server(second)
+    _verify(server.env)

@@ -13,7 +13,6 @@ import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
-
 from tests.service.conftest import (  # noqa: E402
     CACHE,
     POLICY,

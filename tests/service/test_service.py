@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from tests.service.conftest import POLICY, mint, root
 
 ENVELOPE_KEYS = {"code", "message", "details"}
@@ -72,10 +71,10 @@ def test_an_unexpected_error_is_a_500_without_a_trace(service, monkeypatch):
 
 def test_headers_limits_and_no_cors(tmp_path, store_url):
     from fastapi.testclient import TestClient
+    from tests.service.conftest import make_settings
 
     from skyfence.app import App
     from skyfence.service import ServiceLimits, create_app
-    from tests.service.conftest import make_settings
 
     app = App(make_settings(tmp_path, store_url))
     token = mint(app, "v", ["viewer"])
@@ -113,7 +112,9 @@ def _random_rows(n: int, seed: int = 7) -> dict[str, Any]:
     # mostly around the policy's countries (PL, UA, DE), some anywhere, a few registered
     lat = np.where(rng.random(n) < 0.7, rng.uniform(45, 56, n), rng.uniform(-90, 90, n))
     lon = np.where(rng.random(n) < 0.7, rng.uniform(5, 40, n), rng.uniform(-180, 180, n))
-    ids = np.where(rng.random(n) < 0.3, "UT-1", np.char.add("T", rng.integers(0, 50, n).astype(str)))
+    ids = np.where(
+        rng.random(n) < 0.3, "UT-1", np.char.add("T", rng.integers(0, 50, n).astype(str))
+    )
     speed = np.where(rng.random(n) < 0.5, np.nan, rng.uniform(0, 1200, n))
     return {"terminal_id": ids.astype(object), "lat": lat.round(6), "lon": lon.round(6),
             "speed_kmh": speed.round(3)}  # fmt: skip

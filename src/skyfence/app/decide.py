@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from skyfence.app.identity import Principal
     from skyfence.policy import BatchDecision, Decision, Policy, TerminalRegistry
 
-__all__ = ["Provenance", "DecideResult", "BatchResult", "decide", "decide_batch", "check_coordinates"]
+__all__ = [
+    "Provenance",
+    "DecideResult",
+    "BatchResult",
+    "decide",
+    "decide_batch",
+    "check_coordinates",
+]
 
 _ENGINES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 _MAX_ENGINES = 8

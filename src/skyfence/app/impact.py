@@ -71,7 +71,11 @@ def change_impact(
         old_doc = store.policy_document(current) if current else None
         records = store.terminals()
     new = Policy.from_document(request.document, source=f"change {change_id}", resolve=resolve)
-    old = None if old_doc is None else Policy.from_document(old_doc, source="in force", resolve=resolve)
+    old = (
+        None
+        if old_doc is None
+        else Policy.from_document(old_doc, source="in force", resolve=resolve)
+    )
     diff = diff_policies(old, new, cells=False, resolve=resolve)
     t = parse_time(at)
     countries = app.world.index()

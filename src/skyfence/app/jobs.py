@@ -9,7 +9,7 @@ failed the jobs a stopped process left unfinished, so none is lost silently.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from skyfence.app._store import open_store
 from skyfence.errors import InputError, NotFoundError

@@ -22,11 +22,14 @@ app = typer.Typer(
 log_app = typer.Typer(name="log", help="The service's transparency log.", no_args_is_help=True)
 
 UrlOpt = Annotated[
-    str, typer.Option("--url", envvar="SKYFENCE_URL", help="The service, e.g. http://127.0.0.1:8000.")
+    str,
+    typer.Option("--url", envvar="SKYFENCE_URL", help="The service, e.g. http://127.0.0.1:8000."),
 ]
 TokenOpt = Annotated[
     str | None,
-    typer.Option("--token", envvar="SKYFENCE_TOKEN", help="An API token (sft_...).", show_default=False),
+    typer.Option(
+        "--token", envvar="SKYFENCE_TOKEN", help="An API token (sft_...).", show_default=False
+    ),
 ]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded in the log).")]
 
@@ -74,7 +77,9 @@ def propose_command(
     url: UrlOpt,
     reason: ReasonOpt,
     token: TokenOpt = None,
-    review: Annotated[bool, typer.Option("--review", help="Ask for a second person even if not sensitive.")] = False,
+    review: Annotated[
+        bool, typer.Option("--review", help="Ask for a second person even if not sensitive.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Propose FILE as the new policy (applied at once unless sensitive or --review)."""
@@ -100,7 +105,11 @@ def approve_command(
     """Approve a pending change (as the token's principal; never one's own)."""
     with _client(url, token) as c:
         res = c.approve(change_id, reason=reason)
-    emit(res, as_json, lambda r: console.print(f"change {r['change_id']}: {r['status']}, version {r['version']}"))
+    emit(
+        res,
+        as_json,
+        lambda r: console.print(f"change {r['change_id']}: {r['status']}, version {r['version']}"),
+    )
 
 
 @app.command("reject")
@@ -151,9 +160,14 @@ def log_verify_command(
     url: UrlOpt,
     public_key: Annotated[
         Path | None,
-        typer.Option("--public-key", help="The log's public key (PEM) you trust; default: the one the service publishes."),
+        typer.Option(
+            "--public-key",
+            help="The log's public key (PEM) you trust; default: the one the service publishes.",
+        ),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Keep the downloaded export here.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Keep the downloaded export here.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Download the service's log and verify it: every entry hashes into the signed

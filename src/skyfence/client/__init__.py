@@ -107,7 +107,9 @@ class Client:
         out: dict[str, Any] = self._call("POST", "/v1/decisions", json=body)
         return out
 
-    def decide_batch(self, rows: list[dict[str, Any]], *, time: str | None = None) -> dict[str, Any]:
+    def decide_batch(
+        self, rows: list[dict[str, Any]], *, time: str | None = None
+    ) -> dict[str, Any]:
         """Decide many rows (dicts as :meth:`decide` takes them) in one request."""
         body: dict[str, Any] = {"rows": rows}
         if time is not None:
@@ -197,14 +199,23 @@ class Client:
         for start in range(0, size, PAGE):
             for e in self.entries(start, min(size, start + PAGE)):
                 lines.append(
-                    {"type": "entry", "index": e["index"], "leaf_hash": e["leaf_hash"],
-                     "entry": e["entry"]}  # fmt: skip
+                    {
+                        "type": "entry",
+                        "index": e["index"],
+                        "leaf_hash": e["leaf_hash"],
+                        "entry": e["entry"],
+                    }  # fmt: skip
                 )
         if len(lines) - 1 != size:
             raise IntegrityError(f"the service sent {len(lines) - 1} entries for {size}")
         lines.append(
-            {"type": "checkpoint", **{k: checkpoint[k] for k in
-             ("tree_size", "root_hash", "time", "key_id", "signature")}}  # fmt: skip
+            {
+                "type": "checkpoint",
+                **{
+                    k: checkpoint[k]
+                    for k in ("tree_size", "root_hash", "time", "key_id", "signature")
+                },
+            }  # fmt: skip
         )
         text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in lines)
         write_text_atomic(Path(path), text)

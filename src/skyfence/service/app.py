@@ -52,8 +52,15 @@ def create_app(
     """Build the service. ``settings`` default to the environment (``SKYFENCE_*``)."""
     from skyfence.app._store import release_store, share_store
     from skyfence.app.identity import Principal
-    from skyfence.service import errors, routes_decisions, routes_log, routes_misc
-    from skyfence.service import routes_policy, routes_terminals, routes_tokens
+    from skyfence.service import (
+        errors,
+        routes_decisions,
+        routes_log,
+        routes_misc,
+        routes_policy,
+        routes_terminals,
+        routes_tokens,
+    )
     from skyfence.service.auth import RateLimiter
     from skyfence.service.middleware import BodyLimit, SecurityHeaders
 
@@ -93,9 +100,10 @@ def create_app(
         routes_tokens.router,
         routes_misc.regions,
         *_optional_routers(),
-        *extra_routers,
     ):
         api.include_router(router)
+    for router in extra_routers:  # mounted routes document the same error envelope
+        api.include_router(router, responses=errors.RESPONSES)
     api.add_middleware(BodyLimit, max_bytes=lim.max_body_bytes)
     api.add_middleware(SecurityHeaders)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]

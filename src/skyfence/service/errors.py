@@ -9,6 +9,7 @@ unexpected (500, with no stack trace) get the same shape. Installed in one place
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -76,7 +77,7 @@ def envelope(
     code: str,
     message: str,
     details: Any = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """The error response."""
     body = {"error": {"code": code, "message": message, "details": details}}
@@ -108,7 +109,7 @@ def install(app: FastAPI) -> None:
         status = int(getattr(exc, "http_status", 500))
         if status >= 500:
             log.error("skyfence error: %s", _one_line(exc))
-        return envelope(status, exc.code, _one_line(exc))
+        return envelope(status, str(exc.code), _one_line(exc))
 
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
@@ -125,7 +126,7 @@ def install(app: FastAPI) -> None:
         details = _validation_details(exc)
         first = details[0] if details else {"loc": [], "msg": "invalid request"}
         where = ".".join(p for p in first["loc"] if p not in ("body", "query", "path"))
-        message = f"{where}: {first['msg']}" if where else first["msg"]
+        message = f"{where}: {first['msg']}" if where else str(first["msg"])
         return envelope(422, "invalid_request", message, details)
 
     @app.exception_handler(Exception)

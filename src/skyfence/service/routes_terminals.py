@@ -73,4 +73,3 @@ def delete_terminal(
 
     index = delete(request.app.state.skyfence, principal, terminal_id, reason="terminal removed")
     return {"id": terminal_id, "log_index": index}
-

@@ -180,9 +180,9 @@ class ChangeOut(BaseModel):
 
 class TokenCreate(Strict):
     principal: str = Field(min_length=1, max_length=200, examples=["bob"])
-    roles: list[
-        Literal["viewer", "terminal-gateway", "operator", "approver", "admin"]
-    ] = Field(min_length=1, max_length=5)
+    roles: list[Literal["viewer", "terminal-gateway", "operator", "approver", "admin"]] = Field(
+        min_length=1, max_length=5
+    )
     expires_after_s: float = Field(default=30 * 86400.0, gt=0, le=3650 * 86400.0)
     reason: str = Field(default="API token created", max_length=2000)
 

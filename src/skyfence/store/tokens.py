@@ -49,6 +49,9 @@ PREFIX = "sft_"
 MAX_TOKEN_LIFETIME_S = 3650 * 86400.0
 _VERIFIED: dict[tuple[str, str], str] = {}
 _MAX_VERIFIED = 10_000
+# verifier -> (record, log head it was read at): reused while the head is unchanged, since
+# making or revoking a token is a log entry and moves the head
+_RECENT: dict[tuple[str, str], tuple[TokenRecord, tuple[int, bytes]]] = {}
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,9 @@ def revoke_token(store: Store, token_id: str, *, actor: Actor, reason: str) -> T
         if row is None:
             raise NotFoundError(f"no token {token_id!r}; list tokens with `skyfence token list`")
         if row.revoked_at is not None:
-            raise NotFoundError(f"token {token_id!r} was already revoked at {iso_utc(row.revoked_at)}")
+            raise NotFoundError(
+                f"token {token_id!r} was already revoked at {iso_utc(row.revoked_at)}"
+            )
         touch_operator(uow, actor)
         uow.appender.append(
             "token.revoke",
@@ -217,6 +222,12 @@ def authenticate_token(store: Store, token: str) -> TokenRecord:
         raise AuthenticationError("the token is not a skyfence API token (sft_...)")
     verifier = token_verifier(token)
     now = store._now()
+    marker = store.head_marker()
+    recent = _RECENT.get((store.url, verifier))
+    if recent is not None and recent[1] == marker:
+        if now >= recent[0].expires_at:
+            raise AuthenticationError("the token has expired")
+        return recent[0]
     with store._read() as s:
         row = s.execute(
             select(ApiTokenRow).where(ApiTokenRow.token_hash == verifier)
@@ -234,7 +245,11 @@ def authenticate_token(store: Store, token: str) -> TokenRecord:
             if len(_VERIFIED) >= _MAX_VERIFIED:
                 _VERIFIED.clear()
             _VERIFIED[key] = fingerprint
-        return _record(row)
+        record = _record(row)
+    if len(_RECENT) >= _MAX_VERIFIED:
+        _RECENT.clear()
+    _RECENT[(store.url, verifier)] = (record, marker)
+    return record
 
 
 def _check_against_log(store: Store, session: Any, row: ApiTokenRow) -> None:
