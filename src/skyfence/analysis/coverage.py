@@ -475,4 +475,3 @@ def compute_coverage(
 
 def _jsonable(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if not k.startswith("_")}
-

@@ -152,9 +152,7 @@ def sign_change(key_file: str | Path, message: bytes) -> tuple[bytes, bytes]:
     return private.public_key().public_bytes_raw(), private.sign(message)
 
 
-def register_key(
-    app: App, principal: Principal, public_key: str | bytes, *, reason: str
-) -> int:
+def register_key(app: App, principal: Principal, public_key: str | bytes, *, reason: str) -> int:
     """Register the principal's own Ed25519 public key for signed requests and approvals."""
     principal.require("register a signing key", "operator")
     with open_store(app) as store:
@@ -357,9 +355,7 @@ def policy_version(app: App, principal: Principal, version: int) -> VersionDetai
     raise NotFoundError(f"no policy version {version}")  # pragma: no cover - checked above
 
 
-def list_changes(
-    app: App, principal: Principal, status: str | None = None
-) -> list[PendingChange]:
+def list_changes(app: App, principal: Principal, status: str | None = None) -> list[PendingChange]:
     """Changes with ``status`` (pending: waiting and not past expiry), oldest first."""
     principal.require("read changes", "viewer")
     with open_store(app) as store:

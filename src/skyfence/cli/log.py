@@ -359,9 +359,7 @@ def verify(
         )
     if file is not None and file.is_dir():
         assert key is not None
-        report = verify_tiles(
-            file, key, witnesses=witnesses, quorum=quorum, trusted_checkpoint=pin
-        )
+        report = verify_tiles(file, key, witnesses=witnesses, quorum=quorum, trusted_checkpoint=pin)
         where = str(file)
     elif file is not None:
         assert key is not None

@@ -61,11 +61,6 @@ NodeKey = tuple[int, int]
 """``(level, index)`` of a perfect subtree: leaves ``[index * 2**level, (index+1) * 2**level)``."""
 
 
-
-
-
-
-
 def largest_power_of_two_below(n: int) -> int:
     """The largest power of two strictly smaller than ``n`` (``n >= 2``)."""
     if n < 2:
@@ -154,14 +149,6 @@ def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
     # SUBPROOF(...) : MTH(...) puts the deepest hash first
     out.reverse()
     return out
-
-
-
-
-
-
-
-
 
 
 class MemoryTree:
