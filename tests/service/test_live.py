@@ -141,9 +141,15 @@ def test_the_remote_cli_and_client_drive_a_live_service(live, tmp_path):
                 "decide", "50.45", "30.52", "--terminal", "UT-1", "--json")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["rule_id"] == "ua"
-    policy = tmp_path / "p.json"
-    policy.write_text(json.dumps({"rules": [*POLICY["rules"],
-                                            {"id": "sk", "region": "SK", "state": "active"}]}))  # fmt: skip
+    # YAML, as `skyfence policy example` writes it: checked here, sent as JSON
+    policy = tmp_path / "p.yaml"
+    rules = [*POLICY["rules"], {"id": "sk", "region": "SK", "state": "active"}]
+    policy.write_text("rules:\n" + "".join(f"  - {json.dumps(r)}\n" for r in rules))
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("rules:\n  - {id: sk, region: SK, state: actve}\n")
+    r = _remote({**env, "SKYFENCE_TOKEN": tokens["operator"]}, "propose", str(typo),
+                "--reason", "typo")  # fmt: skip
+    assert r.returncode == 1 and "typo.yaml line 2" in r.stderr and "did you mean 'active'" in r.stderr
     r = _remote({**env, "SKYFENCE_TOKEN": tokens["operator"]}, "propose", str(policy),
                 "--reason", "add SK", "--review", "--json")  # fmt: skip
     assert r.returncode == 0, r.stderr

@@ -6,7 +6,6 @@ The service's URL and token come from ``--url`` / ``--token`` or ``SKYFENCE_URL`
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -73,7 +72,7 @@ def decide_command(
 
 @app.command("propose")
 def propose_command(
-    file: Annotated[Path, typer.Argument(help="A policy document (JSON).")],
+    file: Annotated[Path, typer.Argument(help="A policy file (YAML or JSON), checked here first.")],
     url: UrlOpt,
     reason: ReasonOpt,
     token: TokenOpt = None,
@@ -83,12 +82,10 @@ def propose_command(
     as_json: JsonOption = False,
 ) -> None:
     """Propose FILE as the new policy (applied at once unless sensitive or --review)."""
-    from skyfence.errors import ParseError
+    from skyfence.policy import load_policy
 
-    try:
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ParseError(f"cannot read a JSON policy document ({exc})", source=str(file)) from None
+    # validated here (every problem with its line), sent as the canonical JSON document
+    document = load_policy(file).to_document()
     with _client(url, token) as c:
         res = c.propose(document, reason=reason, request_review=review)
     emit(res, as_json, lambda r: console.print(f"change {r['change_id']}: {r['status']}"))
