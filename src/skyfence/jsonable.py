@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,9 @@ def to_jsonable(obj: Any) -> Any:
     >>> import numpy as np
     >>> to_jsonable({"t": np.datetime64("2026-02-22T12:00:00", "ns"), "x": np.float32(np.nan)})
     {'t': '2026-02-22T12:00:00Z', 'x': None}
+    >>> from datetime import datetime, timedelta, timezone
+    >>> to_jsonable([datetime(2026, 2, 22, 12), datetime(2026, 2, 22, 14, tzinfo=timezone(timedelta(hours=2)))])
+    ['2026-02-22T12:00:00Z', '2026-02-22T12:00:00Z']
     """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
@@ -49,7 +52,11 @@ def to_jsonable(obj: Any) -> Any:
         return to_jsonable(obj.item())
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
-    if isinstance(obj, datetime | date):
+    if isinstance(obj, datetime):  # naive means UTC in skyfence (the store keeps naive UTC)
+        if obj.tzinfo is not None:
+            obj = obj.astimezone(UTC).replace(tzinfo=None)
+        return obj.isoformat() + "Z"
+    if isinstance(obj, date):
         return obj.isoformat()
     if isinstance(obj, Path):
         return str(obj)
