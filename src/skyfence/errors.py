@@ -17,6 +17,7 @@ __all__ = [
     "InputError",
     "ParseError",
     "ConfigurationError",
+    "WriteError",
     "NotFoundError",
     "ConflictError",
     "PermissionDeniedError",
@@ -80,6 +81,14 @@ class ConfigurationError(InputError):
     """A combination of settings contradicts itself (e.g. altitude vs mean motion)."""
 
     code = "invalid_configuration"
+
+
+class WriteError(InputError, OSError):
+    """A file could not be written where the caller asked (no such directory, read-only,
+    a virtual file system such as ``/proc``). Also an ``OSError``, so code that treats a
+    failed write as a miss (a cache) keeps doing so."""
+
+    code = "cannot_write"
 
 
 class NotFoundError(SkyfenceError, LookupError):

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from skyfence.errors import InputError
+from skyfence.errors import InputError, WriteError
 
 __all__ = [
     "atomic_path",
@@ -86,8 +86,8 @@ def atomic_path(path: str | Path, *, make_parents: bool = False) -> Iterator[Pat
         tmp.unlink(missing_ok=True)
 
 
-def _cannot_write(path: Path, exc: OSError) -> InputError:
-    return InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}; choose another place")
+def _cannot_write(path: Path, exc: OSError) -> WriteError:
+    return WriteError(f"cannot write {str(path)!r}: {exc.strerror or exc}; choose another place")
 
 
 def write_text_atomic(path: str | Path, text: str, *, make_parents: bool = False) -> Path:

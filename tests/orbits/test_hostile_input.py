@@ -68,6 +68,9 @@ def refused(text: str | bytes, **kwargs) -> ParseError:
         # 1e300 rev/day: a semi-major axis of ~0 km, an "altitude" of -6,378 km
         ("MEAN_MOTION", "1e300", "an orbit inside the Earth"),
         ("MEAN_MOTION", "20.5", "an orbit inside the Earth"),
+        # a subnormal mean motion: > 0, but its orbit has no finite size
+        ("MEAN_MOTION", "5e-324", "MEAN_MOTION is 5e-324; it must be at least 1e-08 rev/day"),
+        ("MEAN_MOTION", "0", "it must be at least 1e-08 rev/day"),
         ("BSTAR", "1e300", "BSTAR is 1e+300; it must be within ±1e+09"),
         ("MEAN_MOTION_DDOT", "-2e9", "MEAN_MOTION_DDOT is -2000000000.0"),
         ("MEAN_MOTION_DOT", "3.5", "MEAN_MOTION_DOT is 3.5 rev/day²"),
