@@ -70,7 +70,7 @@ def refused(text: str | bytes, **kwargs) -> ParseError:
         ("MEAN_MOTION", "20.5", "an orbit inside the Earth"),
         # a subnormal mean motion: > 0, but its orbit has no finite size
         ("MEAN_MOTION", "5e-324", "MEAN_MOTION is 5e-324; it must be at least 1e-08 rev/day"),
-        ("MEAN_MOTION", "0", "it must be at least 1e-08 rev/day"),
+        ("MEAN_MOTION", "0", "MEAN_MOTION is 0.0; it must be > 0 rev/day"),
         ("BSTAR", "1e300", "BSTAR is 1e+300; it must be within ±1e+09"),
         ("MEAN_MOTION_DDOT", "-2e9", "MEAN_MOTION_DDOT is -2000000000.0"),
         ("MEAN_MOTION_DOT", "3.5", "MEAN_MOTION_DOT is 3.5 rev/day²"),

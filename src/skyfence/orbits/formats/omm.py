@@ -279,7 +279,9 @@ def _range_error(rec: dict[str, Any]) -> str | None:
     """Why a decoded record's values are out of range (the TLE reader's ranges), or None."""
     if rec["cls"] not in ("U", "C", "S"):
         return f"CLASSIFICATION_TYPE is {_show(rec['cls'])}; expected U, C or S"
-    if not rec["n"] >= 1e-8:  # also refuses subnormal values whose orbit has no finite size
+    if not rec["n"] > 0:
+        return f"MEAN_MOTION is {rec['n']}; it must be > 0 rev/day"
+    if rec["n"] < 1e-8:  # subnormal values: an orbit with no finite size
         return (
             f"MEAN_MOTION is {rec['n']}; it must be at least 1e-08 rev/day (the smallest a TLE "
             "can hold)"
