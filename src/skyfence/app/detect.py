@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skyfence.app._store import resolver
 from skyfence.app.context import App
@@ -36,6 +36,9 @@ from skyfence.detect.scenario import CLASSES, simulate, write_scenario
 from skyfence.errors import InputError
 from skyfence.files import check_output_file, write_text_atomic
 from skyfence.policy import Policy, TerminalRegistry, load_policy
+
+if TYPE_CHECKING:
+    from skyfence.scale.runner import Parallel
 
 __all__ = [
     "DetectRun",
@@ -156,11 +159,18 @@ class DetectJob:
     geojson: Path | None
     png: Path | None
     truth_column: str | None
+    parallel: Parallel | None = None
 
     def run(self, progress: Progress | None = None) -> DetectRun:
         """Read the telemetry, run the detectors, write the outputs asked for."""
+        from skyfence.scale.runner import open_runner
+
         tel = read_telemetry(self.telemetry_path, on_invalid=self.on_invalid)
-        report = detect(tel, self.history, self.registry, options=self.options, progress=progress)
+        with open_runner(self.parallel) as runner:
+            report = detect(
+                tel, self.history, self.registry, options=self.options, progress=progress,
+                runner=runner if runner.is_parallel else None,
+            )  # fmt: skip
         run = DetectRun(report, self.policy_source)
         if self.geojson is not None:
             _write_json(self.geojson, report.geojson())
@@ -199,9 +209,11 @@ def prepare_detect(
     geojson: Path | None = None,
     png: Path | None = None,
     truth_column: str | None = None,
+    parallel: Parallel | None = None,
 ) -> DetectJob:
     """Check the arguments and load the policy and registry (fast; every bad input fails
-    here, before the long work of :meth:`DetectJob.run`)."""
+    here, before the long work of :meth:`DetectJob.run`). ``parallel``: where the reports
+    are decided (local processes, Dask; default this process)."""
     _check_outputs(geojson, png)
     if on_invalid not in ("raise", "skip"):
         raise InputError(f"--on-invalid must be raise or skip, got {on_invalid!r}")
@@ -221,6 +233,7 @@ def prepare_detect(
         geojson,
         png,
         truth_column,
+        parallel,
     )
 
 
@@ -244,6 +257,7 @@ class ImpactJob:
     on_invalid: str
     png: Path | None
     truth_column: str | None
+    parallel: Parallel | None = None
 
     def run(self, progress: Progress | None = None) -> ImpactRun:
         tel = read_telemetry(self.telemetry_path, on_invalid=self.on_invalid)
@@ -257,14 +271,18 @@ class ImpactJob:
                     f"unknown class(es) {', '.join(unknown)} in column {self.truth_column!r}"
                 )
             truth = {t for t, c in classes.items() if CLASSES[c].misuse}
-        report = rule_impact(
-            tracks,
-            self.candidates,
-            self.registry,
-            reference=self.reference,
-            truth_misuse=truth,
-            progress=progress,
-        )
+        from skyfence.scale.runner import open_runner
+
+        with open_runner(self.parallel) as runner:
+            report = rule_impact(
+                tracks,
+                self.candidates,
+                self.registry,
+                reference=self.reference,
+                truth_misuse=truth,
+                progress=progress,
+                runner=runner if runner.is_parallel else None,
+            )
         report.candidates = [c for c in report.candidates if c.name in self.names]
         run = ImpactRun(report)
         if self.png is not None:
@@ -283,8 +301,10 @@ def prepare_impact(
     on_invalid: str = "raise",
     png: Path | None = None,
     truth_column: str | None = None,
+    parallel: Parallel | None = None,
 ) -> ImpactJob:
-    """Check the arguments and load the candidates (every bad input fails here)."""
+    """Check the arguments and load the candidates (every bad input fails here).
+    ``parallel``: where the replays run (local processes, Dask; default this process)."""
     if not policy_files:
         raise InputError("give at least one candidate with --policy FILE")
     _check_outputs(None, png)
@@ -300,8 +320,9 @@ def prepare_impact(
     registry = load_registry(app, terminals_file)
     _check_telemetry(telemetry_path)
     return ImpactJob(
-        telemetry_path, candidates, names, ref_name, registry, on_invalid, png, truth_column
-    )
+        telemetry_path, candidates, names, ref_name, registry, on_invalid, png, truth_column,
+        parallel,
+    )  # fmt: skip
 
 
 def run_impact(

@@ -38,6 +38,29 @@ TruthOpt = Annotated[
         "the detectors ran, to score them.",
     ),
 ]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", help="Decide the reports in this many local processes.")
+]
+DaskWorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--dask-workers", help="Decide the reports on a Dask LocalCluster of this many workers."
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Decide the reports on the Dask cluster at this address (tcp://host:8786).",
+    ),
+]
+
+
+def _parallel(workers: int, dask_workers: int | None, scheduler: str | None) -> Any:
+    """Where the replay runs (checked before any work)."""
+    from skyfence.scale.runner import Parallel
+
+    return Parallel(workers=workers, dask_workers=dask_workers, scheduler=scheduler)
 
 
 def _app() -> Any:
@@ -72,9 +95,16 @@ def run_command(
     top: Annotated[int, typer.Option("--top", help="Findings shown in the table.")] = 20,
     on_invalid: OnInvalidOpt = "raise",
     truth_column: TruthOpt = None,
+    workers: WorkersOpt = 1,
+    dask_workers: DaskWorkersOpt = None,
+    scheduler: SchedulerOpt = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run the detectors over TELEMETRY: a ranked findings table, JSON, GeoJSON and a map."""
+    """Run the detectors over TELEMETRY: a ranked findings table, JSON, GeoJSON and a map.
+
+    The reports are decided (replayed through the policy engine) in this process, in
+    --workers local processes or on a Dask cluster; the findings are the same.
+    """
     from skyfence.app.detect import prepare_detect
     from skyfence.detect import KINDS, DetectOptions
 
@@ -82,6 +112,7 @@ def run_command(
     job = prepare_detect(
         _app(), telemetry, policy_file=policy, terminals_file=terminals, on_invalid=on_invalid,
         options=options, geojson=geojson, png=png, truth_column=truth_column,
+        parallel=_parallel(workers, dask_workers, scheduler),
     )  # fmt: skip
     with progress_bar(f"detect {telemetry.name}", enabled=not as_json) as update:
         result = job.run(update)
@@ -162,6 +193,9 @@ def impact_command(
     png: Annotated[Path | None, typer.Option("--png", help="Write a bar chart.")] = None,
     on_invalid: OnInvalidOpt = "raise",
     truth_column: TruthOpt = None,
+    workers: WorkersOpt = 1,
+    dask_workers: DaskWorkersOpt = None,
+    scheduler: SchedulerOpt = None,
     as_json: JsonOption = False,
 ) -> None:
     """Replay TELEMETRY under each --policy: terminals and terminal-hours cut, misuse vs legitimate."""
@@ -170,6 +204,7 @@ def impact_command(
     job = prepare_impact(
         _app(), telemetry, policies, reference=reference, terminals_file=terminals,
         on_invalid=on_invalid, png=png, truth_column=truth_column,
+        parallel=_parallel(workers, dask_workers, scheduler),
     )  # fmt: skip
     with progress_bar(f"impact {telemetry.name}", enabled=not as_json) as update:
         result = job.run(update)

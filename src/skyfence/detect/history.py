@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,6 +25,7 @@ __all__ = [
     "PolicyHistory",
     "Decisions",
     "decide_reports",
+    "ShardRunner",
     "PLACE_REASONS",
 ]
 
@@ -185,6 +186,21 @@ def _has_roaming(policy: Policy) -> bool:
     return any(r.kind == "roaming" for r in policy.terminal_rules)
 
 
+class ShardRunner(Protocol):
+    """Anything that runs ``fn(common, item)`` for every item and returns the results in item
+    order: a :class:`skyfence.scale.Runner` (local processes or Dask)."""
+
+    def run(
+        self,
+        fn: Callable[[Any, Any], Any],
+        items: Sequence[Any],
+        *,
+        common: Any = None,
+        progress: Callable[[int, int], None] | None = None,
+        on_result: Callable[[int, Any], None] | None = None,
+    ) -> list[Any]: ...
+
+
 def decide_reports(
     tracks: Tracks,
     history: PolicyHistory,
@@ -192,6 +208,7 @@ def decide_reports(
     *,
     progress: Callable[[int, int], None] | None = None,
     chunk_rows: int = 1 << 20,
+    runner: ShardRunner | None = None,
 ) -> Decisions:
     """Decide every report under the version in force at its time.
 
@@ -202,6 +219,10 @@ def decide_reports(
     keeps its start). Single GPS jumps are decided too (the network saw them); the
     detectors leave them out. Reports are decided about ``chunk_rows`` at a time, whole
     terminals per call.
+
+    ``runner`` (a :class:`skyfence.scale.Runner`): the chunks are decided where it runs them
+    (local processes, a Dask cluster) and merged here in chunk order, so the result is the
+    same as in one process, array for array.
     """
     tel = tracks.telemetry
     n = len(tel)
@@ -215,71 +236,164 @@ def decide_reports(
         "rule": np.full(n, -1, dtype=np.int32),
         "region": np.full(n, -1, dtype=np.int32),
     }
-    rule_names: list[str] = []
-    rule_key: dict[str, int] = {}
-    region_names: list[str] = []
-    region_key: dict[str, int] = {}
-    maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    country_names: tuple[str, ...] = ()
     # whole terminals at a time: a terminal's history (trips abroad) stays in one call, and
     # the engine's temporaries stay the size of a chunk
     starts = np.flatnonzero(tracks.first)
     cuts = np.unique(starts[np.searchsorted(starts, np.arange(0, n, chunk_rows))]) if n else starts
     bounds = list(zip(cuts.tolist(), [*cuts[1:].tolist(), n], strict=True)) if n else []
-    for a, b in bounds:
-        ver = version[a:b]
-        for k in np.unique(ver[ver >= 0]).tolist():
-            cp = history.compiled(k)
-            if k not in maps:
-                names = cp.rule_ids
-                rmap = np.array([_intern(rule_key, rule_names, r) for r in names] + [-1], np.int32)
-                exprs = [str(e) for e in cp.region_exprs]
-                gmap = np.array(
-                    [_intern(region_key, region_names, e) for e in exprs] + [-1], np.int32
-                )
-                maps[k] = (rmap, gmap)
-                country_names = tuple(str(r.id) for r in cp.countries.regions)
-            rmap, gmap = maps[k]
-            mine = ver == k
-            if _has_roaming(history.versions[k].policy) and k > 0:
-                take = ver <= k  # a trip may have started under an earlier version
-            else:
-                take = mine
-            whole = bool(take.all())
-            rows: slice | np.ndarray = slice(a, b) if whole else a + np.flatnonzero(take)
-            table = {
-                "terminal_index": terminal_row[rows],
-                "lat": tel.latitude_deg[rows],
-                "lon": tel.longitude_deg[rows],
-                "time": tel.time_ns[rows].view("datetime64[ns]"),
-                "speed_kmh": tracks.speed_kmh[rows],
-                "altitude_m": tel.altitude_m[rows],
-            }
-            res = cp.decide_batch(
-                table, registry=registry, trips_from_history=True, chunk_rows=chunk_rows
-            )
-            sel = mine if whole else mine[take]
-            dest = a + np.flatnonzero(mine)
-            out["allowed"][dest] = res.allowed[sel]
-            out["reasons_mask"][dest] = res.reasons_mask[sel]
-            out["state"][dest] = res.state[sel]
-            out["country"][dest] = res.country[sel]
-            rule = res.rule[sel]
-            out["rule"][dest] = rmap[np.where(rule >= 0, rule, len(rmap) - 1)]
-            region = res.region[sel]
-            out["region"][dest] = gmap[np.where(region >= 0, region, len(gmap) - 1)]
-        if progress is not None:
-            progress(b, n)
+    chunks = [
+        _Chunk(
+            a,
+            version[a:b],
+            terminal_row[a:b],
+            tel.latitude_deg[a:b],
+            tel.longitude_deg[a:b],
+            tel.time_ns[a:b],
+            tracks.speed_kmh[a:b],
+            tel.altitude_m[a:b],
+        )
+        for a, b in bounds
+    ]
+    merge = _Merge(out, version)
+    common = (history, registry, chunk_rows)
+    if runner is None:
+        for chunk in chunks:
+            merge.add(_decide_chunk(common, chunk))
+            if progress is not None:
+                progress(chunk.start + len(chunk.version), n)
+    else:
+        done_rows = 0
+
+        def finished(_i: int, result: _ChunkResult) -> None:
+            nonlocal done_rows
+            done_rows += len(result.rule)
+            if progress is not None:
+                progress(done_rows, n)
+
+        for result in runner.run(_decide_chunk, chunks, common=common, on_result=finished):
+            merge.add(result)
+    country_names = merge.country_names
     if not country_names and len(history):
         country_names = tuple(str(r.id) for r in history.compiled(0).countries.regions)
     return Decisions(
         version=version,
         terminal_row=terminal_row,
-        rule_names=tuple(rule_names),
-        region_names=tuple(region_names),
+        rule_names=tuple(merge.rule_names),
+        region_names=tuple(merge.region_names),
         country_names=country_names,
         **out,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _Chunk:
+    """The columns of whole terminals' reports, from row ``start`` of the telemetry."""
+
+    start: int
+    version: np.ndarray
+    terminal_row: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    time_ns: np.ndarray
+    speed_kmh: np.ndarray
+    altitude_m: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class _ChunkResult:
+    """A chunk decided: ``rule`` and ``region`` index the names of the row's own version
+    (``names[k] = (rule ids, region expressions)``), to be interned by the caller."""
+
+    start: int
+    allowed: np.ndarray
+    reasons_mask: np.ndarray
+    state: np.ndarray
+    country: np.ndarray
+    rule: np.ndarray
+    region: np.ndarray
+    names: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]
+    country_names: tuple[str, ...]
+
+
+def _decide_chunk(
+    common: tuple[PolicyHistory, TerminalRegistry, int], chunk: _Chunk
+) -> _ChunkResult:
+    """Decide one chunk (in this process or a worker's): every version in force in it."""
+    history, registry, chunk_rows = common
+    ver = chunk.version
+    m = len(ver)
+    res_out = {
+        "allowed": np.zeros(m, dtype=bool),
+        "reasons_mask": np.zeros(m, dtype=np.uint16),
+        "state": np.full(m, -1, dtype=np.int8),
+        "country": np.full(m, -1, dtype=np.int32),
+        "rule": np.full(m, -1, dtype=np.int32),
+        "region": np.full(m, -1, dtype=np.int32),
+    }
+    names: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    country_names: tuple[str, ...] = ()
+    for k in np.unique(ver[ver >= 0]).tolist():
+        cp = history.compiled(k)
+        names[k] = (tuple(cp.rule_ids), tuple(str(e) for e in cp.region_exprs))
+        country_names = tuple(str(r.id) for r in cp.countries.regions)
+        mine = ver == k
+        if _has_roaming(history.versions[k].policy) and k > 0:
+            take = ver <= k  # a trip may have started under an earlier version
+        else:
+            take = mine
+        whole = bool(take.all())
+        rows: slice | np.ndarray = slice(None) if whole else np.flatnonzero(take)
+        table = {
+            "terminal_index": chunk.terminal_row[rows],
+            "lat": chunk.lat[rows],
+            "lon": chunk.lon[rows],
+            "time": chunk.time_ns[rows].view("datetime64[ns]"),
+            "speed_kmh": chunk.speed_kmh[rows],
+            "altitude_m": chunk.altitude_m[rows],
+        }
+        res = cp.decide_batch(
+            table, registry=registry, trips_from_history=True, chunk_rows=chunk_rows
+        )
+        sel = mine if whole else mine[take]
+        dest = np.flatnonzero(mine)
+        for name in res_out:
+            res_out[name][dest] = getattr(res, name)[sel]
+    return _ChunkResult(chunk.start, names=names, country_names=country_names, **res_out)
+
+
+class _Merge:
+    """Writes decided chunks into the whole run's arrays, in chunk order, interning the rule
+    and region names as they first appear (so the names are the same however the chunks
+    were run)."""
+
+    def __init__(self, out: dict[str, np.ndarray], version: np.ndarray) -> None:
+        self.out = out
+        self.version = version
+        self.rule_names: list[str] = []
+        self.region_names: list[str] = []
+        self.country_names: tuple[str, ...] = ()
+        self._rule_key: dict[str, int] = {}
+        self._region_key: dict[str, int] = {}
+        self._maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def add(self, r: _ChunkResult) -> None:
+        a, b = r.start, r.start + len(r.rule)
+        for name in ("allowed", "reasons_mask", "state", "country"):
+            self.out[name][a:b] = getattr(r, name)
+        ver = self.version[a:b]
+        rule_out, region_out = self.out["rule"][a:b], self.out["region"][a:b]
+        for k, (rule_ids, exprs) in r.names.items():
+            if k not in self._maps:
+                rmap = [_intern(self._rule_key, self.rule_names, x) for x in rule_ids]
+                gmap = [_intern(self._region_key, self.region_names, e) for e in exprs]
+                self._maps[k] = (np.array([*rmap, -1], np.int32), np.array([*gmap, -1], np.int32))
+            rmap_k, gmap_k = self._maps[k]
+            mine = ver == k
+            rule, region = r.rule[mine], r.region[mine]
+            rule_out[mine] = rmap_k[np.where(rule >= 0, rule, -1)]
+            region_out[mine] = gmap_k[np.where(region >= 0, region, -1)]
+        if r.names:
+            self.country_names = r.country_names
 
 
 def _intern(key: dict[str, int], names: list[str], name: str) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from skyfence.detect.history import PolicyHistory, decide_reports
+from skyfence.detect.history import PolicyHistory, ShardRunner, decide_reports
 from skyfence.detect.tracks import Tracks
 from skyfence.errors import InputError
 from skyfence.files import atomic_path
@@ -116,6 +116,7 @@ def rule_impact(
     max_report_h: float = 1.0,
     compile_kwargs: Mapping[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    runner: ShardRunner | None = None,
 ) -> ImpactReport:
     """Replay ``tracks`` under each candidate and count terminals and terminal-hours cut.
 
@@ -133,6 +134,8 @@ def rule_impact(
         Ground-truth misuse terminals (a generated scenario's), for a second split.
     max_report_h : float
         A report stands for at most this much use.
+    runner : skyfence.scale.Runner, optional
+        Replay each candidate in chunks where it runs them (local processes, Dask).
     """
     if not candidates:
         raise InputError("rule impact needs at least one candidate policy (--policy FILE)")
@@ -165,6 +168,7 @@ def rule_impact(
             registry,
             options=detect_options,
             progress=lambda d, t: step(int(d / max(t, 1) * n), n),
+            runner=runner,
         )
         misuse = report.flagged_terminals()
         done += n
@@ -174,7 +178,7 @@ def rule_impact(
     out = []
     denied_masks = {}
     for name in names:
-        d = decide_reports(tracks, histories[name], registry, progress=step)
+        d = decide_reports(tracks, histories[name], registry, progress=step, runner=runner)
         denied = d.decided & ~d.allowed
         denied_masks[name] = denied
         done += n

@@ -13,7 +13,7 @@ import numpy as np
 from skyfence.detect import motion, place
 from skyfence.detect.context import Context, DetectOptions
 from skyfence.detect.findings import KINDS, Finding, findings_geojson, rank
-from skyfence.detect.history import Decisions, PolicyHistory, decide_reports
+from skyfence.detect.history import Decisions, PolicyHistory, ShardRunner, decide_reports
 from skyfence.detect.telemetry import Telemetry
 from skyfence.detect.tracks import Tracks, build_tracks
 from skyfence.errors import InputError
@@ -99,6 +99,7 @@ def detect(
     *,
     options: DetectOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
+    runner: ShardRunner | None = None,
 ) -> DetectionReport:
     """Run the detectors over ``telemetry``.
 
@@ -117,6 +118,9 @@ def detect(
         Thresholds; which kinds to run.
     progress : callable, optional
         ``progress(done, total)``: reports decided, then one step per detector.
+    runner : skyfence.scale.Runner, optional
+        Decide the reports (the replay, the largest stage) in chunks where it runs them:
+        local processes or a Dask cluster. The findings are the same as in one process.
 
     Returns
     -------
@@ -140,7 +144,9 @@ def detect(
     tracks = build_tracks(telemetry, options.tracks)
     seconds["tracks"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    decisions = decide_reports(tracks, history, registry, progress=lambda d, _t: tick(d))
+    decisions = decide_reports(
+        tracks, history, registry, progress=lambda d, _t: tick(d), runner=runner
+    )
     seconds["decide"] = time.perf_counter() - t0
     ctx = Context(tracks, decisions, history, registry, options)
     findings: list[Finding] = []
