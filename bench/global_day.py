@@ -38,13 +38,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
-def _timed_shard(common: object, spec: object) -> tuple[dict, float, float]:
-    """The shard, with its wall and CPU seconds measured where it ran."""
+def _timed_shard(common: object, spec: object) -> tuple[dict, float, float, float]:
+    """The shard, with its wall seconds, its process's CPU seconds (every thread: a Dask
+    worker's event loop too) and its own thread's CPU seconds, measured where it ran."""
     from skyfence.scale.sweep import sweep_shard
 
-    t, c = time.perf_counter(), time.process_time()
+    t, c, th = time.perf_counter(), time.process_time(), time.thread_time()
     result = sweep_shard(common, spec)  # type: ignore[arg-type]
-    return result, time.perf_counter() - t, time.process_time() - c
+    return result, time.perf_counter() - t, time.process_time() - c, time.thread_time() - th
 
 
 def _warm(common: object, spec: object) -> int:
@@ -127,9 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             timed = runner.run(_timed_shard, sample, common=common)
             wall = time.perf_counter() - t
-        results = [r for r, _, _ in timed]
-        shard_wall = float(np.mean([w for _, w, _ in timed]))
-        shard_cpu = float(np.mean([c for _, _, c in timed]))
+        results = [r for r, _, _, _ in timed]
+        shard_wall = float(np.mean([w for _, w, _, _ in timed]))
+        shard_cpu = float(np.mean([c for _, _, c, _ in timed]))
+        shard_thread = float(np.mean([th for _, _, _, th in timed]))
         load = (load0 + os.getloadavg()[0]) / 2
         if reference is None:
             reference = results
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
             for a, b in zip(reference, results, strict=True)
         )
-        rows.append((name, wall, shard_wall, shard_cpu, load, same))
+        rows.append((name, wall, shard_wall, shard_cpu, shard_thread, load, same))
         print(f"  {name}: {wall:.1f} s wall (start-up {warm:.1f} s before), identical={same}",
               file=sys.stderr)  # fmt: skip
 
@@ -161,12 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"| configuration | run wall s ({n} shards) | wall s / shard (in shard) | CPU s / shard "
-        "(in shard) | cell-steps / CPU s | load avg | speed-up (run wall) | same results |"
+        "(in shard, process) | CPU s / shard (the shard's thread) | cell-steps / CPU s | "
+        "load avg | speed-up (run wall) | same results |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
-    for name, wall, sw, sc, load, same in rows:
-        print(f"| {name} | {wall:.1f} | {sw:.2f} | {sc:.2f} | {cell_steps / n / sc:,.0f} | "
-              f"{load:.1f} | {base / wall:.2f}x | {'yes' if same else 'NO'} |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name, wall, sw, sc, sth, load, same in rows:
+        print(f"| {name} | {wall:.1f} | {sw:.2f} | {sc:.2f} | {sth:.2f} | "
+              f"{cell_steps / n / sc:,.0f} | {load:.1f} | {base / wall:.2f}x | "
+              f"{'yes' if same else 'NO'} |")  # fmt: skip
     print()
     cpu_shard = rows[0][3]
     day_cpu = cpu_shard * len(shards)

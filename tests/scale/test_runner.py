@@ -78,3 +78,19 @@ def test_a_running_cluster_is_reached_by_its_scheduler_address():
         # only disconnected from: the cluster still runs
         with open_runner(parallel) as runner:
             assert runner.run(_square_plus, [4], common=0) == [16]
+
+
+def _malloc_env(_common: object, _item: object) -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
+
+
+def test_local_dask_workers_keep_glibcs_dynamic_malloc_thresholds(monkeypatch):
+    """Dask's nanny would set MALLOC_TRIM_THRESHOLD_=65536 for its workers, which turns off
+    glibc's dynamic mmap threshold (a fresh mmap and its page faults for every large
+    temporary: up to twice a shard's CPU time); a LocalCluster started here leaves it unset."""
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with open_runner(Parallel(dask_workers=1)) as runner:
+        env = runner.run(_malloc_env, [0])[0]
+    assert "MALLOC_TRIM_THRESHOLD_" not in env, env

@@ -27,6 +27,7 @@ analysis functions that take an ``executor`` run on it unchanged.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -47,13 +48,15 @@ DASK_RETRIES = 3
 #: How long to try reaching a scheduler named by ``--scheduler``.
 CONNECT_TIMEOUT = "10s"
 
-#: Environment of the worker processes of a LocalCluster started here. Dask sets
-#: ``MALLOC_TRIM_THRESHOLD_=65536`` for its workers (to hand freed memory back to the system
-#: at once); with the large numpy temporaries of a network step that doubles the CPU time of
-#: a shard (measured: 1.9 s -> 4.2 s, bench/global_day.py), so the threshold goes back up.
-#: Workers of a cluster named by ``scheduler`` are configured by whoever runs them (see
-#: docs/scale.md).
-WORKER_ENV = {"MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+#: Dask configuration of a LocalCluster started here. Dask's nanny puts
+#: ``MALLOC_TRIM_THRESHOLD_=65536`` in the environment of the worker processes it spawns (to
+#: hand freed memory back to the system at once). Setting any of glibc's malloc tunables turns
+#: off its dynamic mmap threshold, so every large numpy temporary of a network step becomes a
+#: fresh ``mmap`` faulted in page by page: 70 times the page faults and up to twice the CPU
+#: time of a shard (bench/global_day.py, docs/benchmarks.md). Raising the threshold instead
+#: does not help (it is a tunable too); the variable is left unset. Workers of a cluster named
+#: by ``scheduler`` are configured by whoever runs them (see docs/scale.md).
+DASK_CONFIG: dict[str, Any] = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 
 @dataclass(frozen=True)
@@ -229,8 +232,6 @@ def _process_pool(workers: int, common: Any) -> ProcessPoolExecutor:
 
 def _distributed() -> Any:
     """The ``distributed`` module (typed ``Any``: it ships no complete annotations)."""
-    import importlib
-
     try:
         return importlib.import_module("distributed")
     except ImportError as exc:  # pragma: no cover - the dask extra is not installed
@@ -270,16 +271,13 @@ def open_runner(parallel: Parallel | None = None) -> Iterator[Runner]:
             runner.close()
             client.close()
         return
-    extra: dict[str, Any] = {}
-    if parallel.dask_processes:
-        extra["env"] = WORKER_ENV
-    cluster = LocalCluster(
-        n_workers=parallel.dask_workers,
-        threads_per_worker=1,
-        processes=parallel.dask_processes,
-        dashboard_address=":0",  # a free port: several clusters may share a machine
-        **extra,
-    )
+    with importlib.import_module("dask").config.set(DASK_CONFIG):
+        cluster = LocalCluster(
+            n_workers=parallel.dask_workers,
+            threads_per_worker=1,
+            processes=parallel.dask_processes,
+            dashboard_address=":0",  # a free port: several clusters may share a machine
+        )
     client = Client(cluster)
     runner = Runner(parallel, client)
     try:
