@@ -228,14 +228,7 @@ def decide_reports(
     n = len(tel)
     version = history.version_of(tel.time_ns).astype(np.int16)
     terminal_row = registry.index_of(tel.terminal_ids)[tel.terminal] if n else np.zeros(0, np.int64)
-    out = {
-        "allowed": np.zeros(n, dtype=bool),
-        "reasons_mask": np.zeros(n, dtype=np.uint16),
-        "state": np.full(n, -1, dtype=np.int8),
-        "country": np.full(n, -1, dtype=np.int32),
-        "rule": np.full(n, -1, dtype=np.int32),
-        "region": np.full(n, -1, dtype=np.int32),
-    }
+    out = _undecided(n)
     # whole terminals at a time: a terminal's history (trips abroad) stays in one call, and
     # the engine's temporaries stay the size of a chunk
     starts = np.flatnonzero(tracks.first)
@@ -285,6 +278,18 @@ def decide_reports(
     )
 
 
+def _undecided(n: int) -> dict[str, np.ndarray]:
+    """The decision arrays of ``n`` reports not decided (yet): denied, no state, no rule."""
+    return {
+        "allowed": np.zeros(n, dtype=bool),
+        "reasons_mask": np.zeros(n, dtype=np.uint16),
+        "state": np.full(n, -1, dtype=np.int8),
+        "country": np.full(n, -1, dtype=np.int32),
+        "rule": np.full(n, -1, dtype=np.int32),
+        "region": np.full(n, -1, dtype=np.int32),
+    }
+
+
 @dataclass(frozen=True, eq=False)
 class _Chunk:
     """The columns of whole terminals' reports, from row ``start`` of the telemetry."""
@@ -322,14 +327,7 @@ def _decide_chunk(
     history, registry, chunk_rows = common
     ver = chunk.version
     m = len(ver)
-    res_out = {
-        "allowed": np.zeros(m, dtype=bool),
-        "reasons_mask": np.zeros(m, dtype=np.uint16),
-        "state": np.full(m, -1, dtype=np.int8),
-        "country": np.full(m, -1, dtype=np.int32),
-        "rule": np.full(m, -1, dtype=np.int32),
-        "region": np.full(m, -1, dtype=np.int32),
-    }
+    res_out = _undecided(m)
     names: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     country_names: tuple[str, ...] = ()
     for k in np.unique(ver[ver >= 0]).tolist():
