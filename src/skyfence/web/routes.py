@@ -42,7 +42,7 @@ WHATIF_COLOURS: dict[str, str] = {
     "served_50_95": "#F0E442",
     "served_below_50": "#E69F00",
     "not_served": "#D55E00",
-    "spillover": "#0072B2",  # drawn with a dashed outline too: told apart without colour
+    "spillover": "#CC79A7",  # drawn with a dashed outline too: told apart without colour
 }
 _NO_STORE = {"Cache-Control": "no-store"}
 

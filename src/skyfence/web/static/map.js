@@ -81,6 +81,8 @@
   map.on("zoomend", updateLabels);
 
   // ------------------------------------------------------------------ legend
+  var WHATIF_LABELS = { served_95: "served ≥ 95 % of the time", served_50_95: "served 50–95 %",
+    served_below_50: "served < 50 %", not_served: "not served" };
   function renderLegend() {
     var out = [];
     if (state.layers.activation && map.hasLayer(state.layers.activation) && state.activation) {
@@ -97,7 +99,7 @@
       var wc = Cells.countByCode(state.whatif), wm = state.whatif.header.meta;
       out.push("<h3>What-if: " + esc(wm.action) + " " + esc(shortRegion(wm.expression)) + "</h3>");
       state.legend.whatif.forEach(function (s) {
-        var spill = s.name === "spillover", name = s.name.replace(/_/g, " ");
+        var spill = s.name === "spillover", name = WHATIF_LABELS[s.name] || s.name.replace(/_/g, " ");
         if (spill) {
           name = wm.action === "deactivate" ? "still lit from outside" : "spillover across the border";
           var chosen = $("spill-area").value;
