@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from tests.web.conftest import KINMEN
+from tests.web.conftest import KINMEN, LUXEMBOURG, run_whatif_job
 
 httpx = pytest.importorskip("httpx", reason="the route tests use httpx (service extra)")
 
@@ -280,6 +280,25 @@ def test_whatif_job_layer_draws_the_report_and_its_spillover(map_server, luxembo
         if row.get("rtt_p50_ms") is not None:
             assert rtt[row["cell"]] == pytest.approx(row["rtt_p50_ms"], rel=1e-6)
     assert all(math.isnan(rtt[c]) for c in outside)
+
+
+def test_a_deactivation_draws_the_cells_still_lit_from_outside(map_server):
+    """After a switch-off the area is dark, except where the beams serving the cells around
+    it still reach: those of its cells are the deactivation's spillover."""
+    from skyfence.web.packing import unpack_cells
+
+    job = run_whatif_job(map_server, {**LUXEMBOURG, "action": "deactivate"})
+    assert job["status"] == "done", job
+    report = _report_of(map_server, job)
+    layer = unpack_cells(get(map_server, f"/v1/map/cells/whatif-job/{job['id']}").content)
+    names = layer["header"]["names"]
+    got = {f"{int(c):x}": names[k] for c, k in zip(layer["cells"], layer["codes"], strict=True)}
+    lit = set(report["spillover_cells"])
+    assert lit, "the beams around Luxembourg reach into it"
+    assert got == {
+        r["cell"]: "spillover" if r["cell"] in lit else "not_served" for r in report["cells"]
+    }
+    assert layer["header"]["meta"]["spillover"]["direction"] == "inside"
 
 
 def test_whatif_job_layer_refuses_what_is_not_a_finished_job(map_server):
