@@ -6,9 +6,7 @@ Policy: Russia, Canada and the United States, one state each (146,793 H3 resolut
 in the built-in worldview). The server (the map router in a small FastAPI app, uvicorn on
 127.0.0.1) computes the layer once before the browser runs, so the figures are the page's:
 fetch, unpack, cell outlines (h3-js) and drawing, from navigation start, in a fresh browser
-context each time (nothing cached). Every other context blocks ``boot.js`` (the page's early
-requests), so its effect is measured in the same run: the first requests then start only
-once Leaflet and h3-js have loaded.
+context each time (nothing cached).
 
     .venv/bin/python bench/map.py                 # 3 runs
     .venv/bin/python bench/map.py --repeat 5 --chromium /usr/bin/chromium
@@ -153,25 +151,19 @@ def main() -> int:
 
     runs: list[dict[str, float]] = []
     baseline: list[dict[str, float]] = []
-    late: list[dict[str, float]] = []  # the same page with boot.js blocked
     weights: dict[str, int] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, headless=True)
-        for k in range(2 * args.repeat):
-            # odd runs block boot.js: map.js asks for everything itself, as before it existed
-            early = k % 2 == 0
+        for k in range(args.repeat):
             ctx = browser.new_context(viewport={"width": 1280, "height": 720})
             ctx.add_init_script(f"sessionStorage.setItem('skyfence-token', '{TOKEN}')")
             seen: list[str] = []
-
-            def route(r: Any, early: bool = early) -> None:
-                u = r.request.url
-                if u.startswith(url) and (early or not u.endswith("/boot.js")):
-                    r.continue_()
-                else:
-                    r.abort()
-
-            ctx.route("**/*", route)
+            ctx.route(
+                "**/*",
+                lambda route: (
+                    route.continue_() if route.request.url.startswith(url) else route.abort()
+                ),
+            )
             page = ctx.new_page()
             page.on("requestfinished", lambda r, seen=seen: seen.append(r.url))
             page.goto(url + "/")
@@ -191,10 +183,6 @@ def main() -> int:
             drawn = int(page.get_attribute("canvas[data-layer=activation]", "data-drawn"))
             row = {**timing["activation"], "first_render_ms": timing["first_render_ms"],
                    "scripts_ms": timing["scripts_ms"], "drawn": drawn}  # fmt: skip
-            if not early:
-                late.append(row)
-                ctx.close()
-                continue
             runs.append(row)
             baseline.append(page.evaluate(BASELINE_JS))
             if k == 0:
@@ -224,18 +212,13 @@ def main() -> int:
     gz_p, gz_g = len(gzip.compress(packed, 6)), len(gzip.compress(cache["body"], 6))
     print(f"| bytes gzip -6 | {gz_p:,} | {gz_g:,} | {gz_g / gz_p:.0f}× |")
     layer_ms = med(runs, "fetch_ms") + med(runs, "build_ms") + med(runs, "draw_ms")
-    print(
-        f"| fetch (waited for once the scripts run; the request started earlier) | {med(runs, 'fetch_ms'):.0f} | {med(baseline, 'fetch_ms'):.0f} | |"
-    )
+    print(f"| fetch | {med(runs, 'fetch_ms'):.0f} | {med(baseline, 'fetch_ms'):.0f} | |")
     print(f"| unpack + h3 outlines | {med(runs, 'build_ms'):.0f} | | |")
     print(f"| draw | {med(runs, 'draw_ms'):.0f} | | |")
     print(f"| layer total | {layer_ms:.0f} | {med(baseline, 'total_ms'):.0f} | "
           f"{med(baseline, 'total_ms') / layer_ms:.1f}× |")  # fmt: skip
     print(f"| from navigation start to the scripts run | {med(runs, 'scripts_ms'):.0f} | | |")
     print(f"| from navigation start to the layer drawn | {med(runs, 'first_render_ms'):.0f} | | |")
-    print(f"| the same, boot.js blocked (map.js starts the requests) | "
-          f"{med(late, 'first_render_ms'):.0f} | | "
-          f"{med(late, 'first_render_ms') / med(runs, 'first_render_ms'):.2f}× slower |")  # fmt: skip
     print(f"| cells drawn | {int(med(runs, 'drawn')):,} | | |")
 
     print("\npage weight (files the page loads before any data)")

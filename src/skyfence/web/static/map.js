@@ -19,19 +19,11 @@
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
     });
   }
-  /* A request boot.js started before the libraries loaded, for the same token: taken once. */
-  function booted(path, token) {
-    var boot = global.skyfenceBoot, pending = boot && boot.token === token && boot.requests[path];
-    if (!pending) return null;
-    delete boot.requests[path];
-    return pending.catch(function () { return fetch(path, token ? { headers: { Authorization: "Bearer " + token } } : {}); });
-  }
   async function api(path, options) {
     options = options || {};
     var headers = Object.assign({}, options.headers || {});
     if (state.token) headers.Authorization = "Bearer " + state.token;
-    var early = options.method ? null : booted(path, state.token);
-    var res = await (early || fetch(path, Object.assign({}, options, { headers: headers })));
+    var res = await fetch(path, Object.assign({}, options, { headers: headers }));
     if (!res.ok) {
       var msg = res.status + " " + res.statusText;
       try { var body = await res.json(); if (body.error) msg = body.error.message || msg; else if (body.detail) msg = JSON.stringify(body.detail); } catch (e) { /* not JSON */ }
@@ -69,7 +61,7 @@
     }) };
   }
   async function loadBasemap() {
-    var res = await (booted("/map/static/basemap.json", global.skyfenceBoot ? global.skyfenceBoot.token : "") || fetch("/map/static/basemap.json"));
+    var res = await fetch("/map/static/basemap.json");
     var data = decodeBasemap(await res.json());
     state.basemap = data;
     L.geoJSON(data, { interactive: false, pane: "basemap", renderer: L.canvas({ pane: "basemap" }), style: { color: "#6b6b6b", weight: 0.6, fillColor: "#f4f1ea", fillOpacity: 1 } }).addTo(map);
