@@ -422,3 +422,44 @@ def test_a_viewer_may_not_run_a_whatif(browser, map_server):
         p.assert_only_own_origin()
     finally:
         p.close()
+
+
+def test_a_whatif_of_a_drawn_area(browser, writable_map_server):
+    """The area of a what-if may be a polygon drawn on the map (sent as the h3: list of its
+    cells, longer than any country's name): the job runs and its cells are drawn."""
+    import h3
+
+    corners = [(49.0, 5.0), (49.0, 7.0), (50.5, 7.0), (50.5, 5.0)]
+    p = Page(browser, writable_map_server, role="operator")
+    try:
+        page = p.open()
+        set_view(page, 49.75, 6.0, 7)
+        page.click("#draw")
+        for lat, lon in corners:
+            _click_latlng(page, lat, lon)
+        page.click("#draw-done")
+        page.click("#wi-drawn")
+        region = page.input_value("#wi-region")
+        # the corners as clicked (a pixel off the ones aimed at, at this zoom)
+        clicked = page.evaluate(
+            "window.skyfenceMap.drawnPolygon.getLatLngs()[0].map(p => [p.lat, p.lng])"
+        )
+        assert len(clicked) == 4
+        for (lat, lon), (want_lat, want_lon) in zip(clicked, corners, strict=True):
+            assert abs(lat - want_lat) < 0.05 and abs(lon - want_lon) < 0.05
+        drawn = set(h3.polygon_to_cells(h3.LatLngPoly([tuple(c) for c in clicked]), 5))
+        assert region.startswith("h3:5:") and set(region[5:].split(",")) == drawn
+        assert len(region) > 500
+        page.fill("#wi-minutes", "5")
+        page.click("#whatif-form button[type=submit]")
+        page.wait_for_selector("#legend [data-whatif=spillover]", timeout=240_000)
+        meta = page.evaluate("window.skyfenceMap.whatif.header.meta")
+        assert meta["expression"] == region and meta["params"]["region"] == region
+        assert f"a drawn area ({len(drawn)} cells)" in page.inner_text("#legend")
+        counts = page.evaluate("SkyfenceCells.countByCode(window.skyfenceMap.whatif)")
+        # the area's cells: every cell the polygon's cells touch, at the what-if's resolution
+        assert sum(counts[:4]) >= len(drawn)
+        assert counts[4] > 0  # its beams light cells beyond the drawn border
+        p.assert_only_own_origin()
+    finally:
+        p.close()
