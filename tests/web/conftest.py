@@ -157,3 +157,38 @@ def map_server(tmp_path_factory: pytest.TempPathFactory, map_cache: Path) -> Ite
 def writable_map_server(tmp_path: Path, map_cache: Path) -> Iterator[MapServer]:
     """A server of its own, for a test that changes the policy."""
     yield from _serve_app(build_app(tmp_path, map_cache))
+
+
+def run_whatif_job(server: MapServer, body: dict[str, Any], timeout_s: float = 300) -> Any:
+    """Submit a what-if through ``POST /v1/whatif`` (operator) and follow it to its end."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {server.tokens['operator']}"}
+    r = httpx.post(server.url + "/v1/whatif", json=body, headers=headers, timeout=60)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = httpx.get(f"{server.url}/v1/whatif/{job_id}", headers=headers, timeout=60).json()
+        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.5)
+
+
+#: A small real what-if: Luxembourg switched on, 10 minutes, resolution 5 (its beams light
+#: Germany, Belgium and France across the border).
+LUXEMBOURG = {
+    "region": "LU",
+    "action": "activate",
+    "duration_s": 600,
+    "step_s": 60,
+    "resolution": 5,
+}
+
+
+@pytest.fixture(scope="session")
+def luxembourg_job(map_server: MapServer) -> Any:
+    """A finished what-if job on the read-only server (a job changes no policy)."""
+    job = run_whatif_job(map_server, LUXEMBOURG)
+    assert job["status"] == "done", job
+    return job

@@ -319,3 +319,147 @@ def test_operator_draws_a_polygon_and_a_second_person_approves_it(browser, writa
     finally:
         op.close()
         ap.close()
+
+
+def test_whatif_through_the_api_draws_cells_and_spillover(browser, writable_map_server):
+    """An operator runs a what-if from the page (POST /v1/whatif, followed at
+    GET /v1/whatif/{id}); the result is drawn from its packed layer, the spillover cells
+    outside the area distinctly with a legend row, and one border can be chosen."""
+    import h3
+    import httpx
+
+    server = writable_map_server
+    p = Page(browser, server, role="operator")
+    try:
+        page = p.open()
+        set_view(page, 49.75, 6.1, 8)
+        page.fill("#wi-region", "LU")
+        page.select_option("#wi-action", "activate")
+        page.fill("#wi-minutes", "10")
+        page.select_option("#wi-res", "5")
+        page.click("#whatif-form button[type=submit]")
+        try:
+            page.wait_for_selector("#legend [data-whatif=spillover]", timeout=240_000)
+        except sync_api.TimeoutError:
+            raise AssertionError(
+                f"no what-if drawn: {page.inner_text('#wi-status')!r} {p.console}"
+            ) from None
+        job_id = page.evaluate("window.skyfenceMap.whatifJobs[0].id")
+        assert page.input_value("#whatif-run") == f"job:{job_id}"
+        assert "done" in page.inner_text("[data-testid=whatif-status]")
+        # the independent truth: the job's own report, read through the API
+        headers = {"Authorization": f"Bearer {server.tokens['operator']}"}
+        report = httpx.get(
+            f"{server.url}/v1/whatif/{job_id}/files/report.json", headers=headers, timeout=60
+        ).json()
+        region = {r["cell"] for r in report["cells"]}
+        outside = set(report["spillover_cells"]) - region
+        assert outside
+        counts = {
+            row.get_attribute("data-whatif"): int(
+                row.locator(".count").inner_text().split()[0].replace(",", "")
+            )
+            for row in page.locator("#legend [data-whatif]").all()
+        }
+        assert counts["spillover"] == len(outside)
+        assert sum(v for k, v in counts.items() if k != "spillover") == len(region)
+        drawn = int(page.get_attribute("canvas[data-layer=whatif]", "data-drawn"))
+        assert drawn == len(region) + len(outside)  # all of it is in view
+        legend = {s["name"]: s["colour"] for s in page.evaluate("window.skyfenceMap.legend.whatif")}
+        assert "spillover across the border" in page.inner_text("#legend [data-whatif=spillover]")
+        # the screenshot: the area's cells and the spillover's, each in its legend colour
+        box = page.locator("#map").bounding_box()
+        img = _screenshot(page)
+        served = max(counts, key=lambda k: counts[k] if k != "spillover" else -1)
+        assert _map_pixels_near(img, box, legend[served], 0.85) > 200, served
+        assert _map_pixels_near(img, box, legend["spillover"], 0.85) > 200
+
+        # -- one border: only the spillover cells whose centre is in Germany stay drawn
+        options = page.locator("#spill-area option").all_inner_texts()
+        de = [i for i, t in enumerate(options) if "(DE)" in t]
+        assert de, options
+        page.select_option("#spill-area", index=de[0])
+        germany = server.app.world.region("DE")
+        in_de = 0
+        for cell in outside:
+            lat, lon = h3.cell_to_latlng(cell)
+            in_de += bool(germany.contains(np.array([lat]), np.array([lon]))[0])
+        assert 0 < in_de < len(outside)
+        page.wait_for_function(
+            "() => document.querySelector('#legend [data-whatif=spillover]')"
+            ".textContent.includes('into Germany')"
+        )
+        row = page.locator("#legend [data-whatif=spillover] .count").inner_text()
+        assert int(row.split()[0]) == in_de
+        assert int(page.get_attribute("canvas[data-layer=whatif]", "data-drawn")) == (
+            len(region) + in_de
+        )
+        assert "Spillover into Germany" in page.inner_text("#layer-info")
+
+        # -- the layer toggles off and on again (from the same job)
+        page.uncheck("#layer-whatif")
+        page.wait_for_selector("#legend [data-whatif]", state="detached", timeout=10_000)
+        assert page.locator("canvas[data-layer=whatif]").count() == 0
+        page.check("#layer-whatif")
+        page.wait_for_selector("#legend [data-whatif=spillover]", timeout=60_000)
+        assert int(page.get_attribute("canvas[data-layer=whatif]", "data-drawn")) > 0
+        p.assert_only_own_origin()
+    finally:
+        p.close()
+
+
+def test_a_viewer_may_not_run_a_whatif(browser, map_server):
+    p = Page(browser, map_server)
+    try:
+        page = p.open()
+        page.fill("#wi-region", "LU")
+        page.click("#whatif-form button[type=submit]")
+        page.wait_for_function(
+            "() => /Not allowed/.test(document.getElementById('status').textContent)",
+            timeout=30_000,
+        )
+        assert "operator" in page.inner_text("[data-testid=whatif-status]")
+        p.assert_only_own_origin()
+    finally:
+        p.close()
+
+
+def test_a_whatif_of_a_drawn_area(browser, writable_map_server):
+    """The area of a what-if may be a polygon drawn on the map (sent as the h3: list of its
+    cells, longer than any country's name): the job runs and its cells are drawn."""
+    import h3
+
+    corners = [(49.0, 5.0), (49.0, 7.0), (50.5, 7.0), (50.5, 5.0)]
+    p = Page(browser, writable_map_server, role="operator")
+    try:
+        page = p.open()
+        set_view(page, 49.75, 6.0, 7)
+        page.click("#draw")
+        for lat, lon in corners:
+            _click_latlng(page, lat, lon)
+        page.click("#draw-done")
+        page.click("#wi-drawn")
+        region = page.input_value("#wi-region")
+        # the corners as clicked (a pixel off the ones aimed at, at this zoom)
+        clicked = page.evaluate(
+            "window.skyfenceMap.drawnPolygon.getLatLngs()[0].map(p => [p.lat, p.lng])"
+        )
+        assert len(clicked) == 4
+        for (lat, lon), (want_lat, want_lon) in zip(clicked, corners, strict=True):
+            assert abs(lat - want_lat) < 0.05 and abs(lon - want_lon) < 0.05
+        drawn = set(h3.polygon_to_cells(h3.LatLngPoly([tuple(c) for c in clicked]), 5))
+        assert region.startswith("h3:5:") and set(region[5:].split(",")) == drawn
+        assert len(region) > 500
+        page.fill("#wi-minutes", "5")
+        page.click("#whatif-form button[type=submit]")
+        page.wait_for_selector("#legend [data-whatif=spillover]", timeout=240_000)
+        meta = page.evaluate("window.skyfenceMap.whatif.header.meta")
+        assert meta["expression"] == region and meta["params"]["region"] == region
+        assert f"a drawn area ({len(drawn)} cells)" in page.inner_text("#legend")
+        counts = page.evaluate("SkyfenceCells.countByCode(window.skyfenceMap.whatif)")
+        # the area's cells: every cell the polygon's cells touch, at the what-if's resolution
+        assert sum(counts[:4]) >= len(drawn)
+        assert counts[4] > 0  # its beams light cells beyond the drawn border
+        p.assert_only_own_origin()
+    finally:
+        p.close()

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from tests.web.conftest import KINMEN
+from tests.web.conftest import KINMEN, LUXEMBOURG, run_whatif_job
 
 httpx = pytest.importorskip("httpx", reason="the route tests use httpx (service extra)")
 
@@ -33,16 +33,17 @@ def test_the_page_needs_no_token_but_every_data_route_does(map_server):
         assert set(r.json()["error"]) == {"code", "message", "details"}
 
 
-def test_every_map_route_needs_a_reader_token(map_server):
+def test_every_map_route_needs_a_reader_token(map_server, luxembourg_job):
     """Every /v1/map route (from the OpenAPI document): 401 without a token or with an
     unknown one, 403 for a terminal gateway (decisions only), 200 for a viewer."""
     doc = httpx.get(map_server.url + "/openapi.json", timeout=30).json()
     paths = [p for p in doc["paths"] if p.startswith("/v1/map/")]
-    assert len(paths) == 10
+    assert len(paths) == 11
     fill = {
         "{run}": "whatif-activate-TW-2026-02-22T12-00-00Z-run-test",
         "{name}": "findings-test.geojson",
         "{region}": "TW",
+        "{job_id}": luxembourg_job["id"],
     }
     for path in paths:
         url = path
@@ -222,6 +223,124 @@ def test_whatif_and_findings_layers(map_server):
     assert get(map_server, "/v1/map/findings").json()["files"] == ["findings-test.geojson"]
     f = get(map_server, "/v1/map/findings/findings-test.geojson").json()
     assert f["features"][0]["properties"]["kind"] == "speed"
+
+
+def _report_of(server, job):
+    r = get(server, f"/v1/whatif/{job['id']}/files/report.json", headers=auth(server, "operator"))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_whatif_job_layer_draws_the_report_and_its_spillover(map_server, luxembourg_job):
+    """A what-if run through the API (POST /v1/whatif): its packed layer holds every cell of
+    the report by served share after the switch, and the report's spillover cells outside
+    the region, each with the country its centre is in."""
+    import h3
+
+    from skyfence.web.packing import unpack_cells
+
+    report = _report_of(map_server, luxembourg_job)
+    layer = unpack_cells(
+        get(map_server, f"/v1/map/cells/whatif-job/{luxembourg_job['id']}").content
+    )
+    names, meta = layer["header"]["names"], layer["header"]["meta"]
+    got = {f"{int(c):x}": names[k] for c, k in zip(layer["cells"], layer["codes"], strict=True)}
+    expected = {}
+    for row in report["cells"]:
+        f = row["served_fraction_after"]
+        expected[row["cell"]] = (
+            "served_95" if f >= 0.95 else "served_50_95" if f >= 0.5
+            else "served_below_50" if f > 0 else "not_served"
+        )  # fmt: skip
+    outside = set(report["spillover_cells"]) - set(expected)
+    assert outside, "Luxembourg's beams light cells beyond its border"
+    expected.update({c: "spillover" for c in outside})
+    assert got == expected
+    assert meta["job"] == luxembourg_job["id"] and meta["spillover_cells_listed"] is True
+    assert meta["spillover"] == report["spillover"]
+    # each spillover cell names the area its centre is in: one the report measured light in
+    areas = meta["spill_areas"]
+    measured = {r["region"] for r in report["spillover"]["by_region"]}
+    spill = layer["codes"] == names.index("spillover")
+    where = layer["columns"]["spill_area"]
+    assert (where[~spill] == -1).all() and (where[spill] >= 0).all()
+    world = map_server.app.world
+    for cell, k in zip(layer["cells"][spill], where[spill], strict=True):
+        lat, lon = h3.cell_to_latlng(f"{int(cell):x}")
+        area = areas[int(k)]
+        assert area["id"] in measured
+        if area["id"]:
+            assert world.region(area["id"]).contains(np.array([lat]), np.array([lon]))[0]
+    # the RTT column is the report's, NaN outside the region
+    rtt = {
+        f"{int(c):x}": v
+        for c, v in zip(layer["cells"], layer["columns"]["rtt_p50_ms"], strict=True)
+    }
+    for row in report["cells"]:
+        if row.get("rtt_p50_ms") is not None:
+            assert rtt[row["cell"]] == pytest.approx(row["rtt_p50_ms"], rel=1e-6)
+    assert all(math.isnan(rtt[c]) for c in outside)
+
+
+def test_a_deactivation_draws_the_cells_still_lit_from_outside(map_server):
+    """After a switch-off the area is dark, except where the beams serving the cells around
+    it still reach: those of its cells are the deactivation's spillover."""
+    from skyfence.web.packing import unpack_cells
+
+    job = run_whatif_job(map_server, {**LUXEMBOURG, "action": "deactivate"})
+    assert job["status"] == "done", job
+    report = _report_of(map_server, job)
+    layer = unpack_cells(get(map_server, f"/v1/map/cells/whatif-job/{job['id']}").content)
+    names = layer["header"]["names"]
+    got = {f"{int(c):x}": names[k] for c, k in zip(layer["cells"], layer["codes"], strict=True)}
+    lit = set(report["spillover_cells"])
+    assert lit, "the beams around Luxembourg reach into it"
+    assert got == {
+        r["cell"]: "spillover" if r["cell"] in lit else "not_served" for r in report["cells"]
+    }
+    assert layer["header"]["meta"]["spillover"]["direction"] == "inside"
+
+
+def test_whatif_job_layer_refuses_what_is_not_a_finished_job(map_server):
+    missing = get(map_server, "/v1/map/cells/whatif-job/0123456789abcdef")
+    assert missing.status_code == 404 and "0123456789abcdef" in missing.json()["error"]["message"]
+    assert get(map_server, "/v1/map/cells/whatif-job/not-a-job").status_code in (400, 422)
+    # a job recorded but not run yet (queued) has no cells: the error says so
+    from skyfence.app.identity import Principal
+    from skyfence.app.jobs import submit_whatif
+
+    queued = submit_whatif(map_server.app, Principal.local("olga", os_user="olga"), "LU")
+    r = get(map_server, f"/v1/map/cells/whatif-job/{queued.job_id}")
+    assert r.status_code == 400 and "it is queued" in r.json()["error"]["message"]
+
+
+def test_the_basemap_is_the_worldviews_countries(map_server):
+    """The packed basemap decodes to outlines close to the boundaries skyfence decides with:
+    every country, its label inside it, its area within about ten per cent."""
+    import shapely
+
+    r = httpx.get(map_server.url + "/map/static/basemap.json", timeout=30)
+    assert r.status_code == 200
+    data = r.json()
+    world = map_server.app.world
+    assert {f["id"] for f in data["features"]} == {c.id for c in world.countries}
+    k = data["scale"]
+    checked = 0
+    for f in data["features"]:
+        region = world.region(f["id"])
+        lat, lon = f["label"]
+        # inside (or, rounded to 0.01 degree, within that of a tiny island)
+        assert region.geometry.distance(shapely.Point(lon, lat)) < 0.01, f["id"]
+        if region.area_km2 < 50_000 or not f["polygons"]:
+            continue
+        area = 0.0  # in square degrees, as the region's own geometry's
+        for rings in f["polygons"]:
+            xy = [np.cumsum(np.array(d, dtype=float).reshape(-1, 2), axis=0) / k for d in rings]
+            area += shapely.make_valid(shapely.Polygon(xy[0], xy[1:])).area
+        # simplified to 0.2 degrees, islands below 0.1 square degree dropped: close, mostly a little less
+        assert 0.88 < area / region.geometry.area < 1.06, f["id"]
+        checked += 1
+    assert checked > 80
 
 
 def test_packing_refuses_mismatched_columns():

@@ -332,6 +332,8 @@ class WhatIfReport:
             "planned_gateways": self.planned_gateways,
             "spillover": self.spill.to_dict(),
             "cells": cells,
+            # the H3 cells the spillover reaches (the map draws them; see Spillover.cells)
+            "spillover_cells": [f"{int(c):x}" for c in self.spill.cells.tolist()],
             "notes": self.notes,
         }
 

@@ -11,7 +11,8 @@ Each operation is what one layer of the map asks for; the web adapter
 * :func:`satellites_at` — sub-satellite points and the radius of each footprint (the ground
   seen above the elevation mask) at one time.
 * :func:`ground_sites` — gateways (listed, planned or inferred, told apart) and PoPs.
-* :func:`whatif_layer` / :func:`whatif_runs` — the per-cell result of a what-if report.
+* :func:`whatif_job_layer`, :func:`whatif_layer` / :func:`whatif_runs` — the per-cell result
+  of a what-if job or report folder, with the cells its spillover reaches.
 * :func:`findings_layer` — misuse findings of a detect run (its GeoJSON output).
 * :func:`place_history` — the log entries that touched a region, each with its inclusion
   proof against the latest signed checkpoint.
@@ -49,6 +50,8 @@ __all__ = [
     "network_from_reports",
     "whatif_runs",
     "whatif_layer",
+    "whatif_job_layer",
+    "whatif_cells",
     "findings_layer",
     "place_history",
     "footprint_radius_km",
@@ -353,7 +356,10 @@ def ground_sites(app: App, *, network: Any = None) -> list[GroundSite]:
 
 # ----------------------------------------------------------------------------- what-if
 #: What-if cell classes by the share of time a cell is served after the switch.
-WHATIF_CLASSES: tuple[str, ...] = ("served_95", "served_50_95", "served_below_50", "not_served")
+#: The last, ``spillover``, marks the cells the spillover across the region's border reaches.
+WHATIF_CLASSES: tuple[str, ...] = (
+    "served_95", "served_50_95", "served_below_50", "not_served", "spillover"
+)  # fmt: skip
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,200}$")
 
 
@@ -385,12 +391,82 @@ def _run_dir(app: App, run: str) -> Path:
 
 
 def whatif_layer(app: App, principal: Principal, run: str) -> CellLayer:
-    """The cells of a what-if report: each cell's class by its served share after the switch,
-    with the served share before and after and the median RTT as values."""
-    import h3
-
+    """The cells of a what-if report folder (see :func:`whatif_cells`)."""
     principal.require("read reports", "viewer")
     report = json.loads((_run_dir(app, run) / "report.json").read_text(encoding="utf-8"))
+    return whatif_cells(app, report, {"run": run})
+
+
+def whatif_job_layer(app: App, principal: Principal, job_id: str) -> CellLayer:
+    """The cells of a finished what-if job (``POST /v1/whatif``; see :func:`whatif_cells`).
+
+    A job that is queued or running, or that failed, has no cells yet: that is an
+    :class:`~skyfence.errors.InputError` naming its status (and its error)."""
+    from skyfence.app.jobs import job
+
+    found = job(app, principal, job_id)
+    if found.kind != "whatif":
+        raise InputError(f"job {job_id} is a {found.kind} job, not a what-if")
+    if found.status != "done" or found.out_dir is None:
+        why = f": {found.error}" if found.error else ""
+        raise InputError(f"what-if job {job_id} has no result: it is {found.status}{why}")
+    path = Path(found.out_dir) / "report.json"
+    if not path.is_file():
+        raise NotFoundError(f"what-if job {job_id} has no report.json any more")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    return whatif_cells(app, report, {"job": job_id, "params": found.params})
+
+
+def _spill_regions(app: App, report: dict[str, Any], cells: np.ndarray) -> tuple[
+    np.ndarray, list[dict[str, str]]
+]:  # fmt: skip
+    """For each spillover cell, the index of the area its centre is in (a switched-off area
+    of the what-if first, then a country, else the sea), and those areas."""
+    from skyfence.analysis.whatif import excluded_regions
+
+    lat, lon = _centres(cells)
+    where = np.full(len(cells), -1, dtype=np.int64)
+    areas: list[dict[str, str]] = []
+    expression = str(report.get("expression") or "")
+    off = (
+        excluded_regions(expression, app.world)
+        if expression and report.get("action") == "activate"
+        else []
+    )
+    for region in off:
+        inside = np.asarray(region.contains(lat, lon), bool) & (where < 0)
+        if inside.any():
+            where[inside] = len(areas)
+            areas.append({"id": region.id, "name": region.name})
+    index = app.world.index()
+    found = np.asarray(index.lookup(lat, lon))
+    slot: dict[int, int] = {}
+    for i in np.flatnonzero(where < 0).tolist():
+        k = int(found[i])
+        if k not in slot:
+            slot[k] = len(areas)
+            r = index.regions[k] if k >= 0 else None
+            areas.append({"id": r.id, "name": r.name} if r is not None else
+                         {"id": "", "name": "sea"})  # fmt: skip
+        where[i] = slot[k]
+    return where.astype(np.int16), areas
+
+
+def whatif_cells(app: App, report: dict[str, Any], source: dict[str, Any]) -> CellLayer:
+    """A what-if report's cells: each cell of the region by its served share after the switch
+    (:data:`WHATIF_CLASSES`), and the cells the spillover reaches as ``spillover``.
+
+    After an activation the spillover cells are those outside the region (not among its
+    cells) that the beams serving it light; after a deactivation they are the region's own
+    cells still lit by the beams serving the cells around it (dark otherwise). Values: the
+    served share before and after, the median RTT (NaN where never served, and for cells
+    outside the region) and ``spill_area`` — for a spillover cell, the index into
+    ``meta["spill_areas"]`` of the area its centre is in (a switched-off area, a country,
+    or the sea: ``id`` ""); -1 for the others. ``meta["spillover"]`` is the report's
+    summary (area and km² per country); ``meta["spillover_cells_listed"]`` is false for a
+    report written before reports listed their spillover cells."""
+    import h3
+
     rows = report.get("cells", [])
     n = len(rows)
     cells = np.fromiter((h3.str_to_int(r["cell"]) for r in rows), dtype=np.uint64, count=n)
@@ -403,27 +479,51 @@ def whatif_layer(app: App, principal: Principal, run: str) -> CellLayer:
     codes = np.select([after >= 0.95, after >= 0.5, after > 0.0], [0, 1, 2], default=3).astype(
         np.uint8
     )
-    resolution = int(h3.get_resolution(h3.int_to_str(int(cells[0])))) if n else 5
-    order = np.lexsort((cells, codes))  # grouped by class, as the page draws them
+    listed = "spillover_cells" in report
+    spill = np.unique(np.fromiter(
+        (h3.str_to_int(c) for c in report.get("spillover_cells", [])), dtype=np.uint64
+    ))  # fmt: skip
+    spill_code = WHATIF_CLASSES.index("spillover")
+    if report.get("action") == "deactivate":  # the region's dark cells still lit from outside
+        codes[np.isin(cells, spill) & (after <= 0.0)] = spill_code
+        extra = np.zeros(0, dtype=np.uint64)
+    else:  # the cells outside the region that its beams light
+        extra = spill[~np.isin(spill, cells)]
+    m = len(extra)
+    all_cells = np.concatenate([cells, extra])
+    all_codes = np.concatenate([codes, np.full(m, spill_code, dtype=np.uint8)])
+    nan = np.full(m, np.nan, dtype=np.float32)
+    where = np.full(n + m, -1, dtype=np.int16)
+    is_spill = all_codes == spill_code
+    where[is_spill], areas = _spill_regions(app, report, all_cells[is_spill])
+    if len(all_cells):
+        resolution = int(h3.get_resolution(h3.int_to_str(int(all_cells[0]))))
+    else:
+        resolution = int(report.get("setup", {}).get("resolution", 5))
+    order = np.lexsort((all_cells, all_codes))  # grouped by class, as the page draws them
     return CellLayer(
         kind="whatif",
         resolution=resolution,
-        cells=cells[order],
-        codes=codes[order],
+        cells=all_cells[order],
+        codes=all_codes[order],
         names=list(WHATIF_CLASSES),
         values={
-            "served_before": before[order],
-            "served_after": after[order],
-            "rtt_p50_ms": rtt[order],
+            "served_before": np.concatenate([before, np.zeros(m, np.float32)])[order],
+            "served_after": np.concatenate([after, nan])[order],
+            "rtt_p50_ms": np.concatenate([rtt, nan])[order],
+            "spill_area": where[order],
         },
         meta={
-            "run": run,
+            **source,
             "action": report.get("action"),
             "expression": report.get("expression"),
+            "region": report.get("region"),
             "window": report.get("window"),
             "before": report.get("before"),
             "after": report.get("after"),
             "spillover": report.get("spillover"),
+            "spillover_cells_listed": listed,
+            "spill_areas": areas,
             "lands_abroad_share": report.get("lands_abroad_share"),
         },
     )

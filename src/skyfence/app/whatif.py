@@ -69,9 +69,11 @@ class WhatIfRun:
     files: dict[str, Path]
 
     def to_dict(self) -> dict[str, Any]:
-        """The report's JSON form without the per-cell rows, plus the run id and the files."""
+        """The report's JSON form without the per-cell rows (nor the spillover's cells),
+        plus the run id and the files."""
         data = self.report.to_dict()
         data.pop("cells")
+        data.pop("spillover_cells")
         data["run_id"] = self.run_id
         data["files"] = {k: str(v) for k, v in self.files.items()}
         return data

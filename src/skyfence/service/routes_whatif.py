@@ -24,7 +24,8 @@ JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]
 class WhatIfRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    region: str = Field(min_length=1, max_length=500, examples=["PL"])
+    # up to 100,000 characters: a polygon drawn on the map is an h3: list of its cells
+    region: str = Field(min_length=1, max_length=100_000, examples=["PL"])
     action: Literal["activate", "deactivate"] = "activate"
     start: str | None = Field(default=None, max_length=64, examples=["2026-02-22T12:00:00Z"])
     duration_s: float = Field(default=3600.0, gt=0, le=6 * 3600.0)

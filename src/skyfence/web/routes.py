@@ -14,7 +14,7 @@ import mimetypes
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from skyfence.errors import NotFoundError
@@ -42,6 +42,7 @@ WHATIF_COLOURS: dict[str, str] = {
     "served_50_95": "#F0E442",
     "served_below_50": "#E69F00",
     "not_served": "#D55E00",
+    "spillover": "#CC79A7",  # drawn with a dashed outline too: told apart without colour
 }
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -148,6 +149,18 @@ def make_router(get_app: Any, get_principal: Any) -> APIRouter:
         from skyfence.app.maplayers import whatif_layer
 
         return _layer_response(whatif_layer(app, principal, run))
+
+    @r.get("/v1/map/cells/whatif-job/{job_id}", operation_id="map_whatif_job_cells", tags=["map"])
+    def whatif_job(
+        app: AppDep,
+        principal: PrincipalDep,
+        job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")],
+    ) -> Response:
+        """A finished what-if job's cells (``POST /v1/whatif``): the region's cells by served
+        share after the switch and the cells its spillover reaches (packed binary)."""
+        from skyfence.app.maplayers import whatif_job_layer
+
+        return _layer_response(whatif_job_layer(app, principal, job_id))
 
     @r.get("/v1/map/satellites", operation_id="map_satellites", tags=["map"])
     def satellites(

@@ -91,7 +91,8 @@
 
   function countByCode(layer) {
     var counts = new Array(layer.header.names.length).fill(0);
-    for (var i = 0; i < layer.n; i++) counts[layer.codes[i]]++;
+    var hide = layer.hide;
+    for (var i = 0; i < layer.n; i++) if (!hide || !hide[i]) counts[layer.codes[i]]++;
     return counts;
   }
 
@@ -130,7 +131,8 @@
       var scale = WORLD * Math.pow(2, map.getZoom()) / WORLD;
       var origin = map.getPixelOrigin();
       var ox = origin.x + topLeft.x, oy = origin.y + topLeft.y;
-      var cx = g.cx, cy = g.cy, half = g.half, codes = layer.codes, n = layer.n;
+      var cx = g.cx, cy = g.cy, half = g.half, codes = layer.codes, n = layer.n, hide = layer.hide;
+      var dashed = this.options.dashed; // the code whose cells get a dashed outline too
       var worldPx = WORLD * scale;
       var shifts = [0];
       if (ox < 0) shifts.push(-worldPx);
@@ -145,10 +147,12 @@
         var dx = ox - shifts[s];
         var i = 0;
         while (i < n) {
-          var code = codes[i], inPath = 0;
+          var code = codes[i], inPath = 0, outlined = stroke || code === dashed;
           ctx.fillStyle = this._colours[code] || "#000";
+          if (code === dashed) { ctx.setLineDash([3, 2]); ctx.strokeStyle = "#000"; ctx.lineWidth = 1; }
           ctx.beginPath();
           for (; i < n && codes[i] === code; i++) {
+            if (hide && hide[i]) continue;
             var x = cx[i] * scale - dx, y = cy[i] * scale - oy, h = half[i] * scale;
             if (x + h < 0 || y + h < 0 || x - h > size.x || y - h > size.y) continue;
             if (h < 2) {
@@ -162,11 +166,12 @@
             }
             drawn++;
             if (++inPath === CHUNK) { // bounded paths: the rasteriser's cost grows with path size
-              ctx.fill(); if (stroke) ctx.stroke();
+              ctx.fill(); if (outlined) ctx.stroke();
               ctx.beginPath(); inPath = 0;
             }
           }
-          if (inPath) { ctx.fill(); if (stroke) ctx.stroke(); }
+          if (inPath) { ctx.fill(); if (outlined) ctx.stroke(); }
+          if (code === dashed) { ctx.setLineDash([]); ctx.strokeStyle = "rgba(0,0,0,.35)"; ctx.lineWidth = 0.5; }
         }
       }
       this.drawn = drawn;

@@ -7,9 +7,11 @@
   var state = {
     token: global.sessionStorage.getItem("skyfence-token") || "",
     legend: null, schedule: null, times: [], activation: null, whatif: null,
+    whatifJobs: [], whatifRuns: [],
     layers: {}, drawing: null, timing: {}
   };
   global.skyfenceMap = state; // for tests and the benchmark: what was drawn, how fast
+  state.timing.scripts_ms = performance.now(); // since navigation start: the libraries are in
 
   function status(text) { $("status").textContent = text; }
   function esc(s) {
@@ -43,9 +45,25 @@
   var labels = L.layerGroup();
 
   map.createPane("basemap").style.zIndex = 250; // under the cell layers (overlayPane, 400)
+  /* The basemap file (scripts/build_basemap.py) holds each ring as integer deltas in
+     1/scale degree: [x0, y0, dx1, dy1, ...]. Decoded here to GeoJSON for Leaflet. */
+  function decodeBasemap(packed) {
+    var k = packed.scale;
+    function ring(d) {
+      var out = [], x = 0, y = 0;
+      for (var i = 0; i < d.length; i += 2) { x += d[i]; y += d[i + 1]; out.push([x / k, y / k]); }
+      out.push(out[0]);
+      return out;
+    }
+    return { type: "FeatureCollection", features: packed.features.map(function (f) {
+      return { type: "Feature", properties: { id: f.id, name: f.name, label: f.label, area_km2: f.area_km2 },
+        geometry: { type: "MultiPolygon", coordinates: f.polygons.map(function (p) { return p.map(ring); }) } };
+    }) };
+  }
   async function loadBasemap() {
-    var res = await fetch("/map/static/basemap.geojson");
-    var data = await res.json();
+    var res = await fetch("/map/static/basemap.json");
+    var data = decodeBasemap(await res.json());
+    state.basemap = data;
     L.geoJSON(data, { interactive: false, pane: "basemap", renderer: L.canvas({ pane: "basemap" }), style: { color: "#6b6b6b", weight: 0.6, fillColor: "#f4f1ea", fillOpacity: 1 } }).addTo(map);
     data.features.forEach(function (f) {
       var p = f.properties;
@@ -64,6 +82,8 @@
   map.on("zoomend", updateLabels);
 
   // ------------------------------------------------------------------ legend
+  var WHATIF_LABELS = { served_95: "served ≥ 95 % of the time", served_50_95: "served 50–95 %",
+    served_below_50: "served < 50 %", not_served: "not served" };
   function renderLegend() {
     var out = [];
     if (state.layers.activation && map.hasLayer(state.layers.activation) && state.activation) {
@@ -77,11 +97,17 @@
       out.push('<p class="help">Cells no rule covers are not drawn.</p>');
     }
     if (state.layers.whatif && map.hasLayer(state.layers.whatif) && state.whatif) {
-      var wc = Cells.countByCode(state.whatif);
-      out.push("<h3>What-if: " + esc(state.whatif.header.meta.action) + " " + esc(state.whatif.header.meta.expression) + "</h3>");
+      var wc = Cells.countByCode(state.whatif), wm = state.whatif.header.meta;
+      out.push("<h3>What-if: " + esc(wm.action) + " " + esc(shortRegion(wm.expression)) + "</h3>");
       state.legend.whatif.forEach(function (s) {
-        out.push('<div class="legend-row" data-whatif="' + esc(s.name) + '"><span class="swatch" style="background:' + s.colour +
-          '"></span>' + esc(s.name.replace(/_/g, " ")) + '<span class="count">' + wc[s.code].toLocaleString("en") + " cells</span></div>");
+        var spill = s.name === "spillover", name = WHATIF_LABELS[s.name] || s.name.replace(/_/g, " ");
+        if (spill) {
+          name = wm.action === "deactivate" ? "still lit from outside" : "spillover across the border";
+          var chosen = $("spill-area").value;
+          if (chosen !== "" && wm.action !== "deactivate") name = "spillover into " + wm.spill_areas[+chosen].name;
+        }
+        out.push('<div class="legend-row" data-whatif="' + esc(s.name) + '"><span class="swatch' + (spill ? " spill" : "") + '" style="background:' + s.colour +
+          '"></span>' + esc(name) + '<span class="count">' + wc[s.code].toLocaleString("en") + " cells</span></div>");
       });
     }
     if (state.layers.satellites && map.hasLayer(state.layers.satellites)) {
@@ -160,26 +186,144 @@
   });
 
   // ------------------------------------------------------------------ other layers
+  // ------------------------------------------------------------------ what-if (/v1/whatif)
+  // Results: jobs run from this page (POST /v1/whatif, followed at GET /v1/whatif/{id}) and
+  // the report folders under the reports directory; both drawn from a packed cell layer.
+  function wiStatus(text) { $("wi-status").textContent = text; }
+  function renderWhatifChoices(selected) {
+    var sel = $("whatif-run"), keep = selected || sel.value;
+    var opts = ['<option value="">(none)</option>'];
+    state.whatifJobs.forEach(function (j) { opts.push('<option value="job:' + esc(j.id) + '">' + esc(j.label) + "</option>"); });
+    state.whatifRuns.forEach(function (r) { opts.push('<option value="run:' + esc(r.run) + '">report ' + esc(r.run) + "</option>"); });
+    sel.innerHTML = opts.join("");
+    var values = Array.prototype.map.call(sel.options, function (o) { return o.value; });
+    if (keep && values.indexOf(keep) >= 0) sel.value = keep; else if (values.length > 1) sel.value = values[1];
+  }
   async function loadWhatifRuns() {
-    var runs = (await getJSON("/v1/map/whatif")).runs;
-    $("whatif-run").innerHTML = '<option value="">(none)</option>' + runs.map(function (r) {
-      return '<option value="' + esc(r.run) + '">' + esc(r.run) + "</option>";
-    }).join("");
-    if (runs.length) $("whatif-run").value = runs[0].run;
+    state.whatifRuns = (await getJSON("/v1/map/whatif")).runs;
+    renderWhatifChoices();
+  }
+  function whatifUrl(value) {
+    var name = encodeURIComponent(value.slice(4));
+    return value.indexOf("job:") === 0 ? "/v1/map/cells/whatif-job/" + name : "/v1/map/cells/whatif/" + name;
+  }
+  function spillCode() { return state.legend.whatif.filter(function (s) { return s.name === "spillover"; })[0].code; }
+  function km2(x) { return Math.round(x || 0).toLocaleString("en") + " km²"; }
+  function spillKm2(meta, id) {
+    var sp = meta.spillover || {}, rows = (sp.switched_off || []).concat(sp.by_region || []);
+    for (var i = 0; i < rows.length; i++) if (rows[i].region === id) return rows[i].area_km2;
+    return null;
+  }
+  /* The areas the spillover reaches, to choose one border: one option per area (its index
+     in meta.spill_areas), with its cells and the area the report measured there. */
+  function fillSpillAreas(layer) {
+    var areas = layer.header.meta.spill_areas || [], code = spillCode(), n = new Array(areas.length).fill(0);
+    for (var i = 0; i < layer.n; i++) if (layer.codes[i] === code && layer.columns.spill_area[i] >= 0) n[layer.columns.spill_area[i]]++;
+    var opts = ['<option value="">every area</option>'];
+    areas.forEach(function (a, k) {
+      var area = spillKm2(layer.header.meta, a.id);
+      opts.push('<option value="' + k + '">' + esc(a.name) + (a.id ? " (" + esc(a.id) + ")" : "") + ": " + n[k] + " cells" +
+        (area !== null ? ", " + km2(area) : "") + "</option>");
+    });
+    $("spill-area").innerHTML = opts.join("");
+  }
+  /* Hide the spillover cells outside the chosen area (every one shown when none is chosen). */
+  function applySpillFilter() {
+    var layer = state.whatif;
+    if (!layer) return;
+    var chosen = $("spill-area").value, code = spillCode(), hide = new Uint8Array(layer.n);
+    if (chosen !== "") {
+      var k = +chosen;
+      for (var i = 0; i < layer.n; i++) hide[i] = layer.codes[i] === code && layer.columns.spill_area[i] !== k ? 1 : 0;
+    }
+    layer.hide = hide;
+    if (state.layers.whatif && map.hasLayer(state.layers.whatif)) state.layers.whatif.redraw();
+    whatifInfo();
+  }
+  function whatifInfo() {
+    var layer = state.whatif;
+    if (!layer) return;
+    var m = layer.header.meta, sp = m.spillover || {}, code = spillCode(), shown = 0, region = 0;
+    for (var i = 0; i < layer.n; i++) {
+      if (layer.codes[i] !== code) region++;
+      else if (!layer.hide[i]) shown++;
+    }
+    var text = "What-if " + m.action + " " + shortRegion(m.expression) + ": " + region.toLocaleString("en") + " cells of the area. ";
+    if (!m.spillover_cells_listed) {
+      text += "Spillover reaches " + (sp.cells_reached || 0) + " cells (" + km2(sp.area_km2) + ") beyond the border; this report does not list them.";
+    } else if (m.action === "deactivate") {
+      text += shown + " of its dark cells are still lit by the beams around it (" + km2(sp.area_km2) + ").";
+    } else {
+      var chosen = $("spill-area").value;
+      if (chosen === "") {
+        text += "Spillover across the border: " + shown + " cells drawn outside the area (" + km2(sp.area_km2) + " lit).";
+      } else {
+        var a = m.spill_areas[+chosen], area = spillKm2(m, a.id);
+        text += "Spillover into " + a.name + ": " + shown + " cells" + (area !== null ? ", " + km2(area) : "") + ".";
+      }
+    }
+    $("layer-info").textContent = text;
+  }
+  function shortRegion(expr) {
+    expr = String(expr || "");
+    if (expr.indexOf("h3:") === 0) return "a drawn area (" + expr.split(",").length + " cells)";
+    return expr.length > 60 ? expr.slice(0, 57) + "…" : expr;
   }
   async function showWhatif() {
-    var run = $("whatif-run").value;
-    if (!run) { status("No what-if report to show: run `skyfence whatif` first."); $("layer-whatif").checked = false; return; }
-    var buf = await (await api("/v1/map/cells/whatif/" + encodeURIComponent(run))).arrayBuffer();
+    var value = $("whatif-run").value;
+    if (!value) { status("No what-if result to show: run one under What-if (or `skyfence whatif`) first."); $("layer-whatif").checked = false; return; }
+    var buf = await (await api(whatifUrl(value))).arrayBuffer();
     var layer = Cells.build(Cells.parse(buf));
+    layer.hide = new Uint8Array(layer.n);
     state.whatif = layer;
+    fillSpillAreas(layer);
     if (state.layers.whatif) map.removeLayer(state.layers.whatif);
-    state.layers.whatif = new Cells.CellCanvas(layer, coloursOf(state.legend.whatif), { name: "whatif", opacity: 0.85 });
+    state.layers.whatif = new Cells.CellCanvas(layer, coloursOf(state.legend.whatif), { name: "whatif", opacity: 0.85, dashed: spillCode() });
     state.layers.whatif.addTo(map);
-    var m = layer.header.meta, sp = m.spillover || {};
-    $("layer-info").textContent = "What-if " + m.action + " " + m.expression + ": " + layer.n.toLocaleString("en") +
-      " cells; spillover reaches " + (sp.cells_reached || 0) + " cells (" + Math.round(sp.area_km2 || 0).toLocaleString("en") + " km²) beyond the border.";
+    applySpillFilter();
   }
+  $("spill-area").addEventListener("change", function () { applySpillFilter(); renderLegend(); });
+
+  async function followJob(id) {
+    var t0 = Date.now(), delay = 500;
+    for (;;) {
+      var job = await getJSON("/v1/whatif/" + encodeURIComponent(id));
+      if (job.status === "done" || job.status === "failed") return job;
+      wiStatus("What-if job " + id + ": " + job.status + " (" + Math.round((Date.now() - t0) / 1000) + " s)…");
+      await new Promise(function (resolve) { setTimeout(resolve, delay); });
+      delay = Math.min(2000, delay * 1.5);
+    }
+  }
+  $("wi-drawn").addEventListener("click", function () {
+    if (!state.drawnExpression) { wiStatus("Draw a polygon first (Operator: Draw polygon, then Finish polygon)."); return; }
+    $("wi-region").value = state.drawnExpression;
+    wiStatus("The area is the drawn polygon (" + state.drawnExpression.split(",").length + " cells).");
+  });
+  $("whatif-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var region = $("wi-region").value.trim(), minutes = +$("wi-minutes").value, start = $("wi-start").value.trim();
+    if (!region) { wiStatus("Name an area (e.g. LU or UA - crimea) or draw one."); return; }
+    if (!(minutes >= 1 && minutes <= 360)) { wiStatus("Minutes must be 1..360."); return; }
+    if (start && isNaN(Date.parse(start))) { wiStatus("A start looks like 2026-03-01T12:00:00Z (UTC)."); return; }
+    var body = { region: region, action: $("wi-action").value, duration_s: minutes * 60, step_s: 60, resolution: +$("wi-res").value };
+    if (start) body.start = start;
+    var button = $("whatif-form").querySelector("button[type=submit]");
+    button.disabled = true;
+    (async function () {
+      var job = await (await api("/v1/whatif", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })).json();
+      wiStatus("What-if job " + job.id + ": " + job.status + "…");
+      var done = await followJob(job.id);
+      if (done.status !== "done") { wiStatus("What-if job " + job.id + " failed: " + (done.error || "no reason given")); return; }
+      state.whatifJobs.unshift({ id: job.id, label: body.action + " " + shortRegion(region) + " (job " + job.id + ")" });
+      renderWhatifChoices("job:" + job.id);
+      $("layer-whatif").checked = true;
+      await showWhatif();
+      renderLegend();
+      var after = done.result && done.result.after ? done.result.after.served_fraction : null;
+      wiStatus("What-if job " + job.id + " done" + (after !== null && after !== undefined ? ": served " + Math.round(100 * after) + " % of the time after the switch" : "") + ".");
+    })().catch(function (err) { wiStatus("What-if: " + err.message); showError(err); }).finally(function () { button.disabled = false; });
+  });
+
   async function showSatellites() {
     var at = state.times[+$("time").value];
     var s = await getJSON("/v1/map/satellites" + (at && at !== "now" ? "?at=" + encodeURIComponent(at) : ""));
@@ -357,6 +501,7 @@
     if (!cells.length) { status("The polygon holds no resolution-5 cell centre; draw a larger one."); return; }
     if (cells.length > 5000) { status("The polygon covers " + cells.length + " cells; at most 5000."); return; }
     $("op-region").value = "h3:5:" + cells.join(",");
+    state.drawnExpression = $("op-region").value;
     state.drawing.line.setStyle({ dashArray: null });
     state.drawnPolygon = state.drawing.line;
     state.drawing = null;
