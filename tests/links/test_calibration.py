@@ -22,6 +22,7 @@ from skyfence.links.calibration import (
     fit,
     fold_of,
     load_latency_model,
+    predict,
     score,
 )
 
@@ -171,17 +172,19 @@ def test_gateway_mask_round_trips_and_old_files_still_load(tmp_path):
         load_latency_model(tmp_path / "bad.json")
 
 
-def test_both_shipped_models_load_and_the_first_keeps_the_default_mask():
+def test_every_shipped_model_loads_and_the_first_keeps_the_default_mask():
     first = load_latency_model("starlink-2026-03")
     assert first.name == "starlink-2026-03" and first.gateway_min_elevation_deg is None
-    new = load_latency_model("starlink-2026-03b")
-    assert new.name == "starlink-2026-03b" and new.gateway_min_elevation_deg is not None
-    assert "gateway_min_elevation_deg" in {p["name"] for p in new.parameters}
-    # the new model's honest (cross-validated) median error is below the first model's
-    assert (
-        new.cross_validation["scores"]["p50"]["mae_ms"]
-        < first.cross_validation["scores"]["p50"]["mae_ms"]
-    )
+    second = load_latency_model("starlink-2026-03b")
+    assert second.name == "starlink-2026-03b" and second.gateway_min_elevation_deg is not None
+    new = load_latency_model("starlink-2026-03c")
+    assert new.name == "starlink-2026-03c" and new.gateway_min_elevation_deg is not None
+    assert DEFAULT_LATENCY_MODEL == "starlink-2026-03c"
+    for m in (second, new):
+        assert "gateway_min_elevation_deg" in {p["name"] for p in m.parameters}
+    # each model's honest (cross-validated) median error is below the one before
+    mae = [m.cross_validation["scores"]["p50"]["mae_ms"] for m in (first, second, new)]
+    assert mae[2] < mae[1] < mae[0]
 
 
 def test_structures_span_the_gateway_masks():
@@ -191,3 +194,48 @@ def test_structures_span_the_gateway_masks():
     assert [x.gateway_min_elevation_deg for x in s] == [25.0, 45.0]
     assert s[1].to_dict()["gateway_min_elevation_deg"] == 45.0
     assert structures([None], [1.3], [1.0])[0].gateway_min_elevation_deg == 25.0
+
+
+def test_the_structure_screen_compares_the_whole_distribution():
+    """Two structures give every country the same median slot RTT; only the spread of the
+    slots differs. The published 20th/80th percentiles come from the wide one: a screen of
+    medians alone cannot tell them apart (a tie goes to the first given, the narrow one);
+    the screen of the whole predicted distribution must pick the wide one."""
+    rng = np.random.default_rng(5)
+    n, T = 30, 20
+    centre = rng.uniform(10, 60, size=(n, 1))
+    steps = np.linspace(-1.0, 1.0, T)[None, :]
+    wide = centre + 12.0 * steps  # slots spread over +-12 ms around the same median
+    narrow = centre + 0.5 * steps
+    NARROW, WIDE = Structure(None, 1.0, 0.0), Structure(300.0, 1.0, 0.0)
+    delay = stats.lognorm(s=0.3, scale=8.0)
+    pub = np.empty((n, 3))
+    for k in range(n):
+        draws = wide[k][rng.integers(0, T, 200_000)] + 6.0 + delay.rvs(200_000, random_state=rng)
+        pub[k] = np.quantile(draws, [0.2, 0.5, 0.8])
+    w = np.full((n, T), 1.0 / T)
+    codes = np.asarray([f"C{k:02d}" for k in range(n)])
+    data = CountryData(codes, pub, {NARROW: narrow, WIDE: wide}, w)
+    # the medians of the two structures agree: the old screen would have tied
+    np.testing.assert_allclose(np.median(wide, axis=1), np.median(narrow, axis=1))
+    f = fit(data)
+    assert f.structure == WIDE
+    pred = predict(wide, w, f.overhead_ms, f.scheduling)
+    assert score(pred[:, 0], pub[:, 0])["mae_ms"] < 0.5
+    assert score(pred[:, 2], pub[:, 2])["mae_ms"] < 0.5
+
+
+def test_screen_quantiles_are_the_mixture_of_each_screen_delay():
+    from skyfence.links.calibration import SCREEN_MEDIANS_MS, SCREEN_SIGMAS, screen_quantiles
+
+    data = synthetic(n=5)
+    table = screen_quantiles(data)
+    assert set(table) == set(data.base_ms)
+    q = table[TRUE]
+    assert q.shape == (len(SCREEN_MEDIANS_MS) * len(SCREEN_SIGMAS), 5, 3)
+    g = 2 * len(SCREEN_SIGMAS) + 1  # the third median, the second sigma
+    expect = predict(
+        data.base_ms[TRUE], data.weights, 0.0,
+        SchedulingDelay(SCREEN_MEDIANS_MS[2], SCREEN_SIGMAS[1]),
+    )  # fmt: skip
+    np.testing.assert_allclose(q[g], expect, atol=2e-3)

@@ -287,3 +287,21 @@ def test_real_validation_reproduces_the_shipped_figures(app, shared_data):
     assert not any("krcipak1" in i for i in ids)  # Karachi: Pakistan has no customers
     by = {r.iso3: r for r in rep.countries}
     assert abs(by["BWA"].error_p50_ms) < 8.0 and by["BWA"].inferred_gateway_share == 1.0
+
+
+def test_a_city_homed_on_several_pops_is_one_place_per_pop(app, tmp_path):
+    """The customer table's ``pops`` column splits a city's subnets between PoPs: each PoP
+    gets its own place, weighted by its subnets (the majority PoP first)."""
+    p = tmp_path / "city-pops.csv"
+    p.write_text(
+        "country,region,city,latitude_deg,longitude_deg,pop,pops\n"
+        "BW,BW-SE,Gaborone,-24.66,25.91,jhngzaf1,lgosnga1:1;jhngzaf1:3\n"
+        "BW,BW-NE,Francistown,-21.17,27.51,jhngzaf1,jhngzaf1\n"
+    )
+    places, _ = representative_places(["BW"], p, app.world)
+    assert [(x.name, x.pop, x.weight) for x in places] == [
+        ("Gaborone", "jhngzaf1", 3.0),
+        ("Gaborone", "lgosnga1", 1.0),
+        ("Francistown", "jhngzaf1", 1.0),  # no count in the field: the pop column, weight 1
+    ]
+    assert places[0].latitude_deg == places[1].latitude_deg

@@ -6,7 +6,8 @@ match what the operator publishes? Both
 1. read the published figures (:func:`load_published`: Starlink's per-country p50 and its
    ``worse20``/``better20`` percentiles, by ISO alpha-3 or alpha-2 code),
 2. pick each country's **representative places** (:func:`representative_places`): the
-   GeoIP cities of the customer table with their home PoP, weighted by their number of
+   GeoIP cities of the customer table, one place per PoP a city's customers are homed on
+   (the table's ``pops`` column, ``code:count;...``), weighted by that PoP's number of
    subnets; a city placed more than :data:`MISPLACED_KM` outside its own country's outline
    (a GeoIP error) is moved to the country's representative point; a country with no city
    in the table is represented by that point (homed on the nearest listed place's PoP); a
@@ -190,6 +191,25 @@ def _subnets(pops_field: str) -> float:
     return total if total > 0 else 1.0
 
 
+def _homing(pop: str, pops_field: str) -> list[tuple[str, float]]:
+    """``(PoP, subnets)`` a place's customers are homed on: every PoP of the ``pops`` field
+    (``code:count;...``) with its count, or the ``pop`` column alone (weight: all subnets)
+    when the field names no PoP with a positive count."""
+    out: dict[str, float] = {}
+    for part in (pops_field or "").split(";"):
+        code, _, count = part.partition(":")
+        code = code.strip().lower()
+        try:
+            n = float(count)
+        except ValueError:
+            continue
+        if code and np.isfinite(n) and n > 0:
+            out[code] = out.get(code, 0.0) + n
+    if not out:
+        return [(pop, _subnets(pops_field))]
+    return sorted(out.items(), key=lambda kv: (kv[0] != pop, -kv[1]))
+
+
 def representative_places(
     countries: Iterable[str], pop_map: str | Path | None, worldview: Any
 ) -> tuple[list[CountryPlace], dict[str, str]]:
@@ -235,10 +255,10 @@ def representative_places(
                 inside = bool(region.contains(np.array([lat]), np.array([lon]))[0])
                 if not inside and _distance_outside_km(region.geometry, lat, lon) > MISPLACED_KM:
                     lat, lon, how = point[0], point[1], "moved"
-            places.append(CountryPlace(
-                code, str(r.get("city") or code), lat, lon, r["pop"].strip().lower(),
-                _subnets(r.get("pops") or ""), how,
-            ))  # fmt: skip
+            for pop, subnets in _homing(r["pop"].strip().lower(), r.get("pops") or ""):
+                places.append(CountryPlace(
+                    code, str(r.get("city") or code), lat, lon, pop, subnets, how,
+                ))  # fmt: skip
         if found:
             continue
         if point is None or region is None:
@@ -476,7 +496,7 @@ def _country_results(
                 ]
         pr, pu = predicted[k], published[k]
         out.append(CountryResult(
-            by[code].iso3, code, by[code].name, [setup.places[i].name for i in idx],
+            by[code].iso3, code, by[code].name, list(dict.fromkeys(setup.places[i].name for i in idx)),
             "+".join(hows), _r(pr[0]), _r(pr[1]), _r(pr[2]), _r(pu[0]), _r(pu[1]), _r(pu[2]),
             _r(pr[1] - pu[1]), round(share, 3), used,
         ))  # fmt: skip

@@ -74,7 +74,8 @@ class NetworkSpec:
         A CSV mapping places to home PoPs; default: the nearest PoP. With a ``country``
         column it also says where the network has customers (gateway inference).
     latency_model : str, optional
-        A built-in latency model (``starlink-2026-03b``; ``starlink-2026-03``; ``none``;
+        A built-in latency model (``starlink-2026-03c``; ``starlink-2026-03b``;
+        ``starlink-2026-03``; ``none``;
         ``hypatia``) or a model file (see :mod:`skyfence.links.calibration`); default
         (``None``):
         :data:`skyfence.links.calibration.DEFAULT_LATENCY_MODEL`.

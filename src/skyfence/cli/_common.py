@@ -108,7 +108,7 @@ LatencyModelOpt = Annotated[
     str | None,
     typer.Option(
         "--latency-model",
-        help="Latency model: starlink-2026-03b (the default, fitted to Starlink's published "
+        help="Latency model: starlink-2026-03c (the default, fitted to Starlink's published "
         "latency), none (uncalibrated), hypatia (propagation only) or a model file.",
     ),
 ]

@@ -7,12 +7,16 @@ scheduling delay), the gateway-inference radius (:mod:`skyfence.ground.inference
 elevation above which a gateway talks to a satellite (the gateway mask: it decides which
 satellites can bring a terminal's traffic down at a gateway, so it changes routes).
 It is stored as a JSON file with its name, version, the data it was fitted on, the fitted
-values with their units, and its cross-validated figures. Three are built in
+values with their units, and its cross-validated figures. Five are built in
 (:func:`load_latency_model`):
 
-``starlink-2026-03b`` (the default of every command, :data:`DEFAULT_LATENCY_MODEL`)
-    Fitted to Starlink's published per-country latency of March 2026 (78 countries), with the
-    gateways' elevation mask among the fitted structure (docs/fidelity.md).
+``starlink-2026-03c`` (the default of every command, :data:`DEFAULT_LATENCY_MODEL`)
+    Fitted to Starlink's published per-country latency of March 2026 (78 countries): a city
+    whose customers are homed on several PoPs stands for each of them, and the structure
+    screen compares whole predicted distributions (docs/fidelity.md).
+``starlink-2026-03b``
+    The second fit (gateways' elevation mask fitted, structures screened by their median);
+    kept loadable.
 ``starlink-2026-03``
     The first fit to the same figures (gateway mask fixed at 25°); kept loadable.
 ``none``
@@ -26,9 +30,11 @@ values with their units, and its cross-validated figures. Three are built in
 Fitting (:func:`fit`) works on **precomputed slot RTTs**: for each candidate structure (a grid
 of inference radius, route factor, per-hop delay and gateway mask, each of which changes routes
 and needs a network run) the caller gives every country's slot RTTs without overhead and scheduling delay;
-:func:`fit` picks the structure with the smallest training error for the median and then fits
-the overhead and the scheduling distribution (median, spread) to the published 20th, 50th and
-80th percentiles. :func:`cross_validate` repeats the whole fit inside each of ``k`` folds and
+:func:`fit` screens every structure by its whole predicted distribution — the 20th, 50th and
+80th percentiles of the mixture over slots and places, with a scheduling delay fitted per
+structure (:data:`SCREEN_MEDIANS_MS` x :data:`SCREEN_SIGMAS`, the overhead solved exactly) —
+against the published ``better20`` / median / ``worse20`` columns, then refines the scheduling
+distribution (median, spread) and the overhead for the structure that wins. :func:`cross_validate` repeats the whole fit inside each of ``k`` folds and
 predicts the held-out countries, so the reported error is out of sample.
 """
 
@@ -64,12 +70,15 @@ __all__ = [
     "load_latency_model",
     "predict",
     "score",
+    "screen_quantiles",
 ]
 
 MODEL_FORMAT = "skyfence-latency-model/1"
-DEFAULT_LATENCY_MODEL = "starlink-2026-03b"
+DEFAULT_LATENCY_MODEL = "starlink-2026-03c"
 #: Built-in model names: shipped files, and the two rule-based models.
-BUILTIN_MODELS = ("starlink-2026-03b", "starlink-2026-03", "none", "hypatia")
+BUILTIN_MODELS = (
+    "starlink-2026-03c", "starlink-2026-03b", "starlink-2026-03", "none", "hypatia",
+)  # fmt: skip
 #: The gateway elevation mask a model without one routes with (the network's default).
 DEFAULT_GATEWAY_MIN_ELEVATION_DEG = 25.0
 #: Percentile levels compared with the published columns: ``latency_ms_better20`` (the 20th
@@ -362,66 +371,104 @@ SPREAD_WEIGHT = 0.5
 #: Bounds of the fitted delay parameters: overhead 0..40 ms, scheduling median 0.05..60 ms,
 #: sigma 0..2 (a p80/p50 ratio of at most 5.4).
 _BOUNDS = ((0.0, 40.0), (0.05, 60.0), (0.0, 2.0))
+#: The scheduling delays every candidate structure is screened with (median ms x sigma): the
+#: screen compares each structure's whole predicted distribution (20th, 50th and 80th
+#: percentiles of the mixture over slots and places) with the published one, the delay fitted
+#: per structure from these candidates (and the overhead exactly, see :func:`fit`).
+SCREEN_MEDIANS_MS = (4.0, 7.0, 10.0, 13.0, 16.0, 20.0)
+SCREEN_SIGMAS = (0.15, 0.3, 0.45, 0.6, 0.8)
+#: Error a country without a route adds to a candidate's screen score, ms.
+_NO_ROUTE_MS = 100.0
+_LEVEL_WEIGHTS = np.array([SPREAD_WEIGHT, 1.0, SPREAD_WEIGHT])
 
 
 def _weighted_median(base: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return mixture_quantiles(base, SchedulingDelay(), (0.5,), weights=weights)[:, 0]
 
 
-def fit(data: CountryData) -> FitResult:
+def screen_quantiles(data: CountryData) -> dict[Structure, np.ndarray]:
+    """Per structure, ``(G, C, 3)`` predicted percentiles (without the overhead) of every
+    country under each screen delay (:data:`SCREEN_MEDIANS_MS` x :data:`SCREEN_SIGMAS`, in
+    that order). They do not depend on the published figures, so :func:`cross_validate`
+    computes them once and every fold reads its training rows."""
+    out = {}
+    for s, base in data.base_ms.items():
+        out[s] = np.stack([
+            mixture_quantiles(base, SchedulingDelay(m, sg), LEVELS, weights=data.weights,
+                              tolerance_ms=1e-3)
+            for m in SCREEN_MEDIANS_MS for sg in SCREEN_SIGMAS
+        ])  # fmt: skip
+    return out
+
+
+def _overhead(q: np.ndarray, pub: np.ndarray) -> tuple[float, float]:
+    """The overhead ``c`` (within its bounds) minimising ``mean_country sum_level
+    weight_level |q + c - pub|`` (a weighted median: exact), and that error; a country
+    without a prediction adds :data:`_NO_ROUTE_MS`."""
+    ok = np.isfinite(q).all(axis=1)
+    d = (pub[ok] - q[ok]).reshape(-1)
+    w = np.broadcast_to(_LEVEL_WEIGHTS, q[ok].shape).reshape(-1)
+    fin = np.isfinite(d)
+    d, w = d[fin], w[fin]
+    missing = float(np.sum(~ok)) * _NO_ROUTE_MS
+    if len(d) == 0:
+        return 0.0, missing + _NO_ROUTE_MS * len(q)
+    o = np.argsort(d, kind="stable")
+    cw = np.cumsum(w[o])
+    c = float(np.clip(d[o][np.searchsorted(cw, 0.5 * cw[-1])], *_BOUNDS[0]))
+    return c, (float(np.sum(w * np.abs(d - c))) + missing) / len(q)
+
+
+def fit(data: CountryData, screen: Mapping[Structure, np.ndarray] | None = None) -> FitResult:
     """Fit a model to the countries of ``data`` (see the module docs).
 
-    1. For each candidate structure, the constant that best shifts the countries' median slot
-       RTT onto the published medians (least absolute error: the median of the differences);
-       the structure with the smallest error wins (ties: the first given).
-    2. For that structure, overhead, scheduling median and sigma minimise the mean absolute
-       error of the median plus :data:`SPREAD_WEIGHT` × that of the 20th and 80th
-       percentiles (bounded Powell search, started from the constant of step 1).
+    The error of a candidate is the mean absolute error of the median plus
+    :data:`SPREAD_WEIGHT` x those of the 20th and 80th percentiles, the predicted
+    percentiles being those of the whole mixture over each country's slots and places.
+
+    1. **Structure screen**: for every candidate structure and every screen delay
+       (:func:`screen_quantiles`; ``screen`` passes them precomputed for ``data``'s
+       countries), the overhead that minimises that error (exactly: a weighted median); the
+       structure and delay with the smallest error win (ties: the first given).
+    2. For that structure, the scheduling median and sigma are refined (bounded Powell search
+       from the screen's delay), the overhead solved exactly at every step.
     """
     from scipy.optimize import minimize
 
     if not data.base_ms:
         raise InputError("no candidate structure to fit")
     pub = data.published
-    best: tuple[float, Structure, float] | None = None
-    for s, base in data.base_ms.items():
-        med = _weighted_median(base, data.weights)
-        ok = np.isfinite(med)
-        if ok.sum() == 0:
-            continue
-        c = float(np.median(pub[ok, 1] - med[ok]))
-        err = float(np.mean(np.abs(pub[ok, 1] - med[ok] - c)))
-        err += float(np.sum(~ok)) * 100.0  # a country without a route counts heavily
-        if best is None or err < best[0] - 1e-9:
-            best = (err, s, c)
-    if best is None:
+    table = screen_quantiles(data) if screen is None else screen
+    cands = [(m, sg) for m in SCREEN_MEDIANS_MS for sg in SCREEN_SIGMAS]
+    best: tuple[float, Structure, int] | None = None
+    for s in data.base_ms:
+        q = table[s]
+        for g in range(len(cands)):
+            _, err = _overhead(q[g], pub)
+            if best is None or err < best[0] - 1e-9:
+                best = (err, s, g)
+    if best is None or best[0] >= _NO_ROUTE_MS * len(pub):
         raise InputError("no country has a route under any candidate structure")
-    _, structure, const = best
+    _, structure, g = best
     base = data.base_ms[structure]
     ok = np.isfinite(_weighted_median(base, data.weights))
     base, w, pub = base[ok], data.weights[ok], pub[ok]
+    lo, hi = np.array(_BOUNDS[1:]).T
 
-    def loss(x: np.ndarray) -> float:
-        overhead, median, sigma = (
-            float(np.clip(v, lo, hi)) for v, (lo, hi) in zip(x, _BOUNDS, strict=True)
-        )
-        q = predict(base, w, overhead, SchedulingDelay(median, sigma))
-        e = np.abs(q - pub).mean(axis=0)
-        return float(e[1] + SPREAD_WEIGHT * (e[0] + e[2]))
+    def solve(x: np.ndarray) -> tuple[float, float, float, float]:
+        median, sigma = (float(v) for v in np.clip(x, lo, hi))
+        q = mixture_quantiles(base, SchedulingDelay(median, sigma), LEVELS, weights=w,
+                              tolerance_ms=1e-4)  # fmt: skip
+        c, err = _overhead(q, pub)
+        return err, c, median, sigma
 
-    start = np.array([max(const * 0.5, 0.0), max(const * 0.5, 0.1), 0.3])
-    start = np.clip(start, [b[0] for b in _BOUNDS], [b[1] for b in _BOUNDS])
     res = minimize(
-        loss, start, method="Powell", bounds=_BOUNDS, options={"xtol": 1e-3, "ftol": 1e-5}
-    )
-    overhead, median, sigma = (
-        float(np.clip(v, lo, hi)) for v, (lo, hi) in zip(res.x, _BOUNDS, strict=True)
-    )
+        lambda x: solve(x)[0], np.array(cands[g]), method="Powell", bounds=_BOUNDS[1:],
+        options={"xtol": 1e-3, "ftol": 1e-5},
+    )  # fmt: skip
+    err, overhead, median, sigma = solve(res.x)
     return FitResult(
-        structure,
-        round(overhead, 3),
-        SchedulingDelay(round(median, 3), round(sigma, 4)),
-        float(res.fun),
+        structure, round(overhead, 3), SchedulingDelay(round(median, 3), round(sigma, 4)), err
     )
 
 
@@ -462,10 +509,11 @@ def cross_validate(
     fold = fold_of(len(data.codes), folds, seed)
     out = np.full((len(data.codes), 3), np.nan)
     fits = []
+    table = screen_quantiles(data)  # per country, so each fold reads its training rows
     for k in range(folds):
         test = np.flatnonzero(fold == k)
         train = np.flatnonzero(fold != k)
-        f = fit(data.subset(train))
+        f = fit(data.subset(train), {s: q[:, train] for s, q in table.items()})
         fits.append(f)
         out[test] = predict(
             data.base_ms[f.structure][test], data.weights[test], f.overhead_ms, f.scheduling
