@@ -27,10 +27,7 @@ def canonical_json(obj: Any) -> bytes:
     """
     try:
         _check_keys(obj)
-        text = json.dumps(
-            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-        return text.encode("utf-8")  # a lone surrogate cannot be UTF-8: refused here
+        return _ENCODE(obj).encode("utf-8")  # a lone surrogate cannot be UTF-8: refused here
     except (TypeError, ValueError) as exc:
         raise InputError(
             f"cannot write this value as canonical JSON ({exc}); use only dicts with string "
@@ -43,15 +40,26 @@ def canonical_hash(obj: Any) -> str:
     return hashlib.sha256(canonical_json(obj)).hexdigest()
 
 
+# made once: ``json.dumps`` with options builds an encoder for every call
+_ENCODE = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+_CONTAINERS = (dict, list, tuple)
+
+
 def _check_keys(obj: Any) -> None:
+    """Refuse non-string keys (``json`` would turn ``1`` into ``"1"``), at any depth; only
+    containers are descended into."""
     if isinstance(obj, dict):
         for key, value in obj.items():
             if not isinstance(key, str):
                 raise TypeError(f"key {key!r} is a {type(key).__name__}, not a string")
-            _check_keys(value)
+            if isinstance(value, _CONTAINERS):
+                _check_keys(value)
     elif isinstance(obj, list | tuple):
         for value in obj:
-            _check_keys(value)
+            if isinstance(value, _CONTAINERS):
+                _check_keys(value)
 
 
 class _DuplicateKey(ValueError):
