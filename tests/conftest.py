@@ -126,3 +126,29 @@ def make_store(store_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[C
 @pytest.fixture()
 def store(make_store: Callable[..., Any]) -> Any:
     return make_store()
+
+
+@pytest.fixture()
+def running_witness(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Start witnesses (``skyfence.transparency.witness``, HTTP on 127.0.0.1) for a log's
+    vkey; yields ``start(vkey, cosigner) -> URL prefix``. Shut down at the end."""
+    import threading
+
+    from skyfence.transparency.note import parse_vkey
+    from skyfence.transparency.witness import Witness, serve
+
+    servers = []
+
+    def start(vkey: str, cosigner: Any) -> str:
+        witness = Witness(
+            tmp_path / f"{cosigner.name.replace('/', '_')}.db", cosigner, [parse_vkey(vkey)]
+        )
+        server = serve(witness, "127.0.0.1", 0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

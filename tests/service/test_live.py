@@ -149,7 +149,9 @@ def test_the_remote_cli_and_client_drive_a_live_service(live, tmp_path):
     typo.write_text("rules:\n  - {id: sk, region: SK, state: actve}\n")
     r = _remote({**env, "SKYFENCE_TOKEN": tokens["operator"]}, "propose", str(typo),
                 "--reason", "typo")  # fmt: skip
-    assert r.returncode == 1 and "typo.yaml line 2" in r.stderr and "did you mean 'active'" in r.stderr
+    assert (
+        r.returncode == 1 and "typo.yaml line 2" in r.stderr and "did you mean 'active'" in r.stderr
+    )
     r = _remote({**env, "SKYFENCE_TOKEN": tokens["operator"]}, "propose", str(policy),
                 "--reason", "add SK", "--review", "--json")  # fmt: skip
     assert r.returncode == 0, r.stderr

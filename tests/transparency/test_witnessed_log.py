@@ -6,51 +6,26 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-
-import pytest
 
 from skyfence.cli.main import main
 from skyfence.settings import load_settings
 from skyfence.store import Store
 from skyfence.store.witnessing import parse_witness, submit
 from skyfence.transparency.checkpoint import Cosigner
-from skyfence.transparency.note import parse_vkey
-from skyfence.transparency.witness import Witness, serve
 
 W1 = Cosigner.from_seed("witness.example/w1", bytes([2]) * 32)
 W2 = Cosigner.from_seed("witness.example/w2", bytes([3]) * 32)
-
-
-@pytest.fixture()
-def running(tmp_path):
-    """Start witnesses for a log vkey; yields start(vkey, cosigner) -> url."""
-    servers = []
-
-    def start(vkey: str, cosigner: Cosigner) -> str:
-        witness = Witness(
-            tmp_path / f"{cosigner.name.replace('/', '_')}.db", cosigner, [parse_vkey(vkey)]
-        )
-        server = serve(witness, "127.0.0.1", 0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def _out(capsys) -> str:
     return capsys.readouterr().out
 
 
-def test_cli_witnessing_and_quorum(isolated_env, running, capsys):
+def test_cli_witnessing_and_quorum(isolated_env, running_witness, capsys):
     with Store.open(settings=load_settings(), require_distinct_os_users=False) as store:
         store.log.append("note", {"text": "one"}, author="alice", reason="example")
         vkey = store.log.vkey()
-    url1, url2 = running(vkey, W1), running(vkey, W2)
+    url1, url2 = running_witness(vkey, W1), running_witness(vkey, W2)
     w1, w2 = W1.verifier().vkey(), W2.verifier().vkey()
     assert main(["log", "witness", "--witness", f"{w1} {url1}", "--json"]) == 0
     outcome = json.loads(_out(capsys))
@@ -100,7 +75,7 @@ def test_cli_witnessing_and_quorum(isolated_env, running, capsys):
     assert "--quorum 1 needs at least 1 --witness" in capsys.readouterr().err
 
 
-def test_a_forked_database_is_refused_by_the_witness(tmp_path, running, clock):
+def test_a_forked_database_is_refused_by_the_witness(tmp_path, running_witness, clock):
     """The operator keeps two copies of the database and grows each differently (a split
     view, both signed by the same key). The witness cosigns the first and refuses the second."""
     keys = tmp_path / "keys"
@@ -109,7 +84,7 @@ def test_a_forked_database_is_refused_by_the_witness(tmp_path, running, clock):
         store.log.append("note", {"text": "common"}, author="alice", reason="x")
         vkey = store.log.vkey()
     shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
-    url = running(vkey, W1)
+    url = running_witness(vkey, W1)
     witness = parse_witness(f"{W1.verifier().vkey()} {url}")
     with Store.open(main_url, key_dir=keys, clock=clock, require_distinct_os_users=False) as a:
         a.log.append("note", {"text": "shown to regulators"}, author="alice", reason="x")

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = [
     "PendingDetail",
     "PolicyView",
+    "PreparedChange",
+    "prepare_change",
     "propose",
     "approve",
     "reject",
@@ -84,6 +86,47 @@ def _policy_from(app: App, source: Policy | Mapping[str, Any] | str | Path) -> P
     return load_policy(source, resolve=resolver(app))
 
 
+@dataclass(frozen=True)
+class PreparedChange:
+    """A change as the store would record it, and the text its requester signs.
+
+    ``document`` is the sealed, stored form of the policy; ``document_hash`` the SHA-256 of
+    its canonical JSON; ``message`` the bytes of
+    :func:`skyfence.store.approvals.approval_message` for it."""
+
+    origin: str
+    base_version: int
+    document: dict[str, Any]
+    document_hash: str
+    message: bytes
+
+
+def prepare_change(
+    app: App,
+    principal: Principal,
+    source: Policy | Mapping[str, Any] | str | Path,
+    *,
+    base_version: int | None = None,
+) -> PreparedChange:
+    """What :func:`propose` would record for ``source`` (nothing is written): a remote client
+    signs ``message`` (after checking ``document`` is what it sent, and hashing it itself)
+    and proposes ``document`` with the signature."""
+    from skyfence.store.approvals import approval_message
+    from skyfence.store.canonical import canonical_hash
+    from skyfence.store.rules import prepare_document
+
+    principal.require("change the policy", "operator")
+    policy = _policy_from(app, source)
+    label = str(source) if isinstance(source, str | Path) else "the policy"
+    prepare_document(policy, source=label)  # refuses what would not read back identically
+    stored, _ = prepare_document(sealed_document(policy, app), source=label)
+    digest = canonical_hash(stored)
+    with open_store(app) as store:
+        base = store.state().policy_version if base_version is None else base_version
+        origin = store.log.origin
+    return PreparedChange(origin, base, stored, digest, approval_message(origin, base, digest))
+
+
 def propose(
     app: App,
     principal: Principal,
@@ -94,11 +137,14 @@ def propose(
     request_review: bool = False,
     expires_after_s: float = DEFAULT_EXPIRES_AFTER_S,
     sign_with: str | Path | None = None,
+    signed: tuple[bytes, bytes] | None = None,
 ) -> ChangeResult:
     """Apply a policy, or request it when the change is sensitive (or review is asked for).
 
     ``sign_with`` is the principal's own Ed25519 private key file (PEM): the request is
     signed with it (see :mod:`skyfence.store.approvals`); its public key must be registered.
+    ``signed`` is ``(public key, signature)`` made by a remote client over the message of
+    :func:`prepare_change`; the store checks it against the change it records.
 
     ``source`` is a policy, a document or a file. ``base_version`` is the version the change
     was built on (default: the version in force when called); if another version is in
@@ -113,7 +159,6 @@ def propose(
     document = sealed_document(policy, app)
     with open_store(app) as store:
         base = store.state().policy_version if base_version is None else base_version
-        signed = None
         if sign_with is not None:
             from skyfence.store.approvals import approval_message
             from skyfence.store.canonical import canonical_hash
@@ -134,27 +179,15 @@ def propose(
 
 def sign_change(key_file: str | Path, message: bytes) -> tuple[bytes, bytes]:
     """``(public key, signature)`` of ``message`` by the Ed25519 private key in ``key_file``
-    (PEM, PKCS#8) — done where the key is, never by the server."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    (see :func:`skyfence.store.approvals.sign_change`)."""
+    from skyfence.store.approvals import sign_change as sign
 
-    from skyfence.errors import InputError
-
-    try:
-        private = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise InputError(
-            f"cannot read the signing key {key_file} ({exc}); expected an unencrypted Ed25519 "
-            "private key in PEM (e.g. from `openssl genpkey -algorithm ed25519`)"
-        ) from None
-    if not isinstance(private, Ed25519PrivateKey):
-        raise InputError(f"{key_file} does not hold an Ed25519 private key")
-    return private.public_key().public_bytes_raw(), private.sign(message)
+    return sign(key_file, message)
 
 
 def register_key(app: App, principal: Principal, public_key: str | bytes, *, reason: str) -> int:
     """Register the principal's own Ed25519 public key for signed requests and approvals."""
-    principal.require("register a signing key", "operator")
+    principal.require("register a signing key", "operator", "approver")
     with open_store(app) as store:
         return store.register_key(public_key, actor=principal.actor(), reason=reason)
 

@@ -284,3 +284,13 @@ def latest_checkpoint(app: App, principal: Principal) -> Checkpoint:
         if found is None:
             found = store.log.checkpoint(operator="skyfence")
         return found
+
+
+def cosigned_checkpoint(app: App, principal: Principal) -> tuple[Checkpoint, str | None]:
+    """The latest checkpoint and its C2SP note with every witness cosignature kept for it
+    (``None`` for a checkpoint signed before the log had an origin)."""
+    cp = latest_checkpoint(app, principal)
+    if cp.note is None:
+        return cp, None
+    with open_store(app) as store:
+        return cp, store.log.cosigned(cp.note)

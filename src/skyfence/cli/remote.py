@@ -15,7 +15,8 @@ from skyfence.cli._common import JsonOption, console, emit
 
 app = typer.Typer(
     name="remote",
-    help="Drive a remote skyfence service: decide, propose, approve, reject, pending, log.",
+    help="Drive a remote skyfence service: decide, propose, approve, reject, pending, "
+    "register-key, log.",
     no_args_is_help=True,
 )
 log_app = typer.Typer(name="log", help="The service's transparency log.", no_args_is_help=True)
@@ -31,6 +32,14 @@ TokenOpt = Annotated[
     ),
 ]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded in the log).")]
+KeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        help="Sign here with your own Ed25519 private key (PEM), registered with `remote "
+        "register-key`; only the signature is sent.",
+    ),
+]
 
 
 def register(root: typer.Typer) -> None:
@@ -79,15 +88,18 @@ def propose_command(
     review: Annotated[
         bool, typer.Option("--review", help="Ask for a second person even if not sensitive.")
     ] = False,
+    key: KeyOpt = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Propose FILE as the new policy (applied at once unless sensitive or --review)."""
+    """Propose FILE as the new policy (applied at once unless sensitive or --review); with
+    --key the request is signed here over the document as the service will record it."""
     from skyfence.policy import load_policy
 
     # validated here (every problem with its line), sent as the canonical JSON document
     document = load_policy(file).to_document()
+    _check_key(key)
     with _client(url, token) as c:
-        res = c.propose(document, reason=reason, request_review=review)
+        res = c.propose(document, reason=reason, request_review=review, sign_with=key)
     emit(res, as_json, lambda r: console.print(f"change {r['change_id']}: {r['status']}"))
 
 
@@ -97,16 +109,53 @@ def approve_command(
     url: UrlOpt,
     token: TokenOpt = None,
     reason: ReasonOpt = "",
+    key: KeyOpt = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Approve a pending change (as the token's principal; never one's own)."""
+    """Approve a pending change (as the token's principal; never one's own); with --key
+    the approval is signed here over the change's document, hashed here."""
+    _check_key(key)
     with _client(url, token) as c:
-        res = c.approve(change_id, reason=reason)
+        res = c.approve(change_id, reason=reason, sign_with=key)
     emit(
         res,
         as_json,
         lambda r: console.print(f"change {r['change_id']}: {r['status']}, version {r['version']}"),
     )
+
+
+def _check_key(key: Path | None) -> None:
+    """Refuse an unreadable signing key before anything is sent."""
+    if key is not None:
+        from skyfence.store.approvals import read_signing_key
+
+        read_signing_key(key)
+
+
+@app.command("register-key")
+def register_key_command(
+    public_key: Annotated[
+        Path, typer.Argument(help="Your Ed25519 public key (PEM file, or base64/hex in a file).")
+    ],
+    url: UrlOpt,
+    reason: ReasonOpt,
+    token: TokenOpt = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register your own public key (as the token's principal) for signed requests and
+    approvals (--key)."""
+    from skyfence.errors import InputError
+    from skyfence.store.keys import load_public_key
+
+    try:
+        text = public_key.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {public_key}: {exc}") from None
+    load_public_key(text)  # refused here, before anything is sent
+    with _client(url, token) as c:
+        res = c.register_key(text, reason=reason)
+    emit(res, as_json, lambda r: console.print(f"registered your signing key (log entry "
+                                               f"{r['log_index']})"))  # fmt: skip
 
 
 @app.command("reject")

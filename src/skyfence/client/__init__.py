@@ -125,18 +125,83 @@ class Client:
         reason: str,
         base_version: int | None = None,
         request_review: bool = False,
+        sign_with: str | Path | None = None,
     ) -> dict[str, Any]:
+        """Propose ``document``; with ``sign_with`` (your own Ed25519 private key file, PEM)
+        the request is signed here: the service's sealed form of the document is fetched,
+        checked to say what ``document`` says, hashed here, and signed with the log's origin
+        (see docs/transparency.md); the key never leaves this machine."""
         body: dict[str, Any] = {"document": document, "reason": reason}
         if base_version is not None:
             body["base_version"] = base_version
         if request_review:
             body["request_review"] = True
+        if sign_with is not None:
+            prep_body: dict[str, Any] = {"document": document}
+            if base_version is not None:
+                prep_body["base_version"] = base_version
+            prep = self._call("POST", "/v1/policy/changes/prepare", json=prep_body)
+            sealed = prep["document"]
+            if _rules_of(sealed) != _rules_of(document):
+                raise IntegrityError(
+                    "the service's sealed form of the document does not say what was sent; "
+                    "nothing was signed"
+                )
+            base = int(prep["base_version"])
+            body["document"], body["base_version"] = sealed, base
+            body["signature"] = self._sign(sign_with, base, sealed, prep.get("document_hash"))
         out: dict[str, Any] = self._call("POST", "/v1/policy/changes", json=body)
         return out
 
-    def approve(self, change_id: int, *, reason: str = "") -> dict[str, Any]:
+    def approve(
+        self, change_id: int, *, reason: str = "", sign_with: str | Path | None = None
+    ) -> dict[str, Any]:
+        """Approve a pending change; with ``sign_with`` (your own Ed25519 private key file,
+        PEM) the approval is signed here over the change's document as the service shows it
+        (hashed here) and the version it was built on."""
+        body: dict[str, Any] = {"reason": reason}
+        if sign_with is not None:
+            detail = self.change(change_id)
+            if detail.get("status") != "pending":
+                raise ConflictError(f"change {change_id} is {detail.get('status')}, not pending")
+            base = int(detail["impact"]["base_version"])
+            body["signature"] = self._sign(sign_with, base, detail["document"], None)
         out: dict[str, Any] = self._call(
-            "POST", f"/v1/policy/changes/{int(change_id)}/approve", json={"reason": reason}
+            "POST", f"/v1/policy/changes/{int(change_id)}/approve", json=body
+        )
+        return out
+
+    def _sign(
+        self, key_file: str | Path, base: int, document: dict[str, Any], claimed: str | None
+    ) -> dict[str, str]:
+        import base64
+
+        from skyfence.store.approvals import approval_message, sign_change
+        from skyfence.store.canonical import canonical_hash
+        from skyfence.store.rules import prepare_document
+
+        stored, _ = prepare_document(document, source="the service's document")
+        digest = canonical_hash(stored)
+        if claimed is not None and claimed != digest:
+            raise IntegrityError(
+                f"the service says the document hashes to {claimed}, but it hashes to {digest}"
+            )
+        origin = self.checkpoint().get("origin")
+        if not isinstance(origin, str) or not origin:
+            raise IntegrityError(
+                "the service's latest checkpoint names no log origin, so there is nothing to "
+                "sign the change for; it must sign a C2SP checkpoint first"
+            )
+        public, signature = sign_change(key_file, approval_message(origin, base, digest))
+        return {
+            "public_key": base64.b64encode(public).decode(),
+            "signature": base64.b64encode(signature).decode(),
+        }
+
+    def register_key(self, public_key: str, *, reason: str) -> dict[str, Any]:
+        """Register your own Ed25519 public key (PEM, base64 or hex text) for signing."""
+        out: dict[str, Any] = self._call(
+            "POST", "/v1/policy/keys", json={"public_key": public_key, "reason": reason}
         )
         return out
 
@@ -220,6 +285,14 @@ class Client:
         text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in lines)
         write_text_atomic(Path(path), text)
         return checkpoint
+
+
+def _rules_of(document: dict[str, Any]) -> Any:
+    """A document's normalised form without its seals (what sealing must not change)."""
+    from skyfence.store.rules import prepare_document
+
+    stored, _ = prepare_document(document, source="the policy document")
+    return {k: v for k, v in stored.items() if k != "sealed"}
 
 
 def _error(response: httpx.Response) -> SkyfenceError:

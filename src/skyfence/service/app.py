@@ -52,6 +52,7 @@ def create_app(
     """Build the service. ``settings`` default to the environment (``SKYFENCE_*``)."""
     from skyfence.app._store import release_store, share_store
     from skyfence.app.identity import Principal
+    from skyfence.app.witnessing import WitnessPublisher
     from skyfence.service import (
         errors,
         routes_decisions,
@@ -62,18 +63,23 @@ def create_app(
         routes_tokens,
     )
     from skyfence.service.auth import RateLimiter
-    from skyfence.service.middleware import BodyLimit, SecurityHeaders
+    from skyfence.service.middleware import AfterWrites, BodyLimit, SecurityHeaders
 
     context = app if app is not None else App(settings)
     lim = limits if limits is not None else ServiceLimits()
+    publisher = WitnessPublisher.for_app(context)  # a bad witness setting stops the start
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         share_store(context)
         _on_start(context)
+        if publisher is not None:
+            publisher.start()
         try:
             yield
         finally:
+            if publisher is not None:
+                publisher.stop()
             pool = getattr(api.state, "whatif_pool", None)
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -90,6 +96,7 @@ def create_app(
     api.state.skyfence = context
     api.state.rate_limiter = RateLimiter(lim.rate_per_s, lim.burst)
     api.state.anonymous = Principal.from_token("anonymous", ["viewer"])
+    api.state.witness_publisher = publisher
     errors.install(api)
     for router in (
         routes_misc.health,
@@ -104,6 +111,8 @@ def create_app(
         api.include_router(router)
     for router in extra_routers:  # mounted routes document the same error envelope
         api.include_router(router, responses=errors.RESPONSES)
+    if publisher is not None:  # each write signs a checkpoint: the witnesses get it next
+        api.add_middleware(AfterWrites, callback=publisher.poke)
     api.add_middleware(BodyLimit, max_bytes=lim.max_body_bytes)
     api.add_middleware(SecurityHeaders)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["SecurityHeaders", "BodyLimit"]
+__all__ = ["SecurityHeaders", "BodyLimit", "AfterWrites"]
 
 Scope = dict[str, Any]
 
@@ -46,6 +46,32 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class AfterWrites:
+    """Calls ``callback()`` after each request that may have written (not GET, HEAD or
+    OPTIONS) and succeeded (status below 400), once its response is sent. The service uses
+    it to wake its witness publisher; the callback must return at once."""
+
+    def __init__(self, app: Any, callback: Any) -> None:
+        self.app = app
+        self.callback = callback
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def watching_send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, watching_send)
+        if status < 400:
+            self.callback()
 
 
 class BodyLimit:

@@ -21,11 +21,24 @@ Index = Annotated[int, Query(ge=0, le=2**62)]
 
 @router.get("/checkpoint", operation_id="get_checkpoint")
 def get_checkpoint(request: Request, reader: PublicReader) -> dict[str, Any]:
-    """The latest signed checkpoint (tree size, root hash, time, key id, Ed25519 signature)."""
-    from skyfence.app.log import latest_checkpoint
+    """The latest signed checkpoint (tree size, root hash, time, key id, Ed25519 signature,
+    its C2SP ``note``) and ``cosigned_note``: the note with the cosignatures of the witnesses
+    that cosigned it so far."""
+    from skyfence.app.log import cosigned_checkpoint
 
-    out: dict[str, Any] = to_jsonable(latest_checkpoint(request.app.state.skyfence, reader))
+    cp, cosigned = cosigned_checkpoint(request.app.state.skyfence, reader)
+    out: dict[str, Any] = to_jsonable(cp)
+    out["cosigned_note"] = cosigned
     return out
+
+
+@router.get("/witnesses", operation_id="get_witnesses")
+def get_witnesses(request: Request, reader: PublicReader) -> dict[str, Any]:
+    """The witnesses this process submits checkpoints to (``SKYFENCE_WITNESSES``) and what
+    each did: the largest tree size it cosigned, the last attempt, the last error."""
+    publisher = getattr(request.app.state, "witness_publisher", None)
+    states = [] if publisher is None else publisher.status()
+    return {"witnesses": to_jsonable(states)}
 
 
 @router.get("/entries", operation_id="get_log_entries")

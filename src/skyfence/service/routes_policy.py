@@ -15,9 +15,14 @@ from skyfence.service import _convert
 from skyfence.service.auth import CurrentPrincipal
 from skyfence.service.errors import RESPONSES
 from skyfence.service.schemas import (
+    ApproveChangeRequest,
     ChangeOut,
     ChangeResultOut,
+    ChangeSignature,
     DecideChangeRequest,
+    KeyRegistration,
+    PreparedOut,
+    PrepareRequest,
     ProposeRequest,
 )
 
@@ -83,9 +88,49 @@ def propose_change(body: ProposeRequest, request: Request, principal: CurrentPri
         base_version=body.base_version,
         request_review=body.request_review,
         expires_after_s=body.expires_after_s,
+        signed=_signed(body.signature),
     )
     status = 201 if result.status == "applied" else 202
     return JSONResponse(_convert.change_result_out(result), status_code=status)
+
+
+def _signed(signature: ChangeSignature | None) -> tuple[bytes, bytes] | None:
+    from skyfence.store.approvals import signed_from_text
+
+    if signature is None:
+        return None
+    return signed_from_text(signature.public_key, signature.signature)
+
+
+@router.post("/changes/prepare", operation_id="prepare_change", response_model=PreparedOut)
+def prepare_change(body: PrepareRequest, request: Request, principal: CurrentPrincipal) -> Any:
+    """The document as a change would record it (sealed), its hash, and the text its
+    requester signs; nothing is written. A client that signs checks the document is the one
+    it sent and hashes it itself."""
+    from skyfence.app.changes import prepare_change as app_prepare
+
+    p = app_prepare(
+        request.app.state.skyfence, principal, body.document, base_version=body.base_version
+    )
+    return {
+        "origin": p.origin,
+        "base_version": p.base_version,
+        "document": p.document,
+        "document_hash": p.document_hash,
+        "message": p.message.decode(),
+    }
+
+
+@router.post("/keys", operation_id="register_key", status_code=201)
+def register_key(
+    body: KeyRegistration, request: Request, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Register the token's principal's own Ed25519 public key for signed requests and
+    approvals (a logged ``principal.key`` entry)."""
+    from skyfence.app.changes import register_key as app_register
+
+    index = app_register(request.app.state.skyfence, principal, body.public_key, reason=body.reason)
+    return {"principal": principal.name, "log_index": index}
 
 
 @router.get("/changes", operation_id="list_changes", response_model=list[ChangeOut])
@@ -136,14 +181,17 @@ def approve_change(
     change_id: ChangeId,
     request: Request,
     principal: CurrentPrincipal,
-    body: DecideChangeRequest | None = None,
+    body: ApproveChangeRequest | None = None,
 ) -> Any:
-    """Approve a pending change (approvers; never one's own). It is in force at once."""
+    """Approve a pending change (approvers; never one's own). It is in force at once. An
+    approver with a registered key signs (``signature``); the store checks the signature
+    against the change and the approver's registered keys."""
     from skyfence.app.changes import approve
 
     reason = body.reason if body is not None else ""
+    signed = _signed(body.signature) if body is not None else None
     return _convert.change_result_out(
-        approve(request.app.state.skyfence, principal, change_id, reason=reason)
+        approve(request.app.state.skyfence, principal, change_id, reason=reason, signed=signed)
     )
 
 

@@ -15,8 +15,13 @@ __all__ = [
     "BatchResponse",
     "BatchResult",
     "TerminalRecord",
+    "ChangeSignature",
     "ProposeRequest",
+    "PrepareRequest",
+    "PreparedOut",
     "DecideChangeRequest",
+    "ApproveChangeRequest",
+    "KeyRegistration",
     "ChangeResultOut",
     "ChangeOut",
     "TokenCreate",
@@ -130,6 +135,19 @@ class TerminalRecord(BaseModel):
     plan: str = Field(min_length=1, max_length=64, examples=["fixed"])
 
 
+class ChangeSignature(Strict):
+    """An Ed25519 signature made by the principal's own registered key, where the key is,
+    over ``skyfence/policy-change/v1 / origin / base N / document SHA-256`` (see
+    docs/transparency.md)."""
+
+    public_key: str = Field(
+        min_length=1, max_length=100, description="base64 of the 32-byte Ed25519 public key"
+    )
+    signature: str = Field(
+        min_length=1, max_length=200, description="base64 of the 64-byte Ed25519 signature"
+    )
+
+
 class ProposeRequest(Strict):
     """A whole policy document to put in force (applied at once unless sensitive)."""
 
@@ -140,10 +158,41 @@ class ProposeRequest(Strict):
     base_version: int | None = Field(default=None, ge=0)
     request_review: bool = False
     expires_after_s: float = Field(default=7 * 86400.0, gt=0, le=365 * 86400.0)
+    signature: ChangeSignature | None = Field(
+        default=None, description="the requester's signature over the change (optional)"
+    )
+
+
+class PrepareRequest(Strict):
+    """A policy document to see as the store would record it (nothing is written)."""
+
+    document: dict[str, Any]
+    base_version: int | None = Field(default=None, ge=0)
+
+
+class PreparedOut(BaseModel):
+    origin: str
+    base_version: int
+    document: dict[str, Any]
+    document_hash: str
+    message: str = Field(description="the exact text a requester signs")
 
 
 class DecideChangeRequest(Strict):
     reason: str = Field(default="", max_length=2000)
+
+
+class ApproveChangeRequest(DecideChangeRequest):
+    signature: ChangeSignature | None = Field(
+        default=None, description="the approver's signature over the change (see propose)"
+    )
+
+
+class KeyRegistration(Strict):
+    """The principal's own Ed25519 public key (PEM, base64 of the raw key, or hex)."""
+
+    public_key: str = Field(min_length=1, max_length=1000)
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class ChangeResultOut(BaseModel):

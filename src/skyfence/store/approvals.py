@@ -37,6 +37,9 @@ __all__ = [
     "KeyRegistry",
     "signature_record",
     "check_signed_approvals",
+    "read_signing_key",
+    "sign_change",
+    "signed_from_text",
 ]
 
 KEY_KIND = "principal.key"
@@ -47,6 +50,45 @@ def approval_message(origin: str, base_version: int, document_hash: str) -> byte
     return (
         f"skyfence/policy-change/v1\n{origin}\nbase {int(base_version)}\ndocument {document_hash}\n"
     ).encode()
+
+
+def read_signing_key(key_file: Any) -> Any:
+    """The Ed25519 private key in ``key_file`` (PEM, PKCS#8, unencrypted); a one-line
+    :class:`~skyfence.errors.InputError` saying what is expected otherwise."""
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    try:
+        private = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else exc
+        raise InputError(
+            f"cannot read the signing key {key_file} ({why}); expected an unencrypted Ed25519 "
+            "private key in PEM (e.g. from `openssl genpkey -algorithm ed25519`)"
+        ) from None
+    if not isinstance(private, Ed25519PrivateKey):
+        raise InputError(f"{key_file} does not hold an Ed25519 private key")
+    return private
+
+
+def sign_change(key_file: Any, message: bytes) -> tuple[bytes, bytes]:
+    """``(public key, signature)`` of ``message`` by the Ed25519 private key in ``key_file``
+    (PEM, PKCS#8) — done where the key is (the local CLI, or a remote client), never by the
+    server."""
+    private = read_signing_key(key_file)
+    return private.public_key().public_bytes_raw(), private.sign(message)
+
+
+def signed_from_text(public_key: str, signature: str) -> tuple[bytes, bytes]:
+    """``(public key, signature)`` from their base64 texts, as a remote client sends them."""
+    from skyfence.store.keys import load_public_key
+
+    public = _b64(public_key)
+    if public is None or len(public) != 32:
+        raise InputError("signature.public_key must be base64 of the 32-byte Ed25519 public key")
+    return load_public_key(public_key), parse_signature(signature)
 
 
 def signature_record(public_raw: bytes, signature: bytes) -> dict[str, str]:

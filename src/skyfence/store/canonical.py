@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from skyfence.errors import InputError
+from skyfence.errors import InputError, ParseError
 
 __all__ = ["canonical_json", "canonical_hash", "loads_strict"]
 
@@ -27,10 +27,7 @@ def canonical_json(obj: Any) -> bytes:
     """
     try:
         _check_keys(obj)
-        text = json.dumps(
-            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-        return text.encode("utf-8")  # a lone surrogate cannot be UTF-8: refused here
+        return _ENCODE(obj).encode("utf-8")  # a lone surrogate cannot be UTF-8: refused here
     except (TypeError, ValueError) as exc:
         raise InputError(
             f"cannot write this value as canonical JSON ({exc}); use only dicts with string "
@@ -43,15 +40,26 @@ def canonical_hash(obj: Any) -> str:
     return hashlib.sha256(canonical_json(obj)).hexdigest()
 
 
+# made once: ``json.dumps`` with options builds an encoder for every call
+_ENCODE = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+_CONTAINERS = (dict, list, tuple)
+
+
 def _check_keys(obj: Any) -> None:
+    """Refuse non-string keys (``json`` would turn ``1`` into ``"1"``), at any depth; only
+    containers are descended into."""
     if isinstance(obj, dict):
         for key, value in obj.items():
             if not isinstance(key, str):
                 raise TypeError(f"key {key!r} is a {type(key).__name__}, not a string")
-            _check_keys(value)
+            if isinstance(value, _CONTAINERS):
+                _check_keys(value)
     elif isinstance(obj, list | tuple):
         for value in obj:
-            _check_keys(value)
+            if isinstance(value, _CONTAINERS):
+                _check_keys(value)
 
 
 class _DuplicateKey(ValueError):
@@ -61,16 +69,24 @@ class _DuplicateKey(ValueError):
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
+    out = dict(pairs)  # in C; a duplicate key leaves fewer entries than pairs
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
     return out
 
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+# made once: ``json.loads`` with hooks would build a decoder for every call
+_STRICT = json.JSONDecoder(
+    object_pairs_hook=_object_without_duplicates, parse_constant=_no_constants
+)
 
 
 def loads_strict(text: str | bytes, *, source: str | None = None, line: int | None = None) -> Any:
@@ -89,9 +105,9 @@ def loads_strict(text: str | bytes, *, source: str | None = None, line: int | No
     ...
     skyfence.errors.ParseError: x.jsonl line 3: key 'a' appears twice in one object; ...
     """
-    from skyfence.errors import ParseError
-
     try:
+        if isinstance(text, str) and not text.startswith("\ufeff"):  # as json.loads would
+            return _STRICT.decode(text)
         return json.loads(
             text, object_pairs_hook=_object_without_duplicates, parse_constant=_no_constants
         )

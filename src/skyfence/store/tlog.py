@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -31,12 +32,7 @@ from skyfence.store import c2sp
 from skyfence.store._time import iso_utc, naive_utc
 from skyfence.store.canonical import canonical_json
 from skyfence.store.head import fetch_nodes
-from skyfence.store.keys import (
-    ALGORITHM,
-    KeyDirectory,
-    rotation_message,
-    verify_signature,
-)
+from skyfence.store.keys import ALGORITHM, KeyDirectory, rotation_message, verify_signature
 from skyfence.store.merkle import (
     EMPTY_ROOT,
     NodeKey,
@@ -47,13 +43,7 @@ from skyfence.store.merkle import (
     perfect_cover,
     range_hash,
 )
-from skyfence.store.models import (
-    Base,
-    CheckpointRow,
-    LogEntryRow,
-    LogHeadRow,
-    SigningKeyRow,
-)
+from skyfence.store.models import Base, CheckpointRow, LogEntryRow, LogHeadRow, SigningKeyRow
 from skyfence.store.records import (
     Checkpoint,
     ConsistencyProof,
@@ -125,11 +115,13 @@ class _Appender:
         self.pending: list[tuple[str, dict[str, Any], str, str, datetime]] = []
 
     def root(self) -> bytes:
-        if not self.frontier:
+        frontier = self.frontier
+        if not frontier:
             return EMPTY_ROOT
-        r = self.frontier[-1][1]
-        for _, h in reversed(self.frontier[:-1]):
-            r = node_hash(h, r)
+        sha = hashlib.sha256
+        r = frontier[-1][1]
+        for _, h in frontier[-2::-1]:
+            r = sha(b"\x01" + h + r).digest()  # node_hash, inline: once per level per entry
         return r
 
     def append(
@@ -221,6 +213,7 @@ class TransparencyLog:
         self._engine = engine
         self.origin = c2sp.check_origin(origin)
         self._origins = c2sp.OriginHistory()
+        self._in_force: tuple[str, int, bytes, bytes] | None = None  # see _origin_in_force
         self._public: dict[str, bytes] = {}
         self._read_engine = read_engine
         self._keys = keys
@@ -517,15 +510,15 @@ class TransparencyLog:
         Fast path: the latest checkpoint verifies as a C2SP note under the origin (it was
         signed under it, so the origin was recorded then); else read the origin entries.
         """
-        row = session.execute(
-            select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
-        ).scalar_one_or_none()
+        row = session.execute(_LATEST_CHECKPOINT).first()
         if row is not None and key_id is not None and row.key_id == key_id:
+            seen = (key_id, int(row.tree_size), bytes(row.root_hash), bytes(row.signature))
+            if seen == self._in_force:  # verified before, by this process
+                return True
             public = self._keys.public_raw(key_id)
-            message = c2sp.signed_message(
-                self.origin, int(row.tree_size), bytes(row.root_hash), "", key_id
-            )
-            if public is not None and verify_signature(public, bytes(row.signature), message):
+            message = c2sp.signed_message(self.origin, seen[1], seen[2], "", key_id)
+            if public is not None and verify_signature(public, seen[3], message):
+                self._in_force = seen
                 return True
         self._origins.refresh(session.connection(), size)
         return self._origins.latest() == self.origin
@@ -763,6 +756,10 @@ _UPDATE_HEAD = (
 )
 _INSERT_CHECKPOINT = insert(_T_CHECKPOINTS).returning(_T_CHECKPOINTS.c.id)
 _ACTIVE_KEY_ID = select(_T_KEYS.c.key_id).where(_T_KEYS.c.status == "active")
+_CP = _T_CHECKPOINTS.c
+_LATEST_CHECKPOINT = (
+    select(_CP.key_id, _CP.tree_size, _CP.root_hash, _CP.signature).order_by(_CP.id.desc()).limit(1)
+)
 _LOCK_HEAD = select(_T_HEAD.c.tree_size).where(_T_HEAD.c.id == 1).with_for_update()
 _HEAD_SIZE = select(_T_HEAD.c.tree_size).where(_T_HEAD.c.id == 1)
 _CHECKPOINT_AT_SIZE = (

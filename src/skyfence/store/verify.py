@@ -14,13 +14,14 @@ import base64
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 from skyfence.errors import InputError, IntegrityError, ParseError
 from skyfence.store.approvals import KEY_KIND, check_signed_approvals
 from skyfence.store.c2sp import ORIGIN_KINDS, signed_message
-from skyfence.store.canonical import loads_strict
+from skyfence.store.canonical import _STRICT, loads_strict
 from skyfence.store.keys import (
     key_id_for,
     load_public_key,
@@ -31,7 +32,6 @@ from skyfence.store.merkle import (
     EMPTY_ROOT,
     MemoryTree,
     leaf_hash,
-    node_hash,
     verify_consistency,
 )
 from skyfence.store.state import Replay
@@ -110,7 +110,9 @@ def iter_export(path: str | Path) -> Iterator[dict[str, Any]]:
         raise ParseError(f"cannot read it ({exc.strerror})", source=source) from None
     with fh:
         first = True
-        for number, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b""), start=1):
+        readline = fh.readline
+        decode = _STRICT.decode
+        for number, raw in enumerate(iter(lambda: readline(MAX_LINE_BYTES + 1), b""), start=1):
             if len(raw) > MAX_LINE_BYTES:
                 raise ParseError(
                     f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; not a log export",
@@ -125,7 +127,10 @@ def iter_export(path: str | Path) -> Iterator[dict[str, Any]]:
                 ) from None
             if not line.strip():
                 continue
-            record = loads_strict(line, source=source, line=number)
+            try:
+                record = decode(line)
+            except (ValueError, RecursionError):  # say why, as loads_strict does
+                record = loads_strict(line, source=source, line=number)
             if not isinstance(record, dict) or record.get("type") not in (
                 "header",
                 "entry",
@@ -347,8 +352,7 @@ def verify_records(
     Every entry is also replayed (:class:`~skyfence.store.state.Replay`, or ``replay``):
     an entry whose attested ``state`` the history before it does not produce is reported.
     """
-    tree = MemoryTree()
-    frontier = _Frontier()  # the running root, for each entry's prev_root
+    tree = _RunningTree()  # every perfect subtree: roots of any size, each prev_root
     replay = replay if replay is not None else Replay()
     local: tuple[int, str, str] | None = None  # first entry-level problem: index, why, kind
     key_ids: dict[str, bytes] = {}
@@ -392,32 +396,42 @@ def verify_records(
         p = position
         index = record.get("index")
         entry = record.get("entry")
-        recorded_leaf = _hex32(record.get("leaf_hash"))
         if not isinstance(entry, dict):
             problem = f"entry {p} has no entry object; the record was damaged"
             local = local or (p, problem, "damaged")
             leaf = leaf_hash(json.dumps(entry).encode())
         else:
             try:
-                leaf = leaf_hash(_canonical_parsed(entry))
+                leaf = sha256(b"\x00" + _CANONICAL(entry).encode("utf-8")).digest()
             except ValueError:  # e.g. NaN or a lone surrogate, which canonical JSON cannot hold
                 leaf = leaf_hash(json.dumps(entry, sort_keys=True).encode())
                 local = local or (p, f"entry {p} is not canonical JSON (it was changed)", "leaf")
             if local is None:
-                local = _check_entry(p, index, entry, recorded_leaf, leaf, frontier.root())
+                # the common case in a few comparisons; any doubt goes to _check_entry
+                prev_root = tree.current_root()
+                if not (
+                    type(index) is int
+                    and index == p
+                    and entry.get("index") == p
+                    and record.get("leaf_hash") == leaf.hex()
+                    and entry.get("prev_root") == prev_root.hex()
+                ):
+                    recorded_leaf = _hex32(record.get("leaf_hash"))
+                    local = _check_entry(p, index, entry, recorded_leaf, leaf, prev_root)
             replayed = replay.feed(p, entry)
             if local is None and replayed is not None:
                 local = (p, replayed, "state")
-            _collect_keys(entry, key_ids, rotations)
-            data = entry.get("data")
-            if entry.get("kind") in APPROVAL_KINDS:
-                approval_entries.append((p, entry))
-            if entry.get("kind") in ORIGIN_KINDS and isinstance(data, dict):
-                origin = data.get("origin")
-                if isinstance(origin, str):
-                    origins.append((p, origin))
+            entry_kind = entry.get("kind")
+            if type(entry_kind) is str and entry_kind in _SPECIAL_KINDS:
+                _collect_keys(entry, key_ids, rotations)
+                data = entry.get("data")
+                if entry_kind in APPROVAL_KINDS:
+                    approval_entries.append((p, entry))
+                if entry_kind in ORIGIN_KINDS and isinstance(data, dict):
+                    origin = data.get("origin")
+                    if isinstance(origin, str):
+                        origins.append((p, origin))
         tree.append(leaf)
-        frontier.append(leaf)
         position += 1
 
     n = len(tree)
@@ -598,6 +612,7 @@ def verify_records(
 
 
 APPROVAL_KINDS = (KEY_KIND, "policy.request", "policy.approve")
+_SPECIAL_KINDS = frozenset((*APPROVAL_KINDS, *ORIGIN_KINDS, "key.create", "key.rotate"))
 
 
 def _check_quorum(
@@ -644,35 +659,52 @@ def _origin_at(origins: Sequence[tuple[int, str]], size: int) -> str | None:
     return found
 
 
+# made once (``json.dumps`` with options builds an encoder for every call); the same
+# output as :func:`skyfence.store.canonical.canonical_json` for an object parsed from JSON
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
 def _canonical_parsed(entry: dict[str, Any]) -> bytes:
     """:func:`canonical_json` of an object parsed from JSON (its keys are strings already);
     ``ValueError`` for what canonical JSON cannot hold."""
-    text = json.dumps(
-        entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return text.encode("utf-8")
+    return _CANONICAL(entry).encode("utf-8")
 
 
-class _Frontier:
-    """The perfect subtrees of the leaves so far (largest first): the root in O(log n)."""
+class _RunningTree(MemoryTree):
+    """A :class:`MemoryTree` that also gives the root of its current size cheaply (each
+    entry's ``prev_root``): it keeps the perfect subtrees of the current size (the
+    frontier, largest first), made by the same hashes as the tree itself."""
 
     def __init__(self) -> None:
-        self.nodes: list[tuple[int, bytes]] = []
+        super().__init__()
+        self.frontier: list[bytes] = []
 
     def append(self, leaf: bytes) -> None:
-        level, h = 0, leaf
-        nodes = self.nodes
-        while nodes and nodes[-1][0] == level:
-            h = node_hash(nodes.pop()[1], h)
-            level += 1
-        nodes.append((level, h))
+        sha = sha256
+        levels = self.levels
+        frontier = self.frontier
+        nodes = levels[0]
+        nodes.append(leaf)
+        level, idx, h = 0, len(nodes) - 1, leaf
+        while idx & 1:
+            h = sha(b"\x01" + frontier.pop() + h).digest()
+            level, idx = level + 1, idx >> 1
+            if len(levels) == level:
+                levels.append([])
+            levels[level].append(h)
+        frontier.append(h)
 
-    def root(self) -> bytes:
-        if not self.nodes:
+    def current_root(self) -> bytes:
+        """MTH of all the leaves so far: the frontier folded from the smallest up."""
+        frontier = self.frontier
+        if not frontier:
             return EMPTY_ROOT
-        r = self.nodes[-1][1]
-        for _, h in reversed(self.nodes[:-1]):
-            r = node_hash(h, r)
+        sha = sha256
+        r = frontier[-1]
+        for h in frontier[-2::-1]:
+            r = sha(b"\x01" + h + r).digest()
         return r
 
 

@@ -9,7 +9,7 @@ this log; each cosignature is verified against the witness's key before it is ke
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -54,11 +54,18 @@ def parse_witness(spec: str) -> WitnessClient:
     return WitnessClient(url, verifier)
 
 
-def submit(log: TransparencyLog, witnesses: Sequence[WitnessClient]) -> WitnessOutcome:
+def submit(
+    log: TransparencyLog,
+    witnesses: Sequence[WitnessClient],
+    *,
+    on_answer: Callable[[str, int, str | None], None] | None = None,
+) -> WitnessOutcome:
     """Submit the latest checkpoint to each witness; keep and return the cosignatures.
 
-    A witness that refuses (or cannot be reached) is named in ``refused`` with its answer;
-    the others' cosignatures are kept even then.
+    A witness that refuses (or cannot be reached within its client's ``timeout_s``) is named
+    in ``refused`` with its answer; the others' cosignatures are kept even then. The
+    witnesses are asked concurrently. ``on_answer(name, tree size, error or None)`` is
+    called as each answers (after its cosignature is kept).
     """
     latest = log.latest_checkpoint()
     if latest is None or latest.note is None:
@@ -72,16 +79,41 @@ def submit(log: TransparencyLog, witnesses: Sequence[WitnessClient]) -> WitnessO
             return []
         return [bytes.fromhex(h) for h in log.consistency_proof(old, size).path]
 
-    note = log.cosigned(latest.note)
-    got: list[NoteSignature] = []
+    own: str = latest.note
+    note = submitted = log.cosigned(own)
+
+    def ask(client: WitnessClient) -> NoteSignature | str:
+        try:
+            return client.add_checkpoint(submitted, 0, proof_for)
+        except (SkyfenceError, OSError) as exc:
+            return str(exc) or type(exc).__name__
+
+    # the witnesses are asked at once, and each cosignature is kept as it arrives: one
+    # witness that is slow or dead delays no other
     cosigned: list[str] = []
     refused: dict[str, str] = {}
-    for client in witnesses:
-        try:
-            got.append(client.add_checkpoint(note, 0, proof_for))
+
+    def take(client: WitnessClient, answer: NoteSignature | str) -> None:
+        nonlocal note
+        if isinstance(answer, str):
+            refused[client.verifier.name] = answer
+        else:
             cosigned.append(client.verifier.name)
-        except (SkyfenceError, OSError) as exc:
-            refused[client.verifier.name] = str(exc)
-    if got:
-        note = log.cosignatures.add(latest.note, got)
+            note = log.cosignatures.add(own, [answer])
+        if on_answer is not None:
+            on_answer(client.verifier.name, size, answer if isinstance(answer, str) else None)
+
+    if len(witnesses) > 1:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(max_workers=min(len(witnesses), 16)) as pool:
+            futures = {pool.submit(ask, client): client for client in witnesses}
+            for future in as_completed(futures):
+                take(futures[future], future.result())
+    else:
+        for client in witnesses:
+            take(client, ask(client))
+    order = {c.verifier.name: i for i, c in enumerate(witnesses)}
+    cosigned.sort(key=order.__getitem__)
+    refused = dict(sorted(refused.items(), key=lambda kv: order[kv[0]]))
     return WitnessOutcome(size, note, cosigned, refused)
