@@ -91,7 +91,7 @@ def request_head(method: str, path: str, token: str | None, ctype: str = "applic
             f"Accept: {accept}\r\n").encode()  # fmt: skip
 
 
-def setup(url: str | None, home: Path) -> tuple[Any, str, dict[str, str]]:
+def setup(url: str | None, home: Path) -> tuple[Any, dict[str, str], dict[str, str]]:
     from skyfence.app import App
     from skyfence.app.changes import propose
     from skyfence.app.identity import Principal
@@ -103,13 +103,26 @@ def setup(url: str | None, home: Path) -> tuple[Any, str, dict[str, str]]:
     app = App(load_settings(data_dir=home / "data", database_url=db, cache_dir=cache))
     me = Principal.local("bench", os_user="bench")
     propose(app, me, POLICY, reason="bench")
-    token = create(app, me, "gateway", ["terminal-gateway"]).token
+    tokens = {name: create(app, me, name, [role]).token for name, role in
+              (("gateway", "terminal-gateway"), ("operator", "operator"),
+               ("approver", "approver"))}  # fmt: skip
     env = {**os.environ, "SKYFENCE_DATA_DIR": str(home / "data"), "SKYFENCE_DATABASE_URL": db,
            "SKYFENCE_CACHE_DIR": str(cache)}  # fmt: skip
-    return app, token, env
+    return app, tokens, env
+
+
+def place(i: int) -> tuple[str, float, float]:
+    """The terminal and place of single decision ``i``: 1,000 terminals over PL, DE, UA
+    and their neighbours, 38,500 places before one repeats (most in an H3 cell not asked
+    about before)."""
+    j = abs(i)
+    return f"T{j % 1000}", 45 + (j % 1100) / 100, 5 + (j % 3500) / 100
 
 
 def in_process(app: Any, seconds: float) -> dict[str, float]:
+    """``decide`` one call at a time (at one place, then at the load's places) and
+    ``decide_batch`` of 10,000 rows, on the store opened once as the service opens it;
+    wall and CPU time (this process only)."""
     from skyfence.app._store import share_store
     from skyfence.app.decide import decide, decide_batch
     from skyfence.app.identity import Principal
@@ -117,19 +130,26 @@ def in_process(app: Any, seconds: float) -> dict[str, float]:
     share_store(app)
     me = Principal.from_token("gateway", ["terminal-gateway"])
     decide(app, me, "T1", 52.0, 21.0)
-    lat: list[float] = []
-    end = time.perf_counter() + seconds / 4
-    while time.perf_counter() < end:
-        t = time.perf_counter()
-        decide(app, me, "T1", 52.0, 21.0)
-        lat.append(time.perf_counter() - t)
+    out: dict[str, float] = {}
+    for name, where in (("one", lambda i: ("T1", 52.0, 21.0)), ("spread", place)):
+        lat: list[float] = []
+        c0, end, i = time.process_time(), time.perf_counter() + seconds / 6, 0
+        while time.perf_counter() < end:
+            terminal, la, lo = where(i)
+            t = time.perf_counter()
+            decide(app, me, terminal, la, lo)
+            lat.append(time.perf_counter() - t)
+            i += 1
+        out[f"{name}_p50"], out[f"{name}_p99"] = pct(lat, 50), pct(lat, 99)
+        out[f"{name}_cpu"] = (time.process_time() - c0) / max(len(lat), 1)
     table = {**rows(BATCH, 1), "time": np.datetime64("now", "ns")}
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds / 4:
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - t0 < seconds / 6:
         decide_batch(app, me, table)
         n += BATCH
-    return {"single_p50": pct(lat, 50), "single_p99": pct(lat, 99), "single_rps": len(lat) / (seconds / 4),
-            "batch_dps": n / (time.perf_counter() - t0)}  # fmt: skip
+    out["batch_dps"] = n / (time.perf_counter() - t0)
+    out["batch_cpu_dps"] = n / (time.process_time() - c0)
+    return out
 
 
 def start(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -155,6 +175,30 @@ def start(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], s
         time.sleep(0.2)
     proc.kill()
     raise SystemExit("the server did not start")
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server process and its workers: the
+    cost of the requests whatever else the machine is doing (wall time is not, on a shared
+    machine)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def own(p: int) -> float:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return own(pid) + sum(own(k) for k in kids)
 
 
 def floor(base: str) -> float:
@@ -215,7 +259,7 @@ async def open_loop(base: str, rate: float, seconds: float,
             status, _ = await conn.request(head, body)
             pool.put(conn)
             errors += status not in (200, 201)
-        except (OSError, asyncio.IncompleteReadError):
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             errors += 1
         lat.append(time.perf_counter() - due)
 
@@ -249,9 +293,8 @@ def decision_request(token: str) -> Any:
     head = request_head("POST", "/v1/decisions", token)
 
     def make(i: int) -> tuple[bytes, bytes]:
-        j = abs(i)
-        body = {"terminal_id": f"T{j % 1000}", "latitude_deg": 45 + (j % 1100) / 100,
-                "longitude_deg": 5 + (j % 3500) / 100}  # fmt: skip
+        terminal, la, lo = place(i)
+        body = {"terminal_id": terminal, "latitude_deg": la, "longitude_deg": lo}
         return head, json.dumps(body).encode()
 
     return make
@@ -259,6 +302,75 @@ def decision_request(token: str) -> Any:
 
 async def single_load(base: str, token: str, rate: float, seconds: float) -> dict[str, float]:
     return await open_loop(base, rate, seconds, decision_request(token))
+
+
+async def change_load(base: str, operator: str, approver: str, rate: float,
+                      seconds: float) -> dict[str, float]:  # fmt: skip
+    """Policy changes at ``rate`` requests/s: half proposals (pending, for review) by an
+    operator, half approvals of those by an approver, each proposal followed by its
+    approval. An approval refused because another one was applied after its proposal
+    (409, stale) is counted as a conflict, not an error: that is the two-person rule's
+    check doing its work."""
+    import json
+
+    propose_head = request_head("POST", "/v1/policy/changes", operator)
+    pool = Pool(base, cap=64)
+    lat: dict[str, list[float]] = {"propose": [], "approve": []}
+    counts = {"errors": 0, "conflicts": 0}
+
+    async def pair(i: int, due: float) -> None:
+        rules = [*POLICY["rules"], {"id": f"x{i}", "region": "DE", "state": "active"}]
+        body = json.dumps({"document": {"rules": rules}, "reason": f"bench {i}",
+                           "request_review": True}).encode()  # fmt: skip
+        try:
+            conn = await pool.get()
+            status, answer = await conn.request(propose_head, body)
+            lat["propose"].append(time.perf_counter() - due)
+            if status not in (201, 202):  # applied, or pending review
+                counts["errors"] += 1
+                pool.put(conn)
+                return
+            change = json.loads(answer)["change_id"]
+            head = request_head("POST", f"/v1/policy/changes/{change}/approve", approver)
+            t = time.perf_counter()
+            status, _ = await conn.request(head, b'{"reason": "bench"}')
+            lat["approve"].append(time.perf_counter() - t)
+            pool.put(conn)
+            counts["conflicts" if status == 409 else "errors"] += status not in (200,)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            counts["errors"] += 1
+
+    tasks = []
+    t0 = time.perf_counter()
+    i = 0
+    pairs = rate / 2
+    while (now := time.perf_counter() - t0) < seconds:
+        due = int(now * pairs) + 1
+        while i < due:
+            tasks.append(asyncio.create_task(pair(i, t0 + i / pairs)))
+            i += 1
+        await asyncio.sleep(max(0.0, (i / pairs) - (time.perf_counter() - t0)))
+    done, late = await asyncio.wait(tasks, timeout=10.0) if tasks else (set(), set())
+    for task in late:
+        task.cancel()
+    elapsed = time.perf_counter() - t0
+    pool.close()
+    del done
+    n = len(lat["propose"]) + len(lat["approve"])
+    return {"rps": n / elapsed, "propose_p50": pct(lat["propose"], 50),
+            "propose_p99": pct(lat["propose"], 99), "approve_p50": pct(lat["approve"], 50),
+            "approve_p99": pct(lat["approve"], 99), "errors": counts["errors"] + len(late),
+            "conflicts": counts["conflicts"], "sent": 2 * i}  # fmt: skip
+
+
+async def mixed_load(base: str, tokens: dict[str, str], rate: float, change_rate: float,
+                     seconds: float) -> tuple[dict[str, float], dict[str, float]]:  # fmt: skip
+    """Single decisions at ``rate`` and policy changes at ``change_rate``, at the same time."""
+    single, changes = await asyncio.gather(
+        single_load(base, tokens["gateway"], rate, seconds),
+        change_load(base, tokens["operator"], tokens["approver"], change_rate, seconds),
+    )
+    return single, changes
 
 
 def batch_bodies() -> tuple[bytes, bytes]:
@@ -306,55 +418,106 @@ async def batch_load(base: str, token: str, body: bytes, ctype: str, seconds: fl
             "errors": errors}  # fmt: skip
 
 
+def measure(proc: subprocess.Popen[bytes], load: Any) -> tuple[Any, float]:
+    """The result of the coroutine ``load`` and the server's CPU seconds (all its
+    processes) while it ran."""
+    c0 = server_cpu(proc.pid)
+    result = asyncio.run(load)
+    return result, server_cpu(proc.pid) - c0
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--duration", type=float, default=60.0, help="seconds per load run")
     p.add_argument("--rate", type=float, default=1000.0, help="single decisions per second")
+    p.add_argument("--change-rate", type=float, default=50.0,
+                   help="proposals + approvals per second during the mixed run (0: none)")  # fmt: skip
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--postgres", default=None, help="also run on this PostgreSQL URL")
     args = p.parse_args()
+    if args.duration <= 0 or args.rate <= 0 or args.change_rate < 0:
+        p.error("--duration and --rate must be > 0, --change-rate >= 0")
     json_body, arrow_body = batch_bodies()
-    out: list[str] = []
+    singles: list[str] = []
+    batches: list[str] = []
+    mixed: list[str] = []
     backends = [("sqlite", None)] + ([("postgresql", args.postgres)] if args.postgres else [])
     for name, url in backends:
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp)
             if url is not None:
                 url = _fresh_schema(url)
-            app, token, env = setup(url, home)
+            app, tokens, env = setup(url, home)
             base_line = in_process(app, args.duration)
             from skyfence.app._store import release_store
 
             release_store(app)
-            out.append(f"| {name} | in-process | {base_line['single_rps']:,.0f} calls/s (one at a time) "
-                       f"| {base_line['single_p50']*1e3:.2f} / {base_line['single_p99']*1e3:.2f} | "
-                       f"— | {base_line['batch_dps']:,.0f} | — | — |")  # fmt: skip
+            b = base_line
+            singles.append(
+                f"| {name} | in-process, one place | — | {b['one_p50'] * 1e3:.2f} / "
+                f"{b['one_p99'] * 1e3:.2f} | {b['one_cpu'] * 1e3:.2f} | — |"
+            )
+            singles.append(
+                f"| {name} | in-process, the load's places | — | {b['spread_p50'] * 1e3:.2f} / "
+                f"{b['spread_p99'] * 1e3:.2f} | {b['spread_cpu'] * 1e3:.2f} | — |"
+            )
+            batches.append(f"| {name} | in-process `decide_batch` | {b['batch_dps']:,.0f} | "
+                           f"{b['batch_cpu_dps']:,.0f} | — | — |")  # fmt: skip
             for workers in args.workers:
+                label = f"{workers} worker{'s' if workers > 1 else ''}"
                 proc, base = start(env, workers)
+                gw = tokens["gateway"]
                 try:
                     f = floor(base)
-                    s = asyncio.run(single_load(base, token, args.rate, args.duration))
-                    j = asyncio.run(batch_load(base, token, json_body, "application/json",
-                                               args.duration / 2, workers))  # fmt: skip
-                    a = asyncio.run(batch_load(base, token, arrow_body, ARROW, args.duration / 2,
-                                               workers))  # fmt: skip
+                    s, s_cpu = measure(proc, single_load(base, gw, args.rate, args.duration))
+                    j, j_cpu = measure(proc, batch_load(base, gw, json_body, "application/json",
+                                                        args.duration / 2, workers))  # fmt: skip
+                    a, a_cpu = measure(proc, batch_load(base, gw, arrow_body, ARROW,
+                                                        args.duration / 2, workers))  # fmt: skip
+                    m = None
+                    if args.change_rate > 0:
+                        m = asyncio.run(mixed_load(base, tokens, args.rate, args.change_rate,
+                                                   args.duration / 2))  # fmt: skip
                 finally:
                     proc.terminate()
                     proc.wait(20)
-                out.append(
-                    f"| {name} | {workers} worker{'s' if workers > 1 else ''} | {s['rps']:,.0f} of "
-                    f"{args.rate:,.0f} req/s, {s['errors']} errors | {s['p50'] * 1e3:.2f} / "
-                    f"{s['p99'] * 1e3:.2f} | {f * 1e3:.2f} | {j['dps']:,.0f} (p50 {j['p50'] * 1e3:.0f} ms) | "
-                    f"{a['dps']:,.0f} (p50 {a['p50'] * 1e3:.0f} ms) | "
-                    f"{base_line['batch_dps'] / max(a['dps'], 1):.1f}× |"
+                singles.append(
+                    f"| {name} | {label} | {s['rps']:,.0f} of {args.rate:,.0f} req/s, "
+                    f"{s['errors']} errors | {s['p50'] * 1e3:.2f} / {s['p99'] * 1e3:.2f} | "
+                    f"{s_cpu / max(s['sent'], 1) * 1e3:.2f} | {f * 1e3:.2f} |"
                 )
-                print(out[-1], flush=True)
-    print(
-        "\n| database | server | single decisions | p50 / p99 ms | /healthz p50 ms "
-        "| batch JSON decisions/s | batch Arrow decisions/s | in-process / Arrow |"
-    )
-    print("|---|---|---|---:|---:|---:|---:|---:|")
-    print("\n".join(out))
+                print(singles[-1], flush=True)
+                for kind, r, cpu in (("JSON", j, j_cpu), ("Arrow", a, a_cpu)):
+                    done = r["dps"] * args.duration / 2
+                    batches.append(
+                        f"| {name} | {label}, {kind} | {r['dps']:,.0f} | {done / max(cpu, 1e-9):,.0f} "
+                        f"| {r['p50'] * 1e3:.0f} / {r['p99'] * 1e3:.0f} | {r['errors']} |"
+                    )
+                    print(batches[-1], flush=True)
+                if m is not None:
+                    d, c = m
+                    mixed.append(
+                        f"| {name} | {label} | {d['rps']:,.0f} of {args.rate:,.0f} req/s, "
+                        f"{d['errors']} errors | {d['p50'] * 1e3:.2f} / {d['p99'] * 1e3:.2f} | "
+                        f"{c['rps']:.1f} of {args.change_rate:g}/s, {c['errors']} errors, "
+                        f"{c['conflicts']} stale | {c['propose_p50'] * 1e3:.1f} / "
+                        f"{c['propose_p99'] * 1e3:.1f} | {c['approve_p50'] * 1e3:.1f} / "
+                        f"{c['approve_p99'] * 1e3:.1f} |"
+                    )
+                    print(mixed[-1], flush=True)
+    print("\nSingle decisions, open loop")
+    print("\n| database | server | answered | p50 / p99 ms | server CPU ms a decision "
+          "| /healthz p50 ms |\n|---|---|---|---:|---:|---:|")  # fmt: skip
+    print("\n".join(singles))
+    print("\nBatches of 10,000 rows, back to back")
+    print("\n| database | server | decisions/s | decisions per server CPU-second "
+          "| p50 / p99 ms a request | errors |\n|---|---|---:|---:|---:|---:|")  # fmt: skip
+    print("\n".join(batches))
+    if mixed:
+        print("\nSingle decisions and policy changes at the same time")
+        print("\n| database | server | decisions answered | p50 / p99 ms | changes answered "
+              "| propose p50 / p99 ms | approve p50 / p99 ms |\n|---|---|---|---:|---|---:|---:|")  # fmt: skip
+        print("\n".join(mixed))
     print(f"\n(load average {os.getloadavg()[0]:.1f} at the end; one run each)")
 
 

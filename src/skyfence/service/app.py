@@ -17,6 +17,7 @@ from the service's own origin call it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from fastapi.openapi.utils import get_openapi
 from skyfence import __version__
 from skyfence.app import App
 from skyfence.settings import Settings
+
+log = logging.getLogger("skyfence.service")
 
 __all__ = ["ServiceLimits", "create_app", "app_factory"]
 
@@ -120,6 +123,13 @@ def _optional_routers() -> list[APIRouter]:
 
 
 def _on_start(context: App) -> None:
+    from skyfence.app.decide import warm
+    from skyfence.errors import SkyfenceError
+
+    try:
+        warm(context)
+    except SkyfenceError as exc:  # the requests that need the policy will say what is wrong
+        log.warning("the policy in force was not prepared at start: %s", exc)
     try:
         from skyfence.app.jobs import fail_unfinished
     except ImportError:  # pragma: no cover
