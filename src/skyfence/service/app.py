@@ -51,8 +51,12 @@ def create_app(
     app: App | None = None,
     limits: ServiceLimits | None = None,
     extra_routers: Sequence[APIRouter] = (),
+    fast_path: bool = True,
 ) -> FastAPI:
-    """Build the service. ``settings`` default to the environment (``SKYFENCE_*``)."""
+    """Build the service. ``settings`` default to the environment (``SKYFENCE_*``).
+
+    ``fast_path``: answer valid single decisions without the framework's routing
+    (:mod:`skyfence.service.fastpath`; the same answers, for less CPU)."""
     from skyfence.app._store import release_store, share_store
     from skyfence.app.identity import Principal
     from skyfence.service import (
@@ -65,6 +69,7 @@ def create_app(
         routes_tokens,
     )
     from skyfence.service.auth import RateLimiter
+    from skyfence.service.fastpath import DecisionFastPath
     from skyfence.service.middleware import BodyLimit, SecurityHeaders
 
     context = app if app is not None else App(settings)
@@ -107,6 +112,8 @@ def create_app(
         api.include_router(router)
     for router in extra_routers:  # mounted routes document the same error envelope
         api.include_router(router, responses=errors.RESPONSES)
+    if fast_path:  # inside the size limit and the security headers
+        api.add_middleware(DecisionFastPath, api=api)
     api.add_middleware(BodyLimit, max_bytes=lim.max_body_bytes)
     api.add_middleware(SecurityHeaders)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]

@@ -20,7 +20,7 @@ from skyfence.service.schemas import (
     DecisionResponse,
 )
 
-__all__ = ["router", "ARROW"]
+__all__ = ["router", "ARROW", "decision_body"]
 
 ARROW = "application/vnd.apache.arrow.stream"
 JSON = "application/json"
@@ -38,14 +38,17 @@ async def decide(body: DecisionRequest, principal: CurrentPrincipal, request: Re
     # in force is compiled, less than handing it to a worker thread costs; the body is
     # exactly DecisionResponse, encoded here (validating it again as the response model
     # would costs as much as the decision)
-    return Response(_json.dumps(_decide(body, principal, request)), media_type=JSON)
+    return Response(_json.dumps(decision_body(request.app.state.skyfence, body, principal)),
+                    media_type=JSON)  # fmt: skip
 
 
-def _decide(body: DecisionRequest, principal: Any, request: Request) -> dict[str, Any]:
+def decision_body(app: Any, body: DecisionRequest, principal: Any) -> dict[str, Any]:
+    """The DecisionResponse of one request (also what :mod:`skyfence.service.fastpath`
+    answers with)."""
     from skyfence.app.decide import decide as app_decide
 
     result = app_decide(
-        request.app.state.skyfence,
+        app,
         principal,
         body.terminal_id,
         body.latitude_deg,
