@@ -278,12 +278,22 @@ class Store:
         """
         raw = self._engine.raw_connection()
         try:
-            cursor = raw.cursor()
+            # psycopg outside autocommit would open a transaction, and the pool would send
+            # a ROLLBACK when the connection is returned: a second round trip for nothing
+            driver = raw.driver_connection if self._engine.dialect.name == "postgresql" else None
+            previous = getattr(driver, "autocommit", None)
+            if driver is not None and previous is False:
+                driver.autocommit = True
             try:
-                cursor.execute(_HEAD_SQL)
-                row = cursor.fetchone()
+                cursor = raw.cursor()
+                try:
+                    cursor.execute(_HEAD_SQL)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
             finally:
-                cursor.close()
+                if driver is not None and previous is False:
+                    driver.autocommit = False
         finally:
             raw.close()
         if row is None:
