@@ -24,13 +24,31 @@ from tests.service.conftest import (  # noqa: E402
 )
 
 
-@pytest.fixture(scope="module")
-def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def live_api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, str]]:
+    """A live server on a fresh SQLite file, or on a fresh PostgreSQL schema when
+    ``SKYFENCE_TEST_POSTGRES_URL`` is set."""
+    from tests.conftest import _postgres_schema_url, postgres_url
+
+    tmp: Path = tmp_path_factory.mktemp("schemathesis")
+    if request.param == "sqlite":
+        yield from _live_api(tmp, f"sqlite:///{tmp / 'store.db'}")
+        return
+    base = postgres_url()
+    if base is None:
+        pytest.skip("PostgreSQL variant: set SKYFENCE_TEST_POSTGRES_URL to run it")
+    for url in _postgres_schema_url(base):
+        yield from _live_api(tmp, url)
+
+
+def _live_api(tmp: Path, url: str) -> Iterator[tuple[Any, str]]:
     from skyfence.app import App
     from skyfence.app.changes import propose
 
-    tmp: Path = tmp_path_factory.mktemp("schemathesis")
-    url = f"sqlite:///{tmp / 'store.db'}"
     app = App(make_settings(tmp, url))
     propose(app, root(), POLICY, reason="start")
     admin = mint(app, "fuzzer", ["admin"])

@@ -33,6 +33,7 @@ __all__ = [
     "decide",
     "decide_batch",
     "check_coordinates",
+    "warm",
 ]
 
 _ENGINES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
@@ -305,3 +306,17 @@ def decide_batch(
     engine, version, psrc, registry, tsrc, prov = _inputs(app, t, policy_file, terminals_file)
     out = engine.decide_batch(table, registry=registry, progress=progress)
     return BatchResult(out, version, psrc, tsrc, prov)
+
+
+def warm(app: App) -> bool:
+    """Read, check and compile the stored policy in force now, and build the engine's
+    region trees, so that the first decisions a long-running service answers do not pay
+    for it (hundreds of milliseconds). ``False`` when there is no stored policy to warm."""
+    from skyfence.timeutil import parse_time
+
+    t = parse_time(None)
+    snap = _stored_inputs(app, t)
+    if snap is None:
+        return False
+    snap.engine.decide("", 0.0, 0.0, t, None, None, registry=snap.registry)
+    return True

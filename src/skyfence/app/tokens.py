@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -186,4 +187,10 @@ def authenticate(app: App, token: str, *, store: Any = None) -> Principal:
     else:
         with open_store(app) as opened:
             record = authenticate_token(opened, token)
-    return Principal.from_token(record.display_name, record.roles)
+    return _principal(record.display_name, tuple(record.roles))
+
+
+@functools.lru_cache(maxsize=4096)
+def _principal(display_name: str, roles: tuple[str, ...]) -> Principal:
+    # a Principal is immutable; normalising its name is most of a cached token check's cost
+    return Principal.from_token(display_name, roles)

@@ -96,12 +96,15 @@ class CellCache:
         eps = 1e-7
 
         def entries(tree: Any, regions: Sequence[Any], offset: int) -> list[tuple[int, Any]]:
+            # the tree by boxes only, then each candidate's own prepared geometry against the
+            # small hexagon: a predicate inside the tree would prepare the hexagon and walk
+            # every vertex of the large region instead (about 2 ms a cell for a country)
             out = []
-            for j in sorted(tree.query(hexagon, predicate="intersects").tolist()):
+            for j in sorted(tree.query(hexagon).tolist()):
                 geom = regions[j].geometry
                 if shapely.contains_properly(geom, hexagon):
                     out.append((offset + j, None))
-                else:
+                elif shapely.intersects(geom, hexagon):
                     piece = shapely.clip_by_rect(geom, x0 - eps, y0 - eps, x1 + eps, y1 + eps)
                     shapely.prepare(piece)
                     out.append((offset + j, piece))

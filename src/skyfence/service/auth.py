@@ -62,6 +62,16 @@ class RateLimiter:
                 self._buckets.clear()
             self._buckets[key] = (tokens - 1.0, now)
 
+    def refund(self, key: str) -> None:
+        """Give back the request just taken from ``key``'s bucket (it is answered, and
+        charged, elsewhere)."""
+        if self.rate <= 0:
+            return
+        with self._lock:
+            found = self._buckets.get(key)
+            if found is not None:
+                self._buckets[key] = (min(self.burst, found[0] + 1.0), found[1])
+
 
 def _limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.rate_limiter

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from skyfence.service import _convert
+from skyfence.service import _batch, _convert, _json
 from skyfence.service.auth import CurrentPrincipal
 from skyfence.service.errors import RESPONSES, ServiceError
 from skyfence.service.schemas import (
@@ -21,9 +20,10 @@ from skyfence.service.schemas import (
     DecisionResponse,
 )
 
-__all__ = ["router", "ARROW"]
+__all__ = ["router", "ARROW", "decision_body"]
 
 ARROW = "application/vnd.apache.arrow.stream"
+JSON = "application/json"
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"], responses=RESPONSES)
 
 
@@ -35,15 +35,20 @@ async def decide(body: DecisionRequest, principal: CurrentPrincipal, request: Re
     the log entry that introduced it, and the signed checkpoint that covers that entry.
     """
     # on the event loop: a decision is a fraction of a millisecond once the policy version
-    # in force is compiled, less than handing it to a worker thread costs
-    return _decide(body, principal, request)
+    # in force is compiled, less than handing it to a worker thread costs; the body is
+    # exactly DecisionResponse, encoded here (validating it again as the response model
+    # would costs as much as the decision)
+    return Response(_json.dumps(decision_body(request.app.state.skyfence, body, principal)),
+                    media_type=JSON)  # fmt: skip
 
 
-def _decide(body: DecisionRequest, principal: Any, request: Request) -> dict[str, Any]:
+def decision_body(app: Any, body: DecisionRequest, principal: Any) -> dict[str, Any]:
+    """The DecisionResponse of one request (also what :mod:`skyfence.service.fastpath`
+    answers with)."""
     from skyfence.app.decide import decide as app_decide
 
     result = app_decide(
-        request.app.state.skyfence,
+        app,
         principal,
         body.terminal_id,
         body.latitude_deg,
@@ -111,29 +116,10 @@ async def decide_batch(request: Request, principal: CurrentPrincipal) -> Respons
     else:
         raise ServiceError(415, f"send application/json or {ARROW}, not {ctype!r}")
     result = await run_in_threadpool(_run_batch, request, principal, table, default_time)
-    out = result.decisions
-    columns = {
-        "allowed": np.asarray(out.allowed, dtype=bool),
-        "state": out.state_names(),
-        "rule_id": out.rule_names(),
-        "reason": out.reason_names(),
-    }
     prov = _convert.provenance(result)
     if want_arrow:
-        return Response(_to_arrow(columns, prov), media_type=ARROW)
-    allowed = columns["allowed"].tolist()
-    rows = [
-        {"allowed": a, "state": s, "rule_id": r, "reason": q}
-        for a, s, r, q in zip(
-            allowed,
-            columns["state"].tolist(),
-            columns["rule_id"].tolist(),
-            columns["reason"].tolist(),
-            strict=True,
-        )
-    ]
-    payload = {"results": rows, "count": len(rows), "allowed": int(sum(allowed)), **prov}
-    return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
+        return Response(_batch.arrow_results(result.decisions, prov), media_type=ARROW)
+    return Response(_batch.json_results(result.decisions, prov), media_type=JSON)
 
 
 def _run_batch(request: Request, principal: Any, table: dict[str, Any], at: Any) -> Any:
@@ -143,6 +129,13 @@ def _run_batch(request: Request, principal: Any, table: dict[str, Any], at: Any)
 
 
 def _from_json(body: bytes) -> tuple[dict[str, Any], str | None]:
+    fast = _batch.json_columns(body)
+    if fast is not None:
+        columns, default_time, times = fast
+        columns["time"] = _now_or(default_time) if times is None else _times(times, default_time)
+        return columns, default_time
+    # not a valid batch: the model reads it again and says why (or, should it accept what
+    # the column checks refused, decides it)
     try:
         parsed = BatchRequest.model_validate_json(body)
     except ValidationError as exc:
@@ -237,26 +230,3 @@ def _from_arrow(body: bytes) -> tuple[dict[str, Any], str | None]:
             ) from None
     out.setdefault("time", _now_or(None))
     return out, None
-
-
-def _to_arrow(columns: dict[str, np.ndarray], prov: dict[str, Any]) -> bytes:
-    import pyarrow as pa
-
-    checkpoint = prov.get("checkpoint") or {}
-    metadata = {
-        "policy_version": json.dumps(prov.get("policy_version")),
-        "log_index": json.dumps(prov.get("log_index")),
-        "checkpoint": json.dumps(checkpoint or None),
-    }
-    table = pa.table(
-        {
-            "allowed": pa.array(columns["allowed"], type=pa.bool_()),
-            "state": pa.array(columns["state"], type=pa.string()).dictionary_encode(),
-            "rule_id": pa.array(columns["rule_id"], type=pa.string()),
-            "reason": pa.array(columns["reason"], type=pa.string()).dictionary_encode(),
-        }
-    ).replace_schema_metadata(metadata)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return bytes(sink.getvalue())
