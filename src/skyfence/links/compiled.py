@@ -79,7 +79,13 @@ class Tiles:
     ``run_lo``/``run_hi`` the tiles' runs; ``own`` are the sites whose rows are listed from
     their own runs (near the antimeridian the order differs), ``ordered`` (per member) the
     others; ``site_arrays`` the sites' positions, zenith vectors and squared mask sines in
-    ``member`` order."""
+    ``member`` order; ``centre_km`` each tile's centre (the mean of its sites, three (T,)
+    arrays) and ``reach_km`` (per member) an upper bound of its distance from that centre, so
+    that a satellite at distance ``r`` from the centre is at least ``r - reach_km`` from the
+    site (triangle inequality; :func:`best_per_site` skips candidates by it); ``inner_km``
+    (T,) a distance from the centre within which a satellite is nearly always visible from
+    every site of the tile (90 % of the largest slant range at the tile's highest mask, less
+    the tile's largest ``reach_km``: a hint, always checked)."""
 
     member: np.ndarray
     first_member: np.ndarray
@@ -89,6 +95,9 @@ class Tiles:
     own: np.ndarray
     ordered: np.ndarray
     site_arrays: tuple[np.ndarray, ...]
+    centre_km: tuple[np.ndarray, ...]
+    reach_km: np.ndarray
+    inner_km: np.ndarray
 
 
 def plan_tiles(
@@ -128,9 +137,22 @@ def plan_tiles(
     site_arrays = tuple(
         np.ascontiguousarray(a[member]) for a in (*index._g, *index._u, index._sin2_all)
     )
+    # the centre of each tile's sites (a point, not a direction), and each site's distance
+    # from it with a margin far above rounding (1 m): a lower bound of slant ranges in the loop
+    count = np.maximum(np.bincount(tile, minlength=n_tiles), 1)
+    mean = [np.bincount(tile, index.site_ecef_km[:, j], minlength=n_tiles) / count for j in range(3)]
+    off = index.site_ecef_km - np.stack(mean, 1)[tile]
+    reach = np.sqrt((off**2).sum(axis=1)) * (1 + 1e-9) + 1e-3
+    # largest slant range at the mask (sites at their own radius, satellites at the planned one)
+    e = np.radians(index.min_elevation_deg)
+    r_sat = index.sat_radius_km
+    slant = -rg * np.sin(e) + np.sqrt(np.maximum(r_sat**2 - (rg * np.cos(e)) ** 2, 0.0))
+    inner = np.full(n_tiles, np.inf)
+    np.minimum.at(inner, tile, 0.9 * slant - reach)
     return Tiles(
-        member, first_member, first_run, lo, hi, np.flatnonzero(own), ~own[member], site_arrays
-    )
+        member, first_member, first_run, lo, hi, np.flatnonzero(own), ~own[member], site_arrays,
+        tuple(np.ascontiguousarray(m) for m in mean), np.ascontiguousarray(reach[member]), inner,
+    )  # fmt: skip
 
 
 def _site_args(index: Any, max_range_km: float | None, tiled: bool) -> tuple[Any, ...]:
@@ -147,13 +169,15 @@ def _own_args(index: Any, srt: Any) -> tuple[Any, ...]:
 
 
 def _tile_candidates(index: Any, srt: Any) -> tuple[Any, ...]:
-    """``(member, first_member, start, x, y, z, slot, sat)``: every tile's candidates this step
-    (gathered once per sorted satellites, kept on them)."""
+    """``(member, first_member, start, x, y, z, slot, sat, rc, near)``: every tile's candidates
+    this step (``rc`` their distance from the tile's centre, ``near`` (T,) each tile's
+    candidate nearest to it), gathered once per sorted satellites and kept on them."""
     if srt.tile_candidates is None:
         tiles = index._tiles
         cand = kernels().tile_gather(
-            tiles.first_run, tiles.run_lo, tiles.run_hi, srt.cell_start, *srt.xyz, srt.sat_id
-        )
+            tiles.first_run, tiles.run_lo, tiles.run_hi, srt.cell_start, *srt.xyz, srt.sat_id,
+            *tiles.centre_km,
+        )  # fmt: skip
         object.__setattr__(srt, "tile_candidates", (tiles.member, tiles.first_member, *cand))
     return tuple(srt.tile_candidates)
 
@@ -162,10 +186,10 @@ def any_visible(index: Any, srt: Any) -> np.ndarray:
     """See ``SiteIndex.any_visible``."""
     out = np.zeros(len(index), bool)
     if srt is not None:
-        member, first, start, x, y, z, _, _ = _tile_candidates(index, srt)
+        member, first, start, x, y, z, _, _, _, near = _tile_candidates(index, srt)
         got = np.zeros(len(member), np.int64)  # in member order: the loop reads and writes
-        kernels().tile_count(  # in sequence
-            member, first, start, x, y, z, *_site_args(index, None, True), True, got
+        kernels().tile_any(  # in sequence
+            first, start, near, x, y, z, *_site_args(index, None, True), got
         )
         out[member] = got > 0
     return out
@@ -186,7 +210,7 @@ def best_per_site(
         out_cost[todo] = np.inf
         return
     k = kernels()
-    member, first, start, x, y, z, slot, sat = _tile_candidates(index, srt)
+    member, first, start, x, y, z, slot, sat, rc, _ = _tile_candidates(index, srt)
     src = np.ascontiguousarray(source, dtype=np.int64)
     todo = np.ascontiguousarray(todo, dtype=np.bool_)
     tied = np.empty(len(index), np.int64)
@@ -194,8 +218,8 @@ def best_per_site(
     todo_q, src_q = todo[member], src[member]
     slot_q, cost_q = np.empty(len(member), np.int64), np.empty(len(member))
     n_tied = k.tile_best(
-        member, first, start, x, y, z, slot, sat, *_site_args(index, None, True), todo_q, src_q,
-        dist, slot_q, cost_q, tied,
+        first, start, x, y, z, slot, sat, rc, *_site_args(index, None, True),
+        index._tiles.reach_km, index._tiles.inner_km, todo_q, src_q, dist, slot_q, cost_q, tied,
     )  # fmt: skip
     asked = member[todo_q]
     out_slot[asked] = slot_q[todo_q]
@@ -211,7 +235,7 @@ def best_per_site(
 
 def count_per_site(index: Any, srt: Any, max_range_km: float | None = None) -> np.ndarray:
     """(N,) number of visible satellites of each site of a ``SiteIndex`` (no pair listed)."""
-    member, first, start, x, y, z, _, _ = _tile_candidates(index, srt)
+    member, first, start, x, y, z, *_ = _tile_candidates(index, srt)
     count_q = np.zeros(len(member), np.int64)  # in member order, as the loop goes
     kernels().tile_count(
         member, first, start, x, y, z, *_site_args(index, max_range_km, True), False, count_q
@@ -227,7 +251,7 @@ def pair_arrays(
     """Every visible pair as ``(site, sorted slot, dot, range)``, grouped by site in
     ``SiteIndex.visible_pairs`` row order (``dot / range`` is the sine of the elevation)."""
     k = kernels()
-    member, first, start, x, y, z, slot, _ = _tile_candidates(index, srt)
+    member, first, start, x, y, z, slot, *_ = _tile_candidates(index, srt)
     targs, args = _site_args(index, max_range_km, True), _site_args(index, max_range_km, False)
     own = _own_args(index, srt)
     count = count_per_site(index, srt, max_range_km)
