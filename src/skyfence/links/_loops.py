@@ -70,111 +70,94 @@ def _r2_if_visible(
 
 
 # ---------------------------------------------------------------- tiles: candidates per step
+# Every tile loop gathers its tile's candidates from the tile's runs into small local buffers
+# (in L1 cache) when it reaches the tile: no per-step array of all tiles' candidates.
 
 
-@_jit
-def tile_gather(
-    first_run: Any, run_lo: Any, run_hi: Any, cell_start: Any, sx: Any, sy: Any, sz: Any,
-    sat_id: Any, tx: Any, ty: Any, tz: Any,
-) -> tuple[Any, Any, Any, Any, Any, Any, Any, Any]:  # fmt: skip
-    """Each tile's candidates in run order: ``(start (T+1,), x, y, z, slot, satellite, rc,
-    near)``, ``rc`` the candidate's distance from the tile's centre ``(tx, ty, tz)`` and
-    ``near`` (T,) the tile's candidate nearest to it (``-1`` = none)."""
-    n_tiles = len(first_run) - 1
-    start = np.zeros(n_tiles + 1, np.int64)
-    for t in range(n_tiles):
-        c = 0
-        for r in range(first_run[t], first_run[t + 1]):
-            c += cell_start[run_hi[r]] - cell_start[run_lo[r]]
-        start[t + 1] = start[t] + c
-    total = start[n_tiles]
-    cx = np.empty(total)
-    cy = np.empty(total)
-    cz = np.empty(total)
-    slot = np.empty(total, np.int64)
-    sat = np.empty(total, np.int64)
-    rc = np.empty(total)
-    near = np.full(n_tiles, -1, np.int64)
-    p = 0
-    for t in range(n_tiles):
-        for r in range(first_run[t], first_run[t + 1]):
-            for j in range(cell_start[run_lo[r]], cell_start[run_hi[r]]):
-                cx[p] = sx[j]
-                cy[p] = sy[j]
-                cz[p] = sz[j]
-                slot[p] = j
-                sat[p] = sat_id[j]
-                p += 1
-        a, b = start[t], start[t + 1]
-        x0, y0, z0 = tx[t], ty[t], tz[t]
-        for j in range(a, b):
-            dx = cx[j] - x0
-            dy = cy[j] - y0
-            dz = cz[j] - z0
-            rc[j] = np.sqrt(dx * dx + dy * dy + dz * dz)
-        lo = np.inf
-        for j in range(a, b):
-            if rc[j] < lo:
-                lo = rc[j]
-                near[t] = j
-    return start, cx, cy, cz, slot, sat, rc, near
-
-
-@_jit
-def _max_block(start: Any) -> int:
-    m = 0
-    for t in range(len(start) - 1):
-        m = max(m, start[t + 1] - start[t])
-    return m
+@_inline
+def _gather(
+    t: int, first_run: Any, run_lo: Any, run_hi: Any, cell_start: Any, sx: Any, sy: Any,
+    sz: Any, slot: Any, x: Any, y: Any, z: Any,
+) -> int:  # fmt: skip
+    """Tile ``t``'s candidates, in run order, into ``slot, x, y, z``; returns how many.
+    ``slot`` needs 8 entries of slack: each run writes eight slots whatever its length (most
+    runs hold fewer than eight satellites; no branch on the length), then the count moves on
+    by the run's length."""
+    n = 0
+    for r in range(first_run[t], first_run[t + 1]):
+        lo = cell_start[run_lo[r]]
+        c = cell_start[run_hi[r]] - lo
+        for k in range(8):
+            slot[n + k] = lo + k
+        if c > 8:
+            for k in range(8, c):
+                slot[n + k] = lo + k
+        n += c
+    for j in range(n):
+        i = slot[j]
+        x[j] = sx[i]
+        y[j] = sy[i]
+        z[j] = sz[i]
+    return n
 
 
 @_jit
 def tile_count(
-    member: Any, first_member: Any, start: Any, cx: Any, cy: Any, cz: Any,
-    gx: Any, gy: Any, gz: Any, ux: Any, uy: Any, uz: Any, sin2: Any, check_zero: bool,
-    max_range2: float, stop_at_one: bool, out: Any,
+    first_member: Any, first_run: Any, run_lo: Any, run_hi: Any, cell_start: Any, sx: Any,
+    sy: Any, sz: Any, gx: Any, gy: Any, gz: Any, ux: Any, uy: Any, uz: Any, sin2: Any,
+    check_zero: bool, max_range2: float, out: Any,
 ) -> None:  # fmt: skip
-    """``out[q]`` = visible satellites of each tiled site, in member order (``stop_at_one``: 1
-    if any; candidates tested eight at a time until one is visible)."""
-    m = _max_block(start)
-    r2buf = np.empty(m)
-    dotbuf = np.empty(m)
-    for t in range(len(start) - 1):
-        a, b = start[t], start[t + 1]
+    """``out[q]`` = visible satellites of each tiled site, in member order."""
+    m = len(sx)
+    slot = np.empty(m + 8, np.int64)
+    x, y, z, r2buf, dotbuf = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    for t in range(len(first_member) - 1):
+        if first_member[t] == first_member[t + 1]:
+            continue
+        n = _gather(t, first_run, run_lo, run_hi, cell_start, sx, sy, sz, slot, x, y, z)
         for q in range(first_member[t], first_member[t + 1]):
-            g0, g1, g2, u0, u1, u2, s2 = gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q]
-            if stop_at_one:
-                n = 0
-                for j in range(a, b, 8):
-                    n = _test(cx, cy, cz, j, min(j + 8, b), g0, g1, g2, u0, u1, u2, s2,
-                              check_zero, max_range2, r2buf, dotbuf)  # fmt: skip
-                    if n:
-                        break
-                out[q] = min(n, 1)
-            else:
-                out[q] = _test(cx, cy, cz, a, b, g0, g1, g2, u0, u1, u2, s2, check_zero,
-                               max_range2, r2buf, dotbuf)  # fmt: skip
+            out[q] = _test(x, y, z, 0, n, gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q],
+                           check_zero, max_range2, r2buf, dotbuf)  # fmt: skip
 
 
 @_jit
 def tile_any(
-    first_member: Any, start: Any, near: Any, cx: Any, cy: Any, cz: Any, gx: Any, gy: Any,
-    gz: Any, ux: Any, uy: Any, uz: Any, sin2: Any, check_zero: bool, max_range2: float,
-    out: Any,
+    first_member: Any, first_run: Any, run_lo: Any, run_hi: Any, cell_start: Any, sx: Any,
+    sy: Any, sz: Any, tx: Any, ty: Any, tz: Any, gx: Any, gy: Any, gz: Any, ux: Any, uy: Any,
+    uz: Any, sin2: Any, check_zero: bool, max_range2: float, out: Any,
 ) -> None:  # fmt: skip
     """``out[q]`` = 1 if the tiled site ``q`` sees a satellite, else 0: its tile's candidate
-    nearest to the tile's centre first (nearly always visible), then the others in order."""
-    for t in range(len(start) - 1):
-        a, b, jn = start[t], start[t + 1], near[t]
+    nearest to the tile's centre ``(tx, ty, tz)`` first (nearly always visible), then the
+    others in order."""
+    m = len(sx)
+    slot = np.empty(m + 8, np.int64)
+    x, y, z, r2buf = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    for t in range(len(first_member) - 1):
+        if first_member[t] == first_member[t + 1]:
+            continue
+        n = _gather(t, first_run, run_lo, run_hi, cell_start, sx, sy, sz, slot, x, y, z)
+        jn = -1
+        lo = np.inf
+        for j in range(n):  # (no branch)
+            dx = x[j] - tx[t]
+            dy = y[j] - ty[t]
+            dz = z[j] - tz[t]
+            d2 = dx * dx + dy * dy + dz * dz
+            r2buf[j] = d2
+            lo = min(lo, d2)
+        if n:
+            jn = 0
+            while r2buf[jn] != lo:
+                jn += 1
         for q in range(first_member[t], first_member[t + 1]):
             g0, g1, g2, u0, u1, u2, s2 = gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q]
             got = 0
             if jn >= 0:
-                got = _r2_if_visible(cx[jn], cy[jn], cz[jn], g0, g1, g2, u0, u1, u2, s2,
+                got = _r2_if_visible(x[jn], y[jn], z[jn], g0, g1, g2, u0, u1, u2, s2,
                                      check_zero, max_range2) >= 0  # fmt: skip
             if not got:
-                for j in range(a, b):
-                    if _r2_if_visible(cx[j], cy[j], cz[j], g0, g1, g2, u0, u1, u2, s2,
+                for j in range(n):
+                    if _r2_if_visible(x[j], y[j], z[j], g0, g1, g2, u0, u1, u2, s2,
                                       check_zero, max_range2) >= 0:  # fmt: skip
                         got = 1
                         break
@@ -183,31 +166,33 @@ def tile_any(
 
 @_jit
 def tile_fill(
-    member: Any, first_member: Any, start: Any, cx: Any, cy: Any, cz: Any, cslot: Any,
-    gx: Any, gy: Any, gz: Any, ux: Any, uy: Any, uz: Any, sin2: Any, check_zero: bool,
-    max_range2: float, ordered: Any, offset: Any, out_site: Any, out_slot: Any, out_dot: Any,
-    out_rng: Any,
+    first_member: Any, first_run: Any, run_lo: Any, run_hi: Any, cell_start: Any, sx: Any,
+    sy: Any, sz: Any, member: Any, gx: Any, gy: Any, gz: Any, ux: Any, uy: Any, uz: Any,
+    sin2: Any, check_zero: bool, max_range2: float, ordered: Any, offset: Any, out_site: Any,
+    out_slot: Any, out_dot: Any, out_rng: Any,
 ) -> None:  # fmt: skip
     """Write the visible pairs of each tiled site with ``ordered[q]`` (its rows are in its
-    tile's candidate order) from ``offset[i]`` on."""
-    m = _max_block(start)
-    r2buf = np.empty(m)
-    dotbuf = np.empty(m)
-    for t in range(len(start) - 1):
-        a, b = start[t], start[t + 1]
+    tile's candidate order) from ``offset[i]`` on (``i = member[q]``)."""
+    m = len(sx)
+    slot = np.empty(m + 8, np.int64)
+    x, y, z, r2buf, dotbuf = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    for t in range(len(first_member) - 1):
+        if first_member[t] == first_member[t + 1]:
+            continue
+        n = _gather(t, first_run, run_lo, run_hi, cell_start, sx, sy, sz, slot, x, y, z)
         for q in range(first_member[t], first_member[t + 1]):
             if not ordered[q]:
                 continue
             i = member[q]
-            n = _test(cx, cy, cz, a, b, gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q],
+            k = _test(x, y, z, 0, n, gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q],
                       check_zero, max_range2, r2buf, dotbuf)  # fmt: skip
-            if n == 0:
+            if k == 0:
                 continue
             p = offset[i]
-            for j in range(b - a):
+            for j in range(n):
                 if r2buf[j] >= 0:
                     out_site[p] = i
-                    out_slot[p] = cslot[a + j]
+                    out_slot[p] = slot[j]
                     out_dot[p] = dotbuf[j]
                     out_rng[p] = np.sqrt(r2buf[j])
                     p += 1
@@ -219,24 +204,14 @@ def _best_of(
     u1: float, u2: float, s2: float, check_zero: bool, max_range2: float, cost: Any,
 ) -> tuple[float, int, int, int]:  # fmt: skip
     """Candidates ``0 .. n-1`` (coordinates ``x, y, z`` and distances ``d``): ``cost[i]`` =
-    ``d + range`` if visible else inf (no branch); returns the smallest cost, the first
+    ``d + range`` if visible else -1 (no branch); returns the smallest cost, the first
     candidate reaching it (``-1`` if none is finite), how many reach it, and the first
     visible candidate (``-1`` = none)."""
     for i in range(n):
-        dx = x[i] - g0
-        dy = y[i] - g1
-        dz = z[i] - g2
-        dot = dx * u0
-        dot += dy * u1
-        dot += dz * u2
-        r2 = dx * dx
-        r2 += dy * dy
-        r2 += dz * dz
-        ok = (dot * dot >= s2 * r2) & (dot >= 0) & (r2 <= max_range2)
-        if check_zero:
-            ok = ok & (r2 > 0)
-        c = d[i] + np.sqrt(r2)  # (the same operations as the listed pairs' cost)
-        cost[i] = c if ok else -1.0
+        r2 = _r2_if_visible(x[i], y[i], z[i], g0, g1, g2, u0, u1, u2, s2, check_zero,
+                            max_range2)  # fmt: skip
+        c = d[i] + np.sqrt(abs(r2))  # (the same operations as the listed pairs' cost)
+        cost[i] = c if r2 >= 0 else -1.0
     low = np.inf
     seen = -1
     for i in range(n):
@@ -258,18 +233,19 @@ def _best_of(
 
 @_jit
 def tile_best(
-    first_member: Any, start: Any, cx: Any, cy: Any, cz: Any, cslot: Any, csat: Any, crc: Any,
-    gx: Any, gy: Any, gz: Any, ux: Any, uy: Any, uz: Any, sin2: Any, check_zero: bool,
-    max_range2: float, reach: Any, inner: Any, todo: Any, source: Any, dist: Any,
-    out_slot: Any, out_cost: Any, tied: Any,
+    first_member: Any, first_run: Any, run_lo: Any, run_hi: Any, cell_start: Any, sx: Any,
+    sy: Any, sz: Any, tx: Any, ty: Any, tz: Any, gx: Any, gy: Any, gz: Any, ux: Any, uy: Any,
+    uz: Any, sin2: Any, check_zero: bool, max_range2: float, reach: Any, inner: Any,
+    todo: Any, source: Any, dist: Any, out_slot: Any, out_cost: Any, tied: Any,
 ) -> int:  # fmt: skip
     """For each tiled site with ``todo[q]`` (arrays in member order): the visible candidate
-    with the smallest ``dist[source[q], satellite] + range`` as a sorted slot (``-1`` = none
-    visible) and its cost; when no cost is finite, any visible candidate (the cost says there
-    is no route). Entries whose smallest finite cost is reached more than once are listed in
-    ``tied`` (their first in row order is for :func:`run_best`); returns how many.
+    with the smallest ``dist[source[q], slot] + range`` (``dist`` by sorted slot) as a sorted
+    slot (``-1`` = none visible) and its cost; when no cost is finite, any visible candidate
+    (the cost says there is no route). Entries whose smallest finite cost is reached more than
+    once are listed in ``tied`` (their first in row order is for :func:`run_best`); returns
+    how many.
 
-    Candidates are skipped, never their cost estimated. With ``w = dist + crc`` (``crc`` the
+    Candidates are skipped, never their cost estimated. With ``w = dist + rc`` (``rc`` the
     candidate's distance from the tile's centre) and ``e = reach[q]`` (the site's distance
     from the centre, with margin), a candidate costs at least ``w - e`` and at most ``w + e``
     (triangle inequality). The tile's seed is its candidate with the smallest ``w`` among
@@ -279,16 +255,18 @@ def tile_best(
     the tile's candidates within ``w_seed + 2 max(e)`` (its short list, in tile order, made
     once per tile and source) are tested and costed, with the same operations as before.
     Otherwise every candidate of the tile is."""
-    m = _max_block(start)
-    dbuf = np.empty(m)  # the tile's candidates' distances from source ``last``
-    w = np.empty(m)  # ... plus their distance from the tile's centre
+    m = len(sx)
+    slot = np.empty(m + 8, np.int64)
+    x, y, z = np.empty(m), np.empty(m), np.empty(m)
+    rc = np.empty(m)  # distance from the tile's centre
+    dbuf = np.empty(m)  # distance from source ``last``
+    w = np.empty(m)  # the sum of both
     cost = np.empty(m)
-    kj = np.empty(m, np.int64)  # the short list (tile indices, in tile order)
+    kj = np.empty(m, np.int64)  # the short list (candidate numbers, in tile order)
     n_tied = 0
-    for t in range(len(start) - 1):
-        a, b = start[t], start[t + 1]
-        mt = b - a
+    for t in range(len(first_member) - 1):
         q0, q1 = first_member[t], first_member[t + 1]
+        n = -1  # candidates not gathered yet
         e_max = 0.0
         for q in range(q0, q1):
             e_max = max(e_max, reach[q])
@@ -299,36 +277,42 @@ def tile_best(
         for q in range(q0, q1):
             if not todo[q]:
                 continue
+            if n < 0:
+                n = _gather(t, first_run, run_lo, run_hi, cell_start, sx, sy, sz, slot, x, y, z)
+                for j in range(n):
+                    dx = x[j] - tx[t]
+                    dy = y[j] - ty[t]
+                    dz = z[j] - tz[t]
+                    rc[j] = np.sqrt(dx * dx + dy * dy + dz * dz)
             if source[q] != last:  # neighbours mostly share a source: gather once
                 last = source[q]
                 row = dist[last]
                 w_seed = np.inf
-                for j in range(mt):  # (no branch)
-                    d = row[csat[a + j]]
+                for j in range(n):  # (no branch)
+                    d = row[slot[j]]
                     dbuf[j] = d
-                    wj = d + crc[a + j]
+                    wj = d + rc[j]
                     w[j] = wj
-                    w_seed = min(w_seed, wj if crc[a + j] <= lim else np.inf)
+                    w_seed = min(w_seed, wj if rc[j] <= lim else np.inf)
                 jmin = -1
                 if w_seed < np.inf:
                     jmin = 0
-                    while not (w[jmin] == w_seed and crc[a + jmin] <= lim):
+                    while not (w[jmin] == w_seed and rc[jmin] <= lim):
                         jmin += 1
                 nk = 0
                 cut = w_seed + 2 * e_max
-                for j in range(mt):
+                for j in range(n):
                     kj[nk] = j
                     nk += w[j] <= cut
             g0, g1, g2, u0, u1, u2, s2 = gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q]
             short = jmin >= 0 and _r2_if_visible(
-                cx[a + jmin], cy[a + jmin], cz[a + jmin], g0, g1, g2, u0, u1, u2, s2,
-                check_zero, max_range2,
+                x[jmin], y[jmin], z[jmin], g0, g1, g2, u0, u1, u2, s2, check_zero, max_range2
             ) >= 0  # fmt: skip
             if short:  # the seed is visible (and on the short list): some cost is finite
                 for i in range(nk):  # (no branch)
                     j = kj[i]
-                    r2 = _r2_if_visible(cx[a + j], cy[a + j], cz[a + j], g0, g1, g2, u0, u1,
-                                        u2, s2, check_zero, max_range2)  # fmt: skip
+                    r2 = _r2_if_visible(x[j], y[j], z[j], g0, g1, g2, u0, u1, u2, s2,
+                                        check_zero, max_range2)  # fmt: skip
                     c = dbuf[j] + np.sqrt(abs(r2))
                     cost[i] = c if r2 >= 0 else np.inf
                 low = np.inf
@@ -344,17 +328,16 @@ def tile_best(
                 seen = first
             else:
                 low, first, hits, seen = _best_of(
-                    mt, cx[a:b], cy[a:b], cz[a:b], dbuf, g0, g1, g2, u0, u1, u2, s2, check_zero,
-                    max_range2, cost,
-                )  # fmt: skip
+                    n, x, y, z, dbuf, g0, g1, g2, u0, u1, u2, s2, check_zero, max_range2, cost
+                )
             if first >= 0:
-                out_slot[q] = cslot[a + first]
+                out_slot[q] = slot[first]
                 out_cost[q] = low
                 if hits > 1:
                     tied[n_tied] = q
                     n_tied += 1
             else:
-                out_slot[q] = -1 if seen < 0 else cslot[a + seen]
+                out_slot[q] = -1 if seen < 0 else slot[seen]
                 out_cost[q] = np.inf
     return n_tied
 
@@ -415,10 +398,11 @@ def run_fill(
 def run_best(
     sites: Any, sx: Any, sy: Any, sz: Any, cell_start: Any, first_run: Any, run_lo: Any,
     run_hi: Any, gx: Any, gy: Any, gz: Any, ux: Any, uy: Any, uz: Any, sin2: Any,
-    check_zero: bool, max_range2: float, todo: Any, source: Any, dist: Any, sat_id: Any,
-    out_slot: Any, out_cost: Any,
+    check_zero: bool, max_range2: float, todo: Any, source: Any, dist: Any, out_slot: Any,
+    out_cost: Any,
 ) -> None:  # fmt: skip
-    """:func:`tile_best` for ``sites`` on their own runs (in run order)."""
+    """:func:`tile_best` for ``sites`` on their own runs (in run order; ``dist`` by sorted
+    slot)."""
     r2buf = np.empty(1)
     dotbuf = np.empty(1)
     for i in sites:
@@ -433,7 +417,7 @@ def run_best(
             for j in range(cell_start[run_lo[r]], cell_start[run_hi[r]]):
                 if _test(sx, sy, sz, j, j + 1, g0, g1, g2, u0, u1, u2, sin2[i], check_zero,
                          max_range2, r2buf, dotbuf):  # fmt: skip
-                    c = dist[k, sat_id[j]] + np.sqrt(r2buf[0])
+                    c = dist[k, j] + np.sqrt(r2buf[0])
                     if best < 0 or c < best_cost:
                         best = j
                         best_cost = c

@@ -140,7 +140,9 @@ def plan_tiles(
     # the centre of each tile's sites (a point, not a direction), and each site's distance
     # from it with a margin far above rounding (1 m): a lower bound of slant ranges in the loop
     count = np.maximum(np.bincount(tile, minlength=n_tiles), 1)
-    mean = [np.bincount(tile, index.site_ecef_km[:, j], minlength=n_tiles) / count for j in range(3)]
+    mean = [
+        np.bincount(tile, index.site_ecef_km[:, j], minlength=n_tiles) / count for j in range(3)
+    ]
     off = index.site_ecef_km - np.stack(mean, 1)[tile]
     reach = np.sqrt((off**2).sum(axis=1)) * (1 + 1e-9) + 1e-3
     # largest slant range at the mask (sites at their own radius, satellites at the planned one)
@@ -168,30 +170,30 @@ def _own_args(index: Any, srt: Any) -> tuple[Any, ...]:
     return (index._tiles.own, *srt.xyz, srt.cell_start, index._first_run, run_lo, run_hi)
 
 
-def _tile_candidates(index: Any, srt: Any) -> tuple[Any, ...]:
-    """``(member, first_member, start, x, y, z, slot, sat, rc, near)``: every tile's candidates
-    this step (``rc`` their distance from the tile's centre, ``near`` (T,) each tile's
-    candidate nearest to it), gathered once per sorted satellites and kept on them."""
-    if srt.tile_candidates is None:
-        tiles = index._tiles
-        cand = kernels().tile_gather(
-            tiles.first_run, tiles.run_lo, tiles.run_hi, srt.cell_start, *srt.xyz, srt.sat_id,
-            *tiles.centre_km,
-        )  # fmt: skip
-        object.__setattr__(srt, "tile_candidates", (tiles.member, tiles.first_member, *cand))
-    return tuple(srt.tile_candidates)
+def _tile_args(index: Any, srt: Any) -> tuple[Any, ...]:
+    """``(first_member, first_run, run_lo, run_hi, cell_start, sx, sy, sz)``: where the tile
+    loops find each tile's sites and candidates this step."""
+    tiles = index._tiles
+    return (
+        tiles.first_member,
+        tiles.first_run,
+        tiles.run_lo,
+        tiles.run_hi,
+        srt.cell_start,
+        *srt.xyz,
+    )
 
 
 def any_visible(index: Any, srt: Any) -> np.ndarray:
     """See ``SiteIndex.any_visible``."""
     out = np.zeros(len(index), bool)
     if srt is not None:
-        member, first, start, x, y, z, _, _, _, near = _tile_candidates(index, srt)
-        got = np.zeros(len(member), np.int64)  # in member order: the loop reads and writes
-        kernels().tile_any(  # in sequence
-            first, start, near, x, y, z, *_site_args(index, None, True), got
+        tiles = index._tiles
+        got = np.empty(len(tiles.member), np.int64)  # in member order: the loop reads and
+        kernels().tile_any(  # writes in sequence
+            *_tile_args(index, srt), *tiles.centre_km, *_site_args(index, None, True), got
         )
-        out[member] = got > 0
+        out[tiles.member] = got > 0
     return out
 
 
@@ -210,16 +212,19 @@ def best_per_site(
         out_cost[todo] = np.inf
         return
     k = kernels()
-    member, first, start, x, y, z, slot, sat, rc, _ = _tile_candidates(index, srt)
+    tiles = index._tiles
+    member = tiles.member
     src = np.ascontiguousarray(source, dtype=np.int64)
     todo = np.ascontiguousarray(todo, dtype=np.bool_)
+    # each source's distances by sorted slot, so the loops read a tile's runs in sequence
+    by_slot = np.ascontiguousarray(dist[:, srt.sat_id])
     tied = np.empty(len(index), np.int64)
     # in member order, so that the loop reads and writes in sequence
     todo_q, src_q = todo[member], src[member]
     slot_q, cost_q = np.empty(len(member), np.int64), np.empty(len(member))
     n_tied = k.tile_best(
-        first, start, x, y, z, slot, sat, rc, *_site_args(index, None, True),
-        index._tiles.reach_km, index._tiles.inner_km, todo_q, src_q, dist, slot_q, cost_q, tied,
+        *_tile_args(index, srt), *tiles.centre_km, *_site_args(index, None, True),
+        tiles.reach_km, tiles.inner_km, todo_q, src_q, by_slot, slot_q, cost_q, tied,
     )  # fmt: skip
     asked = member[todo_q]
     out_slot[asked] = slot_q[todo_q]
@@ -229,17 +234,15 @@ def best_per_site(
         _, run_lo, run_hi, _ = index._runs
         k.run_best(
             tied, *srt.xyz, srt.cell_start, index._first_run, run_lo, run_hi,
-            *_site_args(index, None, False), todo, src, dist, srt.sat_id, out_slot, out_cost,
+            *_site_args(index, None, False), todo, src, by_slot, out_slot, out_cost,
         )  # fmt: skip
 
 
 def count_per_site(index: Any, srt: Any, max_range_km: float | None = None) -> np.ndarray:
     """(N,) number of visible satellites of each site of a ``SiteIndex`` (no pair listed)."""
-    member, first, start, x, y, z, *_ = _tile_candidates(index, srt)
+    member = index._tiles.member
     count_q = np.zeros(len(member), np.int64)  # in member order, as the loop goes
-    kernels().tile_count(
-        member, first, start, x, y, z, *_site_args(index, max_range_km, True), False, count_q
-    )
+    kernels().tile_count(*_tile_args(index, srt), *_site_args(index, max_range_km, True), count_q)
     count = np.zeros(len(index), np.int64)
     count[member] = count_q
     return count
@@ -251,7 +254,6 @@ def pair_arrays(
     """Every visible pair as ``(site, sorted slot, dot, range)``, grouped by site in
     ``SiteIndex.visible_pairs`` row order (``dot / range`` is the sine of the elevation)."""
     k = kernels()
-    member, first, start, x, y, z, slot, *_ = _tile_candidates(index, srt)
     targs, args = _site_args(index, max_range_km, True), _site_args(index, max_range_km, False)
     own = _own_args(index, srt)
     count = count_per_site(index, srt, max_range_km)
@@ -262,9 +264,10 @@ def pair_arrays(
     out_slot = np.empty(total, np.int64)
     dot = np.empty(total)
     rng = np.empty(total)
-    ordered = index._tiles.ordered
+    tiles = index._tiles
     k.tile_fill(
-        member, first, start, x, y, z, slot, *targs, ordered, offset, site, out_slot, dot, rng
-    )
+        *_tile_args(index, srt), tiles.member, *targs, tiles.ordered, offset, site, out_slot,
+        dot, rng,
+    )  # fmt: skip
     k.run_fill(*own, *args, offset, site, out_slot, dot, rng)
     return site, out_slot, dot, rng

@@ -133,7 +133,6 @@ class SortedSats:
     sat_id: np.ndarray
     xyz: tuple[np.ndarray, ...]
     cell_start: np.ndarray
-    tile_candidates: tuple[np.ndarray, ...] | None = None  # filled by the compiled kernel
 
 
 class SiteIndex:
