@@ -423,3 +423,26 @@ def run_best(
                         best_cost = c
         out_slot[i] = best
         out_cost[i] = best_cost
+
+
+@_jit
+def pair_dot_range(
+    site: Any, slot: Any, sx: Any, sy: Any, sz: Any, gx: Any, gy: Any, gz: Any, ux: Any,
+    uy: Any, uz: Any, out_dot: Any, out_rng: Any,
+) -> None:  # fmt: skip
+    """Dot product and slant range of given (site, sorted slot) pairs, with the operations of
+    the exact test (the elevation's ``arcsin`` is left to numpy)."""
+    for k in range(len(site)):
+        i = site[k]
+        j = slot[k]
+        dx = sx[j] - gx[i]
+        dy = sy[j] - gy[i]
+        dz = sz[j] - gz[i]
+        dot = dx * ux[i]
+        dot += dy * uy[i]
+        dot += dz * uz[i]
+        r2 = dx * dx
+        r2 += dy * dy
+        r2 += dz * dz
+        out_dot[k] = dot
+        out_rng[k] = np.sqrt(r2)

@@ -35,6 +35,7 @@ __all__ = [
     "count_per_site",
     "kernels",
     "pair_arrays",
+    "pair_dot_range",
     "plan_tiles",
     "unavailable_reason",
 ]
@@ -246,6 +247,18 @@ def count_per_site(index: Any, srt: Any, max_range_km: float | None = None) -> n
     count = np.zeros(len(index), np.int64)
     count[member] = count_q
     return count
+
+
+def pair_dot_range(
+    index: Any, srt: Any, site: np.ndarray, slot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(dot, range)`` of given (site, sorted slot) pairs (``dot / range`` is the sine of the
+    elevation), computed as the loops compute them."""
+    site = np.ascontiguousarray(site, dtype=np.int64)
+    slot = np.ascontiguousarray(slot, dtype=np.int64)
+    dot, rng = np.empty(len(site)), np.empty(len(site))
+    kernels().pair_dot_range(site, slot, *srt.xyz, *index._g, *index._u, dot, rng)
+    return dot, rng
 
 
 def pair_arrays(

@@ -744,31 +744,44 @@ class NetworkModel:
         S, N = graph.n_sats, len(home)
         pred = search.pred
         tr = np.flatnonzero(routed)
-        # terminals share (source, serving satellite) pairs: walk each distinct pair once
+        every = len(tr) == N  # (the usual case: no scatter into full arrays)
+        # terminals share (source, serving satellite) pairs: walk each distinct pair once, and
+        # take there all that depends on the pair only (the source fixes the home PoP)
         pair, back = unique_small(source[tr] * S + serving[tr], max(demand.n_sources, 1) * S)
-        pair_gw, pair_hops = walk_to_gateway(pred, pair // S, pair % S, S)
-        gw_r, hops_r, home_r = pair_gw[back], pair_hops[back], home[tr]
-        gw = np.full(N, -1, np.int64)
-        gw[tr] = gw_r
-        status = np.full(N, STATUS_NO_SATELLITE, np.int8)
-        status[demand.has_vis] = STATUS_NO_ROUTE
-        status[tr] = STATUS_OK
-        elev, rng_km, rtt, rs, rf, ro = (np.full(N, np.nan) for _ in range(6))
-        elev[tr] = elev_routed
-        rng_km[tr] = range_routed
-        pops_out = np.full(N, -1, np.int64)
-        pops_out[tr] = home_r
-        isl_hops = np.full(N, -1, np.int64)
-        isl_hops[tr] = hops_r
+        pair_src = pair // S
+        pair_gw, pair_hops = walk_to_gateway(pred, pair_src, pair % S, S)
+        pair_home = demand.source_pop[pair_src]
         lat = self.latency
-        space_km = cost_routed - self.backhaul_equiv_km[gw_r, home_r]
+        pair_bh = self.backhaul_equiv_km[pair_gw, pair_home]
+        pair_rf = lat.fibre_rtt_ms(self.backhaul_gc_km[pair_gw, pair_home])
+        pair_ro = lat.slot_delay_ms + pair_hops * lat.laser_hop_ms
+        space_km = cost_routed - pair_bh[back]
         if lat.laser_hop_ms:
-            space_km = space_km - hops_r * lat.hop_equivalent_km
+            space_km = space_km - (pair_hops * lat.hop_equivalent_km)[back]
         rs_r = lat.space_rtt_ms(space_km)
-        rf_r = lat.fibre_rtt_ms(self.backhaul_gc_km[gw_r, home_r])
-        ro_r = lat.slot_delay_ms + hops_r * lat.laser_hop_ms
-        rs[tr], rf[tr], ro[tr] = rs_r, rf_r, ro_r
-        rtt[tr] = rs_r + rf_r + ro_r
+        rf_r, ro_r = pair_rf[back], pair_ro[back]
+        rtt_r = rs_r + rf_r + ro_r
+        gw_r, hops_r = pair_gw[back], pair_hops[back]
+        status = np.full(N, STATUS_NO_SATELLITE, np.int8)
+        if every:
+            status[:] = STATUS_OK
+            gw, pops_out, isl_hops = gw_r, home.copy(), hops_r
+            elev, rng_km = np.asarray(elev_routed, np.float64), np.asarray(range_routed, np.float64)
+            rtt, rs, rf, ro = rtt_r, rs_r, rf_r, ro_r
+        else:
+            status[demand.has_vis] = STATUS_NO_ROUTE
+            status[tr] = STATUS_OK
+            gw = np.full(N, -1, np.int64)
+            gw[tr] = gw_r
+            pops_out = np.full(N, -1, np.int64)
+            pops_out[tr] = home[tr]
+            isl_hops = np.full(N, -1, np.int64)
+            isl_hops[tr] = hops_r
+            elev, rng_km, rtt, rs, rf, ro = (np.full(N, np.nan) for _ in range(6))
+            elev[tr] = elev_routed
+            rng_km[tr] = range_routed
+            rs[tr], rf[tr], ro[tr] = rs_r, rf_r, ro_r
+            rtt[tr] = rtt_r
         return StepResult(
             time=time, serving_sat=serving, gateway=gw, pop=pops_out, isl_hops=isl_hops,
             elevation_deg=elev, range_km=rng_km, rtt_ms=rtt, rtt_space_ms=rs, rtt_fibre_ms=rf,

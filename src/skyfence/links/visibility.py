@@ -398,19 +398,22 @@ class SiteIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Elevation (deg) and slant range (km) of given (site, sorted slot) pairs, computed
         exactly as :meth:`visible_pairs` computes them."""
-        dx = srt.xyz[0][slot]
-        dx -= self._g[0][site]
-        dy = srt.xyz[1][slot]
-        dy -= self._g[1][site]
-        dz = srt.xyz[2][slot]
-        dz -= self._g[2][site]
-        dot = dx * self._u[0][site]
-        dot += dy * self._u[1][site]
-        dot += dz * self._u[2][site]
-        rng2 = dx * dx
-        rng2 += dy * dy
-        rng2 += dz * dz
-        rng = np.sqrt(rng2)
+        if self.kernel == "compiled":
+            dot, rng = compiled.pair_dot_range(self, srt, site, slot)
+        else:
+            dx = srt.xyz[0][slot]
+            dx -= self._g[0][site]
+            dy = srt.xyz[1][slot]
+            dy -= self._g[1][site]
+            dz = srt.xyz[2][slot]
+            dz -= self._g[2][site]
+            dot = dx * self._u[0][site]
+            dot += dy * self._u[1][site]
+            dot += dz * self._u[2][site]
+            rng2 = dx * dx
+            rng2 += dy * dy
+            rng2 += dz * dz
+            rng = np.sqrt(rng2)
         el = np.divide(dot, rng, out=dot)
         np.clip(el, -1.0, 1.0, out=el)
         return np.degrees(np.arcsin(el, out=el), out=el), rng
