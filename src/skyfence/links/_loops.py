@@ -446,3 +446,80 @@ def pair_dot_range(
         r2 += dz * dz
         out_dot[k] = dot
         out_rng[k] = np.sqrt(r2)
+
+
+# ---------------------------------------------------------------- Dijkstra from PoP sources
+
+
+@_inline
+def _before(d1: float, n1: int, d2: float, n2: int) -> bool:
+    """Heap order of ``scipy.sparse.csgraph.dijkstra`` (a ``std::priority_queue`` of
+    ``(-distance, node)``): the smaller distance first, on equal distances the larger node."""
+    return d1 < d2 or (d1 == d2 and n1 > n2)
+
+
+@_jit
+def dijkstra_rows(
+    indptr: Any, indices: Any, data: Any, rows: Any, nodes: Any, limits: Any, dist: Any,
+    pred: Any,
+) -> None:  # fmt: skip
+    """Dijkstra from node ``nodes[i]`` bounded by ``limits[i]`` into ``dist[rows[i]]`` and
+    ``pred[rows[i]]`` (reset first to inf / -9999), over the CSR graph ``(indptr, indices,
+    data)``: the algorithm of ``scipy.sparse.csgraph.dijkstra`` (directed, one source) step for
+    step: a binary heap with lazy deletion in the same order, an edge relaxed when
+    ``d + w <= limit`` and ``d + w < dist``, edges in CSR order. So distances and
+    predecessors are scipy's, also on ties."""
+    cap = len(data) + 1
+    hd = np.empty(cap)
+    hn = np.empty(cap, np.int64)
+    for i in range(len(rows)):
+        drow = dist[rows[i]]
+        prow = pred[rows[i]]
+        drow[:] = np.inf
+        prow[:] = -9999
+        limit = limits[i]
+        s = nodes[i]
+        drow[s] = 0.0
+        hd[0] = 0.0
+        hn[0] = s
+        size = 1
+        while size:
+            d = hd[0]
+            v = hn[0]
+            # pop: move the last entry to the root and sift it down
+            size -= 1
+            ld, ln = hd[size], hn[size]
+            k = 0
+            while True:
+                c = 2 * k + 1
+                if c >= size:
+                    break
+                if c + 1 < size and _before(hd[c + 1], hn[c + 1], hd[c], hn[c]):
+                    c += 1
+                if not _before(hd[c], hn[c], ld, ln):
+                    break
+                hd[k] = hd[c]
+                hn[k] = hn[c]
+                k = c
+            hd[k] = ld
+            hn[k] = ln
+            if drow[v] < d:  # a stale entry: v was settled at a smaller distance
+                continue
+            for j in range(indptr[v], indptr[v + 1]):
+                u = indices[j]
+                nv = d + data[j]
+                if nv <= limit and drow[u] > nv:
+                    drow[u] = nv
+                    prow[u] = v
+                    # push: sift up from the end
+                    k = size
+                    size += 1
+                    while k > 0:
+                        p = (k - 1) // 2
+                        if not _before(nv, u, hd[p], hn[p]):
+                            break
+                        hd[k] = hd[p]
+                        hn[k] = hn[p]
+                        k = p
+                    hd[k] = nv
+                    hn[k] = u
