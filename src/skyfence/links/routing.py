@@ -50,6 +50,7 @@ from skyfence.links.stages import (
     choose,
     pair_cost,
     sources_of,
+    spread,
     step_without_pairs,
     unique_small,
     walk_to_gateway,
@@ -744,7 +745,6 @@ class NetworkModel:
         S, N = graph.n_sats, len(home)
         pred = search.pred
         tr = np.flatnonzero(routed)
-        every = len(tr) == N  # (the usual case: no scatter into full arrays)
         # terminals share (source, serving satellite) pairs: walk each distinct pair once, and
         # take there all that depends on the pair only (the source fixes the home PoP)
         pair, back = unique_small(source[tr] * S + serving[tr], max(demand.n_sources, 1) * S)
@@ -760,28 +760,16 @@ class NetworkModel:
             space_km = space_km - (pair_hops * lat.hop_equivalent_km)[back]
         rs_r = lat.space_rtt_ms(space_km)
         rf_r, ro_r = pair_rf[back], pair_ro[back]
-        rtt_r = rs_r + rf_r + ro_r
-        gw_r, hops_r = pair_gw[back], pair_hops[back]
         status = np.full(N, STATUS_NO_SATELLITE, np.int8)
-        if every:
-            status[:] = STATUS_OK
-            gw, pops_out, isl_hops = gw_r, home.copy(), hops_r
-            elev, rng_km = np.asarray(elev_routed, np.float64), np.asarray(range_routed, np.float64)
-            rtt, rs, rf, ro = rtt_r, rs_r, rf_r, ro_r
-        else:
-            status[demand.has_vis] = STATUS_NO_ROUTE
-            status[tr] = STATUS_OK
-            gw = np.full(N, -1, np.int64)
-            gw[tr] = gw_r
-            pops_out = np.full(N, -1, np.int64)
-            pops_out[tr] = home[tr]
-            isl_hops = np.full(N, -1, np.int64)
-            isl_hops[tr] = hops_r
-            elev, rng_km, rtt, rs, rf, ro = (np.full(N, np.nan) for _ in range(6))
-            elev[tr] = elev_routed
-            rng_km[tr] = range_routed
-            rs[tr], rf[tr], ro[tr] = rs_r, rf_r, ro_r
-            rtt[tr] = rtt_r
+        status[demand.has_vis] = STATUS_NO_ROUTE
+        status[tr] = STATUS_OK
+        gw, isl_hops, pops_out = (
+            spread(v, tr, N, -1) for v in (pair_gw[back], pair_hops[back], home[tr])
+        )
+        elev, rng_km, rtt, rs, rf, ro = (
+            spread(np.asarray(v, np.float64), tr, N, np.nan)
+            for v in (elev_routed, range_routed, rs_r + rf_r + ro_r, rs_r, rf_r, ro_r)
+        )
         return StepResult(
             time=time, serving_sat=serving, gateway=gw, pop=pops_out, isl_hops=isl_hops,
             elevation_deg=elev, range_km=rng_km, rtt_ms=rtt, rtt_space_ms=rs, rtt_fibre_ms=rf,

@@ -23,6 +23,7 @@ __all__ = [
     "choose",
     "pair_cost",
     "sources_of",
+    "spread",
     "step_without_pairs",
     "unique_small",
     "walk_to_gateway",
@@ -172,6 +173,16 @@ def unique_small(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     uniq = np.flatnonzero(present)
     rank = np.cumsum(present) - 1
     return uniq, rank[key]
+
+
+def spread(values: np.ndarray, rows: np.ndarray, n: int, fill: Any) -> np.ndarray:
+    """(n,) array with ``values`` at ``rows`` (increasing) and ``fill`` elsewhere; ``values``
+    itself when ``rows`` are all of ``0 .. n-1`` (the usual case for a step's terminals)."""
+    if len(rows) == n:
+        return values
+    out = np.full(n, fill, dtype=values.dtype)
+    out[rows] = values
+    return out
 
 
 def sources_of(
