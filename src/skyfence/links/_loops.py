@@ -250,11 +250,13 @@ def tile_best(
     from the centre, with margin), a candidate costs at least ``w - e`` and at most ``w + e``
     (triangle inequality). The tile's seed is its candidate with the smallest ``w`` among
     those within ``inner[t]`` of the centre (nearly always visible from every site of the
-    tile). When the seed is visible from the site, the best cost is at most ``w_seed + e``
-    and every candidate that could reach it or tie with it has ``w <= w_seed + 2 e``: only
-    the tile's candidates within ``w_seed + 2 max(e)`` (its short list, in tile order, made
-    once per tile and source) are tested and costed, with the same operations as before.
-    Otherwise every candidate of the tile is."""
+    tile). When the seed is visible from the site, its cost bounds the best one, which is at
+    most ``w_seed + e``, so every candidate that could reach it or tie with it has ``w <=
+    w_seed + 2 e``: only the tile's candidates within ``w_seed + 2 max(e)`` (its short list,
+    sorted by ``w``, made once per tile and source) are tested and costed, with the same
+    operations as before, until ``w - e`` exceeds the best cost so far (a tie is counted,
+    whatever the order, and settled by :func:`run_best`). Otherwise every candidate of the
+    tile is."""
     m = len(sx)
     slot = np.empty(m + 8, np.int64)
     x, y, z = np.empty(m), np.empty(m), np.empty(m)
@@ -304,27 +306,40 @@ def tile_best(
                 for j in range(n):
                     kj[nk] = j
                     nk += w[j] <= cut
-            g0, g1, g2, u0, u1, u2, s2 = gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q]
-            short = jmin >= 0 and _r2_if_visible(
-                x[jmin], y[jmin], z[jmin], g0, g1, g2, u0, u1, u2, s2, check_zero, max_range2
-            ) >= 0  # fmt: skip
-            if short:  # the seed is visible (and on the short list): some cost is finite
-                for i in range(nk):  # (no branch)
+                for i in range(1, nk):  # the short list by w (insertion sort: a few entries)
                     j = kj[i]
+                    k = i
+                    while k > 0 and w[kj[k - 1]] > w[j]:
+                        kj[k] = kj[k - 1]
+                        k -= 1
+                    kj[k] = j
+            g0, g1, g2, u0, u1, u2, s2 = gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q]
+            r2 = -1.0
+            if jmin >= 0:
+                r2 = _r2_if_visible(
+                    x[jmin], y[jmin], z[jmin], g0, g1, g2, u0, u1, u2, s2, check_zero, max_range2
+                )
+            if r2 >= 0:  # the seed is visible: its cost bounds the best one
+                low = dbuf[jmin] + np.sqrt(r2)
+                first = jmin
+                hits = 1
+                e = reach[q]
+                for i in range(nk):  # by w: the rest cost more than w - e
+                    j = kj[i]
+                    if w[j] - e > low:
+                        break
+                    if j == jmin:
+                        continue
                     r2 = _r2_if_visible(x[j], y[j], z[j], g0, g1, g2, u0, u1, u2, s2,
                                         check_zero, max_range2)  # fmt: skip
-                    c = dbuf[j] + np.sqrt(abs(r2))
-                    cost[i] = c if r2 >= 0 else np.inf
-                low = np.inf
-                for i in range(nk):
-                    low = min(low, cost[i])
-                first = -1
-                hits = 0
-                for i in range(nk):
-                    if cost[i] == low:
-                        hits += 1
-                        if first < 0:
-                            first = kj[i]
+                    if r2 >= 0:
+                        c = dbuf[j] + np.sqrt(r2)
+                        if c < low:
+                            low = c
+                            first = j
+                            hits = 1
+                        elif c == low:
+                            hits += 1
                 seen = first
             else:
                 low, first, hits, seen = _best_of(
