@@ -123,39 +123,42 @@ def tile_count(
 @_jit
 def tile_any(
     first_member: Any, first_run: Any, run_lo: Any, run_hi: Any, cell_start: Any, sx: Any,
-    sy: Any, sz: Any, tx: Any, ty: Any, tz: Any, gx: Any, gy: Any, gz: Any, ux: Any, uy: Any,
-    uz: Any, sin2: Any, check_zero: bool, max_range2: float, out: Any,
+    sy: Any, sz: Any, first_core: Any, core_lo: Any, core_hi: Any, tx: Any, ty: Any, tz: Any,
+    gx: Any, gy: Any, gz: Any, ux: Any, uy: Any, uz: Any, sin2: Any, check_zero: bool,
+    max_range2: float, out: Any,
 ) -> None:  # fmt: skip
-    """``out[q]`` = 1 if the tiled site ``q`` sees a satellite, else 0: its tile's candidate
-    nearest to the tile's centre ``(tx, ty, tz)`` first (nearly always visible), then the
-    others in order."""
+    """``out[q]`` = 1 if the tiled site ``q`` sees a satellite, else 0. First the satellite
+    nearest to the tile's centre ``(tx, ty, tz)`` among those of the tile's core runs (a small
+    cap around the centre: nearly always visible from every member); for a site that does not
+    see it, every candidate of the tile in order."""
     m = len(sx)
     slot = np.empty(m + 8, np.int64)
-    x, y, z, r2buf = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    x, y, z = np.empty(m), np.empty(m), np.empty(m)
     for t in range(len(first_member) - 1):
         if first_member[t] == first_member[t + 1]:
             continue
-        n = _gather(t, first_run, run_lo, run_hi, cell_start, sx, sy, sz, slot, x, y, z)
-        jn = -1
+        seed = -1
         lo = np.inf
-        for j in range(n):  # (no branch)
-            dx = x[j] - tx[t]
-            dy = y[j] - ty[t]
-            dz = z[j] - tz[t]
-            d2 = dx * dx + dy * dy + dz * dz
-            r2buf[j] = d2
-            lo = min(lo, d2)
-        if n:
-            jn = 0
-            while r2buf[jn] != lo:
-                jn += 1
+        for r in range(first_core[t], first_core[t + 1]):
+            for j in range(cell_start[core_lo[r]], cell_start[core_hi[r]]):
+                dx = sx[j] - tx[t]
+                dy = sy[j] - ty[t]
+                dz = sz[j] - tz[t]
+                d2 = dx * dx + dy * dy + dz * dz
+                if d2 < lo:
+                    lo = d2
+                    seed = j
+        n = -1  # the tile's candidates, gathered when a site needs them
         for q in range(first_member[t], first_member[t + 1]):
             g0, g1, g2, u0, u1, u2, s2 = gx[q], gy[q], gz[q], ux[q], uy[q], uz[q], sin2[q]
             got = 0
-            if jn >= 0:
-                got = _r2_if_visible(x[jn], y[jn], z[jn], g0, g1, g2, u0, u1, u2, s2,
+            if seed >= 0:
+                got = _r2_if_visible(sx[seed], sy[seed], sz[seed], g0, g1, g2, u0, u1, u2, s2,
                                      check_zero, max_range2) >= 0  # fmt: skip
             if not got:
+                if n < 0:
+                    n = _gather(t, first_run, run_lo, run_hi, cell_start, sx, sy, sz, slot, x,
+                                y, z)  # fmt: skip
                 for j in range(n):
                     if _r2_if_visible(x[j], y[j], z[j], g0, g1, g2, u0, u1, u2, s2,
                                       check_zero, max_range2) >= 0:  # fmt: skip

@@ -86,7 +86,9 @@ class Tiles:
     site (triangle inequality; :func:`best_per_site` skips candidates by it); ``inner_km``
     (T,) a distance from the centre within which a satellite is nearly always visible from
     every site of the tile (90 % of the largest slant range at the tile's highest mask, less
-    the tile's largest ``reach_km``: a hint, always checked)."""
+    the tile's largest ``reach_km``: a hint, always checked); ``first_core_run`` (T+1,),
+    ``core_lo``/``core_hi`` the runs of a small cap around each tile's centre, inside every
+    member's cap (where :func:`any_visible` looks first: also a hint)."""
 
     member: np.ndarray
     first_member: np.ndarray
@@ -99,6 +101,9 @@ class Tiles:
     centre_km: tuple[np.ndarray, ...]
     reach_km: np.ndarray
     inner_km: np.ndarray
+    first_core_run: np.ndarray
+    core_lo: np.ndarray
+    core_hi: np.ndarray
 
 
 def plan_tiles(
@@ -122,13 +127,19 @@ def plan_tiles(
     # a site's cap seen from its tile's centre: its own radius plus its angle to the centre
     # (triangle inequality on the sphere), with margin
     cosang = np.clip(np.einsum("ij,ij->i", unit, centre[tile]), -1.0, 1.0)
-    reach = cap + np.arccos(cosang) + 1e-7
+    angle = np.arccos(cosang)
+    reach = cap + angle + 1e-7
     tile_cap = np.zeros(n_tiles)
     np.maximum.at(tile_cap, tile, reach)
+    # a small cap around the centre, well inside every member's cap: where to look first for
+    # a satellite every member sees (a hint for any_visible, always checked)
+    core = np.full(n_tiles, np.pi)
+    np.minimum.at(core, tile, 0.6 * (cap - angle))
     tile_cap[norm < 0.5] = np.pi  # degenerate centre: every cell
     t_lat = np.arcsin(np.clip(centre[:, 2], -1.0, 1.0))
     t_lon = np.arctan2(centre[:, 1], centre[:, 0])
     owner, lo, hi, t_wraps = index.cap_runs(t_lat, t_lon, np.minimum(tile_cap, np.pi))
+    c_owner, c_lo, c_hi, _ = index.cap_runs(t_lat, t_lon, np.clip(core, 0.0, np.pi))
     # sites whose own runs (or their tile's) cross the antimeridian list their rows from their
     # own runs, whose order is not the tile's (the other loops do not depend on the order)
     own = wraps | t_wraps[tile]
@@ -155,6 +166,7 @@ def plan_tiles(
     return Tiles(
         member, first_member, first_run, lo, hi, np.flatnonzero(own), ~own[member], site_arrays,
         tuple(np.ascontiguousarray(m) for m in mean), np.ascontiguousarray(reach[member]), inner,
+        np.searchsorted(c_owner, np.arange(n_tiles + 1)), c_lo, c_hi,
     )  # fmt: skip
 
 
@@ -192,8 +204,9 @@ def any_visible(index: Any, srt: Any) -> np.ndarray:
         tiles = index._tiles
         got = np.empty(len(tiles.member), np.int64)  # in member order: the loop reads and
         kernels().tile_any(  # writes in sequence
-            *_tile_args(index, srt), *tiles.centre_km, *_site_args(index, None, True), got
-        )
+            *_tile_args(index, srt), tiles.first_core_run, tiles.core_lo, tiles.core_hi,
+            *tiles.centre_km, *_site_args(index, None, True), got,
+        )  # fmt: skip
         out[tiles.member] = got > 0
     return out
 
