@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from skyfence.links.search import PopSearch, argmin_per_group
-from skyfence.links.visibility import DeferredPairs, SiteIndex, VisiblePairs
+from skyfence.links.visibility import DeferredPairs, SiteIndex, SortedSats, VisiblePairs
 
 __all__ = [
     "Demand",
@@ -201,10 +201,10 @@ def sources_of(
 
 def step_without_pairs(
     model: Any,
-    pos: np.ndarray,
     time: np.datetime64 | None,
     terminals: Any,
     index: SiteIndex,
+    srt: SortedSats | None,
     network: tuple[np.ndarray, np.ndarray, VisiblePairs],
     constraint: Any,
     home_pop: np.ndarray | None,
@@ -214,10 +214,10 @@ def step_without_pairs(
     the visible pairs (compiled kernel): which terminals see a satellite, then the searches,
     then each terminal's best satellite straight from its candidates, searched again where the
     bound was too tight, exactly as ``NetworkModel._route`` and :func:`choose` decide from the
-    pairs; ``network`` = (laser edges, their lengths, gateway pairs). Returns the
+    pairs; ``srt`` the satellites as ``index`` sorted them; ``network`` = (laser edges, their
+    lengths, gateway pairs). Returns the
     ``StepResult``, its ``visible`` listed on first use."""
     edges, isl_len, gsl = network
-    srt = index.sort_satellites(pos)
     has_vis = index.any_visible(srt)
     vis = DeferredPairs(index, srt)
     clock("terminal_visibility")
