@@ -8,13 +8,17 @@ correctly rounded, no fused multiply-add, no fast-math), so their decisions and 
 for bit those of the numpy kernel. Transcendental functions (the elevation's ``arcsin``) stay in
 numpy so that no libm difference can enter.
 
-Three loops, over the same candidates:
+Loops over the same candidates:
 
-* :func:`fill` — every visible pair (site, sorted slot, dot, range);
-* :func:`any_visible` — whether a site sees at least one satellite (stops at the first);
+* :func:`pair_arrays` — every visible pair (site, sorted slot, dot, range);
+* :func:`count_per_site` — how many satellites each site sees;
+* :func:`any_visible` — whether a site sees at least one satellite (the satellite nearest its
+  tile's centre first);
 * :func:`best_per_site` — for ``min-rtt``: per site, the visible satellite with the smallest
-  ``dist[source, satellite] + range`` (first on ties, in the row order of :func:`fill`), without
-  materialising any pair.
+  ``dist[source, satellite] + range`` (first on ties, in the row order of
+  :func:`pair_arrays`), without materialising any pair, costing only the candidates that a
+  bound around the tile's centre cannot rule out (see ``_loops.tile_best``);
+* :func:`pair_dot_range` — the serving pairs' dot products and ranges.
 
 ``numba`` is imported on first use only; :func:`available` says whether it can be.
 """
