@@ -100,8 +100,16 @@ def test_compiled_rows_identical_to_reference(data):
     assert np.array_equal(fast.any_visible(srt), has)
     rng = np.random.default_rng(len(want))
     n_src = 3
-    dist = rng.uniform(0, 3000, (n_src, len(sats)))
-    dist[rng.random(dist.shape) < 0.2] = np.inf  # unreached satellites
+    if data.draw(st.booleans(), label="smooth distances"):
+        # as searched distances are: growing with the distance from a PoP (the loop's short
+        # lists and bounds at work), some satellites unreached
+        far = np.linalg.norm(sats[:, None, :] - rng.normal(0, 4000, (1, n_src, 3)), axis=2)
+        dist = np.ascontiguousarray((far * rng.uniform(1.0, 1.5, far.shape)).T)
+        dist[rng.random(dist.shape) < 0.05] = np.inf
+    else:
+        dist = rng.uniform(0, 3000, (n_src, len(sats)))
+        dist[rng.random(dist.shape) < 0.2] = np.inf  # unreached satellites
+    dist[~np.isfinite(dist) & ~np.isinf(dist)] = np.inf  # (a NaN satellite row)
     source = rng.integers(0, n_src, len(sites))
     slot, cost = np.full(len(sites), -7), np.full(len(sites), -7.0)
     fast.best_per_site(srt, has, source, dist, slot, cost)

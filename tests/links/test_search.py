@@ -1,11 +1,15 @@
-"""The search helpers against plain Python loops."""
+"""The search helpers against plain Python loops, and the compiled Dijkstra against scipy's."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
 
+from skyfence.links import compiled
 from skyfence.links.search import argmin_per_group
 
 
@@ -35,3 +39,34 @@ def test_argmin_per_group_equals_a_loop(groups, values):
     if len(group):
         starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
         assert argmin_per_group(group, score, n, starts).tolist() == expected.tolist()
+
+
+@pytest.mark.skipif(not compiled.available(), reason="the compiled search needs numba")
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(1, 40),
+    n_edges=st.integers(0, 200),
+    integer=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_compiled_dijkstra_is_scipys_step_for_step(n, n_edges, integer, seed):
+    """The compiled searches give scipy's distances and predecessors exactly, bounded or not,
+    also on graphs full of ties (small integer weights, zero-length edges, parallel edges)."""
+    rng = np.random.default_rng(seed)
+    w = rng.integers(0, 4, n_edges).astype(float) if integer else rng.uniform(0, 3, n_edges)
+    g = coo_matrix((w, (rng.integers(0, n, n_edges), rng.integers(0, n, n_edges))), shape=(n, n))
+    g = g.tocsr()
+    k = 5
+    nodes = rng.integers(0, n, k)
+    limits = rng.choice([np.inf, 0.0, 1.0, 2.5, 4.0], k)
+    dist = np.full((k + 1, n), -1.0)  # rows written over whatever they held; row k untouched
+    pred = np.full((k + 1, n), 7, np.int32)
+    compiled.kernels().dijkstra_rows(
+        g.indptr, g.indices, g.data, np.arange(k), nodes, limits, dist, pred
+    )
+    for i in range(k):
+        d, p = dijkstra(g, directed=True, indices=int(nodes[i]), return_predecessors=True,
+                        limit=limits[i])  # fmt: skip
+        assert np.array_equal(dist[i], d)
+        assert np.array_equal(pred[i], p)
+    assert np.all(dist[k] == -1.0) and np.all(pred[k] == 7)

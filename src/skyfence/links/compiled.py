@@ -8,13 +8,17 @@ correctly rounded, no fused multiply-add, no fast-math), so their decisions and 
 for bit those of the numpy kernel. Transcendental functions (the elevation's ``arcsin``) stay in
 numpy so that no libm difference can enter.
 
-Three loops, over the same candidates:
+Loops over the same candidates:
 
-* :func:`fill` — every visible pair (site, sorted slot, dot, range);
-* :func:`any_visible` — whether a site sees at least one satellite (stops at the first);
+* :func:`pair_arrays` — every visible pair (site, sorted slot, dot, range);
+* :func:`count_per_site` — how many satellites each site sees;
+* :func:`any_visible` — whether a site sees at least one satellite (the satellite nearest its
+  tile's centre first);
 * :func:`best_per_site` — for ``min-rtt``: per site, the visible satellite with the smallest
-  ``dist[source, satellite] + range`` (first on ties, in the row order of :func:`fill`), without
-  materialising any pair.
+  ``dist[source, satellite] + range`` (first on ties, in the row order of
+  :func:`pair_arrays`), without materialising any pair, costing only the candidates that a
+  bound around the tile's centre cannot rule out (see ``_loops.tile_best``);
+* :func:`pair_dot_range` — the serving pairs' dot products and ranges.
 
 ``numba`` is imported on first use only; :func:`available` says whether it can be.
 """
@@ -35,6 +39,7 @@ __all__ = [
     "count_per_site",
     "kernels",
     "pair_arrays",
+    "pair_dot_range",
     "plan_tiles",
     "unavailable_reason",
 ]
@@ -79,7 +84,15 @@ class Tiles:
     ``run_lo``/``run_hi`` the tiles' runs; ``own`` are the sites whose rows are listed from
     their own runs (near the antimeridian the order differs), ``ordered`` (per member) the
     others; ``site_arrays`` the sites' positions, zenith vectors and squared mask sines in
-    ``member`` order."""
+    ``member`` order; ``centre_km`` each tile's centre (the mean of its sites, three (T,)
+    arrays) and ``reach_km`` (per member) an upper bound of its distance from that centre, so
+    that a satellite at distance ``r`` from the centre is at least ``r - reach_km`` from the
+    site (triangle inequality; :func:`best_per_site` skips candidates by it); ``inner_km``
+    (T,) a distance from the centre within which a satellite is nearly always visible from
+    every site of the tile (90 % of the largest slant range at the tile's highest mask, less
+    the tile's largest ``reach_km``: a hint, always checked); ``first_core_run`` (T+1,),
+    ``core_lo``/``core_hi`` the runs of a small cap around each tile's centre, inside every
+    member's cap (where :func:`any_visible` looks first: also a hint)."""
 
     member: np.ndarray
     first_member: np.ndarray
@@ -89,6 +102,12 @@ class Tiles:
     own: np.ndarray
     ordered: np.ndarray
     site_arrays: tuple[np.ndarray, ...]
+    centre_km: tuple[np.ndarray, ...]
+    reach_km: np.ndarray
+    inner_km: np.ndarray
+    first_core_run: np.ndarray
+    core_lo: np.ndarray
+    core_hi: np.ndarray
 
 
 def plan_tiles(
@@ -112,13 +131,19 @@ def plan_tiles(
     # a site's cap seen from its tile's centre: its own radius plus its angle to the centre
     # (triangle inequality on the sphere), with margin
     cosang = np.clip(np.einsum("ij,ij->i", unit, centre[tile]), -1.0, 1.0)
-    reach = cap + np.arccos(cosang) + 1e-7
+    angle = np.arccos(cosang)
+    reach = cap + angle + 1e-7
     tile_cap = np.zeros(n_tiles)
     np.maximum.at(tile_cap, tile, reach)
+    # a small cap around the centre, well inside every member's cap: where to look first for
+    # a satellite every member sees (a hint for any_visible, always checked)
+    core = np.full(n_tiles, np.pi)
+    np.minimum.at(core, tile, 0.6 * (cap - angle))
     tile_cap[norm < 0.5] = np.pi  # degenerate centre: every cell
     t_lat = np.arcsin(np.clip(centre[:, 2], -1.0, 1.0))
     t_lon = np.arctan2(centre[:, 1], centre[:, 0])
     owner, lo, hi, t_wraps = index.cap_runs(t_lat, t_lon, np.minimum(tile_cap, np.pi))
+    c_owner, c_lo, c_hi, _ = index.cap_runs(t_lat, t_lon, np.clip(core, 0.0, np.pi))
     # sites whose own runs (or their tile's) cross the antimeridian list their rows from their
     # own runs, whose order is not the tile's (the other loops do not depend on the order)
     own = wraps | t_wraps[tile]
@@ -128,9 +153,25 @@ def plan_tiles(
     site_arrays = tuple(
         np.ascontiguousarray(a[member]) for a in (*index._g, *index._u, index._sin2_all)
     )
+    # the centre of each tile's sites (a point, not a direction), and each site's distance
+    # from it with a margin far above rounding (1 m): a lower bound of slant ranges in the loop
+    count = np.maximum(np.bincount(tile, minlength=n_tiles), 1)
+    mean = [
+        np.bincount(tile, index.site_ecef_km[:, j], minlength=n_tiles) / count for j in range(3)
+    ]
+    off = index.site_ecef_km - np.stack(mean, 1)[tile]
+    reach = np.sqrt((off**2).sum(axis=1)) * (1 + 1e-9) + 1e-3
+    # largest slant range at the mask (sites at their own radius, satellites at the planned one)
+    e = np.radians(index.min_elevation_deg)
+    r_sat = index.sat_radius_km
+    slant = -rg * np.sin(e) + np.sqrt(np.maximum(r_sat**2 - (rg * np.cos(e)) ** 2, 0.0))
+    inner = np.full(n_tiles, np.inf)
+    np.minimum.at(inner, tile, 0.9 * slant - reach)
     return Tiles(
-        member, first_member, first_run, lo, hi, np.flatnonzero(own), ~own[member], site_arrays
-    )
+        member, first_member, first_run, lo, hi, np.flatnonzero(own), ~own[member], site_arrays,
+        tuple(np.ascontiguousarray(m) for m in mean), np.ascontiguousarray(reach[member]), inner,
+        np.searchsorted(c_owner, np.arange(n_tiles + 1)), c_lo, c_hi,
+    )  # fmt: skip
 
 
 def _site_args(index: Any, max_range_km: float | None, tiled: bool) -> tuple[Any, ...]:
@@ -146,28 +187,31 @@ def _own_args(index: Any, srt: Any) -> tuple[Any, ...]:
     return (index._tiles.own, *srt.xyz, srt.cell_start, index._first_run, run_lo, run_hi)
 
 
-def _tile_candidates(index: Any, srt: Any) -> tuple[Any, ...]:
-    """``(member, first_member, start, x, y, z, slot, sat)``: every tile's candidates this step
-    (gathered once per sorted satellites, kept on them)."""
-    if srt.tile_candidates is None:
-        tiles = index._tiles
-        cand = kernels().tile_gather(
-            tiles.first_run, tiles.run_lo, tiles.run_hi, srt.cell_start, *srt.xyz, srt.sat_id
-        )
-        object.__setattr__(srt, "tile_candidates", (tiles.member, tiles.first_member, *cand))
-    return tuple(srt.tile_candidates)
+def _tile_args(index: Any, srt: Any) -> tuple[Any, ...]:
+    """``(first_member, first_run, run_lo, run_hi, cell_start, sx, sy, sz)``: where the tile
+    loops find each tile's sites and candidates this step."""
+    tiles = index._tiles
+    return (
+        tiles.first_member,
+        tiles.first_run,
+        tiles.run_lo,
+        tiles.run_hi,
+        srt.cell_start,
+        *srt.xyz,
+    )
 
 
 def any_visible(index: Any, srt: Any) -> np.ndarray:
     """See ``SiteIndex.any_visible``."""
     out = np.zeros(len(index), bool)
     if srt is not None:
-        member, first, start, x, y, z, _, _ = _tile_candidates(index, srt)
-        got = np.zeros(len(member), np.int64)  # in member order: the loop reads and writes
-        kernels().tile_count(  # in sequence
-            member, first, start, x, y, z, *_site_args(index, None, True), True, got
-        )
-        out[member] = got > 0
+        tiles = index._tiles
+        got = np.empty(len(tiles.member), np.int64)  # in member order: the loop reads and
+        kernels().tile_any(  # writes in sequence
+            *_tile_args(index, srt), tiles.first_core_run, tiles.core_lo, tiles.core_hi,
+            *tiles.centre_km, *_site_args(index, None, True), got,
+        )  # fmt: skip
+        out[tiles.member] = got > 0
     return out
 
 
@@ -186,16 +230,19 @@ def best_per_site(
         out_cost[todo] = np.inf
         return
     k = kernels()
-    member, first, start, x, y, z, slot, sat = _tile_candidates(index, srt)
+    tiles = index._tiles
+    member = tiles.member
     src = np.ascontiguousarray(source, dtype=np.int64)
     todo = np.ascontiguousarray(todo, dtype=np.bool_)
+    # each source's distances by sorted slot, so the loops read a tile's runs in sequence
+    by_slot = np.ascontiguousarray(dist[:, srt.sat_id])
     tied = np.empty(len(index), np.int64)
     # in member order, so that the loop reads and writes in sequence
     todo_q, src_q = todo[member], src[member]
     slot_q, cost_q = np.empty(len(member), np.int64), np.empty(len(member))
     n_tied = k.tile_best(
-        member, first, start, x, y, z, slot, sat, *_site_args(index, None, True), todo_q, src_q,
-        dist, slot_q, cost_q, tied,
+        *_tile_args(index, srt), *tiles.centre_km, *_site_args(index, None, True),
+        tiles.reach_km, tiles.inner_km, todo_q, src_q, by_slot, slot_q, cost_q, tied,
     )  # fmt: skip
     asked = member[todo_q]
     out_slot[asked] = slot_q[todo_q]
@@ -205,20 +252,30 @@ def best_per_site(
         _, run_lo, run_hi, _ = index._runs
         k.run_best(
             tied, *srt.xyz, srt.cell_start, index._first_run, run_lo, run_hi,
-            *_site_args(index, None, False), todo, src, dist, srt.sat_id, out_slot, out_cost,
+            *_site_args(index, None, False), todo, src, by_slot, out_slot, out_cost,
         )  # fmt: skip
 
 
 def count_per_site(index: Any, srt: Any, max_range_km: float | None = None) -> np.ndarray:
     """(N,) number of visible satellites of each site of a ``SiteIndex`` (no pair listed)."""
-    member, first, start, x, y, z, _, _ = _tile_candidates(index, srt)
+    member = index._tiles.member
     count_q = np.zeros(len(member), np.int64)  # in member order, as the loop goes
-    kernels().tile_count(
-        member, first, start, x, y, z, *_site_args(index, max_range_km, True), False, count_q
-    )
+    kernels().tile_count(*_tile_args(index, srt), *_site_args(index, max_range_km, True), count_q)
     count = np.zeros(len(index), np.int64)
     count[member] = count_q
     return count
+
+
+def pair_dot_range(
+    index: Any, srt: Any, site: np.ndarray, slot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(dot, range)`` of given (site, sorted slot) pairs (``dot / range`` is the sine of the
+    elevation), computed as the loops compute them."""
+    site = np.ascontiguousarray(site, dtype=np.int64)
+    slot = np.ascontiguousarray(slot, dtype=np.int64)
+    dot, rng = np.empty(len(site)), np.empty(len(site))
+    kernels().pair_dot_range(site, slot, *srt.xyz, *index._g, *index._u, dot, rng)
+    return dot, rng
 
 
 def pair_arrays(
@@ -227,7 +284,6 @@ def pair_arrays(
     """Every visible pair as ``(site, sorted slot, dot, range)``, grouped by site in
     ``SiteIndex.visible_pairs`` row order (``dot / range`` is the sine of the elevation)."""
     k = kernels()
-    member, first, start, x, y, z, slot, _ = _tile_candidates(index, srt)
     targs, args = _site_args(index, max_range_km, True), _site_args(index, max_range_km, False)
     own = _own_args(index, srt)
     count = count_per_site(index, srt, max_range_km)
@@ -238,9 +294,10 @@ def pair_arrays(
     out_slot = np.empty(total, np.int64)
     dot = np.empty(total)
     rng = np.empty(total)
-    ordered = index._tiles.ordered
+    tiles = index._tiles
     k.tile_fill(
-        member, first, start, x, y, z, slot, *targs, ordered, offset, site, out_slot, dot, rng
-    )
+        *_tile_args(index, srt), tiles.member, *targs, tiles.ordered, offset, site, out_slot,
+        dot, rng,
+    )  # fmt: skip
     k.run_fill(*own, *args, offset, site, out_slot, dot, rng)
     return site, out_slot, dot, rng

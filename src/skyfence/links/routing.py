@@ -50,6 +50,7 @@ from skyfence.links.stages import (
     choose,
     pair_cost,
     sources_of,
+    spread,
     step_without_pairs,
     unique_small,
     walk_to_gateway,
@@ -57,6 +58,7 @@ from skyfence.links.stages import (
 from skyfence.links.visibility import (
     KERNELS,
     SiteIndex,
+    SortedSats,
     VisiblePairs,
     visible_pairs,
 )
@@ -177,9 +179,8 @@ class NetworkModel:
     topology : IslTopology, optional
         Planned lasers; default: +Grid from the first positions stepped.
     cluster_km : float, optional
-        Kept for compatibility; no longer used. Terminal visibility uses a :class:`SiteIndex`
-        of the terminals kept across steps, which gives the same result as the clustered
-        tree query and is faster, also for dense terminal sets such as H3 cell centres.
+        Kept for compatibility; no longer used (terminal visibility uses a :class:`SiteIndex`
+        kept across steps: the same result, faster, also for dense sets like H3 centres).
     search_limit : bool
         Bound each PoP's Dijkstra by 1.5 × the farthest homed terminal's great-circle distance
         + 2,500 km, and redo without a bound any PoP whose terminals need more: a best cost
@@ -328,9 +329,11 @@ class NetworkModel:
                 )
         return edges, length
 
-    def gateway_links(self, positions_ecef_km: np.ndarray) -> VisiblePairs:
-        """Gateway–satellite pairs within the gateway masks (a :class:`SiteIndex` of the gateways
-        is kept across steps)."""
+    def gateway_links(
+        self, positions_ecef_km: np.ndarray, sorted_sats: SortedSats | None = None
+    ) -> VisiblePairs:
+        """Gateway–satellite pairs within the gateway masks (gateways' :class:`SiteIndex` kept;
+        ``sorted_sats``: the positions as the terminals' index sorted them)."""
         index = self._gateway_index
         if index is None or not index.matches(
             self.gateways.ecef_km, self.gateways.up, self.gateway_min_elevation_deg
@@ -341,7 +344,7 @@ class NetworkModel:
                 kernel="numpy",
             )  # fmt: skip
             self._gateway_index = index
-        return index.visible_pairs(positions_ecef_km)
+        return index.visible_pairs(positions_ecef_km, sorted_sats=sorted_sats)
 
     def terminal_visibility(
         self, positions_ecef_km: np.ndarray, terminals: GroundSites
@@ -426,12 +429,7 @@ class NetworkModel:
 
         Notes
         -----
-        The step runs in named stages, each a method of this class: :meth:`links` (lasers up),
-        :meth:`gateway_links` and :meth:`terminal_visibility` (who sees which satellite),
-        ``_demand`` (home PoP, landing class and one virtual source per (class, PoP) in use),
-        ``_graph`` (the step's graph), ``_route`` (bounded Dijkstra searches, and the choice
-        among reachable satellites for route-independent rules), ``choose`` (the serving pair
-        of each terminal) and ``_assemble`` (gateway, laser hops and RTT parts).
+        The step runs in named stages (see the module docstring and ``docs/network.md``).
 
         Each PoP's Dijkstra is bounded (``search_limit``). For ``min-rtt`` a best cost within
         the bound is exact. For rules that do not rank by cost (``max-elevation``,
@@ -447,18 +445,21 @@ class NetworkModel:
         clock = StageClock(timings)
         edges, isl_len = self.links(pos)
         clock("lasers")
-        gsl = self.gateway_links(pos)
-        clock("gateway_visibility")
         fused = (
             selection == "min-rtt" and visible is None and force_sat is None
             and pair_score is None and pair_rank is None
         )  # fmt: skip
         index = self.terminal_index(terminals) if visible is None else None
         if fused and index is not None and index.kernel == "compiled":
+            srt = index.sort_satellites(pos)  # (sorted once for terminals and gateways)
+            gsl = self.gateway_links(pos, srt)
+            clock("gateway_visibility")
             return step_without_pairs(
-                self, pos, time, terminals, index, (edges, isl_len, gsl), constraint, home_pop,
+                self, time, terminals, index, srt, (edges, isl_len, gsl), constraint, home_pop,
                 clock,
             )  # fmt: skip
+        gsl = self.gateway_links(pos)
+        clock("gateway_visibility")
         vis = visible if visible is not None else self.terminal_index(terminals).visible_pairs(pos)
         clock("terminal_visibility")
         demand = self._demand(terminals, vis, constraint, home_pop, force_sat, pair_rank)
@@ -744,31 +745,31 @@ class NetworkModel:
         S, N = graph.n_sats, len(home)
         pred = search.pred
         tr = np.flatnonzero(routed)
-        # terminals share (source, serving satellite) pairs: walk each distinct pair once
+        # terminals share (source, serving satellite) pairs: walk each distinct pair once, and
+        # take there all that depends on the pair only (the source fixes the home PoP)
         pair, back = unique_small(source[tr] * S + serving[tr], max(demand.n_sources, 1) * S)
-        pair_gw, pair_hops = walk_to_gateway(pred, pair // S, pair % S, S)
-        gw_r, hops_r, home_r = pair_gw[back], pair_hops[back], home[tr]
-        gw = np.full(N, -1, np.int64)
-        gw[tr] = gw_r
+        pair_src = pair // S
+        pair_gw, pair_hops = walk_to_gateway(pred, pair_src, pair % S, S)
+        pair_home = demand.source_pop[pair_src]
+        lat = self.latency
+        pair_bh = self.backhaul_equiv_km[pair_gw, pair_home]
+        pair_rf = lat.fibre_rtt_ms(self.backhaul_gc_km[pair_gw, pair_home])
+        pair_ro = lat.slot_delay_ms + pair_hops * lat.laser_hop_ms
+        space_km = cost_routed - pair_bh[back]
+        if lat.laser_hop_ms:
+            space_km = space_km - (pair_hops * lat.hop_equivalent_km)[back]
+        rs_r = lat.space_rtt_ms(space_km)
+        rf_r, ro_r = pair_rf[back], pair_ro[back]
         status = np.full(N, STATUS_NO_SATELLITE, np.int8)
         status[demand.has_vis] = STATUS_NO_ROUTE
         status[tr] = STATUS_OK
-        elev, rng_km, rtt, rs, rf, ro = (np.full(N, np.nan) for _ in range(6))
-        elev[tr] = elev_routed
-        rng_km[tr] = range_routed
-        pops_out = np.full(N, -1, np.int64)
-        pops_out[tr] = home_r
-        isl_hops = np.full(N, -1, np.int64)
-        isl_hops[tr] = hops_r
-        lat = self.latency
-        space_km = cost_routed - self.backhaul_equiv_km[gw_r, home_r]
-        if lat.laser_hop_ms:
-            space_km = space_km - hops_r * lat.hop_equivalent_km
-        rs_r = lat.space_rtt_ms(space_km)
-        rf_r = lat.fibre_rtt_ms(self.backhaul_gc_km[gw_r, home_r])
-        ro_r = lat.slot_delay_ms + hops_r * lat.laser_hop_ms
-        rs[tr], rf[tr], ro[tr] = rs_r, rf_r, ro_r
-        rtt[tr] = rs_r + rf_r + ro_r
+        gw, isl_hops, pops_out = (
+            spread(v, tr, N, -1) for v in (pair_gw[back], pair_hops[back], home[tr])
+        )
+        elev, rng_km, rtt, rs, rf, ro = (
+            spread(np.asarray(v, np.float64), tr, N, np.nan)
+            for v in (elev_routed, range_routed, rs_r + rf_r + ro_r, rs_r, rf_r, ro_r)
+        )
         return StepResult(
             time=time, serving_sat=serving, gateway=gw, pop=pops_out, isl_hops=isl_hops,
             elevation_deg=elev, range_km=rng_km, rtt_ms=rtt, rtt_space_ms=rs, rtt_fibre_ms=rf,

@@ -12,6 +12,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
+from skyfence.links import compiled
 from skyfence.links.visibility import VisiblePairs
 
 __all__ = ["PopSearch", "argmin_per_group", "reachable_pairs", "shortest_ground_path"]
@@ -96,9 +97,22 @@ class PopSearch:
         )
 
     def run(self, sources: np.ndarray, limit: np.ndarray | None) -> None:
-        """Search from each source ``k`` (bounded by ``limit[i]``; None = unbounded)."""
+        """Search from each source ``k`` (bounded by ``limit[i]``; None = unbounded).
+
+        With numba (``pip install skyfence[fast]``) the searches of the whole graph run in one
+        compiled loop (:func:`skyfence.links._loops.dijkstra_rows`, scipy's algorithm step for
+        step, so the same distances and predecessors) instead of one ``dijkstra`` call each."""
         first = self.S + self.G
-        for i, k in enumerate(np.asarray(sources, dtype=np.int64)):
+        sources = np.asarray(sources, dtype=np.int64)
+        if self.nodes is None and compiled.available() and len(sources):
+            g = self.graph
+            limits = np.full(len(sources), np.inf) if limit is None else limit
+            compiled.kernels().dijkstra_rows(
+                g.indptr, g.indices, g.data, sources, first + sources,
+                np.asarray(limits, dtype=np.float64), self.dist, self.pred,
+            )  # fmt: skip
+            return
+        for i, k in enumerate(sources):
             node = first + k if self.local is None else self.local[first + k]
             d, p = dijkstra(
                 self.graph,

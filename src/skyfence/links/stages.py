@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from skyfence.links.search import PopSearch, argmin_per_group
-from skyfence.links.visibility import DeferredPairs, SiteIndex, VisiblePairs
+from skyfence.links.visibility import DeferredPairs, SiteIndex, SortedSats, VisiblePairs
 
 __all__ = [
     "Demand",
@@ -23,6 +23,7 @@ __all__ = [
     "choose",
     "pair_cost",
     "sources_of",
+    "spread",
     "step_without_pairs",
     "unique_small",
     "walk_to_gateway",
@@ -174,6 +175,16 @@ def unique_small(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     return uniq, rank[key]
 
 
+def spread(values: np.ndarray, rows: np.ndarray, n: int, fill: Any) -> np.ndarray:
+    """(n,) array with ``values`` at ``rows`` (increasing) and ``fill`` elsewhere; ``values``
+    itself when ``rows`` are all of ``0 .. n-1`` (the usual case for a step's terminals)."""
+    if len(rows) == n:
+        return values
+    out = np.full(n, fill, dtype=values.dtype)
+    out[rows] = values
+    return out
+
+
 def sources_of(
     has_vis: np.ndarray, home: np.ndarray, tclass: np.ndarray, n_pops: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -190,10 +201,10 @@ def sources_of(
 
 def step_without_pairs(
     model: Any,
-    pos: np.ndarray,
     time: np.datetime64 | None,
     terminals: Any,
     index: SiteIndex,
+    srt: SortedSats | None,
     network: tuple[np.ndarray, np.ndarray, VisiblePairs],
     constraint: Any,
     home_pop: np.ndarray | None,
@@ -203,10 +214,10 @@ def step_without_pairs(
     the visible pairs (compiled kernel): which terminals see a satellite, then the searches,
     then each terminal's best satellite straight from its candidates, searched again where the
     bound was too tight, exactly as ``NetworkModel._route`` and :func:`choose` decide from the
-    pairs; ``network`` = (laser edges, their lengths, gateway pairs). Returns the
+    pairs; ``srt`` the satellites as ``index`` sorted them; ``network`` = (laser edges, their
+    lengths, gateway pairs). Returns the
     ``StepResult``, its ``visible`` listed on first use."""
     edges, isl_len, gsl = network
-    srt = index.sort_satellites(pos)
     has_vis = index.any_visible(srt)
     vis = DeferredPairs(index, srt)
     clock("terminal_visibility")

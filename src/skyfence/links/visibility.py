@@ -133,7 +133,6 @@ class SortedSats:
     sat_id: np.ndarray
     xyz: tuple[np.ndarray, ...]
     cell_start: np.ndarray
-    tile_candidates: tuple[np.ndarray, ...] | None = None  # filled by the compiled kernel
 
 
 class SiteIndex:
@@ -312,10 +311,13 @@ class SiteIndex:
             wraps,
         )
 
-    def sort_satellites(self, sat_ecef_km: np.ndarray) -> SortedSats | None:
+    def sort_satellites(
+        self, sat_ecef_km: np.ndarray, *, like: SortedSats | None = None
+    ) -> SortedSats | None:
         """The satellites of one instant binned into this index's grid (``None`` when no site
         or no finite satellite); replans the runs first if a satellite is above the indexed
-        radius."""
+        radius. ``like``: the same satellites as another index sorted them (every index has
+        the same grid), returned after that check."""
         sats = np.asarray(sat_ecef_km, dtype=np.float64).reshape(-1, 3)
         finite = np.all(np.isfinite(sats), axis=1)
         all_ok = bool(finite.all())
@@ -326,6 +328,8 @@ class SiteIndex:
         r = np.sqrt(np.einsum("ij,ij->i", s, s))
         if self._runs is None or float(r.max()) > self._runs[3]:
             self._plan(float(r.max()) + _R_SAT_HEADROOM_KM)
+        if like is not None:
+            return like
         n_col, n_cells = self._n_col, self._n_band * self._n_col
         lat = np.arcsin(np.clip(s[:, 2] / np.maximum(r, 1e-300), -1.0, 1.0))
         lon = np.arctan2(s[:, 1], s[:, 0])
@@ -343,7 +347,11 @@ class SiteIndex:
         )
 
     def visible_pairs(
-        self, sat_ecef_km: np.ndarray, *, max_range_km: float | None = None
+        self,
+        sat_ecef_km: np.ndarray,
+        *,
+        max_range_km: float | None = None,
+        sorted_sats: SortedSats | None = None,
     ) -> VisiblePairs:
         """Same as :func:`visible_pairs` for this index's sites and masks.
 
@@ -354,9 +362,10 @@ class SiteIndex:
         rather than gathered. The ``compiled`` kernel tests the sites tile by tile, each tile's
         candidates gathered once (see :class:`skyfence.links.compiled.Tiles`), with the same arithmetic in one loop.
         Either way the pairs, elevations and ranges are identical to
-        ``_visible_pairs_reference`` (bit for bit).
+        ``_visible_pairs_reference`` (bit for bit). ``sorted_sats``: these satellites as
+        another index sorted them (see :meth:`sort_satellites`).
         """
-        srt = self.sort_satellites(sat_ecef_km)
+        srt = self.sort_satellites(sat_ecef_km, like=sorted_sats)
         if srt is None:
             empty = np.zeros(0, dtype=np.int64)
             return VisiblePairs(empty, empty, np.zeros(0), np.zeros(0))
@@ -399,19 +408,22 @@ class SiteIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Elevation (deg) and slant range (km) of given (site, sorted slot) pairs, computed
         exactly as :meth:`visible_pairs` computes them."""
-        dx = srt.xyz[0][slot]
-        dx -= self._g[0][site]
-        dy = srt.xyz[1][slot]
-        dy -= self._g[1][site]
-        dz = srt.xyz[2][slot]
-        dz -= self._g[2][site]
-        dot = dx * self._u[0][site]
-        dot += dy * self._u[1][site]
-        dot += dz * self._u[2][site]
-        rng2 = dx * dx
-        rng2 += dy * dy
-        rng2 += dz * dz
-        rng = np.sqrt(rng2)
+        if self.kernel == "compiled":
+            dot, rng = compiled.pair_dot_range(self, srt, site, slot)
+        else:
+            dx = srt.xyz[0][slot]
+            dx -= self._g[0][site]
+            dy = srt.xyz[1][slot]
+            dy -= self._g[1][site]
+            dz = srt.xyz[2][slot]
+            dz -= self._g[2][site]
+            dot = dx * self._u[0][site]
+            dot += dy * self._u[1][site]
+            dot += dz * self._u[2][site]
+            rng2 = dx * dx
+            rng2 += dy * dy
+            rng2 += dz * dz
+            rng = np.sqrt(rng2)
         el = np.divide(dot, rng, out=dot)
         np.clip(el, -1.0, 1.0, out=el)
         return np.degrees(np.arcsin(el, out=el), out=el), rng
