@@ -26,17 +26,17 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from skyfence.app._store import open_store
 from skyfence.app.identity import ROLES, Principal
 from skyfence.errors import InputError
+from skyfence.store.tokens import TokenRecord
 
 if TYPE_CHECKING:
     from skyfence.app.context import App
-    from skyfence.store.tokens import TokenRecord
 
 __all__ = [
     "TokenInfo",
@@ -77,19 +77,10 @@ def parse_lifetime(text: str | float | int) -> float:
 
 
 @dataclass(frozen=True)
-class TokenInfo:
-    """A token as listed (never its secret). ``state``: active, expired or revoked."""
+class TokenInfo(TokenRecord):
+    """A token as listed (never its secret): the store's record and its ``state`` — active,
+    expired or revoked — when it was read."""
 
-    token_id: str
-    principal: str
-    display_name: str
-    roles: list[str]
-    created_at: datetime
-    expires_at: datetime
-    created_by: str
-    revoked_at: datetime | None
-    revoked_by: str | None
-    log_index: int
     state: str
 
 
@@ -103,19 +94,9 @@ class CreatedToken:
 
 def _info(record: TokenRecord, now: datetime | None = None) -> TokenInfo:
     when = now if now is not None else datetime.now(UTC).replace(tzinfo=None)
-    return TokenInfo(
-        token_id=record.token_id,
-        principal=record.principal,
-        display_name=record.display_name,
-        roles=list(record.roles),
-        created_at=record.created_at,
-        expires_at=record.expires_at,
-        created_by=record.created_by,
-        revoked_at=record.revoked_at,
-        revoked_by=record.revoked_by,
-        log_index=record.log_index,
-        state=record.state_at(when),
-    )
+    values = {f.name: getattr(record, f.name) for f in fields(record)}
+    values["roles"] = list(record.roles)
+    return TokenInfo(**values, state=record.state_at(when))
 
 
 def _check_roles(roles: Sequence[str]) -> list[str]:
