@@ -1,16 +1,18 @@
 """JSON bodies on the hot routes: orjson when it is installed (the ``fast`` extra), else the
-standard library, with the same output (compact, UTF-8, NaN refused as strict JSON)."""
+standard library, with the same output (compact, UTF-8) for every body these routes build
+(none holds a NaN or an infinity: orjson would write ``null``, the standard library refuses)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
 
 __all__ = ["dumps", "loads", "JSONDecodeError"]
 
 _orjson: Any
-try:
-    import orjson as _orjson
+try:  # imported by name: the type checker runs with and without the fast extra
+    _orjson = importlib.import_module("orjson")
 except ImportError:  # pragma: no cover - exercised where orjson is absent
     _orjson = None
 
