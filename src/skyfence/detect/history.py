@@ -259,7 +259,7 @@ def decide_reports(
 
         def finished(_i: int, result: _ChunkResult) -> None:
             nonlocal done_rows
-            done_rows += len(result.rule)
+            done_rows += len(result)
             if progress is not None:
                 progress(done_rows, n)
 
@@ -306,18 +306,17 @@ class _Chunk:
 
 @dataclass(frozen=True, eq=False)
 class _ChunkResult:
-    """A chunk decided: ``rule`` and ``region`` index the names of the row's own version
-    (``names[k] = (rule ids, region expressions)``), to be interned by the caller."""
+    """A chunk decided: ``arrays`` as :func:`_undecided` makes them, where ``rule`` and
+    ``region`` index the names of the row's own version (``names[k] = (rule ids, region
+    expressions)``), to be interned by the caller."""
 
     start: int
-    allowed: np.ndarray
-    reasons_mask: np.ndarray
-    state: np.ndarray
-    country: np.ndarray
-    rule: np.ndarray
-    region: np.ndarray
+    arrays: dict[str, np.ndarray]
     names: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]
     country_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.arrays["rule"])
 
 
 def _decide_chunk(
@@ -356,7 +355,7 @@ def _decide_chunk(
         dest = np.flatnonzero(mine)
         for name in res_out:
             res_out[name][dest] = getattr(res, name)[sel]
-    return _ChunkResult(chunk.start, names=names, country_names=country_names, **res_out)
+    return _ChunkResult(chunk.start, res_out, names, country_names)
 
 
 class _Merge:
@@ -375,9 +374,9 @@ class _Merge:
         self._maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def add(self, r: _ChunkResult) -> None:
-        a, b = r.start, r.start + len(r.rule)
+        a, b = r.start, r.start + len(r)
         for name in ("allowed", "reasons_mask", "state", "country"):
-            self.out[name][a:b] = getattr(r, name)
+            self.out[name][a:b] = r.arrays[name]
         ver = self.version[a:b]
         rule_out, region_out = self.out["rule"][a:b], self.out["region"][a:b]
         for k, (rule_ids, exprs) in r.names.items():
@@ -387,7 +386,7 @@ class _Merge:
                 self._maps[k] = (np.array([*rmap, -1], np.int32), np.array([*gmap, -1], np.int32))
             rmap_k, gmap_k = self._maps[k]
             mine = ver == k
-            rule, region = r.rule[mine], r.region[mine]
+            rule, region = r.arrays["rule"][mine], r.arrays["region"][mine]
             rule_out[mine] = rmap_k[np.where(rule >= 0, rule, -1)]
             region_out[mine] = gmap_k[np.where(region >= 0, region, -1)]
         if r.names:

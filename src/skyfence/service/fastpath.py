@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from skyfence.service.middleware import send_json
+
 __all__ = ["DecisionFastPath"]
 
 PATH = "/v1/decisions"
@@ -47,17 +49,7 @@ class DecisionFastPath:
         if answer is None:
             await self.app(scope, _replay(body, receive), send)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(answer)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer})
+        await send_json(send, 200, answer)
 
     def _answer(self, scope: dict[str, Any], body: bytes) -> bytes | None:
         """The 200 body, or ``None`` for the route to answer."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["SecurityHeaders", "BodyLimit", "AfterWrites"]
+__all__ = ["SecurityHeaders", "BodyLimit", "AfterWrites", "send_json"]
 
 Scope = dict[str, Any]
 
@@ -124,17 +124,22 @@ class BodyLimit:
                 }
             }
         ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, 413, body)
+
+
+async def send_json(send: Any, status: int, body: bytes) -> None:
+    """Answer with ``body`` (JSON, already encoded) straight through ASGI's ``send``."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class _TooLarge(Exception):
