@@ -411,18 +411,7 @@ class SiteIndex:
         if self.kernel == "compiled":
             dot, rng = compiled.pair_dot_range(self, srt, site, slot)
         else:
-            dx = srt.xyz[0][slot]
-            dx -= self._g[0][site]
-            dy = srt.xyz[1][slot]
-            dy -= self._g[1][site]
-            dz = srt.xyz[2][slot]
-            dz -= self._g[2][site]
-            dot = dx * self._u[0][site]
-            dot += dy * self._u[1][site]
-            dot += dz * self._u[2][site]
-            rng2 = dx * dx
-            rng2 += dy * dy
-            rng2 += dz * dz
+            dot, rng2 = self._dot_range2(srt.xyz, site, slot)
             rng = np.sqrt(rng2)
         el = np.divide(dot, rng, out=dot)
         np.clip(el, -1.0, 1.0, out=el)
@@ -565,6 +554,26 @@ class SiteIndex:
             sat = ok[sat]
         return VisiblePairs(site, sat.astype(np.int64, copy=False), elev, rng)
 
+    def _dot_range2(
+        self, sat_xyz: list[np.ndarray] | tuple[np.ndarray, ...], site: np.ndarray,
+        slot: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """``(sat - site)·up`` and ``|sat - site|²`` of (site, slot) pairs, in numpy, in the
+        numpy kernel's order of operations (what every numpy path's results rest on)."""
+        dx = sat_xyz[0][slot]
+        dx -= self._g[0][site]
+        dy = sat_xyz[1][slot]
+        dy -= self._g[1][site]
+        dz = sat_xyz[2][slot]
+        dz -= self._g[2][site]
+        dot = dx * self._u[0][site]
+        dot += dy * self._u[1][site]
+        dot += dz * self._u[2][site]
+        rng2 = dx * dx
+        rng2 += dy * dy
+        rng2 += dz * dz
+        return dot, rng2
+
     def _test_reference(
         self,
         sat_xyz: list[np.ndarray],
@@ -580,18 +589,7 @@ class SiteIndex:
         slot -= np.repeat(end - cnt - start, cnt)
         site = np.repeat(run_site, cnt)
         # sin(el) = (sat - site)·up / range >= sin(mask), squared (no sqrt) with dot >= 0
-        dx = sat_xyz[0][slot]
-        dx -= self._g[0][site]
-        dy = sat_xyz[1][slot]
-        dy -= self._g[1][site]
-        dz = sat_xyz[2][slot]
-        dz -= self._g[2][site]
-        dot = dx * self._u[0][site]
-        dot += dy * self._u[1][site]
-        dot += dz * self._u[2][site]
-        rng2 = dx * dx
-        rng2 += dy * dy
-        rng2 += dz * dz
+        dot, rng2 = self._dot_range2(sat_xyz, site, slot)
         sin2 = self._sin2 if isinstance(self._sin2, float) else self._sin2[site]
         keep = dot * dot >= sin2 * rng2
         keep &= dot >= 0
