@@ -97,3 +97,28 @@ def test_a_forked_database_is_refused_by_the_witness(tmp_path, running_witness, 
     assert outcome.cosigned_by == []
     assert "HTTP 422" in outcome.refused["witness.example/w1"]
     assert "split view" in outcome.refused["witness.example/w1"]
+
+
+def test_witness_serve_refuses_a_bad_key_in_one_line(tmp_path, capsys):
+    """`witness serve` names the key it cannot use and says how to make one, before serving."""
+    from clirun import run
+
+    log_vkey = Cosigner.from_seed("skyfence.example/log", bytes([4]) * 32).verifier().vkey()
+    base = ["witness", "serve", "--name", "w", "--log", log_vkey, "--db", str(tmp_path / "w.db")]
+
+    code, _, err = run(capsys, *base, "--key", str(tmp_path / "missing.pem"))
+    assert code == 1 and err.count("\n") == 1
+    assert "cannot read the witness key" in err and "No such file" in err
+    assert "skyfence witness keygen NAME --out FILE" in err
+
+    not_a_key = tmp_path / "notes.pem"
+    not_a_key.write_text("hello\n")
+    code, _, err = run(capsys, *base, "--key", str(not_a_key))
+    assert code == 1 and "cannot read the witness key" in err
+
+    key = tmp_path / "w.pem"
+    assert run(capsys, "witness", "keygen", "w", "--out", str(key))[0] == 0
+    key.chmod(0o644)
+    code, _, err = run(capsys, *base, "--key", str(key))
+    assert code == 1 and "readable by others" in err and f"chmod 600 {key}" in err
+    assert not (tmp_path / "w.db").exists()

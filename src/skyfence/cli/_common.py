@@ -46,9 +46,14 @@ from skyfence.jsonable import to_jsonable
 
 if TYPE_CHECKING:
     from skyfence.app import App
+    from skyfence.scale.runner import Parallel
 
 __all__ = [
     "ConstellationOpt",
+    "DaskWorkersOpt",
+    "SchedulerOpt",
+    "WorkersOpt",
+    "parallel",
     "SkipInvalidOpt",
     "GatewaysOpt",
     "InferGatewaysOpt",
@@ -120,12 +125,34 @@ InferGatewaysOpt = Annotated[
         "latency model says (marked 'inferred' in every output).",
     ),
 ]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", help="Run the work in this many local processes.")
+]
+DaskWorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--dask-workers", help="Run the work on a Dask LocalCluster of this many workers."
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler", help="Run the work on the Dask cluster at this address (tcp://host:8786)."
+    ),
+]
 ProgressCallback = Callable[[int, int], None]
 
 console = Console()
 err_console = Console(stderr=True)
 
 _APP: ContextVar[App | None] = ContextVar("skyfence_cli_app", default=None)
+
+
+def parallel(workers: int, dask_workers: int | None, scheduler: str | None) -> Parallel:
+    """Where the work of ``--workers/--dask-workers/--scheduler`` runs (checked before any work)."""
+    from skyfence.scale.runner import Parallel
+
+    return Parallel(workers=workers, dask_workers=dask_workers, scheduler=scheduler)
 
 
 def get_app() -> App:

@@ -14,6 +14,7 @@ from rich.table import Table
 from skyfence.analysis.defaults import DEFAULT_FOOTPRINT_KM, DEFAULT_START
 from skyfence.cli._common import (
     ConstellationOpt,
+    DaskWorkersOpt,
     GatewaysOpt,
     InferGatewaysOpt,
     JsonOption,
@@ -21,10 +22,13 @@ from skyfence.cli._common import (
     OverwriteOpt,
     PopMapOpt,
     PopsOpt,
+    SchedulerOpt,
     SkipInvalidOpt,
+    WorkersOpt,
     console,
     emit,
     get_app,
+    parallel,
     progress_bar,
 )
 
@@ -54,19 +58,6 @@ SweepOpt = Annotated[
     typer.Option(
         "--sweep",
         help="Run as a sharded, checkpointed sweep writing a directory (always for 'world').",
-    ),
-]
-WorkersOpt = Annotated[
-    int, typer.Option("--workers", help="Sweep shards in this many local processes.")
-]
-DaskWorkersOpt = Annotated[
-    int | None,
-    typer.Option("--dask-workers", help="Sweep on a Dask LocalCluster of this many workers."),
-]
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler", help="Sweep on the Dask cluster at this address (tcp://host:8786)."
     ),
 ]
 BlockCellsOpt = Annotated[
@@ -194,9 +185,8 @@ def _whatif_command(action: str):  # type: ignore[no-untyped-def]
     ) -> None:
         from skyfence.app.network import NetworkSpec
         from skyfence.app.whatif import whatif
-        from skyfence.scale.runner import Parallel
 
-        parallel = Parallel(workers=workers, dask_workers=dask_workers, scheduler=scheduler)
+        where = parallel(workers, dask_workers, scheduler)
         from skyfence.timeutil import parse_duration
 
         duration_s, step_s = parse_duration(window), parse_duration(step)
@@ -210,7 +200,7 @@ def _whatif_command(action: str):  # type: ignore[no-untyped-def]
                 start=start,
                 duration_s=duration_s, step_s=step_s, resolution=res, footprint_km=footprint_km,
                 in_country=in_country, out=out, overwrite=overwrite, progress=bar,
-                parallel=parallel,
+                parallel=where,
             )  # fmt: skip
         emit(run.to_dict(), as_json, human_whatif)
 
@@ -278,14 +268,13 @@ def coverage_cmd(
                scheduler, block_cells, max_shards, overwrite, as_json)  # fmt: skip
         return
     from skyfence.app.whatif import coverage
-    from skyfence.scale.runner import Parallel
 
-    parallel = Parallel(workers=workers, dask_workers=dask_workers, scheduler=scheduler)
+    where = parallel(workers, dask_workers, scheduler)
     with progress_bar(f"coverage {region}", enabled=not as_json) as bar:
         run = coverage(
             get_app(), region, network=network, start=start, duration_s=duration_s,
             step_s=step_s, resolution=res, out=out, overwrite=overwrite, progress=bar,
-            parallel=parallel,
+            parallel=where,
         )  # fmt: skip
 
     def human(d: dict[str, Any]) -> None:
@@ -310,9 +299,8 @@ def _sweep(
     block_cells: int, max_shards: int | None, overwrite: bool, as_json: bool,
 ) -> None:  # fmt: skip
     from skyfence.app.sweep import coverage_sweep
-    from skyfence.scale.runner import Parallel
 
-    parallel = Parallel(workers=workers, dask_workers=dask_workers, scheduler=scheduler)
+    where = parallel(workers, dask_workers, scheduler)
     app = get_app()
     if out is None:
         slug = "".join(ch if ch.isalnum() else "-" for ch in region.lower()).strip("-")
@@ -320,7 +308,7 @@ def _sweep(
     with progress_bar(f"sweep {region} (shards)", enabled=not as_json) as bar:
         run = coverage_sweep(
             app, region, network=network, start=start, duration_s=duration_s, step_s=step_s,
-            resolution=res, out=out, parallel=parallel, block_cells=block_cells,
+            resolution=res, out=out, parallel=where, block_cells=block_cells,
             max_shards=max_shards, overwrite=overwrite, progress=bar,
         )  # fmt: skip
 

@@ -8,7 +8,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from skyfence.cli._common import JsonOption, console, emit, get_app, progress_bar, to_jsonable
+from skyfence.cli._common import (
+    DaskWorkersOpt,
+    JsonOption,
+    SchedulerOpt,
+    WorkersOpt,
+    console,
+    emit,
+    get_app,
+    parallel,
+    progress_bar,
+    to_jsonable,
+)
 
 app = typer.Typer(
     name="detect",
@@ -38,29 +49,6 @@ TruthOpt = Annotated[
         "the detectors ran, to score them.",
     ),
 ]
-WorkersOpt = Annotated[
-    int, typer.Option("--workers", help="Decide the reports in this many local processes.")
-]
-DaskWorkersOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--dask-workers", help="Decide the reports on a Dask LocalCluster of this many workers."
-    ),
-]
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        help="Decide the reports on the Dask cluster at this address (tcp://host:8786).",
-    ),
-]
-
-
-def _parallel(workers: int, dask_workers: int | None, scheduler: str | None) -> Any:
-    """Where the replay runs (checked before any work)."""
-    from skyfence.scale.runner import Parallel
-
-    return Parallel(workers=workers, dask_workers=dask_workers, scheduler=scheduler)
 
 
 def _app() -> Any:
@@ -112,7 +100,7 @@ def run_command(
     job = prepare_detect(
         _app(), telemetry, policy_file=policy, terminals_file=terminals, on_invalid=on_invalid,
         options=options, geojson=geojson, png=png, truth_column=truth_column,
-        parallel=_parallel(workers, dask_workers, scheduler),
+        parallel=parallel(workers, dask_workers, scheduler),
     )  # fmt: skip
     with progress_bar(f"detect {telemetry.name}", enabled=not as_json) as update:
         result = job.run(update)
@@ -204,7 +192,7 @@ def impact_command(
     job = prepare_impact(
         _app(), telemetry, policies, reference=reference, terminals_file=terminals,
         on_invalid=on_invalid, png=png, truth_column=truth_column,
-        parallel=_parallel(workers, dask_workers, scheduler),
+        parallel=parallel(workers, dask_workers, scheduler),
     )  # fmt: skip
     with progress_bar(f"impact {telemetry.name}", enabled=not as_json) as update:
         result = job.run(update)

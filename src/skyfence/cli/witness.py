@@ -29,20 +29,12 @@ def register(root: typer.Typer) -> None:
 
 
 def _load_cosigner(key: Path, name: str) -> object:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
+    from skyfence.store.approvals import read_signing_key
     from skyfence.transparency.checkpoint import Cosigner
 
-    try:
-        private = serialization.load_pem_private_key(key.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise InputError(
-            f"cannot read the witness key {key} ({exc}); make one with "
-            "`skyfence witness keygen NAME --out FILE`"
-        ) from None
-    if not isinstance(private, Ed25519PrivateKey):
-        raise InputError(f"{key} does not hold an Ed25519 private key")
+    private = read_signing_key(
+        key, what="witness key", hint="make one with `skyfence witness keygen NAME --out FILE`"
+    )
     if os.stat(key).st_mode & 0o077:
         raise ConfigurationError(f"witness key {key} is readable by others; chmod 600 {key}")
     return Cosigner(name, private)

@@ -52,9 +52,16 @@ def approval_message(origin: str, base_version: int, document_hash: str) -> byte
     ).encode()
 
 
-def read_signing_key(key_file: Any) -> Any:
+def read_signing_key(
+    key_file: Any,
+    *,
+    what: str = "signing key",
+    hint: str = "expected an unencrypted Ed25519 private key in PEM "
+    "(e.g. from `openssl genpkey -algorithm ed25519`)",
+) -> Any:
     """The Ed25519 private key in ``key_file`` (PEM, PKCS#8, unencrypted); a one-line
-    :class:`~skyfence.errors.InputError` saying what is expected otherwise."""
+    :class:`~skyfence.errors.InputError` naming the key (``what``) and how to get a good one
+    (``hint``) otherwise."""
     from pathlib import Path
 
     from cryptography.hazmat.primitives import serialization
@@ -64,10 +71,7 @@ def read_signing_key(key_file: Any) -> Any:
         private = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else exc
-        raise InputError(
-            f"cannot read the signing key {key_file} ({why}); expected an unencrypted Ed25519 "
-            "private key in PEM (e.g. from `openssl genpkey -algorithm ed25519`)"
-        ) from None
+        raise InputError(f"cannot read the {what} {key_file} ({why}); {hint}") from None
     if not isinstance(private, Ed25519PrivateKey):
         raise InputError(f"{key_file} does not hold an Ed25519 private key")
     return private
