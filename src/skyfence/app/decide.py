@@ -181,7 +181,7 @@ def _stored_inputs(app: App, time: Any) -> _Snapshot | None:
             Provenance(found.log_index, checkpoint.tree_size, checkpoint.root_hash),
             _engine(app, policy),
         )
-        if store.head_marker() == head:  # nothing written while reading: safe to reuse
+        if store.head_marker(fresh=True) == head:  # nothing written while reading: reuse it
             _SNAPSHOTS[app] = snap
         return snap
 
