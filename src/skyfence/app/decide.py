@@ -39,6 +39,7 @@ __all__ = [
 _ENGINES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 _MAX_ENGINES = 8
 _REGISTRIES: weakref.WeakKeyDictionary[Any, tuple[str, Any]] = weakref.WeakKeyDictionary()
+_POLICIES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def check_coordinates(lat: float, lon: float) -> tuple[float, float]:
@@ -99,6 +100,25 @@ def _stored_registry(app: App, store: Any) -> TerminalRegistry:
     return registry
 
 
+def _stored_policy(app: App, found: Any) -> Policy:
+    """The stored version ``found`` (a :class:`~skyfence.store.PolicyInForce`, checked
+    against the log) as a policy, read once per process and document hash: a new log head
+    that leaves the version in force as it was (a proposal, a token, a terminal) does not
+    read, validate and check the seal of the same document again."""
+    from skyfence.policy import Policy
+
+    policies = _POLICIES.setdefault(app, {})
+    policy = policies.get(found.document_hash)
+    if policy is None:
+        policy = Policy.from_document(
+            found.document, source=f"policy version {found.version}", resolve=resolver(app)
+        )
+        if len(policies) >= _MAX_ENGINES:
+            policies.pop(next(iter(policies)))
+        policies[found.document_hash] = policy
+    return policy
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where a stored policy version comes from: the log entry that made it
@@ -154,7 +174,6 @@ def _stored_inputs(app: App, time: Any) -> _Snapshot | None:
     a fresh read would return; a table edited outside skyfence without a log entry cannot
     change it (the fresh read would refuse such an edit).
     """
-    from skyfence.policy import Policy
 
     with open_store(app) as store:
         head = store.head_marker()
@@ -165,12 +184,10 @@ def _stored_inputs(app: App, time: Any) -> _Snapshot | None:
         found = store.policy_in_force(time)
         if found is None or found.version != latest:
             return None
-        checkpoint = store.log.latest_checkpoint()
-        if checkpoint is None or checkpoint.tree_size <= found.log_index:
+        checkpoint = store.log.latest_signed()
+        if checkpoint is None or checkpoint[0] <= found.log_index:
             return None
-        policy = Policy.from_document(
-            found.document, source=f"policy version {found.version}", resolve=resolver(app)
-        )
+        policy = _stored_policy(app, found)
         registry = _stored_registry(app, store)
         snap = _Snapshot(
             head,
@@ -178,7 +195,7 @@ def _stored_inputs(app: App, time: Any) -> _Snapshot | None:
             found.applied_at,
             policy,
             registry,
-            Provenance(found.log_index, checkpoint.tree_size, checkpoint.root_hash),
+            Provenance(found.log_index, *checkpoint),
             _engine(app, policy),
         )
         if store.head_marker(fresh=True) == head:  # nothing written while reading: reuse it

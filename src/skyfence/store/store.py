@@ -271,6 +271,18 @@ class Store:
         size = int(session.execute(select(LogHeadRow.tree_size)).scalar_one())
         return self._authenticated(session.connection(), size)
 
+    def _known_head(self, session: Session) -> Head:
+        """The head as :meth:`_head` authenticates it, or the one this process already
+        authenticated (or wrote) while the head row still reads its ``(tree_size,
+        root_hash)``: the same head, so the same state, root and frontier."""
+        seen = self._cache
+        if seen is not None and self.head_marker() == (seen.size, seen.root):
+            return Head(seen.size, seen.root, list(seen.frontier), seen.state, seen.size)
+        head = self._head(session)
+        if seen is None or head.size >= seen.size:
+            self._cache = _Cache(head.size, head.root, list(head.frontier), head.state)
+        return head
+
     def head_marker(self, *, fresh: bool = False) -> tuple[int, bytes]:
         """The log head row as it is now, ``(tree_size, root_hash)``, *not* authenticated:
         a cheap way to tell whether anything was written since a head that was.
@@ -342,14 +354,8 @@ class Store:
         again: while the head row still reads ``(tree_size, root_hash)`` of that head, its
         state is the one found then (one ``SELECT`` instead of reading and checking the
         signed checkpoint, the Merkle nodes and the last entry)."""
-        seen = self._cache
-        if seen is not None and self.head_marker() == (seen.size, seen.root):
-            return seen.state
         with self._read() as s:
-            head = self._head(s)
-        if seen is None or head.size >= seen.size:
-            self._cache = _Cache(head.size, head.root, list(head.frontier), head.state)
-        return head.state
+            return self._known_head(s).state
 
     def check_state(self) -> StoreState:
         """Check that the policy in force and the terminal registry in the tables are what
@@ -613,7 +619,7 @@ class Store:
         log (:class:`~skyfence.errors.IntegrityError` says which row)."""
         when = self._now() if time is None else _to_naive(time)
         with self._read() as s:
-            head = self._head(s)
+            head = self._known_head(s)  # the rows are still checked against it below
             self._current_row(s, head)
             row = s.execute(
                 select(PolicyVersionRow)
