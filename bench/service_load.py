@@ -472,6 +472,7 @@ def main() -> None:
                    help="proposals + approvals per second during the mixed run (0: none)")  # fmt: skip
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--postgres", default=None, help="also run on this PostgreSQL URL")
+    p.add_argument("--skip-sqlite", action="store_true", help="only the PostgreSQL run")
     args = p.parse_args()
     if args.duration <= 0 or args.rate <= 0 or args.change_rate < 0:
         p.error("--duration and --rate must be > 0, --change-rate >= 0")
@@ -480,7 +481,8 @@ def main() -> None:
     batches: list[str] = []
     mixed: list[str] = []
     changes: list[str] = []
-    backends = [("sqlite", None)] + ([("postgresql", args.postgres)] if args.postgres else [])
+    backends = [] if args.skip_sqlite else [("sqlite", None)]
+    backends += [("postgresql", args.postgres)] if args.postgres else []
     for name, url in backends:
         with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
             home = Path(tmp)
