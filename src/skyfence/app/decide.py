@@ -184,7 +184,7 @@ def _stored_inputs(app: App, time: Any) -> _Snapshot | None:
         found = store.policy_in_force(time)
         if found is None or found.version != latest:
             return None
-        checkpoint = store.log.latest_signed()
+        checkpoint = store.latest_signed()
         if checkpoint is None or checkpoint[0] <= found.log_index:
             return None
         policy = _stored_policy(app, found)

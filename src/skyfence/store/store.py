@@ -37,7 +37,13 @@ from skyfence.store.approvals import KeyRegistry
 from skyfence.store.c2sp import DEFAULT_ORIGIN
 from skyfence.store.changes import DEFAULT_EXPIRES_AFTER_S, ChangeResult, Request
 from skyfence.store.db import READ_ONLY, make_engine, upgrade_to_head
-from skyfence.store.head import Head, authenticated_entries, read_head
+from skyfence.store.head import (
+    Head,
+    authenticated_entries,
+    latest_signed,
+    read_head,
+    read_marker,
+)
 from skyfence.store.identity import SYSTEM, Actor, as_actor
 from skyfence.store.keys import KeyDirectory
 from skyfence.store.models import LogHeadRow, OperatorRow, PendingChangeRow, PolicyVersionRow
@@ -274,7 +280,8 @@ class Store:
     def _known_head(self, session: Session) -> Head:
         """The head as :meth:`_head` authenticates it, or the one this process already
         authenticated (or wrote) while the head row still reads its ``(tree_size,
-        root_hash)``: the same head, so the same state, root and frontier."""
+        root_hash)``: the same head, so the same state, root and frontier (every write
+        signs its head, so ``signed_size`` is its size)."""
         seen = self._cache
         if seen is not None and self.head_marker() == (seen.size, seen.root):
             return Head(seen.size, seen.root, list(seen.frontier), seen.state, seen.size)
@@ -322,30 +329,13 @@ class Store:
             _PINNED.reset(token)
 
     def _read_head_marker(self) -> tuple[int, bytes]:
-        raw = self._engine.raw_connection()
-        try:
-            # psycopg outside autocommit would open a transaction, and the pool would send
-            # a ROLLBACK when the connection is returned: a second round trip for nothing
-            driver = raw.driver_connection if self._engine.dialect.name == "postgresql" else None
-            previous = getattr(driver, "autocommit", None)
-            if driver is not None and previous is False:
-                driver.autocommit = True
-            try:
-                cursor = raw.cursor()
-                try:
-                    cursor.execute(_HEAD_SQL)
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
-            finally:
-                if driver is not None and previous is False:
-                    driver.autocommit = False
-        finally:
-            raw.close()
-        if row is None:
-            raise IntegrityError("the log head row is missing")
-        size, root = row
-        return int(size), bytes(root)
+        return read_marker(self._engine)
+
+    def latest_signed(self) -> tuple[int, str] | None:
+        """``(tree_size, root_hash hex)`` of the latest signed checkpoint, as
+        ``log.latest_checkpoint()`` gives them, without building its note (one query)."""
+        with self._read_engine.connect() as conn:
+            return latest_signed(conn)
 
     def state(self) -> StoreState:
         """The state the log attests now, after checking the log head (see the module doc).
@@ -779,7 +769,6 @@ class Store:
 _KEPT_POLICIES = 8
 #: ``[store, (tree_size, root_hash) or None]`` within :meth:`Store.same_head`
 _PINNED: ContextVar[list[Any] | None] = ContextVar("skyfence_store_head", default=None)
-_HEAD_SQL = f"SELECT tree_size, root_hash FROM {LogHeadRow.__tablename__} WHERE id = 1"
 _LOCK_HEAD = (
     select(LogHeadRow.tree_size, LogHeadRow.root_hash).where(LogHeadRow.id == 1).with_for_update()
 )

@@ -471,13 +471,6 @@ class TransparencyLog:
             ).scalar_one_or_none()
             return None if row is None else self._checkpoint(session.connection(), row)
 
-    def latest_signed(self) -> tuple[int, str] | None:
-        """``(tree_size, root_hash hex)`` of the latest signed checkpoint, as
-        :meth:`latest_checkpoint` gives them, without building its note (one query)."""
-        with self._read_engine.connect() as conn:
-            row = conn.execute(_LATEST_CHECKPOINT).first()
-        return None if row is None else (int(row.tree_size), bytes(row.root_hash).hex())
-
     def _checkpoint(self, conn: Connection, row: Any) -> Checkpoint:
         """A checkpoint row with its origin and C2SP note (derived from the log)."""
         cp = _checkpoint(row)
