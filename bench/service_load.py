@@ -14,18 +14,23 @@ process (HTTP/1.1 written by hand on keep-alive connections, see :class:`RawConn
   per decision (all its processes; what a request costs whatever else the machine does);
 * batches of 10,000 rows (JSON, then Arrow) back to back for ``--duration`` / 2 s each:
   decisions/s end to end, decisions per server CPU-second, p50 / p99 per request;
-* single decisions at ``--rate`` and policy changes at ``--change-rate`` (proposals for
-  review and their approvals, by two tokens) together for ``--duration`` / 2 s.
+* policy changes at ``--change-rate`` (proposals for review and their approvals, by two
+  tokens) alone for ``--duration`` / 2 s: answered, server CPU per change, latencies;
+* single decisions at ``--rate`` and policy changes at ``--change-rate`` together for
+  ``--duration`` / 2 s, with the server's CPU seconds.
 
 In-process, on the same store opened once as the service opens it: ``app.decide.decide``
-one call at a time (at one place, then at the load's places), and ``decide_batch`` of
-10,000 rows, with wall and CPU time. Prints three tables.
+one call at a time (at one place, then at the load's places), ``decide_batch`` of 10,000
+rows, with wall and CPU time, and proposal + approval pairs one after another (CPU per
+change). A PostgreSQL run works in a new ``skyfence_bench_*`` schema, dropped at the end.
+Prints four tables.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -156,7 +161,31 @@ def in_process(app: Any, seconds: float) -> dict[str, float]:
         n += BATCH
     out["batch_dps"] = n / (time.perf_counter() - t0)
     out["batch_cpu_dps"] = n / (time.process_time() - c0)
+    out["change_cpu"] = in_process_changes(app, seconds / 6)
     return out
+
+
+def in_process_changes(app: Any, seconds: float) -> float:
+    """CPU seconds of one policy change (a proposal for review or its approval by a
+    second principal), in-process on the shared store, pairs one after another."""
+    from skyfence.app.changes import approve, propose
+    from skyfence.app.identity import Principal
+
+    operator = Principal.from_token("operator", ["operator"])
+    approver = Principal.from_token("approver", ["approver"])
+    n, c0, end = 0, time.process_time(), time.perf_counter() + seconds
+    while n < 4 or time.perf_counter() < end:
+        result = propose(app, operator, change_document(-1 - n), reason="bench",
+                         request_review=True)  # fmt: skip
+        approve(app, approver, result.change_id, reason="bench")
+        n += 1
+    return (time.process_time() - c0) / (2 * n)
+
+
+def change_document(i: int) -> dict[str, Any]:
+    """The policy change number ``i`` proposes: the bench policy and one more rule."""
+    return {"rules": [*POLICY["rules"], {"id": f"x{i}".replace("-", "m"), "region": "DE",
+                                         "state": "active"}]}  # fmt: skip
 
 
 def start(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -329,8 +358,7 @@ async def change_load(base: str, operator: str, approver: str, rate: float,
     counts = {"errors": 0, "conflicts": 0}
 
     async def pair(i: int, due: float) -> None:
-        rules = [*POLICY["rules"], {"id": f"x{i}", "region": "DE", "state": "active"}]
-        body = json.dumps({"document": {"rules": rules}, "reason": f"bench {i}",
+        body = json.dumps({"document": change_document(i), "reason": f"bench {i}",
                            "request_review": True}).encode()  # fmt: skip
         try:
             conn = await pool.get()
@@ -367,7 +395,7 @@ async def change_load(base: str, operator: str, approver: str, rate: float,
     pool.close()
     del done
     n = len(lat["propose"]) + len(lat["approve"])
-    return {"rps": n / elapsed, "propose_p50": pct(lat["propose"], 50),
+    return {"rps": n / elapsed, "answered": n, "propose_p50": pct(lat["propose"], 50),
             "propose_p99": pct(lat["propose"], 99), "approve_p50": pct(lat["approve"], 50),
             "approve_p99": pct(lat["approve"], 99), "errors": counts["errors"] + len(late),
             "conflicts": counts["conflicts"], "sent": 2 * i}  # fmt: skip
@@ -444,6 +472,7 @@ def main() -> None:
                    help="proposals + approvals per second during the mixed run (0: none)")  # fmt: skip
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--postgres", default=None, help="also run on this PostgreSQL URL")
+    p.add_argument("--skip-sqlite", action="store_true", help="only the PostgreSQL run")
     args = p.parse_args()
     if args.duration <= 0 or args.rate <= 0 or args.change_rate < 0:
         p.error("--duration and --rate must be > 0, --change-rate >= 0")
@@ -451,12 +480,14 @@ def main() -> None:
     singles: list[str] = []
     batches: list[str] = []
     mixed: list[str] = []
-    backends = [("sqlite", None)] + ([("postgresql", args.postgres)] if args.postgres else [])
+    changes: list[str] = []
+    backends = [] if args.skip_sqlite else [("sqlite", None)]
+    backends += [("postgresql", args.postgres)] if args.postgres else []
     for name, url in backends:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
             home = Path(tmp)
             if url is not None:
-                url = _fresh_schema(url)
+                url = _fresh_schema(url, cleanup)
             app, tokens, env = setup(url, home)
             base_line = in_process(app, args.duration)
             from skyfence.app._store import release_store
@@ -473,6 +504,8 @@ def main() -> None:
             )
             batches.append(f"| {name} | in-process `decide_batch` | {b['batch_dps']:,.0f} | "
                            f"{b['batch_cpu_dps']:,.0f} | — | — |")  # fmt: skip
+            changes.append(f"| {name} | in-process, one after another | — | "
+                           f"{b['change_cpu'] * 1e3:.1f} | — | — |")  # fmt: skip
             for workers in args.workers:
                 label = f"{workers} worker{'s' if workers > 1 else ''}"
                 proc, base = start(env, workers)
@@ -484,10 +517,13 @@ def main() -> None:
                                                         args.duration / 2, workers))  # fmt: skip
                     a, a_cpu = measure(proc, batch_load(base, gw, arrow_body, ARROW,
                                                         args.duration / 2, workers))  # fmt: skip
-                    m = None
+                    m = alone = None
                     if args.change_rate > 0:
-                        m = asyncio.run(mixed_load(base, tokens, args.rate, args.change_rate,
-                                                   args.duration / 2))  # fmt: skip
+                        alone, c_cpu = measure(proc, change_load(
+                            base, tokens["operator"], tokens["approver"], args.change_rate,
+                            args.duration / 2))  # fmt: skip
+                        m, m_cpu = measure(proc, mixed_load(base, tokens, args.rate,
+                                                            args.change_rate, args.duration / 2))  # fmt: skip
                 finally:
                     proc.terminate()
                     proc.wait(20)
@@ -504,6 +540,16 @@ def main() -> None:
                         f"| {r['p50'] * 1e3:.0f} / {r['p99'] * 1e3:.0f} | {r['errors']} |"
                     )
                     print(batches[-1], flush=True)
+                if alone is not None:
+                    c = alone
+                    changes.append(
+                        f"| {name} | {label} | {c['rps']:.1f} of {args.change_rate:g}/s, "
+                        f"{c['errors']} errors, {c['conflicts']} stale | "
+                        f"{c_cpu / max(c['answered'], 1) * 1e3:.1f} | {c['propose_p50'] * 1e3:.1f} / "
+                        f"{c['propose_p99'] * 1e3:.1f} | {c['approve_p50'] * 1e3:.1f} / "
+                        f"{c['approve_p99'] * 1e3:.1f} |"
+                    )
+                    print(changes[-1], flush=True)
                 if m is not None:
                     d, c = m
                     mixed.append(
@@ -512,7 +558,7 @@ def main() -> None:
                         f"{c['rps']:.1f} of {args.change_rate:g}/s, {c['errors']} errors, "
                         f"{c['conflicts']} stale | {c['propose_p50'] * 1e3:.1f} / "
                         f"{c['propose_p99'] * 1e3:.1f} | {c['approve_p50'] * 1e3:.1f} / "
-                        f"{c['approve_p99'] * 1e3:.1f} |"
+                        f"{c['approve_p99'] * 1e3:.1f} | {m_cpu:.1f} s |"
                     )
                     print(mixed[-1], flush=True)
     print("\nSingle decisions, open loop")
@@ -523,15 +569,22 @@ def main() -> None:
     print("\n| database | server | decisions/s | decisions per server CPU-second "
           "| p50 / p99 ms a request | errors |\n|---|---|---:|---:|---:|---:|")  # fmt: skip
     print("\n".join(batches))
+    if changes:
+        print("\nPolicy changes alone (proposals for review and their approvals)")
+        print("\n| database | server | changes answered | server CPU ms a change "
+              "| propose p50 / p99 ms | approve p50 / p99 ms |\n|---|---|---|---:|---:|---:|")  # fmt: skip
+        print("\n".join(changes))
     if mixed:
         print("\nSingle decisions and policy changes at the same time")
         print("\n| database | server | decisions answered | p50 / p99 ms | changes answered "
-              "| propose p50 / p99 ms | approve p50 / p99 ms |\n|---|---|---|---:|---|---:|---:|")  # fmt: skip
+              "| propose p50 / p99 ms | approve p50 / p99 ms | server CPU |"
+              "\n|---|---|---|---:|---|---:|---:|---:|")  # fmt: skip
         print("\n".join(mixed))
     print(f"\n(load average {os.getloadavg()[0]:.1f} at the end; one run each)")
 
 
-def _fresh_schema(base: str) -> str:
+def _fresh_schema(base: str, cleanup: contextlib.ExitStack) -> str:
+    """A URL on a new schema of ``base``, dropped (with everything in it) by ``cleanup``."""
     import uuid
 
     import sqlalchemy as sa
@@ -541,6 +594,14 @@ def _fresh_schema(base: str) -> str:
     with engine.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     engine.dispose()
+
+    def drop() -> None:
+        admin = sa.create_engine(base)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+    cleanup.callback(drop)
     url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False)
 

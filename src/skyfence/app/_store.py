@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from skyfence.app.context import App
     from skyfence.store import Store
 
-__all__ = ["open_store", "resolver", "share_store", "release_store"]
+__all__ = ["open_store", "resolver", "share_store", "release_store", "one_head"]
 
 
 def resolver(app: App) -> Callable[..., Any]:
@@ -94,3 +95,16 @@ def release_store(app: App) -> None:
     shared = app._cache.pop(_SHARED, None)
     if shared is not None:
         shared.close()
+
+
+@contextmanager
+def one_head(app: App) -> Iterator[None]:
+    """Everything in the block (one request: its token check and its decision) sees the
+    log head as one read of it on the shared store (see
+    :meth:`skyfence.store.Store.same_head`); without a shared store, nothing changes."""
+    shared = app._cache.get(_SHARED)
+    if shared is None:
+        yield
+        return
+    with shared.same_head():
+        yield

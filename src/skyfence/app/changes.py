@@ -74,6 +74,18 @@ def sealed_document(policy: Policy, app: App) -> dict[str, Any]:
     return sealed
 
 
+def _sealed(policy: Policy, app: App, label: str) -> Policy:
+    """``policy`` sealed (see :func:`sealed_document`), after refusing one whose document
+    would not read back identically: that check makes ``policy`` the policy its document
+    reads as, so it is sealed as it is, not parsed from its document again. The store
+    validates and reads back the sealed form again before it keeps it."""
+    from skyfence.policy import seal_policy
+    from skyfence.store.rules import prepare_document
+
+    prepare_document(policy, source=label)  # refuses what would not read back identically
+    return seal_policy(policy, resolve=resolver(app))
+
+
 def _policy_from(app: App, source: Policy | Mapping[str, Any] | str | Path) -> Policy:
     from skyfence.policy import Policy, load_policy
 
@@ -116,10 +128,8 @@ def prepare_change(
     from skyfence.store.rules import prepare_document
 
     principal.require("change the policy", "operator")
-    policy = _policy_from(app, source)
     label = str(source) if isinstance(source, str | Path) else "the policy"
-    prepare_document(policy, source=label)  # refuses what would not read back identically
-    stored, _ = prepare_document(sealed_document(policy, app), source=label)
+    stored, _ = prepare_document(_sealed(_policy_from(app, source), app, label), source=label)
     digest = canonical_hash(stored)
     with open_store(app) as store:
         base = store.state().policy_version if base_version is None else base_version
@@ -153,21 +163,19 @@ def propose(
     from skyfence.store.rules import prepare_document
 
     principal.require("change the policy", "operator")
-    policy = _policy_from(app, source)
     label = str(source) if isinstance(source, str | Path) else "the policy"
-    prepare_document(policy, source=label)  # refuses what would not read back identically
-    document = sealed_document(policy, app)
+    sealed = _sealed(_policy_from(app, source), app, label)
     with open_store(app) as store:
         base = store.state().policy_version if base_version is None else base_version
         if sign_with is not None:
             from skyfence.store.approvals import approval_message
             from skyfence.store.canonical import canonical_hash
 
-            stored, _ = prepare_document(document, source=label)
+            stored, _ = prepare_document(sealed, source=label)
             message = approval_message(store.log.origin, base, canonical_hash(stored))
             signed = sign_change(sign_with, message)
         return store.apply_policy(
-            document,
+            sealed,  # the store validates, reads back and keeps its document
             actor=principal.actor(),
             reason=reason,
             base_version=base,

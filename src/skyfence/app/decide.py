@@ -14,7 +14,7 @@ import hashlib
 import math
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ __all__ = [
 _ENGINES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 _MAX_ENGINES = 8
 _REGISTRIES: weakref.WeakKeyDictionary[Any, tuple[str, Any]] = weakref.WeakKeyDictionary()
+_POLICIES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def check_coordinates(lat: float, lon: float) -> tuple[float, float]:
@@ -99,6 +100,25 @@ def _stored_registry(app: App, store: Any) -> TerminalRegistry:
     return registry
 
 
+def _stored_policy(app: App, found: Any) -> Policy:
+    """The stored version ``found`` (a :class:`~skyfence.store.PolicyInForce`, checked
+    against the log) as a policy, read once per process and document hash: a new log head
+    that leaves the version in force as it was (a proposal, a token, a terminal) does not
+    read, validate and check the seal of the same document again."""
+    from skyfence.policy import Policy
+
+    policies = _POLICIES.setdefault(app, {})
+    policy = policies.get(found.document_hash)
+    if policy is None:
+        policy = Policy.from_document(
+            found.document, source=f"policy version {found.version}", resolve=resolver(app)
+        )
+        if len(policies) >= _MAX_ENGINES:
+            policies.pop(next(iter(policies)))
+        policies[found.document_hash] = policy
+    return policy
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where a stored policy version comes from: the log entry that made it
@@ -131,7 +151,8 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """What the stored inputs were at one log head: reused while the head is unchanged."""
+    """What the stored inputs were at one log head: reused while the head is unchanged,
+    and after it moved while the log attests the same version in force and registry."""
 
     head: tuple[int, bytes]
     version: int
@@ -140,6 +161,7 @@ class _Snapshot:
     registry: TerminalRegistry
     provenance: Provenance
     engine: Any
+    document_hash: str = ""
 
 
 _SNAPSHOTS: weakref.WeakKeyDictionary[Any, _Snapshot] = weakref.WeakKeyDictionary()
@@ -152,25 +174,34 @@ def _stored_inputs(app: App, time: Any) -> _Snapshot | None:
 
     Anything written through skyfence moves the head, so a reused snapshot is exactly what
     a fresh read would return; a table edited outside skyfence without a log entry cannot
-    change it (the fresh read would refuse such an edit).
+    change it (the fresh read would refuse such an edit). When the head moved but the
+    state the new head attests (authenticated) names the same version and document hash
+    in force and the same registry — a proposal, a token, a setting — the snapshot is
+    kept with the latest checkpoint as its provenance: the process goes on deciding with
+    what it authenticated, as it does at an unchanged head.
     """
-    from skyfence.policy import Policy
 
     with open_store(app) as store:
         head = store.head_marker()
         snap = _SNAPSHOTS.get(app)
         if snap is not None and snap.head == head and time >= snap.applied_at:
             return snap
-        latest = store.state().policy_version
+        state = store.state()
+        latest = state.policy_version
+        if (
+            snap is not None
+            and time >= snap.applied_at
+            and (snap.version, snap.document_hash) == (latest, state.policy_hash)
+            and _stored_registry(app, store) is snap.registry
+        ):
+            return _moved(app, store, snap, head)
         found = store.policy_in_force(time)
         if found is None or found.version != latest:
             return None
-        checkpoint = store.log.latest_checkpoint()
-        if checkpoint is None or checkpoint.tree_size <= found.log_index:
+        checkpoint = store.latest_signed()
+        if checkpoint is None or checkpoint[0] <= found.log_index:
             return None
-        policy = Policy.from_document(
-            found.document, source=f"policy version {found.version}", resolve=resolver(app)
-        )
+        policy = _stored_policy(app, found)
         registry = _stored_registry(app, store)
         snap = _Snapshot(
             head,
@@ -178,12 +209,25 @@ def _stored_inputs(app: App, time: Any) -> _Snapshot | None:
             found.applied_at,
             policy,
             registry,
-            Provenance(found.log_index, checkpoint.tree_size, checkpoint.root_hash),
+            Provenance(found.log_index, *checkpoint),
             _engine(app, policy),
+            found.document_hash,
         )
-        if store.head_marker() == head:  # nothing written while reading: safe to reuse
+        if store.head_marker(fresh=True) == head:  # nothing written while reading: reuse it
             _SNAPSHOTS[app] = snap
         return snap
+
+
+def _moved(app: App, store: Any, snap: _Snapshot, head: tuple[int, bytes]) -> _Snapshot | None:
+    """``snap`` at the new ``head`` (same version and registry), with the latest checkpoint
+    as its provenance; ``None`` when no checkpoint covers its entry (the full path says)."""
+    checkpoint = store.latest_signed()
+    if checkpoint is None or checkpoint[0] <= snap.provenance.log_index:
+        return None
+    moved = replace(snap, head=head, provenance=Provenance(snap.provenance.log_index, *checkpoint))
+    if store.head_marker(fresh=True) == head:  # nothing written while reading: reuse it
+        _SNAPSHOTS[app] = moved
+    return moved
 
 
 def _inputs(

@@ -33,7 +33,14 @@ from typing import Any
 from skyfence.errors import IntegrityError
 from skyfence.regions import RegionResolver, geometry_sha256
 
-__all__ = ["Seal", "SealResolver", "default_seal_resolver", "verify_seal", "sealed_resolve"]
+__all__ = [
+    "Seal",
+    "SealResolver",
+    "default_seal_resolver",
+    "verify_seal",
+    "sealed_resolve",
+    "region_sha256",
+]
 
 #: ``resolve(expr, geojson=mapping) -> Region``: a :class:`skyfence.regions.RegionResolver`
 #: or :func:`skyfence.regions.parse_region` bound to a worldview (``functools.partial``).
@@ -120,15 +127,18 @@ def verify_seal(
     regions: dict[str, Any] = {}
     for expression in sorted(wanted, key=lambda e: (len(e), e)):  # plain names first
         region = resolve(expression, geojson=seal.geometries)
-        now = _sha256(region)
+        now = region_sha256(region)
         if now != dict(seal.sha256).get(expression):
             raise _mismatch(expression, now, seal, region, source, resolve)
         regions[expression] = region
     return regions
 
 
-def _sha256(region: Any) -> str:
-    return geometry_sha256(region.geometry)
+def region_sha256(region: Any) -> str:
+    # a Region keeps its hash (its geometry never changes): a country resolves to the
+    # worldview's own Region, so it is hashed once per process, not once per reading
+    sha = getattr(region, "sha256", None)
+    return sha if isinstance(sha, str) else geometry_sha256(region.geometry)
 
 
 def sealed_resolve(
@@ -154,7 +164,7 @@ def sealed_resolve(
         region = base(expression)
         recorded = seal.hash_of(expression)
         if recorded is not None:
-            now = _sha256(region)
+            now = region_sha256(region)
             if now != recorded:
                 raise _mismatch(expression, now, seal, region, source, resolve)
         return region

@@ -24,10 +24,11 @@ from skyfence.policy.seal import (
     SealResolver,
     canonical_geojson,
     default_seal_resolver,
+    region_sha256,
     worldview_name,
 )
 from skyfence.policy.validate import check_data
-from skyfence.regions import geojson_references, geometry_sha256
+from skyfence.regions import geojson_references
 from skyfence.regions.io import inline_geometry, read_geojson_geometry
 
 __all__ = ["seal_document", "seal_policy"]
@@ -66,7 +67,7 @@ def seal_policy(policy: Policy, *, resolve: SealResolver | None = None) -> Polic
     for expr in expressions:
         region = resolver(expr, geojson=geometries)
         regions[expr] = region
-        hashes[expr] = geometry_sha256(region.geometry)
+        hashes[expr] = region_sha256(region)
         areas[expr] = float(region.area_km2)
         worldview = worldview or worldview_name(None, region)
     seal = Seal(

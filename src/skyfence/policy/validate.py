@@ -178,7 +178,7 @@ class Checker:
                 out.append(plan)
         return tuple(out)
 
-    def rule_id(self, m: Mapping[str, Any], path: Path_, seen: dict[str, int]) -> str | None:
+    def rule_id(self, m: Mapping[str, Any], path: Path_, seen: dict[str, Path_]) -> str | None:
         rid = self.text(m, path, "id", required=True)
         if rid is None:
             return None
@@ -189,10 +189,12 @@ class Checker:
             )
         if rid in seen:
             self.err(
-                path + ("id",), f"rule id {rid!r} is already used by the rule on line {seen[rid]}"
+                path + ("id",),
+                f"rule id {rid!r} is already used by the rule on line "
+                f"{self.doc.line(seen[rid]) or 0}",
             )
-        else:
-            seen[rid] = self.doc.line(path + ("id",)) or 0
+        else:  # the path: its line is looked up only for a message (a scan of the text)
+            seen[rid] = path + ("id",)
         return rid
 
     def region(
@@ -249,7 +251,7 @@ class Checker:
                 ("skyfence_policy",),
                 f"skyfence_policy version {version!r} is not supported; expected 1",
             )
-        seen: dict[str, int] = {}
+        seen: dict[str, Path_] = {}
         rules = []
         raw_rules = data.get("rules") or []
         if not isinstance(raw_rules, list):
@@ -422,7 +424,7 @@ class Checker:
             area_km2=tuple(sorted(areas.items())),
         )
 
-    def activation_rule(self, m: Any, path: Path_, seen: dict[str, int]) -> ActivationRule | None:
+    def activation_rule(self, m: Any, path: Path_, seen: dict[str, Path_]) -> ActivationRule | None:
         if not isinstance(m, dict):
             self.err(path, f"rule {path[1] + 1} must be a mapping with id, region, state, ...")
             return None
@@ -441,7 +443,7 @@ class Checker:
             return None
         return ActivationRule(rid, region, state, start, end, reason, author, sensitive)
 
-    def terminal_rule(self, m: Any, path: Path_, seen: dict[str, int]) -> TerminalRule | None:
+    def terminal_rule(self, m: Any, path: Path_, seen: dict[str, Path_]) -> TerminalRule | None:
         if not isinstance(m, dict):
             self.err(path, f"terminal rule {path[1] + 1} must be a mapping with id, kind, ...")
             return None

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import h3
@@ -90,7 +91,6 @@ class _Parser:
         self.text = text
         self.w = w
         self.geojson = geojson
-        self.known = {n.upper() for n in w.names()} if w is not None else set()
         if len(text) > MAX_EXPRESSION_CHARS:
             raise ParseError(
                 f"the expression has {len(text):,} characters; at most "
@@ -107,6 +107,12 @@ class _Parser:
             )
         self.i = 0
         self.depth = 0
+
+    @cached_property
+    def known(self) -> set[str]:
+        """Every name of the worldview, upper case: only a hyphenated word needs them (made
+        on first use; most expressions have none)."""
+        return {n.upper() for n in self.w.names()} if self.w is not None else set()
 
     # -- tokens ---------------------------------------------------------------------------
     def fail(self, what: str, pos: int) -> ParseError:

@@ -387,6 +387,13 @@ def _read_cached_worldview(file: Path, key: str, source: str) -> Worldview | Non
 
 
 _WORLDS: dict[str, Worldview] = {}
+_WORLDS_BUILTIN = ""
+
+
+def _builtin_target() -> str:
+    global _WORLDS_BUILTIN
+    _WORLDS_BUILTIN = str(builtin_path().resolve())
+    return _WORLDS_BUILTIN
 
 
 def world(path: str | Path | None = None, *, cache_dir: str | Path | None = None) -> Worldview:
@@ -406,7 +413,10 @@ def world(path: str | Path | None = None, *, cache_dir: str | Path | None = None
     >>> w.region("TWN").id, w.region("ua").name
     ('TW', 'Ukraine')
     """
-    target = str((builtin_path() if path is None else Path(path)).resolve())
+    if path is None:  # the package's file: resolved once (two realpath walks a call)
+        target = _WORLDS_BUILTIN or _builtin_target()
+    else:
+        target = str(Path(path).resolve())
     w = _WORLDS.get(target)
     if w is None:
         w = load_worldview(target, cache_dir=cache_dir)

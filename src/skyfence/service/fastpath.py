@@ -57,6 +57,7 @@ class DecisionFastPath:
 
         from pydantic import ValidationError
 
+        from skyfence.app._store import one_head
         from skyfence.app.tokens import authenticate
         from skyfence.errors import SkyfenceError
         from skyfence.service import _json
@@ -80,21 +81,22 @@ class DecisionFastPath:
         except ValidationError:
             return None
         state = self.api.state
-        try:
-            principal = authenticate(state.skyfence, credentials)
-        except SkyfenceError:
-            return None
-        key = hashlib.sha256(credentials.encode("utf-8", "replace")).hexdigest()[:32]
-        limiter = state.rate_limiter
-        try:
-            limiter.check(f"token:{key}")
-        except ServiceError:  # the route takes nothing more from an empty bucket
-            return None
-        try:
-            return _json.dumps(decision_body(state.skyfence, request, principal))
-        except SkyfenceError:
-            limiter.refund(f"token:{key}")  # the route charges this request itself
-            return None
+        with one_head(state.skyfence):  # the token and the policy: one read of the head
+            try:
+                principal = authenticate(state.skyfence, credentials)
+            except SkyfenceError:
+                return None
+            key = hashlib.sha256(credentials.encode("utf-8", "replace")).hexdigest()[:32]
+            limiter = state.rate_limiter
+            try:
+                limiter.check(f"token:{key}")
+            except ServiceError:  # the route takes nothing more from an empty bucket
+                return None
+            try:
+                return _json.dumps(decision_body(state.skyfence, request, principal))
+            except SkyfenceError:
+                limiter.refund(f"token:{key}")  # the route charges this request itself
+                return None
 
 
 def _replay(body: bytes, receive: Any) -> Any:

@@ -160,8 +160,16 @@ def _since(uow: _UnitOfWork, base: int) -> str:
 def _judge(
     store: Store, uow: _UnitOfWork, policy: Any, current: dict[str, Any] | None
 ) -> Judgement:
+    """``current`` is the version in force (:func:`current_document`: its text hashes to
+    the state's ``policy_hash``), read once per process and hash (see
+    :meth:`~skyfence.store.Store.parsed_policy`)."""
     label = f"policy version {uow.state.policy_version}"
-    return judge(current, policy, resolve=store._resolve, old_label=label)
+    digest = uow.state.policy_hash
+
+    def read(document: Any, *, source: str) -> Any:
+        return store.parsed_policy(digest, document, source=source)
+
+    return judge(current, policy, resolve=store._resolve, old_label=label, read=read)
 
 
 # -- apply or request ----------------------------------------------------------------------------
@@ -189,6 +197,7 @@ def apply_policy(
     stored, policy = prepare_document(document)
     text = canonical_json(stored).decode("utf-8")
     digest = _sha(text)
+    store.remember_policy(digest, policy)  # read back from exactly ``text`` just now
     summary = summary if summary is not None else _summary(stored, digest)
     with store._write() as uow:
         state, s, now = uow.state, uow.session, uow.now
@@ -311,6 +320,8 @@ class Request:
     requesters: list[dict[str, Any]]
     rebased_from: int | None
     judgement: dict[str, Any]
+    #: the ``data`` of the logged entry, as authenticated
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def request_of(uow: _UnitOfWork, row: PendingChangeRow) -> Request:
@@ -356,6 +367,7 @@ def request_of(uow: _UnitOfWork, row: PendingChangeRow) -> Request:
         requesters=requesters,
         rebased_from=data.get("rebased_from"),
         judgement=data.get("judgement") or {},
+        data=data,
     )
 
 
@@ -471,13 +483,12 @@ def approve(
                         "single-user sandbox, `skyfence policy settings --allow-same-os-user` "
                         "turns this rule off; the switch is logged)"
                     )
-            request_entry = _entries(uow, [req.index])[req.index]
-            requester = str((request_entry.get("data") or {}).get("actor", {}).get("name", ""))
+            requester = str(req.data.get("actor", {}).get("name", ""))
             approval_signature = check_approval(
                 store.approver_keys(uow.session.connection(), uow.appender.start_size),
                 approval_message(store.log.origin, req.base_version, req.document_hash),
                 requester=requester or normalise_name(row.created_by),
-                request_signature=(request_entry.get("data") or {}).get("signature"),
+                request_signature=req.data.get("signature"),
                 approver=actor.name,
                 approval=signed,
                 change_id=change_id,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
 from skyfence.errors import InputError, IntegrityError, ParseError
 from skyfence.store._time import iso_utc
@@ -34,9 +34,23 @@ from skyfence.store.merkle import (
 from skyfence.store.models import CheckpointRow, LogEntryRow, LogHeadRow, SigningKeyRow
 from skyfence.store.state import Replay, StoreState
 
-__all__ = ["Head", "read_head", "authenticated_entries", "fetch_nodes", "parse_entry"]
+__all__ = [
+    "Head",
+    "read_head",
+    "read_marker",
+    "latest_signed",
+    "authenticated_entries",
+    "fetch_nodes",
+    "parse_entry",
+]
 
 HINT = "run `skyfence log verify --database` for the details"
+_HEAD_SQL = f"SELECT tree_size, root_hash FROM {LogHeadRow.__tablename__} WHERE id = 1"
+_LATEST_SIGNED = (
+    select(CheckpointRow.tree_size, CheckpointRow.root_hash)
+    .order_by(CheckpointRow.id.desc())
+    .limit(1)
+)
 
 
 @dataclass
@@ -51,6 +65,42 @@ class Head:
     signed_size: int
     key_id: str | None = None
     replay: Replay | None = field(default=None, repr=False)
+
+
+def read_marker(engine: Engine) -> tuple[int, bytes]:
+    """The log head row, ``(tree_size, root_hash)``, *not* authenticated (see
+    :meth:`skyfence.store.Store.head_marker`): one statement on a pooled driver connection,
+    without SQLAlchemy's execution layer (37 µs of CPU instead of 172 µs)."""
+    raw = engine.raw_connection()
+    try:
+        # psycopg outside autocommit would open a transaction, and the pool would send
+        # a ROLLBACK when the connection is returned: a second round trip for nothing
+        driver = raw.driver_connection if engine.dialect.name == "postgresql" else None
+        previous = getattr(driver, "autocommit", None)
+        if driver is not None and previous is False:
+            driver.autocommit = True
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(_HEAD_SQL)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            if driver is not None and previous is False:
+                driver.autocommit = False
+    finally:
+        raw.close()
+    if row is None:
+        raise IntegrityError("the log head row is missing")
+    size, root = row
+    return int(size), bytes(root)
+
+
+def latest_signed(conn: Connection) -> tuple[int, str] | None:
+    """``(tree_size, root_hash hex)`` of the latest signed checkpoint (not verified)."""
+    row = conn.execute(_LATEST_SIGNED).first()
+    return None if row is None else (int(row.tree_size), bytes(row.root_hash).hex())
 
 
 def fetch_nodes(conn: Connection, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:

@@ -154,17 +154,20 @@ def judge(
     *,
     resolve: Resolver,
     old_label: str = "the policy in force",
+    read: Callable[..., Any] = read_policy,
 ) -> Judgement:
     """Whether replacing ``old_document`` (``None``: no policy yet) by ``new_policy`` is
     sensitive. Fails closed: when the old version or a region cannot be read, the change is
-    sensitive and the reason says why."""
+    sensitive and the reason says why. ``read(document, source=...)`` reads the old
+    version (default :func:`read_policy`; the store passes one that reuses a version it
+    has already read)."""
     from skyfence.policy import diff_policies
 
     reasons: list[str] = []
     old = None
     if old_document is not None:
         try:
-            old = read_policy(old_document, source=old_label)
+            old = read(old_document, source=old_label)
         except SkyfenceError as exc:
             reasons.append(
                 f"{old_label} cannot be read ({_one_line(exc)}), so nothing it "

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,11 +37,17 @@ from skyfence.store.approvals import KeyRegistry
 from skyfence.store.c2sp import DEFAULT_ORIGIN
 from skyfence.store.changes import DEFAULT_EXPIRES_AFTER_S, ChangeResult, Request
 from skyfence.store.db import READ_ONLY, make_engine, upgrade_to_head
-from skyfence.store.head import Head, authenticated_entries, read_head
+from skyfence.store.head import (
+    Head,
+    authenticated_entries,
+    latest_signed,
+    read_head,
+    read_marker,
+)
 from skyfence.store.identity import SYSTEM, Actor, as_actor
 from skyfence.store.keys import KeyDirectory
 from skyfence.store.models import LogHeadRow, OperatorRow, PendingChangeRow, PolicyVersionRow
-from skyfence.store.rules import default_resolver
+from skyfence.store.rules import default_resolver, read_policy
 from skyfence.store.state import DEFAULT_SETTINGS, StoreState
 from skyfence.store.tlog import TransparencyLog, _Appender, _UnitOfWork
 from skyfence.store.versions import (
@@ -117,6 +125,8 @@ class Store:
         self._initial = StoreState(settings=settings)
         self._explicit_setting = require_distinct_os_users
         self._cache: _Cache | None = None
+        self._policies: dict[str, Any] = {}
+        self._policies_lock = threading.Lock()
         self._key_registry = KeyRegistry()
         self.log = TransparencyLog(
             engine,
@@ -267,44 +277,75 @@ class Store:
         size = int(session.execute(select(LogHeadRow.tree_size)).scalar_one())
         return self._authenticated(session.connection(), size)
 
-    def head_marker(self) -> tuple[int, bytes]:
+    def _known_head(self, session: Session) -> Head:
+        """The head as :meth:`_head` authenticates it, or the one this process already
+        authenticated (or wrote) while the head row still reads its ``(tree_size,
+        root_hash)``: the same head, so the same state, root and frontier (every write
+        signs its head, so ``signed_size`` is its size)."""
+        seen = self._cache
+        if seen is not None and self.head_marker() == (seen.size, seen.root):
+            return Head(seen.size, seen.root, list(seen.frontier), seen.state, seen.size)
+        head = self._head(session)
+        if seen is None or head.size >= seen.size:
+            self._cache = _Cache(head.size, head.root, list(head.frontier), head.state)
+        return head
+
+    def head_marker(self, *, fresh: bool = False) -> tuple[int, bytes]:
         """The log head row as it is now, ``(tree_size, root_hash)``, *not* authenticated:
         a cheap way to tell whether anything was written since a head that was.
 
         One statement on a pooled driver connection, without SQLAlchemy's execution layer:
-        a single ``SELECT`` is atomic by itself (SQLite runs it in autocommit; the pool rolls
-        back PostgreSQL's implicit transaction when the connection is returned), and every
-        request of the service asks this once or twice (37 µs of CPU instead of 172 µs).
+        a single ``SELECT`` is atomic by itself (SQLite runs it in autocommit; on PostgreSQL
+        the connection is switched to autocommit for it, so the pool sends no ``ROLLBACK``).
+
+        Inside :meth:`same_head` the row is read once, on the first call, and every later
+        call in the block (the token check, the policy snapshot, :meth:`state`) answers from
+        that read, unless ``fresh``.
         """
-        raw = self._engine.raw_connection()
+        pinned = _PINNED.get()
+        if pinned is not None and pinned[0] is self and not fresh:
+            if pinned[1] is None:
+                pinned[1] = self._read_head_marker()
+            marker: tuple[int, bytes] = pinned[1]
+            return marker
+        return self._read_head_marker()
+
+    @contextmanager
+    def same_head(self) -> Iterator[None]:
+        """One read of the log head row for everything done in the block (one request).
+
+        A request asks "has the head moved?" once for its token and once for the policy in
+        force; on PostgreSQL each is a round trip to the server. Within the block both
+        compare against the head as it was at the block's first read, so the request is
+        answered as of that instant: exactly what a request answered a moment earlier
+        would have been. Whatever is reused is still what was authenticated at that head;
+        a cache is only *filled* after a ``fresh`` read shows the head did not move.
+        The pin is per context (thread or task), so concurrent requests do not share it.
+        """
+        token = _PINNED.set([self, None])
         try:
-            # psycopg outside autocommit would open a transaction, and the pool would send
-            # a ROLLBACK when the connection is returned: a second round trip for nothing
-            driver = raw.driver_connection if self._engine.dialect.name == "postgresql" else None
-            previous = getattr(driver, "autocommit", None)
-            if driver is not None and previous is False:
-                driver.autocommit = True
-            try:
-                cursor = raw.cursor()
-                try:
-                    cursor.execute(_HEAD_SQL)
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
-            finally:
-                if driver is not None and previous is False:
-                    driver.autocommit = False
+            yield
         finally:
-            raw.close()
-        if row is None:
-            raise IntegrityError("the log head row is missing")
-        size, root = row
-        return int(size), bytes(root)
+            _PINNED.reset(token)
+
+    def _read_head_marker(self) -> tuple[int, bytes]:
+        return read_marker(self._engine)
+
+    def latest_signed(self) -> tuple[int, str] | None:
+        """``(tree_size, root_hash hex)`` of the latest signed checkpoint, as
+        ``log.latest_checkpoint()`` gives them, without building its note (one query)."""
+        with self._read_engine.connect() as conn:
+            return latest_signed(conn)
 
     def state(self) -> StoreState:
-        """The state the log attests now, after checking the log head (see the module doc)."""
+        """The state the log attests now, after checking the log head (see the module doc).
+
+        A head this process has already authenticated (or written) is not authenticated
+        again: while the head row still reads ``(tree_size, root_hash)`` of that head, its
+        state is the one found then (one ``SELECT`` instead of reading and checking the
+        signed checkpoint, the Merkle nodes and the last entry)."""
         with self._read() as s:
-            return self._head(s).state
+            return self._known_head(s).state
 
     def check_state(self) -> StoreState:
         """Check that the policy in force and the terminal registry in the tables are what
@@ -349,6 +390,28 @@ class Store:
             request_review=request_review,
             signed=signed,
         )
+
+    def parsed_policy(self, digest: str | None, document: Any, *, source: str) -> Any:
+        """``document`` as a ``Policy`` (:func:`skyfence.store.rules.read_policy`), reused for
+        the same ``digest``: the SHA-256 of the canonical text ``document`` was read from,
+        which the caller has checked against the log. A policy is immutable and reading the
+        same text gives the same policy, so each stored version is validated (and its seal
+        checked) once per process instead of once per change judged against it."""
+        found = self._policies.get(digest) if digest is not None else None
+        if found is None:
+            found = read_policy(document, source=source)
+            self.remember_policy(digest, found)
+        return found
+
+    def remember_policy(self, digest: str | None, policy: Any) -> None:
+        """Keep ``policy``, just validated and read back from the canonical text whose
+        SHA-256 is ``digest``, for :meth:`parsed_policy` (the last few only)."""
+        if digest is None:
+            return
+        with self._policies_lock:
+            if len(self._policies) >= _KEPT_POLICIES and digest not in self._policies:
+                self._policies.pop(next(iter(self._policies)))
+            self._policies[digest] = policy
 
     def approver_keys(self, conn: Any, size: int) -> KeyRegistry:
         """The principals' registered signing keys (read from the log up to ``size``)."""
@@ -546,7 +609,7 @@ class Store:
         log (:class:`~skyfence.errors.IntegrityError` says which row)."""
         when = self._now() if time is None else _to_naive(time)
         with self._read() as s:
-            head = self._head(s)
+            head = self._known_head(s)  # the rows are still checked against it below
             self._current_row(s, head)
             row = s.execute(
                 select(PolicyVersionRow)
@@ -703,7 +766,9 @@ class Store:
             return list(s.execute(select(OperatorRow.name).order_by(OperatorRow.name)).scalars())
 
 
-_HEAD_SQL = f"SELECT tree_size, root_hash FROM {LogHeadRow.__tablename__} WHERE id = 1"
+_KEPT_POLICIES = 8
+#: ``[store, (tree_size, root_hash) or None]`` within :meth:`Store.same_head`
+_PINNED: ContextVar[list[Any] | None] = ContextVar("skyfence_store_head", default=None)
 _LOCK_HEAD = (
     select(LogHeadRow.tree_size, LogHeadRow.root_hash).where(LogHeadRow.id == 1).with_for_update()
 )

@@ -379,6 +379,7 @@ class TransparencyLog:
         size, root = appender.size, appender.root()
         time_iso = iso_utc(now)
         signature = private.sign(c2sp.signed_message(self.origin, size, root, time_iso, key_id))
+        self._in_force = (key_id, size, root, signature)  # signed under the origin just now
         cp_id = (
             session.connection()
             .execute(
