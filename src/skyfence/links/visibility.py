@@ -49,6 +49,7 @@ __all__ = [
     "VisiblePairs",
     "max_slant_range_km",
     "elevation_deg",
+    "elevation_of",
     "visible_pairs",
 ]
 
@@ -396,12 +397,8 @@ class SiteIndex:
 
     def pairs_of(self, srt: SortedSats, *, max_range_km: float | None = None) -> VisiblePairs:
         """:meth:`visible_pairs` from satellites already sorted (compiled kernel)."""
-        site, slot, el, rng = compiled.pair_arrays(self, srt, max_range_km)
-        # elevation in numpy, exactly as the numpy kernel does it (no libm difference)
-        np.divide(el, rng, out=el)
-        np.clip(el, -1.0, 1.0, out=el)
-        np.degrees(np.arcsin(el, out=el), out=el)
-        return VisiblePairs(site, np.take(srt.sat_id, slot), el, rng)
+        site, slot, dot, rng = compiled.pair_arrays(self, srt, max_range_km)
+        return VisiblePairs(site, np.take(srt.sat_id, slot), elevation_of(dot, rng), rng)
 
     def pair_geometry(
         self, srt: SortedSats, site: np.ndarray, slot: np.ndarray
@@ -413,9 +410,7 @@ class SiteIndex:
         else:
             dot, rng2 = self._dot_range2(srt.xyz, site, slot)
             rng = np.sqrt(rng2)
-        el = np.divide(dot, rng, out=dot)
-        np.clip(el, -1.0, 1.0, out=el)
-        return np.degrees(np.arcsin(el, out=el), out=el), rng
+        return elevation_of(dot, rng), rng
 
     def _visible_numpy(self, srt: SortedSats, max_range_km: float | None) -> VisiblePairs:
         assert self._runs is not None
@@ -619,6 +614,15 @@ def max_slant_range_km(
     r_site = np.asarray(site_radius_km, dtype=np.float64)
     r_sat = np.asarray(sat_radius_km, dtype=np.float64)
     return -r_site * np.sin(e) + np.sqrt(r_sat**2 - (r_site * np.cos(e)) ** 2)
+
+
+def elevation_of(dot: np.ndarray, range_km: np.ndarray) -> np.ndarray:
+    """Elevation (deg) from the dot products of pairs (with the site's zenith vector) and their
+    slant ranges, written over ``dot``: in numpy, exactly as the numpy kernel computes it (the
+    compiled loops leave the ``arcsin`` here, so no libm difference can enter)."""
+    el = np.divide(dot, range_km, out=dot)
+    np.clip(el, -1.0, 1.0, out=el)
+    return np.degrees(np.arcsin(el, out=el), out=el)
 
 
 def elevation_deg(
