@@ -367,6 +367,25 @@ def tile_best(
     return n_tied
 
 
+@_jit
+def cell_order(cell: Any, order: Any, cell_start: Any) -> None:
+    """Counting sort of the satellites by grid cell: ``order`` as ``np.argsort(cell,
+    kind="stable")`` gives it and ``cell_start`` (``n_cells + 1``) the first slot of each
+    cell."""
+    cell_start[:] = 0
+    for c in cell:
+        cell_start[c + 1] += 1
+    for c in range(1, len(cell_start)):
+        cell_start[c] += cell_start[c - 1]
+    for i in range(len(cell)):  # cell_start[c] moves on to the end of cell c
+        c = cell[i]
+        order[cell_start[c]] = i
+        cell_start[c] += 1
+    for c in range(len(cell_start) - 1, 0, -1):
+        cell_start[c] = cell_start[c - 1]
+    cell_start[0] = 0
+
+
 # ---------------------------------------------------------------- a site's own runs
 
 

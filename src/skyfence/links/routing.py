@@ -290,10 +290,9 @@ class NetworkModel:
         if index is None or not index.matches(
             self.gateways.ecef_km, self.gateways.up, self.gateway_min_elevation_deg
         ):
-            # a few hundred sites: the numpy kernel (the compiled one pays off for many sites)
             index = SiteIndex(
                 self.gateways.ecef_km, self.gateways.up, self.gateway_min_elevation_deg,
-                kernel="numpy",
+                kernel=self.kernel,
             )  # fmt: skip
             self._gateway_index = index
         return index.visible_pairs(positions_ecef_km, sorted_sats=sorted_sats)

@@ -337,9 +337,14 @@ class SiteIndex:
         band = np.clip(np.floor((lat + np.pi / 2) / self._band_w), 0, self._n_band - 1)
         col = np.clip(np.floor((lon + np.pi) / self._col_w), 0, n_col - 1)
         cell = (band * n_col + col).astype(np.int64)
-        order = np.argsort(cell, kind="stable")
-        cell_start = np.zeros(n_cells + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
+        cell_start = np.empty(n_cells + 1, dtype=np.int64)
+        if self.kernel == "compiled":  # the same order and starts, in one compiled pass
+            order = np.empty(len(cell), np.int64)
+            compiled.kernels().cell_order(cell, order, cell_start)
+        else:
+            order = np.argsort(cell, kind="stable")
+            cell_start[0] = 0
+            np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
         ss = s[order]
         return SortedSats(
             order if all_ok else ok[order],
@@ -518,9 +523,14 @@ class SiteIndex:
         band = np.clip(np.floor((lat + np.pi / 2) / self._band_w), 0, self._n_band - 1)
         col = np.clip(np.floor((lon + np.pi) / self._col_w), 0, n_col - 1)
         cell = (band * n_col + col).astype(np.int64)
-        order = np.argsort(cell, kind="stable")
-        cell_start = np.zeros(n_cells + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
+        cell_start = np.empty(n_cells + 1, dtype=np.int64)
+        if self.kernel == "compiled":  # the same order and starts, in one compiled pass
+            order = np.empty(len(cell), np.int64)
+            compiled.kernels().cell_order(cell, order, cell_start)
+        else:
+            order = np.argsort(cell, kind="stable")
+            cell_start[0] = 0
+            np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
         # candidates: run j covers sorted satellites [start_j, start_j + cnt_j)
         run_site, run_lo, run_hi, _ = runs
         start = cell_start[run_lo]
