@@ -1,7 +1,7 @@
 """The pieces a network step passes between its stages (see :meth:`NetworkModel.step` in
 :mod:`skyfence.links.routing`): who needs a route (:class:`Demand`), the step's graph
-(:class:`StepGraph`), and the per-pair helpers of the choose and assemble stages, plus the
-clock that times the stages."""
+(:class:`StepGraph`), what it returns (:class:`StepResult`, the status codes), and the
+per-pair helpers of the choose and assemble stages, plus the clock that times the stages."""
 
 from __future__ import annotations
 
