@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from skyfence.errors import InputError
 from skyfence.geodesy import geodetic_to_ecef_km
 from skyfence.ground import GroundSites, default_pops
-from skyfence.links import NetworkModel, compiled
+from skyfence.links import LandingConstraint, NetworkModel, compiled
 from skyfence.links.search import argmin_per_group
 from skyfence.links.stages import unique_small
 from skyfence.links.visibility import DeferredPairs, SiteIndex, VisiblePairs
@@ -221,6 +221,53 @@ def test_min_rtt_step_identical_with_either_kernel(gen1):
                 assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), (limit, t, f)
             assert same_pairs(a.visible, b.visible)
             assert (a.status == 0).sum() > n // 2
+
+
+@needs_numba
+def test_min_rtt_step_with_landing_classes_identical_with_either_kernel(gen1):
+    """Terminals in several landing classes (each its own allowed gateways and PoPs: one
+    source per class and home PoP, some classes without any allowed gateway nearby): the
+    compiled step's sources, bounds and results equal the numpy step's."""
+    c, eph = gen1
+    rng = np.random.default_rng(5)
+    n = 1200
+    term = GroundSites.from_arrays(
+        np.degrees(np.arcsin(rng.uniform(-0.9, 0.9, n))), rng.uniform(-180, 180, n)
+    )
+    pops = default_pops()
+    gw = GroundSites.from_arrays(
+        rng.uniform(-55, 55, 80), rng.uniform(-180, 180, 80), kind="gateway"
+    )
+    classes = rng.integers(0, 4, n)
+    allowed_gw = rng.random((4, len(gw))) < np.array([[1.0], [0.5], [0.2], [0.02]])
+    allowed_pops = rng.random((4, len(pops))) < 0.7
+    allowed_pops[:, 0] = True
+    constraint = LandingConstraint.from_masks(allowed_gw[classes], allowed_pops[classes])
+    models = [NetworkModel(c, gw, pops, kernel=k) for k in ("numpy", "compiled")]
+    for t in range(2):
+        a, b = (m.step(eph, t, term, constraint=constraint) for m in models)
+        assert isinstance(b.visible, DeferredPairs)
+        for f in STEP_FIELDS:
+            x, y = getattr(a, f), getattr(b, f)
+            assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), (t, f)
+        assert np.array_equal(a._source, b._source)
+        assert len(np.unique(a._source[a._source >= 0])) > 4
+        assert (a.status == 0).sum() > n // 3 and (a.status == 2).sum() > 0
+
+
+@needs_numba
+def test_satellites_sorted_by_cell_identically_with_either_kernel(gen1):
+    """The compiled counting sort gives the numpy kernel's order and cell starts."""
+    c, eph = gen1
+    sites = GroundSites.from_arrays([10.0, -40.0], [20.0, 170.0])
+    ref = SiteIndex(sites.ecef_km, sites.up, 25.0, kernel="numpy")
+    fast = SiteIndex(sites.ecef_km, sites.up, 25.0, kernel="compiled")
+    pos = np.array(eph.at(0), dtype=np.float64)
+    pos[::97] = np.nan  # some satellites missing
+    a, b = ref.sort_satellites(pos), fast.sort_satellites(pos)
+    assert np.array_equal(a.sat_id, b.sat_id)
+    assert np.array_equal(a.cell_start, b.cell_start)
+    assert all(np.array_equal(x, y) for x, y in zip(a.xyz, b.xyz, strict=True))
 
 
 @needs_numba

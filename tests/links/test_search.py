@@ -70,3 +70,27 @@ def test_compiled_dijkstra_is_scipys_step_for_step(n, n_edges, integer, seed):
         assert np.array_equal(dist[i], d)
         assert np.array_equal(pred[i], p)
     assert np.all(dist[k] == -1.0) and np.all(pred[k] == 7)
+
+
+@pytest.mark.skipif(not compiled.available(), reason="the compiled CSR builder needs numba")
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 50), n_edges=st.integers(0, 300), twice=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))  # fmt: skip
+def test_csr_arrays_are_scipys(n, n_edges, twice, seed):
+    """The step graph's CSR arrays are scipy's ``coo_matrix(...).tocsr()`` arrays exactly
+    (edges in any order); with an edge listed twice the builder declines (scipy sums)."""
+    rng = np.random.default_rng(seed)
+    key = rng.choice(n * n, min(n_edges, n * n), replace=False)
+    if twice and len(key):
+        key = np.r_[key, rng.choice(key, 1)]
+        rng.shuffle(key)
+    rows, cols = key // n, key % n
+    w = rng.integers(0, 4, len(key)).astype(float)
+    got = compiled.csr_arrays(n, rows, cols, w)
+    if twice and len(key):
+        assert got is None
+        return
+    g = coo_matrix((w, (rows, cols)), shape=(n, n)).tocsr()
+    assert got is not None
+    for a, b in zip(got, (g.indptr, g.indices, g.data), strict=True):
+        assert np.array_equal(a, b) and a.dtype == b.dtype

@@ -35,12 +35,16 @@ __all__ = [
     "Tiles",
     "any_visible",
     "available",
+    "best_sites",
     "best_per_site",
     "count_per_site",
+    "csr_arrays",
+    "dist_by_slot",
     "kernels",
     "pair_arrays",
     "pair_dot_range",
     "plan_tiles",
+    "step_kernels",
     "unavailable_reason",
 ]
 
@@ -72,6 +76,26 @@ def kernels() -> Any:
     from skyfence.links import _loops
 
     return _loops
+
+
+@cache
+def step_kernels() -> Any:
+    """The compiled loops of a pair-free step (:mod:`skyfence.links._steploops`)."""
+    from skyfence.links import _steploops
+
+    return _steploops
+
+
+def csr_arrays(
+    n_nodes: int, rows: np.ndarray, cols: np.ndarray, wts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(indptr, indices, data)`` of the graph with edges ``rows[e] -> cols[e]`` of weight
+    ``wts[e]``, identical to ``scipy.sparse.coo_matrix(...).tocsr()``'s (by row, each row by
+    column); ``None`` when an edge is listed twice (scipy sums those: let it)."""
+    indptr = np.empty(n_nodes + 1, np.int32)
+    indices, data = np.empty(len(rows), np.int32), np.empty(len(rows))
+    ok = step_kernels().csr_of_edges(n_nodes, rows, cols, wts, indptr, indices, data)
+    return (indptr, indices, data) if ok else None
 
 
 @dataclass(frozen=True)
@@ -206,12 +230,10 @@ def any_visible(index: Any, srt: Any) -> np.ndarray:
     out = np.zeros(len(index), bool)
     if srt is not None:
         tiles = index._tiles
-        got = np.empty(len(tiles.member), np.int64)  # in member order: the loop reads and
-        kernels().tile_any(  # writes in sequence
+        kernels().tile_any(
             *_tile_args(index, srt), tiles.first_core_run, tiles.core_lo, tiles.core_hi,
-            *tiles.centre_km, *_site_args(index, None, True), got,
+            *tiles.centre_km, *_site_args(index, None, True), tiles.member, out,
         )  # fmt: skip
-        out[tiles.member] = got > 0
     return out
 
 
@@ -225,35 +247,60 @@ def best_per_site(
     out_cost: np.ndarray,
 ) -> None:
     """See ``SiteIndex.best_per_site``."""
+    todo = np.asarray(todo, bool)
     if srt is None:
         out_slot[todo] = -1
         out_cost[todo] = np.inf
         return
+    src = np.where(todo, np.asarray(source, np.int64), -1)
+    slot, cost = np.empty(len(index), np.int64), np.empty(len(index))
+    best_sites(index, srt, src, np.ones(len(dist), bool), dist_by_slot(srt, dist), slot, cost)
+    out_slot[todo] = slot[todo]
+    out_cost[todo] = cost[todo]
+
+
+def dist_by_slot(srt: Any, dist: np.ndarray) -> np.ndarray:
+    """Each source's distances by sorted slot (the loops read a tile's runs in sequence)."""
+    return np.ascontiguousarray(np.take(dist, srt.sat_id, axis=1))
+
+
+def best_sites(
+    index: Any,
+    srt: Any,
+    source: np.ndarray,
+    todo_source: np.ndarray,
+    by_slot: np.ndarray,
+    out_slot: np.ndarray,
+    out_cost: np.ndarray,
+    source_q: np.ndarray | None = None,
+) -> np.ndarray:
+    """``SiteIndex.best_per_site`` for every site whose source ``k = source[i]`` has
+    ``todo_source[k]``: its best sorted slot and cost into ``out_slot[i]``, ``out_cost[i]``;
+    slot ``-1`` and cost ``inf`` where ``source[i]`` is ``-1``; the other sites are left as
+    they are. ``by_slot`` from :func:`dist_by_slot`. The loop runs in member order
+    (``index._tiles.member``): ``source`` is gathered into it (``source_q``, returned, may be
+    passed back for the same ``source``) and the results scattered back, each in one
+    compiled pass."""
     k = kernels()
     tiles = index._tiles
     member = tiles.member
-    src = np.ascontiguousarray(source, dtype=np.int64)
-    todo = np.ascontiguousarray(todo, dtype=np.bool_)
-    # each source's distances by sorted slot, so the loops read a tile's runs in sequence
-    by_slot = np.ascontiguousarray(dist[:, srt.sat_id])
-    tied = np.empty(len(index), np.int64)
-    # in member order, so that the loop reads and writes in sequence
-    todo_q, src_q = todo[member], src[member]
+    if source_q is None:
+        source_q = np.empty(len(member), np.int64)
+        k.to_members(member, source, source_q)
     slot_q, cost_q = np.empty(len(member), np.int64), np.empty(len(member))
+    tied = np.empty(len(member), np.int64)
     n_tied = k.tile_best(
         *_tile_args(index, srt), *tiles.centre_km, *_site_args(index, None, True),
-        tiles.reach_km, tiles.inner_km, todo_q, src_q, by_slot, slot_q, cost_q, tied,
+        tiles.reach_km, tiles.inner_km, source_q, todo_source, by_slot, slot_q, cost_q, tied,
     )  # fmt: skip
-    asked = member[todo_q]
-    out_slot[asked] = slot_q[todo_q]
-    out_cost[asked] = cost_q[todo_q]
     if n_tied:  # equal smallest costs: the first in row order, from the site's own runs
-        tied = member[tied[:n_tied]]
         _, run_lo, run_hi, _ = index._runs
         k.run_best(
-            tied, *srt.xyz, srt.cell_start, index._first_run, run_lo, run_hi,
-            *_site_args(index, None, False), todo, src, by_slot, out_slot, out_cost,
+            tied[:n_tied], member, *srt.xyz, srt.cell_start, index._first_run, run_lo, run_hi,
+            *_site_args(index, None, False), source_q, by_slot, slot_q, cost_q,
         )  # fmt: skip
+    k.from_members(member, source_q, todo_source, slot_q, cost_q, out_slot, out_cost)
+    return source_q
 
 
 def count_per_site(index: Any, srt: Any, max_range_km: float | None = None) -> np.ndarray:

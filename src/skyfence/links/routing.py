@@ -20,7 +20,7 @@ in :mod:`skyfence.links.search`, PoP homing and landing constraints in
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -37,6 +37,7 @@ from skyfence.links.isl import (
     plus_grid,
 )
 from skyfence.links.latency import LatencyModel
+from skyfence.links.pairfree import step_without_pairs
 from skyfence.links.search import (
     PopSearch,
     argmin_per_group,
@@ -44,14 +45,17 @@ from skyfence.links.search import (
     shortest_ground_path,
 )
 from skyfence.links.stages import (
+    STATUS_NO_ROUTE,
+    STATUS_NO_SATELLITE,
+    STATUS_OK,
     Demand,
     StageClock,
     StepGraph,
+    StepResult,
     choose,
     pair_cost,
     sources_of,
     spread,
-    step_without_pairs,
     unique_small,
     walk_to_gateway,
 )
@@ -76,64 +80,12 @@ __all__ = [
     "shortest_ground_path",
 ]
 
-STATUS_OK, STATUS_NO_SATELLITE, STATUS_NO_ROUTE = 0, 1, 2
 _SELECTIONS = ("min-rtt", "max-elevation")
 _RANK_LIMIT_FACTOR = 1.25
 """Bound widening for rules that do not pick the cheapest satellite (tuned on Gen1: fewer
 searches redone than at 1.0, less searched than at 1.5)."""
 _MAX_RESTRICTED_SEARCHES = 8
 """Above this many laser-mesh components to search again, search the whole graph instead."""
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """The network at one instant and every terminal's best path.
-
-    Per terminal (N,) arrays: ``serving_sat``, ``gateway``, ``pop`` (rows; ``-1`` = none),
-    ``isl_hops``, ``elevation_deg``, ``range_km`` (to the serving satellite), ``rtt_ms`` and its
-    parts ``rtt_space_ms``, ``rtt_fibre_ms``, ``rtt_overhead_ms`` (processing: the fixed
-    overhead, the laser hops' switching and the scheduling delay's median; NaN without a route),
-    ``status`` (:data:`STATUS_OK`, :data:`STATUS_NO_SATELLITE`, :data:`STATUS_NO_ROUTE`).
-    Network state: ``visible`` (terminal pairs), ``gsl`` (gateway pairs), ``isl_edges`` (E, 2) and
-    ``isl_length_km`` of the links up.
-    """
-
-    time: np.datetime64 | None
-    serving_sat: np.ndarray
-    gateway: np.ndarray
-    pop: np.ndarray
-    isl_hops: np.ndarray
-    elevation_deg: np.ndarray
-    range_km: np.ndarray
-    rtt_ms: np.ndarray
-    rtt_space_ms: np.ndarray
-    rtt_fibre_ms: np.ndarray
-    rtt_overhead_ms: np.ndarray
-    status: np.ndarray
-    visible: VisiblePairs
-    gsl: VisiblePairs
-    isl_edges: np.ndarray
-    isl_length_km: np.ndarray
-    _source: np.ndarray = field(repr=False)
-    _pred: np.ndarray = field(repr=False)
-    _n_sats: int = field(repr=False, default=0)
-
-    def path(self, terminal: int) -> list[tuple[str, int]]:
-        """Hops of a terminal's path: ``[("terminal", i), ("sat", s), ..., ("gateway", g), ("pop", p)]``."""
-        s = int(self.serving_sat[terminal])
-        if s < 0:
-            return [("terminal", terminal)]
-        hops: list[tuple[str, int]] = [("terminal", terminal)]
-        src = int(self._source[terminal])
-        node = s
-        while node < self._n_sats:
-            hops.append(("sat", node))
-            node = int(self._pred[src, node])
-            if node < 0:
-                break
-        hops.append(("gateway", int(self.gateway[terminal])))
-        hops.append(("pop", int(self.pop[terminal])))
-        return hops
 
 
 @dataclass(frozen=True)
@@ -338,10 +290,9 @@ class NetworkModel:
         if index is None or not index.matches(
             self.gateways.ecef_km, self.gateways.up, self.gateway_min_elevation_deg
         ):
-            # a few hundred sites: the numpy kernel (the compiled one pays off for many sites)
             index = SiteIndex(
                 self.gateways.ecef_km, self.gateways.up, self.gateway_min_elevation_deg,
-                kernel="numpy",
+                kernel=self.kernel,
             )  # fmt: skip
             self._gateway_index = index
         return index.visible_pairs(positions_ecef_km, sorted_sats=sorted_sats)
@@ -523,12 +474,12 @@ class NetworkModel:
         group_site = vis.site[starts]
         has_vis = np.zeros(N, bool)
         has_vis[group_site] = True
-        need, source, inv, combos = sources_of(has_vis, home, tclass, len(self.pops))
+        need, source, combos = sources_of(has_vis, home, tclass, len(self.pops))
         src_group = source[group_site]
         P = len(self.pops)
         return Demand(
             vis=vis, pair_rank=pair_rank, home=home, gateway_mask=gmask, has_vis=has_vis,
-            need=need, source=source, source_of_need=inv, source_class=combos // P,
+            need=need, source=source, source_class=combos // P,
             source_pop=combos % P, starts=starts, counts=counts, src_group=src_group,
         )  # fmt: skip
 
@@ -537,17 +488,14 @@ class NetworkModel:
         terminals: GroundSites,
         constraint: LandingConstraint | None,
         home_pop: np.ndarray | None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each terminal's home PoP and landing class, and the gateway mask per class."""
-        N, G = len(terminals), len(self.gateways)
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Each terminal's home PoP and landing class (``None``: every terminal in class 0),
+        and the gateway mask per class."""
+        G = len(self.gateways)
         if home_pop is None:
             home_pop = self.home_pops(terminals, constraint)
         home = np.asarray(home_pop, dtype=np.int64)
-        tclass = (
-            np.zeros(N, np.int64)
-            if constraint is None
-            else np.asarray(constraint.terminal_class, np.int64)
-        )
+        tclass = None if constraint is None else np.asarray(constraint.terminal_class, np.int64)
         gmask = (
             np.ones((1, G), bool)
             if constraint is None
@@ -587,14 +535,17 @@ class NetworkModel:
         ``search_limit`` is off. A terminal whose best cost exceeds it is recomputed without a
         limit, so the result is exact (a path of cost <= limit only visits nodes within it)."""
         K = demand.n_sources
-        limit = np.full(K, np.inf)
-        if K and self.search_limit:
-            need, home = demand.need, demand.home
-            gc_home = self._home_distance_km(terminals, home)[need]
-            far = np.zeros(K)
-            np.maximum.at(far, demand.source_of_need, gc_home)
-            limit = 1.5 * far + 2500.0
-        return limit
+        if not (K and self.search_limit):
+            return np.full(K, np.inf)
+        need, home = demand.need, demand.home
+        gc_home = self._home_distance_km(terminals, home)[need]
+        far = np.zeros(K)
+        np.maximum.at(far, demand.source[need], gc_home)
+        return self.limits_of(far)
+
+    def limits_of(self, far: np.ndarray) -> np.ndarray:
+        """(K,) search radius from each source's farthest homed terminal (km)."""
+        return 1.5 * far + 2500.0
 
     def _home_distance_km(self, terminals: GroundSites, home: np.ndarray) -> np.ndarray:
         """(N,) great-circle distance of each terminal to its home PoP (``home >= 0``), kept

@@ -9,7 +9,7 @@ All of it works on the step's graph in node numbers ``0 .. S-1`` (satellites), `
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from skyfence.links import compiled
@@ -75,7 +75,12 @@ class PopSearch:
         self.dist, self.pred = dist, pred
         self.nodes = nodes  # full-graph numbers of this graph's nodes (None = all)
         if nodes is None:
-            self.graph = coo_matrix((wts, (rows, cols)), shape=(n_nodes, n_nodes)).tocsr()
+            arrays = compiled.csr_arrays(n_nodes, rows, cols, wts) if compiled.available() else None
+            self.graph = (
+                csr_matrix(arrays[::-1], shape=(n_nodes, n_nodes))
+                if arrays is not None
+                else coo_matrix((wts, (rows, cols)), shape=(n_nodes, n_nodes)).tocsr()
+            )
             self.local = None
         else:
             local = np.full(n_nodes, -1, np.int64)

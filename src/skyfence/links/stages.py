@@ -1,33 +1,90 @@
 """The pieces a network step passes between its stages (see :meth:`NetworkModel.step` in
 :mod:`skyfence.links.routing`): who needs a route (:class:`Demand`), the step's graph
-(:class:`StepGraph`), and the per-pair helpers of the choose and assemble stages, plus the
-clock that times the stages."""
+(:class:`StepGraph`), what it returns (:class:`StepResult`, the status codes), and the
+per-pair helpers of the choose and assemble stages, plus the clock that times the stages."""
 
 from __future__ import annotations
 
 import time as time_module
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from skyfence.links.search import PopSearch, argmin_per_group
-from skyfence.links.visibility import DeferredPairs, SiteIndex, SortedSats, VisiblePairs
+from skyfence.links.search import argmin_per_group
+from skyfence.links.visibility import VisiblePairs
 
 __all__ = [
+    "STATUS_NO_ROUTE",
+    "STATUS_NO_SATELLITE",
+    "STATUS_OK",
     "Demand",
     "StageClock",
     "StepGraph",
+    "StepResult",
     "choose",
     "pair_cost",
     "sources_of",
     "spread",
-    "step_without_pairs",
     "unique_small",
     "walk_to_gateway",
 ]
+
+
+STATUS_OK, STATUS_NO_SATELLITE, STATUS_NO_ROUTE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The network at one instant and every terminal's best path.
+
+    Per terminal (N,) arrays: ``serving_sat``, ``gateway``, ``pop`` (rows; ``-1`` = none),
+    ``isl_hops``, ``elevation_deg``, ``range_km`` (to the serving satellite), ``rtt_ms`` and its
+    parts ``rtt_space_ms``, ``rtt_fibre_ms``, ``rtt_overhead_ms`` (processing: the fixed
+    overhead, the laser hops' switching and the scheduling delay's median; NaN without a route),
+    ``status`` (:data:`STATUS_OK`, :data:`STATUS_NO_SATELLITE`, :data:`STATUS_NO_ROUTE`).
+    Network state: ``visible`` (terminal pairs), ``gsl`` (gateway pairs), ``isl_edges`` (E, 2) and
+    ``isl_length_km`` of the links up.
+    """
+
+    time: np.datetime64 | None
+    serving_sat: np.ndarray
+    gateway: np.ndarray
+    pop: np.ndarray
+    isl_hops: np.ndarray
+    elevation_deg: np.ndarray
+    range_km: np.ndarray
+    rtt_ms: np.ndarray
+    rtt_space_ms: np.ndarray
+    rtt_fibre_ms: np.ndarray
+    rtt_overhead_ms: np.ndarray
+    status: np.ndarray
+    visible: VisiblePairs
+    gsl: VisiblePairs
+    isl_edges: np.ndarray
+    isl_length_km: np.ndarray
+    _source: np.ndarray = field(repr=False)
+    _pred: np.ndarray = field(repr=False)
+    _n_sats: int = field(repr=False, default=0)
+
+    def path(self, terminal: int) -> list[tuple[str, int]]:
+        """Hops of a terminal's path: ``[("terminal", i), ("sat", s), ..., ("gateway", g), ("pop", p)]``."""
+        s = int(self.serving_sat[terminal])
+        if s < 0:
+            return [("terminal", terminal)]
+        hops: list[tuple[str, int]] = [("terminal", terminal)]
+        src = int(self._source[terminal])
+        node = s
+        while node < self._n_sats:
+            hops.append(("sat", node))
+            node = int(self._pred[src, node])
+            if node < 0:
+                break
+        hops.append(("gateway", int(self.gateway[terminal])))
+        hops.append(("pop", int(self.pop[terminal])))
+        return hops
 
 
 @dataclass(frozen=True)
@@ -50,7 +107,6 @@ class Demand:
     has_vis: np.ndarray
     need: np.ndarray
     source: np.ndarray
-    source_of_need: np.ndarray
     source_class: np.ndarray
     source_pop: np.ndarray
     starts: np.ndarray
@@ -186,80 +242,14 @@ def spread(values: np.ndarray, rows: np.ndarray, n: int, fill: Any) -> np.ndarra
 
 
 def sources_of(
-    has_vis: np.ndarray, home: np.ndarray, tclass: np.ndarray, n_pops: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(need, source, source of each needing terminal, (class, PoP) key per source)``: one
-    virtual source per (landing class, home PoP) of the terminals that see a satellite and
-    have a home PoP, numbered in key order."""
+    has_vis: np.ndarray, home: np.ndarray, tclass: np.ndarray | None, n_pops: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(need, source, (class, PoP) key per source)``: one virtual source per (landing class,
+    home PoP) of the terminals that see a satellite and have a home PoP, numbered in key
+    order (``tclass`` ``None``: every terminal in class 0)."""
     need = has_vis & (home >= 0)
-    key = tclass * n_pops + np.maximum(home, 0)
+    key = np.maximum(home, 0) if tclass is None else tclass * n_pops + np.maximum(home, 0)
     combos, inv = unique_small(key[need], int(key.max(initial=0)) + 1)
     source = np.full(len(home), -1, np.int64)
     source[need] = inv
-    return need, source, inv, combos
-
-
-def step_without_pairs(
-    model: Any,
-    time: np.datetime64 | None,
-    terminals: Any,
-    index: SiteIndex,
-    srt: SortedSats | None,
-    network: tuple[np.ndarray, np.ndarray, VisiblePairs],
-    constraint: Any,
-    home_pop: np.ndarray | None,
-    clock: StageClock,
-) -> Any:
-    """A ``min-rtt`` step of ``NetworkModel`` (:mod:`skyfence.links.routing`) that never lists
-    the visible pairs (compiled kernel): which terminals see a satellite, then the searches,
-    then each terminal's best satellite straight from its candidates, searched again where the
-    bound was too tight, exactly as ``NetworkModel._route`` and :func:`choose` decide from the
-    pairs; ``srt`` the satellites as ``index`` sorted them; ``network`` = (laser edges, their
-    lengths, gateway pairs). Returns the
-    ``StepResult``, its ``visible`` listed on first use."""
-    edges, isl_len, gsl = network
-    has_vis = index.any_visible(srt)
-    vis = DeferredPairs(index, srt)
-    clock("terminal_visibility")
-    home, tclass, gmask = model._homes(terminals, constraint, home_pop)
-    need, source, inv, combos = sources_of(has_vis, home, tclass, len(model.pops))
-    P, none = len(model.pops), np.zeros(0, np.int64)
-    demand = Demand(
-        vis=vis, pair_rank=None, home=home, gateway_mask=gmask, has_vis=has_vis, need=need,
-        source=source, source_of_need=inv, source_class=combos // P, source_pop=combos % P,
-        starts=none, counts=none, src_group=none,
-    )  # fmt: skip
-    graph = model._graph(edges, isl_len, gsl, demand)
-    K, N = demand.n_sources, len(terminals)
-    limit = model._search_limits(terminals, demand)
-    dist = np.full((K, graph.n_nodes), np.inf)
-    pred = np.full((K, graph.n_nodes), -9999, dtype=np.int32)
-    search = PopSearch(
-        graph.n_sats, graph.n_gateways, graph.n_nodes, graph.rows, graph.cols, graph.wts,
-        dist, pred,
-    )  # fmt: skip
-    search.run(np.arange(K), limit)
-    slot = np.full(N, -1, np.int64)
-    cost = np.full(N, np.inf)
-    index.best_per_site(srt, need, source, dist, slot, cost)
-    if K and np.isfinite(limit).any():
-        # a best cost beyond its source's bound may hide a cheaper path: search again
-        redo = np.unique(source[need & ~(cost <= limit[np.maximum(source, 0)])])
-        redo = redo[np.isfinite(limit[redo])]
-        if len(redo):
-            search.run(redo, None)
-            again = need & np.isin(source, redo)
-            index.best_per_site(srt, again, source, dist, slot, cost)
-    clock("routing")
-    routed = (slot >= 0) & np.isfinite(cost)
-    serving = np.full(N, -1, np.int64)
-    tr = np.flatnonzero(routed)
-    assert srt is not None or not len(tr)
-    el = rng = np.zeros(0)
-    if len(tr):
-        assert srt is not None
-        serving[tr] = srt.sat_id[slot[tr]]
-        el, rng = index.pair_geometry(srt, tr, slot[tr])
-    res = model._finish(time, demand, routed, serving, el, rng, cost[tr], search, graph)
-    clock("best_path")
-    return res
+    return need, source, combos

@@ -49,6 +49,7 @@ __all__ = [
     "VisiblePairs",
     "max_slant_range_km",
     "elevation_deg",
+    "elevation_of",
     "visible_pairs",
 ]
 
@@ -336,9 +337,14 @@ class SiteIndex:
         band = np.clip(np.floor((lat + np.pi / 2) / self._band_w), 0, self._n_band - 1)
         col = np.clip(np.floor((lon + np.pi) / self._col_w), 0, n_col - 1)
         cell = (band * n_col + col).astype(np.int64)
-        order = np.argsort(cell, kind="stable")
-        cell_start = np.zeros(n_cells + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
+        cell_start = np.empty(n_cells + 1, dtype=np.int64)
+        if self.kernel == "compiled":  # the same order and starts, in one compiled pass
+            order = np.empty(len(cell), np.int64)
+            compiled.kernels().cell_order(cell, order, cell_start)
+        else:
+            order = np.argsort(cell, kind="stable")
+            cell_start[0] = 0
+            np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
         ss = s[order]
         return SortedSats(
             order if all_ok else ok[order],
@@ -396,12 +402,8 @@ class SiteIndex:
 
     def pairs_of(self, srt: SortedSats, *, max_range_km: float | None = None) -> VisiblePairs:
         """:meth:`visible_pairs` from satellites already sorted (compiled kernel)."""
-        site, slot, el, rng = compiled.pair_arrays(self, srt, max_range_km)
-        # elevation in numpy, exactly as the numpy kernel does it (no libm difference)
-        np.divide(el, rng, out=el)
-        np.clip(el, -1.0, 1.0, out=el)
-        np.degrees(np.arcsin(el, out=el), out=el)
-        return VisiblePairs(site, np.take(srt.sat_id, slot), el, rng)
+        site, slot, dot, rng = compiled.pair_arrays(self, srt, max_range_km)
+        return VisiblePairs(site, np.take(srt.sat_id, slot), elevation_of(dot, rng), rng)
 
     def pair_geometry(
         self, srt: SortedSats, site: np.ndarray, slot: np.ndarray
@@ -413,9 +415,7 @@ class SiteIndex:
         else:
             dot, rng2 = self._dot_range2(srt.xyz, site, slot)
             rng = np.sqrt(rng2)
-        el = np.divide(dot, rng, out=dot)
-        np.clip(el, -1.0, 1.0, out=el)
-        return np.degrees(np.arcsin(el, out=el), out=el), rng
+        return elevation_of(dot, rng), rng
 
     def _visible_numpy(self, srt: SortedSats, max_range_km: float | None) -> VisiblePairs:
         assert self._runs is not None
@@ -523,9 +523,14 @@ class SiteIndex:
         band = np.clip(np.floor((lat + np.pi / 2) / self._band_w), 0, self._n_band - 1)
         col = np.clip(np.floor((lon + np.pi) / self._col_w), 0, n_col - 1)
         cell = (band * n_col + col).astype(np.int64)
-        order = np.argsort(cell, kind="stable")
-        cell_start = np.zeros(n_cells + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
+        cell_start = np.empty(n_cells + 1, dtype=np.int64)
+        if self.kernel == "compiled":  # the same order and starts, in one compiled pass
+            order = np.empty(len(cell), np.int64)
+            compiled.kernels().cell_order(cell, order, cell_start)
+        else:
+            order = np.argsort(cell, kind="stable")
+            cell_start[0] = 0
+            np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
         # candidates: run j covers sorted satellites [start_j, start_j + cnt_j)
         run_site, run_lo, run_hi, _ = runs
         start = cell_start[run_lo]
@@ -619,6 +624,15 @@ def max_slant_range_km(
     r_site = np.asarray(site_radius_km, dtype=np.float64)
     r_sat = np.asarray(sat_radius_km, dtype=np.float64)
     return -r_site * np.sin(e) + np.sqrt(r_sat**2 - (r_site * np.cos(e)) ** 2)
+
+
+def elevation_of(dot: np.ndarray, range_km: np.ndarray) -> np.ndarray:
+    """Elevation (deg) from the dot products of pairs (with the site's zenith vector) and their
+    slant ranges, written over ``dot``: in numpy, exactly as the numpy kernel computes it (the
+    compiled loops leave the ``arcsin`` here, so no libm difference can enter)."""
+    el = np.divide(dot, range_km, out=dot)
+    np.clip(el, -1.0, 1.0, out=el)
+    return np.degrees(np.arcsin(el, out=el), out=el)
 
 
 def elevation_deg(
