@@ -23,9 +23,10 @@ import json
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from hashlib import sha256
+from json.encoder import encode_basestring
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -36,6 +37,11 @@ from skyfence.store.c2sp import ORIGIN_KINDS
 from skyfence.store.canonical import _STRICT, loads_strict
 from skyfence.store.merkle import EMPTY_ROOT, MemoryTree
 from skyfence.store.state import APPLIED_KINDS
+
+try:
+    from _json import make_encoder
+except ImportError:  # pragma: no cover - CPython has it
+    make_encoder = None
 
 __all__ = ["EXPORT_FORMAT", "MAX_LINE_BYTES", "Run", "parse_line", "scan_export"]
 
@@ -80,9 +86,26 @@ class _Failure(NamedTuple):
 _Item = dict[str, Any] | Run | _Failure
 
 _SCAN = json.JSONDecoder().scan_once  # the C parser; strictness comes from the line check
-_ENCODE_MARKED = json.JSONEncoder(
-    sort_keys=True, separators=(",\x00", ":\x00"), ensure_ascii=False, allow_nan=False
-).encode  # "\x00" is escaped inside strings, so it marks exactly the separators
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"a {type(value).__name__} is not JSON")
+
+
+def _encoder_marked() -> Callable[[Any], str]:
+    """Canonical JSON with ``"\x00"`` after each separator (it is escaped inside strings,
+    so it marks exactly the separators). The C encoder is made once, without the check
+    for cycles (parsed JSON has none): ``JSONEncoder.encode`` makes a new one per call."""
+    options = dict(sort_keys=True, separators=(",\x00", ":\x00"), ensure_ascii=False)
+    if make_encoder is None:  # pragma: no cover - CPython has the C encoder
+        return json.JSONEncoder(**options, allow_nan=False).encode  # type: ignore[arg-type]
+    encode = make_encoder(
+        None, _not_json, encode_basestring, None, ":\x00", ",\x00", True, False, False
+    )
+    return lambda obj: "".join(encode(obj, 0))
+
+
+_ENCODE_MARKED = _encoder_marked()
 
 
 def parse_line(line: str, number: int, source: str) -> dict[str, Any] | None:
@@ -327,26 +350,15 @@ def _done(item: Future[list[_Item]] | _Failure) -> list[_Item]:
 class RunningTree(MemoryTree):
     """A :class:`MemoryTree` that also gives the root of its current size cheaply (each
     entry's ``prev_root``): it keeps the perfect subtrees of the current size (the
-    frontier, largest first), made by the same hashes as the tree itself."""
+    frontier, largest first, each hash kept behind the node prefix ``0x01`` it is always
+    hashed with as a left child), made by the same hashes as the tree itself."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.frontier: list[bytes] = []
+        self.frontier: list[bytes] = []  # b"\x01" + hash
 
     def append(self, leaf: bytes) -> None:
-        sha = sha256
-        levels = self.levels
-        frontier = self.frontier
-        nodes = levels[0]
-        nodes.append(leaf)
-        level, idx, h = 0, len(nodes) - 1, leaf
-        while idx & 1:
-            h = sha(b"\x01" + frontier.pop() + h).digest()
-            level, idx = level + 1, idx >> 1
-            if len(levels) == level:
-                levels.append([])
-            levels[level].append(h)
-        frontier.append(h)
+        self.extend(leaf)
 
     def current_root(self) -> bytes:
         """MTH of all the leaves so far: the frontier folded from the smallest up."""
@@ -354,9 +366,9 @@ class RunningTree(MemoryTree):
         if not frontier:
             return EMPTY_ROOT
         sha = sha256
-        r = frontier[-1]
-        for h in frontier[-2::-1]:
-            r = sha(b"\x01" + h + r).digest()
+        r = frontier[-1][1:]
+        for left in frontier[-2::-1]:
+            r = sha(left + r).digest()
         return r
 
     def extend(self, leaves: bytes, prev_roots: bytes | None = None) -> int:
@@ -369,9 +381,9 @@ class RunningTree(MemoryTree):
         for k in range(0, len(leaves), 32):
             if prev_roots is not None:
                 if frontier:
-                    r = frontier[-1]
-                    for h in frontier[-2::-1]:
-                        r = sha(b"\x01" + h + r).digest()
+                    r = frontier[-1][1:]
+                    for left in frontier[-2::-1]:
+                        r = sha(left + r).digest()
                 else:
                     r = EMPTY_ROOT
                 if r != prev_roots[k : k + 32]:
@@ -380,10 +392,10 @@ class RunningTree(MemoryTree):
             nodes.append(h)
             level, idx = 0, len(nodes) - 1
             while idx & 1:
-                h = sha(b"\x01" + frontier.pop() + h).digest()
+                h = sha(frontier.pop() + h).digest()
                 level, idx = level + 1, idx >> 1
                 if len(levels) == level:
                     levels.append([])
                 levels[level].append(h)
-            frontier.append(h)
+            frontier.append(b"\x01" + h)
         return len(leaves) // 32
