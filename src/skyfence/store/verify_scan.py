@@ -225,10 +225,12 @@ def scan_chunk(data: bytes, first_line: int, source: str) -> list[_Item]:
     return out
 
 
-def _chunks(fh: BinaryIO, size: int) -> Iterator[tuple[bytes, int] | _Failure]:
+def _chunks(fh: BinaryIO, size: int) -> Iterator[tuple[bytes, int, int] | _Failure]:
     """Whole lines of the file, about ``size`` bytes at a time, with the number of the
-    first; a line longer than :data:`MAX_LINE_BYTES` (with its newline) is a failure."""
+    first and their offset; a line longer than :data:`MAX_LINE_BYTES` (with its newline)
+    is a failure."""
     number = 1
+    offset = 0
     pending: list[bytes] = []  # the start of a line not ended yet
     pending_len = 0
     too_long = f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; not a log export"
@@ -247,13 +249,14 @@ def _chunks(fh: BinaryIO, size: int) -> Iterator[tuple[bytes, int] | _Failure]:
             return
         end = block.rfind(b"\n") + 1
         data = b"".join((*pending, block[:end]))
-        yield data, number
+        yield data, number, offset
         number += data.count(b"\n")
+        offset += len(data)
         pending, pending_len = [block[end:]], len(block) - end
     if pending_len > MAX_LINE_BYTES:
         yield _Failure(too_long, number)
     elif pending_len:
-        yield b"".join(pending), number
+        yield b"".join(pending), number, offset
 
 
 def default_workers(path: Path) -> int:
@@ -321,7 +324,7 @@ def _scanned(fh: BinaryIO, source: str, workers: int) -> Iterator[_Item]:
             if type(chunk) is _Failure:
                 yield chunk
                 return
-            data, number = chunk
+            data, number, _ = chunk
             yield from scan_chunk(data, number, source)
         return
     ahead: deque[Future[list[_Item]] | _Failure] = deque()
@@ -331,8 +334,10 @@ def _scanned(fh: BinaryIO, source: str, workers: int) -> Iterator[_Item]:
                 if type(chunk) is _Failure:
                     ahead.append(chunk)
                     break
-                data, number = chunk
-                ahead.append(pool.submit(scan_chunk, data, number, source))
+                data, number, offset = chunk  # read again there: cheaper than sent
+                lines = data.count(b"\n")
+                job = (source, offset, len(data), lines, number)
+                ahead.append(pool.submit(_scan_part, *job))
                 if len(ahead) > 2 * workers:
                     yield from _done(ahead.popleft())
             while ahead:
@@ -341,6 +346,16 @@ def _scanned(fh: BinaryIO, source: str, workers: int) -> Iterator[_Item]:
             for pending in ahead:
                 if isinstance(pending, Future):
                     pending.cancel()
+
+
+def _scan_part(source: str, offset: int, size: int, lines: int, number: int) -> list[_Item]:
+    """:func:`scan_chunk` of ``size`` bytes of the file at ``offset`` (in a worker)."""
+    with open(source, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(size)
+    if len(data) != size or data.count(b"\n") != lines:
+        return [_Failure("the file changed while it was read; verify a copy of it", number)]
+    return scan_chunk(data, number, source)
 
 
 def _done(item: Future[list[_Item]] | _Failure) -> list[_Item]:
