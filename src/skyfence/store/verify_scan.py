@@ -39,9 +39,9 @@ from skyfence.store.merkle import EMPTY_ROOT, MemoryTree
 from skyfence.store.state import APPLIED_KINDS
 
 try:
-    from _json import make_encoder
+    from _json import make_encoder as _c_encoder
 except ImportError:  # pragma: no cover - CPython has it
-    make_encoder = None
+    _c_encoder = None  # type: ignore[misc, assignment]
 
 __all__ = ["EXPORT_FORMAT", "MAX_LINE_BYTES", "Run", "parse_line", "scan_export"]
 
@@ -85,7 +85,7 @@ class _Failure(NamedTuple):
 
 _Item = dict[str, Any] | Run | _Failure
 
-_SCAN = json.JSONDecoder().scan_once  # the C parser; strictness comes from the line check
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C parser; strictness comes from the line check
 
 
 def _not_json(value: Any) -> Any:
@@ -97,9 +97,9 @@ def _encoder_marked() -> Callable[[Any], str]:
     so it marks exactly the separators). The C encoder is made once, without the check
     for cycles (parsed JSON has none): ``JSONEncoder.encode`` makes a new one per call."""
     options = dict(sort_keys=True, separators=(",\x00", ":\x00"), ensure_ascii=False)
-    if make_encoder is None:  # pragma: no cover - CPython has the C encoder
+    if _c_encoder is None:  # pragma: no cover - CPython has the C encoder
         return json.JSONEncoder(**options, allow_nan=False).encode  # type: ignore[arg-type]
-    encode = make_encoder(
+    encode = _c_encoder(
         None, _not_json, encode_basestring, None, ":\x00", ",\x00", True, False, False
     )
     return lambda obj: "".join(encode(obj, 0))
@@ -276,7 +276,7 @@ def default_workers(path: Path) -> int:
     return 0 if threading.active_count() > 1 else min(cpus, 4)
 
 
-def scan_export(path: str | Path, *, workers: int | None = None) -> Iterator[_Item]:
+def scan_export(path: str | Path, *, workers: int | None = None) -> Iterator[dict[str, Any] | Run]:
     """The records and :class:`Run` of an export, in order, checked as
     :func:`~skyfence.store.verify.iter_export` checks them (the same :class:`ParseError`
     for the same first bad line). ``workers``: processes reading it (``None``: as
@@ -295,11 +295,11 @@ def scan_export(path: str | Path, *, workers: int | None = None) -> Iterator[_It
     first = True
     with fh:
         for item in _scanned(fh, source, workers):
-            if type(item) is _Failure:
+            if isinstance(item, _Failure):
                 raise ParseError(item.reason, source=source, line=item.line)
             if first:
-                line = item.line if type(item) is Run else item["_line"]
-                if type(item) is Run or (
+                line = item.line if isinstance(item, Run) else item["_line"]
+                if isinstance(item, Run) or (
                     item["type"] != "header" or item.get("format") != EXPORT_FORMAT
                 ):
                     raise ParseError(
@@ -321,7 +321,7 @@ def scan_export(path: str | Path, *, workers: int | None = None) -> Iterator[_It
 def _scanned(fh: BinaryIO, source: str, workers: int) -> Iterator[_Item]:
     if workers <= 1:
         for chunk in _chunks(fh, CHUNK_BYTES):
-            if type(chunk) is _Failure:
+            if isinstance(chunk, _Failure):
                 yield chunk
                 return
             data, number, _ = chunk
@@ -331,7 +331,7 @@ def _scanned(fh: BinaryIO, source: str, workers: int) -> Iterator[_Item]:
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         try:
             for chunk in _chunks(fh, CHUNK_BYTES):
-                if type(chunk) is _Failure:
+                if isinstance(chunk, _Failure):
                     ahead.append(chunk)
                     break
                 data, number, offset = chunk  # read again there: cheaper than sent
