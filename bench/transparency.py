@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -152,6 +153,14 @@ def bench_verify(
         assert alone == report
         rows.append(("verify the export in this process only (workers=0)", one_dt, "s"))
         rows.append(("  of which CPU time of this process", one_cpu, "s"))
+        workers = min(len(os.sched_getaffinity(0)), 4)
+        t, cpu, kids = time.perf_counter(), time.process_time(), _children_cpu()
+        split = verify_export(export, pem, workers=workers)  # type: ignore[call-arg]
+        dt_w, cpu_w = time.perf_counter() - t, time.process_time() - cpu
+        assert split == report
+        rows.append((f"verify the export with workers={workers} (whatever the load)", dt_w, "s"))
+        rows.append(("  of which CPU time of this process", cpu_w, "s"))
+        rows.append(("  CPU time of its worker processes", _children_cpu() - kids, "s"))
     t, cpu = time.perf_counter(), time.process_time()
     tree = MemoryTree()
     with export.open("rb") as fh:

@@ -260,9 +260,10 @@ def _chunks(fh: BinaryIO, size: int) -> Iterator[tuple[bytes, int, int] | _Failu
 
 
 def default_workers(path: Path) -> int:
-    """Worker processes for reading ``path``: one per CPU (up to 4) for a large export on a
-    machine with more than one, none otherwise (or when this process runs threads, which
-    a fork would not carry)."""
+    """Worker processes for reading ``path``: one per CPU (up to 4) for a large export when
+    at least one CPU is idle (by the load average), none otherwise — on a saturated
+    machine workers only add the cost of passing results — nor when this process runs
+    threads (which a fork would not carry)."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
@@ -273,7 +274,11 @@ def default_workers(path: Path) -> int:
         large = False
     if cpus < 2 or not large or "fork" not in get_all_start_methods():
         return 0
-    return 0 if threading.active_count() > 1 else min(cpus, 4)
+    try:
+        idle = cpus - os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average
+        idle = cpus
+    return 0 if idle < 1 or threading.active_count() > 1 else min(cpus, 4)
 
 
 def scan_export(path: str | Path, *, workers: int | None = None) -> Iterator[dict[str, Any] | Run]:
