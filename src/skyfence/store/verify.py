@@ -240,7 +240,8 @@ def verify_export(
     holding one of those (what ``skyfence log pubkey`` prints). ``trusted_checkpoint`` is a
     checkpoint seen before: an export that does not contain it (rolled back, or rewritten
     before it) is refused. ``workers``: processes reading the file while this one checks
-    the tree (``None``: one per CPU, up to 4, for a large export; 0: none).
+    the tree (``None``: one per CPU, up to 4, for a large export when a CPU is idle; 0:
+    none).
     """
     key = _read_key(public_key)
     return verify_records(
