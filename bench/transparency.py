@@ -18,7 +18,10 @@ Prints a table. Baselines measured in the same run:
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -95,6 +98,12 @@ def bench_appends(
     return rows
 
 
+def _children_cpu() -> float:
+    """User + system CPU of the finished child processes (verify's workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_verify(
     base: Path, big: int, batch: int, *, reuse: bool = False, tiles_too: bool = True
 ) -> list[tuple[str, float, str]]:
@@ -130,12 +139,28 @@ def bench_verify(
             t = time.perf_counter()
             write_tiles(store.log, tiles)
             rows.append(("write tiles (log tiles)", time.perf_counter() - t, "s"))
-    t, cpu = time.perf_counter(), time.process_time()
+    t, cpu, kids = time.perf_counter(), time.process_time(), _children_cpu()
     report = verify_export(export, pem)
     dt, dcpu = time.perf_counter() - t, time.process_time() - cpu
     assert report.ok, report.problem
     rows.append((f"verify the export ({summary_entries:,} entries, log verify FILE)", dt, "s"))
     rows.append(("  of which CPU time of this process", dcpu, "s"))
+    rows.append(("  CPU time of its worker processes (if any)", _children_cpu() - kids, "s"))
+    if "workers" in inspect.signature(verify_export).parameters:
+        t, cpu = time.perf_counter(), time.process_time()
+        alone = verify_export(export, pem, workers=0)  # type: ignore[call-arg]
+        one_dt, one_cpu = time.perf_counter() - t, time.process_time() - cpu
+        assert alone == report
+        rows.append(("verify the export in this process only (workers=0)", one_dt, "s"))
+        rows.append(("  of which CPU time of this process", one_cpu, "s"))
+        workers = min(len(os.sched_getaffinity(0)), 4)
+        t, cpu, kids = time.perf_counter(), time.process_time(), _children_cpu()
+        split = verify_export(export, pem, workers=workers)  # type: ignore[call-arg]
+        dt_w, cpu_w = time.perf_counter() - t, time.process_time() - cpu
+        assert split == report
+        rows.append((f"verify the export with workers={workers} (whatever the load)", dt_w, "s"))
+        rows.append(("  of which CPU time of this process", cpu_w, "s"))
+        rows.append(("  CPU time of its worker processes", _children_cpu() - kids, "s"))
     t, cpu = time.perf_counter(), time.process_time()
     tree = MemoryTree()
     with export.open("rb") as fh:

@@ -36,13 +36,30 @@ def exported(tmp_path_factory):
     return lines, vkey, pin
 
 
+@pytest.fixture(autouse=True, params=["rewritten", "export form", "export form, 2 workers"])
+def reading(request, monkeypatch):
+    """Each test three ways: the records rewritten with other JSON spacing (read line by line
+    the strict way), written as an export writes them (the fast reader), and that read by two
+    worker processes in small chunks."""
+    from skyfence.store import verify_scan
+
+    if request.param.endswith("workers"):
+        monkeypatch.setattr(verify_scan, "CHUNK_BYTES", 700)
+        monkeypatch.setattr(verify_scan, "default_workers", lambda path: 2)
+    return request.param
+
+
 def _records(lines):
     return [json.loads(x) for x in lines]
 
 
-def _write(tmp_path: Path, records) -> Path:
+def _write(tmp_path: Path, records, reading: str = "") -> Path:
     path = tmp_path / "t.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    if reading.startswith("export form"):
+        text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records)
+    else:
+        text = "".join(json.dumps(r) + "\n" for r in records)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -63,9 +80,11 @@ def _verify(path: Path, vkey: str, capsys, *extra: str) -> str:
     return captured.err
 
 
-def test_untouched_export_verifies_with_the_vkey(exported, tmp_path, capsys):
+def test_untouched_export_verifies_with_the_vkey(exported, tmp_path, reading, capsys):
     lines, vkey, _ = exported
-    assert main(["log", "verify", str(_write(tmp_path, _records(lines))), "--key", vkey]) == 0
+    assert (
+        main(["log", "verify", str(_write(tmp_path, _records(lines), reading)), "--key", vkey]) == 0
+    )
     assert "OK: 13 entries" in capsys.readouterr().out
 
 
@@ -153,31 +172,33 @@ def substituted_key(records):
         (substituted_key, "which is not the trusted key"),
     ],
 )
-def test_tampering_is_named(exported, tmp_path, capsys, tamper, named):
+def test_tampering_is_named(exported, tmp_path, reading, capsys, tamper, named):
     lines, vkey, _ = exported
-    err = _verify(_write(tmp_path, tamper(_records(lines))), vkey, capsys)
+    err = _verify(_write(tmp_path, tamper(_records(lines)), reading), vkey, capsys)
     assert named in err
 
 
-def test_rolled_back_log_is_refused_against_a_pinned_checkpoint(exported, tmp_path, capsys):
+def test_rolled_back_log_is_refused_against_a_pinned_checkpoint(
+    exported, tmp_path, reading, capsys
+):
     """The operator serves an older export (entries and checkpoints cut consistently)."""
     lines, vkey, pin = exported
     records = _records(lines)
     old = [r for r in records if r["type"] != "checkpoint" or r["tree_size"] <= 8]
     old = [r for r in old if r["type"] != "entry" or r["index"] < 8]
-    path = _write(tmp_path, old)
+    path = _write(tmp_path, old, reading)
     assert main(["log", "verify", str(path), "--key", vkey]) == 0  # alone, a valid log
     capsys.readouterr()
     err = _verify(path, vkey, capsys, "--trusted-checkpoint", f"{pin.tree_size}:{pin.root_hash}")
     assert "rolled back" in err
 
 
-def test_split_view_is_refused_against_a_pinned_checkpoint(exported, tmp_path, capsys):
+def test_split_view_is_refused_against_a_pinned_checkpoint(exported, tmp_path, reading, capsys):
     """Another history of the same size, shown to someone who kept a checkpoint."""
     lines, vkey, pin = exported
     records = edited(_records(lines))
     err = _verify(
-        _write(tmp_path, records),
+        _write(tmp_path, records, reading),
         vkey,
         capsys,
         "--trusted-checkpoint",
@@ -186,17 +207,19 @@ def test_split_view_is_refused_against_a_pinned_checkpoint(exported, tmp_path, c
     assert "entry 4 was changed" in err
 
 
-def test_split_view_without_a_witness_quorum_is_refused(exported, tmp_path, capsys):
+def test_split_view_without_a_witness_quorum_is_refused(exported, tmp_path, reading, capsys):
     """A log no witness cosigned fails `--quorum` (the witness test shows the refusal)."""
     from skyfence.transparency.checkpoint import Cosigner
 
     lines, vkey, _ = exported
     w = Cosigner.from_seed("witness.example/w1", bytes([5]) * 32).verifier().vkey()
-    err = _verify(_write(tmp_path, _records(lines)), vkey, capsys, "--witness", w, "--quorum", "1")
+    err = _verify(
+        _write(tmp_path, _records(lines), reading), vkey, capsys, "--witness", w, "--quorum", "1"
+    )
     assert "fewer than the quorum of 1" in err
 
 
-def test_a_kept_checkpoint_note_is_a_trusted_checkpoint(exported, tmp_path, capsys):
+def test_a_kept_checkpoint_note_is_a_trusted_checkpoint(exported, tmp_path, reading, capsys):
     """An auditor keeps the C2SP note (from the tiles' checkpoint file); a rollback below it
     is refused."""
     lines, vkey, pin = exported
@@ -206,14 +229,14 @@ def test_a_kept_checkpoint_note_is_a_trusted_checkpoint(exported, tmp_path, caps
     kept.write_text(note, encoding="utf-8")
     old = [r for r in records if r["type"] != "checkpoint" or r["tree_size"] <= 8]
     old = [r for r in old if r["type"] != "entry" or r["index"] < 8]
-    err = _verify(_write(tmp_path, old), vkey, capsys, "--trusted-checkpoint", str(kept))
+    err = _verify(_write(tmp_path, old, reading), vkey, capsys, "--trusted-checkpoint", str(kept))
     assert "rolled back" in err
     assert (
         main(
             [
                 "log",
                 "verify",
-                str(_write(tmp_path, records)),
+                str(_write(tmp_path, records, reading)),
                 "--key",
                 vkey,
                 "--trusted-checkpoint",

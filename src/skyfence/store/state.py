@@ -200,7 +200,7 @@ class Replay:
 
     def _apply(
         self, index: int, kind: Any, data: dict[str, Any], entry: dict[str, Any]
-    ) -> str | None:
+    ) -> str | None:  # the kinds handled here are APPLIED_KINDS
         if kind == "policy.request":
             cid = data["change_id"]
             self.changes[cid] = ChangeFacts(cid, "pending", str(data["document_hash"]), index)
@@ -266,3 +266,19 @@ def _first_difference(attested: StoreState, derived: StoreState) -> str:
     if attested.terminals_digest != derived.terminals_digest:
         return "the terminal registry digest differs"
     return f"settings {attested.settings}, the history gives {derived.settings}"
+
+
+APPLIED_KINDS = frozenset(
+    (
+        "policy.request",
+        "policy.apply",
+        "policy.approve",
+        "policy.reject",
+        "policy.expire",
+        "terminal.put",
+        "terminal.delete",
+        "store.setting",
+    )
+)
+"""The entry kinds :meth:`Replay.feed` acts on; an entry of any other kind without a ``state``
+changes nothing (a verifier may skip feeding it)."""

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from skyfence.errors import InputError, IntegrityError, ParseError
-from skyfence.store.approvals import KEY_KIND, check_signed_approvals
+from skyfence.store.approvals import check_signed_approvals
 from skyfence.store.c2sp import ORIGIN_KINDS, signed_message
-from skyfence.store.canonical import _STRICT, loads_strict
+from skyfence.store.canonical import loads_strict
 from skyfence.store.keys import (
     key_id_for,
     load_public_key,
@@ -30,11 +30,20 @@ from skyfence.store.keys import (
 )
 from skyfence.store.merkle import (
     EMPTY_ROOT,
-    MemoryTree,
     leaf_hash,
     verify_consistency,
 )
 from skyfence.store.state import Replay
+from skyfence.store.verify_scan import (
+    APPROVAL_KINDS,
+    EXPORT_FORMAT,
+    MAX_LINE_BYTES,
+    SPECIAL_KINDS,
+    Run,
+    RunningTree,
+    parse_line,
+    scan_export,
+)
 from skyfence.transparency.checkpoint import parse_checkpoint_text, verify_checkpoint
 from skyfence.transparency.note import (
     COSIGNATURE_V1,
@@ -54,8 +63,6 @@ __all__ = [
     "load_trusted_checkpoint",
     "read_witnesses",
 ]
-
-EXPORT_FORMAT = "skyfence-transparency-log"
 
 
 @dataclass(frozen=True)
@@ -90,11 +97,6 @@ class _Checkpoint:
     note: str | None = None  # the C2SP note as exported (with any witness cosignatures)
 
 
-MAX_LINE_BYTES = 64 * 1024 * 1024
-"""The longest line an export may have (one entry; a policy document with inline geometry
-can be large, but not this large)."""
-
-
 def iter_export(path: str | Path) -> Iterator[dict[str, Any]]:
     """The records of an export, read line by line; :class:`~skyfence.errors.ParseError`
     names the first bad line (not UTF-8, not JSON, a duplicate key, nested too deep, not a
@@ -111,7 +113,6 @@ def iter_export(path: str | Path) -> Iterator[dict[str, Any]]:
     with fh:
         first = True
         readline = fh.readline
-        decode = _STRICT.decode
         for number, raw in enumerate(iter(lambda: readline(MAX_LINE_BYTES + 1), b""), start=1):
             if len(raw) > MAX_LINE_BYTES:
                 raise ParseError(
@@ -125,22 +126,9 @@ def iter_export(path: str | Path) -> Iterator[dict[str, Any]]:
                 raise ParseError(
                     "not UTF-8 text; expected a JSON Lines log export", source=source, line=number
                 ) from None
-            if not line.strip():
+            record = parse_line(line, number, source)
+            if record is None:
                 continue
-            try:
-                record = decode(line)
-            except (ValueError, RecursionError):  # say why, as loads_strict does
-                record = loads_strict(line, source=source, line=number)
-            if not isinstance(record, dict) or record.get("type") not in (
-                "header",
-                "entry",
-                "checkpoint",
-            ):
-                raise ParseError(
-                    "expected an object with type 'header', 'entry' or 'checkpoint'",
-                    source=source,
-                    line=number,
-                )
             if first and (record["type"] != "header" or record.get("format") != EXPORT_FORMAT):
                 raise ParseError(
                     f"not a skyfence log export: the first line must be a header with format "
@@ -149,7 +137,6 @@ def iter_export(path: str | Path) -> Iterator[dict[str, Any]]:
                     line=number,
                 )
             first = False
-            record["_line"] = number
             yield record
         if first:
             raise ParseError(
@@ -245,17 +232,20 @@ def verify_export(
     witnesses: Sequence[Verifier] = (),
     quorum: int = 0,
     signed_approvals: bool = False,
+    workers: int | None = None,
 ) -> VerifyReport:
     """Verify the export at ``path`` offline against the trusted ``public_key``.
 
     ``public_key`` is PEM text, base64 of the raw key, 64 hex digits, or a path to a file
     holding one of those (what ``skyfence log pubkey`` prints). ``trusted_checkpoint`` is a
     checkpoint seen before: an export that does not contain it (rolled back, or rewritten
-    before it) is refused.
+    before it) is refused. ``workers``: processes reading the file while this one checks
+    the tree (``None``: one per CPU, up to 4, for a large export when a CPU is idle; 0:
+    none).
     """
     key = _read_key(public_key)
     return verify_records(
-        iter_export(path),
+        scan_export(path, workers=workers),
         [key],
         source=str(path),
         trusted_checkpoint=trusted_checkpoint,
@@ -337,7 +327,7 @@ def _hex32(value: Any) -> bytes | None:
 
 
 def verify_records(
-    records: Iterable[dict[str, Any]],
+    records: Iterable[dict[str, Any] | Run],
     trusted_keys: Sequence[bytes],
     *,
     source: str = "log",
@@ -351,8 +341,10 @@ def verify_records(
 
     Every entry is also replayed (:class:`~skyfence.store.state.Replay`, or ``replay``):
     an entry whose attested ``state`` the history before it does not produce is reported.
+    A :class:`~skyfence.store.verify_scan.Run` stands for plain entries the reader checked
+    (:func:`~skyfence.store.verify_scan.scan_export`); ``replay`` must then ignore their kinds.
     """
-    tree = _RunningTree()  # every perfect subtree: roots of any size, each prev_root
+    tree = RunningTree()  # every perfect subtree: roots of any size, each prev_root
     replay = replay if replay is not None else Replay()
     local: tuple[int, str, str] | None = None  # first entry-level problem: index, why, kind
     key_ids: dict[str, bytes] = {}
@@ -363,6 +355,11 @@ def verify_records(
     header: dict[str, Any] = {}
     position = 0
     for record in records:
+        if type(record) is Run:
+            local = _feed_run(tree, record, position, local)
+            position += len(record.leaves) // 32
+            continue
+        assert isinstance(record, dict)
         kind = record.get("type")
         if kind == "header":
             header = record
@@ -422,7 +419,7 @@ def verify_records(
             if local is None and replayed is not None:
                 local = (p, replayed, "state")
             entry_kind = entry.get("kind")
-            if type(entry_kind) is str and entry_kind in _SPECIAL_KINDS:
+            if type(entry_kind) is str and entry_kind in SPECIAL_KINDS:
                 _collect_keys(entry, key_ids, rotations)
                 data = entry.get("data")
                 if entry_kind in APPROVAL_KINDS:
@@ -611,10 +608,6 @@ def verify_records(
     return report(None, None, warnings)
 
 
-APPROVAL_KINDS = (KEY_KIND, "policy.request", "policy.approve")
-_SPECIAL_KINDS = frozenset((*APPROVAL_KINDS, *ORIGIN_KINDS, "key.create", "key.rotate"))
-
-
 def _check_quorum(
     checkpoints: Sequence[_Checkpoint],
     origins: Sequence[tuple[int, str]],
@@ -672,40 +665,25 @@ def _canonical_parsed(entry: dict[str, Any]) -> bytes:
     return _CANONICAL(entry).encode("utf-8")
 
 
-class _RunningTree(MemoryTree):
-    """A :class:`MemoryTree` that also gives the root of its current size cheaply (each
-    entry's ``prev_root``): it keeps the perfect subtrees of the current size (the
-    frontier, largest first), made by the same hashes as the tree itself."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.frontier: list[bytes] = []
-
-    def append(self, leaf: bytes) -> None:
-        sha = sha256
-        levels = self.levels
-        frontier = self.frontier
-        nodes = levels[0]
-        nodes.append(leaf)
-        level, idx, h = 0, len(nodes) - 1, leaf
-        while idx & 1:
-            h = sha(b"\x01" + frontier.pop() + h).digest()
-            level, idx = level + 1, idx >> 1
-            if len(levels) == level:
-                levels.append([])
-            levels[level].append(h)
-        frontier.append(h)
-
-    def current_root(self) -> bytes:
-        """MTH of all the leaves so far: the frontier folded from the smallest up."""
-        frontier = self.frontier
-        if not frontier:
-            return EMPTY_ROOT
-        sha = sha256
-        r = frontier[-1]
-        for h in frontier[-2::-1]:
-            r = sha(b"\x01" + h + r).digest()
-        return r
+def _feed_run(
+    tree: RunningTree, run: Run, p: int, local: tuple[int, str, str] | None
+) -> tuple[int, str, str] | None:
+    """Add a run of plain entries starting at position ``p``; the first problem, as for
+    entries read one by one (only an ``index`` or ``prev_root`` can still be wrong)."""
+    leaves = run.leaves
+    done = 0
+    if local is None:
+        done = tree.extend(leaves, run.prev_roots) if run.first_index == p else 0
+        if done < len(leaves) // 32:
+            at = 32 * done
+            entry: dict[str, Any] = {
+                "index": run.first_index + done,
+                "prev_root": run.prev_roots[at : at + 32].hex(),
+            }
+            leaf = leaves[at : at + 32]
+            local = _check_entry(p + done, entry["index"], entry, leaf, leaf, tree.current_root())
+    tree.extend(leaves[32 * done :])
+    return local
 
 
 def _check_entry(
