@@ -170,3 +170,66 @@ def test_real_snapshot_plus_grid(starlink_tle):
     # links connect satellites of the same shell and adjacent (or same) planes
     e = topo.edges[topo.kind == CROSS_PLANE]
     assert np.all(layout.plane_id[e[:, 0]] != layout.plane_id[e[:, 1]])
+
+
+# Real element sets of 22 Feb 2026 (one per launch): designator -> (line 1, line 2, v1.0?)
+_TLE = {
+    "19074B": ("1 44714U 19074B   26053.95338319  .00001514  00000+0  61711-4 0  9998",
+               "2 44714  53.1565 247.2957 0001251  94.4223 265.6921 15.31035506346616", True),
+    "20001M": ("1 44925U 20001M   26054.25002314  .00418526  83590-4  91606-3 0  9991",
+               "2 44925  53.0381 315.9293 0001781 156.0044  45.1512 15.97657856  6053", True),
+    "21044B": ("1 48639U 21044B   26054.16668981  .01674483  00000+0  62847-1 0  9993",
+               "2 48639  53.1306 181.2348 0001122  99.5390 145.9800 15.23864665  5769", True),
+    "21059B": ("1 48880U 21059B   26054.09201636  .00001776  00000+0  14285-3 0  9992",
+               "2 48880  97.6594 180.9035 0001695  82.9255 277.2161 15.01257818256612", False),
+    "21082B": ("1 49131U 21082B   26054.16668981  .00071417  00000+0  45813-2 0  9995",
+               "2 49131  70.0006 290.9412 0003633 262.3053   1.5378 15.08088959  5794", False),
+    "21104A": ("1 49408U 21104A   26054.16668981  .00076924  00000+0  42393-2 0  9995",
+               "2 49408  53.2170 294.2423 0002055  85.6505 114.5665 15.13327020  5784", False),
+}  # fmt: skip
+
+
+def test_first_generation_rule_on_real_element_sets():
+    from sgp4.api import Satrec
+
+    from skyfence.links import first_generation
+    from skyfence.orbits.constellation import elements_from_satrecs
+
+    sats = [Satrec.twoline2rv(a, b) for a, b, _ in _TLE.values()]
+    es = elements_from_satrecs(sats)
+    assert es.international_designators.tolist() == list(_TLE)  # columns 10-17 of line 1
+    got = first_generation(es.international_designators, es.inclination_deg)
+    assert got.tolist() == [v for _, _, v in _TLE.values()]
+    # the long form reads the same; a polar orbit before 2021-059 (Transporter-1) has lasers
+    assert first_generation(["2019-074B", "2021-006A", "1998-067A"], [53.0, 97.5, 51.6]).tolist() == [
+        True, False, False,
+    ]  # fmt: skip
+
+
+def test_satellites_without_lasers_get_none(gen1):
+    c, eph = gen1
+    layout = SatelliteLayout.from_constellation(c)
+    pos = eph.at(0)
+    full = plus_grid(layout, pos)
+    shell0 = layout.shell_id == 0
+    plane0 = np.flatnonzero(shell0 & (layout.plane_id == 0))
+    lone = plane0[layout.slot_id[plane0] == 3][0]  # one satellite of plane 0 of shell 0
+    gone = np.flatnonzero(shell0 & (layout.plane_id == 5))  # a whole plane
+    mask = np.zeros(len(layout), dtype=bool)
+    mask[lone] = True
+    mask[gone] = True
+    topo = plus_grid(layout.without_lasers(mask), pos)
+    deg = topo.degree()
+    assert np.all(deg[mask] == 0)
+    # plane 0's ring closes over the missing satellite: its two neighbours now link
+    ring = plane0[np.argsort(layout.slot_id[plane0])]
+    k = int(np.flatnonzero(ring == lone)[0])
+    nb = sorted((int(ring[k - 1]), int(ring[(k + 1) % len(ring)])))
+    assert any((topo.edges == nb).all(axis=1))
+    # links between satellites of planes far from the changes (and other shells) are unchanged
+    last = layout.plane_id[shell0].max()
+    far = (layout.shell_id >= 0) & ~(shell0 & np.isin(layout.plane_id, [0, 1, 4, 5, 6, last]))
+    keep = lambda e: e[far[e[:, 0]] & far[e[:, 1]]]  # noqa: E731
+    assert np.array_equal(np.unique(keep(full.edges), axis=0), np.unique(keep(topo.edges), axis=0))
+    with pytest.raises(Exception, match="no_lasers"):
+        layout.without_lasers(mask[:-1])

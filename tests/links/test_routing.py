@@ -450,3 +450,22 @@ def test_pair_rank_must_match_the_visible_pairs(gen1):
     term = GroundSites.from_arrays([10.0, 20.0], [0.0, 30.0])
     with pytest.raises(InputError, match="one score per visible pair"):
         model.step(eph, 0, term, pair_rank=np.zeros(3))
+
+
+def test_no_lasers_anywhere_is_the_bent_pipe(gen1_model):
+    """A network whose satellites all lack lasers routes exactly as bent pipe only; flagging
+    some satellites removes exactly their links."""
+    c, eph, model = gen1_model
+    term = GroundSites.from_arrays([40.0, 50.45, -30.0, 10.0], [-100.0, 30.52, 20.0, 120.0])
+    n = model.n_sats
+    none = NetworkModel(c, model.gateways, model.pops, no_lasers=np.ones(n, dtype=bool))
+    bp = NetworkModel(c, model.gateways, model.pops, use_isls=False)
+    a, b = none.step(eph, 0, term), bp.step(eph, 0, term)
+    assert (a.status == STATUS_OK).any()
+    np.testing.assert_array_equal(a.rtt_ms, b.rtt_ms)
+    np.testing.assert_array_equal(a.serving_sat, b.serving_sat)
+    assert len(none.links(eph.at(0))[0]) == 0
+    some = np.zeros(n, dtype=bool)
+    some[::7] = True
+    edges, _ = NetworkModel(c, model.gateways, model.pops, no_lasers=some).links(eph.at(0))
+    assert len(edges) > 0 and not some[edges].any()

@@ -13,6 +13,11 @@ opposite directions.
 Per time step a link is up when both ends have valid positions, the line of sight stays above
 ``grazing_altitude_km`` (80 km by default) over the WGS84 ellipsoid, and its length is within the
 optional ``max_length_km``.
+
+Not every satellite carries lasers: :func:`first_generation` flags Starlink's v0.9/v1.0
+satellites (no laser terminals) from their international designators, and
+:meth:`SatelliteLayout.without_lasers` takes such satellites out of the laser plan (they still
+serve as bent pipes).
 """
 
 from __future__ import annotations
@@ -39,7 +44,13 @@ __all__ = [
     "line_of_sight_clear",
     "active_links",
     "inter_shell_links",
+    "first_generation",
+    "FIRST_LASER_LAUNCH",
 ]
+
+#: International designator (``YYNNN``) before which Starlink satellites in 53-degree orbits
+#: have no lasers (see :func:`first_generation`).
+FIRST_LASER_LAUNCH = "21059"
 
 IN_PLANE, CROSS_PLANE, INTER_SHELL = 0, 1, 2
 
@@ -67,6 +78,22 @@ class SatelliteLayout:
 
     def __len__(self) -> int:
         return len(self.shell_id)
+
+    def without_lasers(self, no_lasers: np.ndarray) -> SatelliteLayout:
+        """This layout with the satellites flagged in ``no_lasers`` ((S,) bool) taken out of
+        their shells (``shell_id = -1``), so no laser is planned to or from them; the others'
+        +Grid is planned among themselves (a plane's laser satellites link to the next laser
+        satellite of the plane)."""
+        mask = np.asarray(no_lasers, dtype=bool)
+        if mask.shape != self.shell_id.shape:
+            raise InputError(f"no_lasers must be ({len(self)},), got {mask.shape}")
+        return SatelliteLayout(
+            shell_id=np.where(mask, -1, self.shell_id),
+            plane_id=self.plane_id,
+            slot_id=self.slot_id,
+            raan_spread_deg=self.raan_spread_deg,
+            names=self.names,
+        )
 
     @classmethod
     def from_constellation(cls, constellation: Any) -> SatelliteLayout:
@@ -319,3 +346,48 @@ def inter_shell_links(
             used[y] += 1
             out.append((min(x, y), max(x, y)))
     return np.asarray(out, dtype=np.int64).reshape(-1, 2)
+
+
+def first_generation(
+    international_designators: Sequence[str] | np.ndarray,
+    inclination_deg: Sequence[float] | np.ndarray,
+) -> np.ndarray:
+    """(S,) bool: Starlink satellites of the first generation (v0.9 and v1.0), which carry no
+    laser terminals.
+
+    The rule, from the public launch record: Starlink's v0.9 (launch 2019-029) and v1.0
+    satellites (launches 2019-074 to 2021-044, the last on 26 May 2021) were all launched into
+    the 53.0-degree shell and have no lasers; the first laser-equipped Starlinks flew to polar
+    orbits on Transporter-1 (2021-006, 10 satellites, 97.5 degrees) and Transporter-2
+    (2021-059, 3 satellites), and every Starlink launch from 2021-082 (Group 2-1, 14 Sep 2021,
+    70 degrees) on carries v1.5 or later satellites, all with lasers (Jonathan McDowell's
+    Starlink launch list, planet4589.org/space/con/star, gives each launch's satellite
+    version). The 22 Feb 2026 element sets agree: every 2019-2021 designator before 2021-059
+    is at 53.0-53.2 degrees, 2021-059 at 97.7 and 2021-082 at 70.0. So a
+    satellite is first-generation when its international designator (TLE line 1, columns
+    10-17, ``YYNNNPPP``) is earlier than :data:`FIRST_LASER_LAUNCH` (2021-059) and its orbit
+    is inclined less than 60 degrees (which leaves out Transporter-1's polar laser
+    satellites). Designators in either form (``19074B`` or ``2019-074B``) are read; a missing
+    or unreadable designator is not flagged.
+
+    Examples
+    --------
+    >>> first_generation(["19074B", "2021-044A", "21006K", "21082C", "24001A", ""],
+    ...                  [53.05, 53.05, 97.5, 70.0, 43.0, 53.0]).tolist()
+    [True, True, False, False, False, False]
+    """
+    des = np.asarray(international_designators, dtype=object)
+    inc = np.asarray(inclination_deg, dtype=np.float64)
+    if des.shape != inc.shape:
+        raise InputError(f"designators {des.shape} and inclinations {inc.shape} differ in shape")
+    out = np.zeros(des.shape, dtype=bool)
+    for i, d in enumerate(des):
+        text = str(d or "").strip()
+        if len(text) >= 9 and text[4] == "-":  # 2019-074B -> 19074B
+            text = text[2:4] + text[5:]
+        key = text[:5]
+        if len(key) == 5 and key.isdigit():
+            year = int(key[:2])
+            year += 1900 if year >= 57 else 2000
+            out[i] = 2019 <= year and key < FIRST_LASER_LAUNCH and year <= 2021
+    return out & (inc < 60.0)

@@ -120,6 +120,10 @@ class NetworkModel:
         False = bent pipe only (terminal and gateway must see the same satellite).
     max_lasers : int
         Laser terminals per satellite.
+    no_lasers : (S,) bool array, optional
+        Satellites without laser terminals (e.g. :func:`~skyfence.links.isl.first_generation`):
+        no laser is planned to or from them; they still serve terminals and gateways as bent
+        pipes. Default: every satellite in a shell has lasers.
     grazing_altitude_km, max_isl_length_km
         Laser line of sight must stay above this altitude; optional length cap.
     inter_shell : bool
@@ -166,6 +170,7 @@ class NetworkModel:
         latency: LatencyModel | None = None,
         use_isls: bool = True,
         max_lasers: int = 4,
+        no_lasers: np.ndarray | None = None,
         grazing_altitude_km: float = 80.0,
         max_isl_length_km: float | None = None,
         inter_shell: bool = False,
@@ -198,6 +203,11 @@ class NetworkModel:
         self.latency = latency or LatencyModel()
         self.use_isls = use_isls
         self.max_lasers = int(max_lasers)
+        self.no_lasers = None if no_lasers is None else np.asarray(no_lasers, dtype=bool)
+        # the layout lasers are planned on: satellites without lasers taken out of their shells
+        self.laser_layout = (
+            self.layout if no_lasers is None else self.layout.without_lasers(self.no_lasers)
+        )
         self.grazing_altitude_km = float(grazing_altitude_km)
         self.max_isl_length_km = max_isl_length_km
         self.inter_shell = inter_shell
@@ -229,7 +239,9 @@ class NetworkModel:
     def topology(self, positions_ecef_km: np.ndarray) -> IslTopology:
         """The planned +Grid (built on first use from these reference positions, then kept)."""
         if self._topology is None:
-            self._topology = plus_grid(self.layout, positions_ecef_km, max_lasers=self.max_lasers)
+            self._topology = plus_grid(
+                self.laser_layout, positions_ecef_km, max_lasers=self.max_lasers
+            )
         return self._topology
 
     def home_pops(
@@ -266,7 +278,7 @@ class NetworkModel:
         if self.inter_shell:
             used = np.bincount(edges.ravel(), minlength=self.n_sats)
             extra = inter_shell_links(
-                self.layout, positions_ecef_km, used, max_lasers=self.max_lasers,
+                self.laser_layout, positions_ecef_km, used, max_lasers=self.max_lasers,
                 grazing_altitude_km=self.grazing_altitude_km, max_length_km=self.max_isl_length_km,
             )  # fmt: skip
             if len(extra):
