@@ -20,6 +20,10 @@ mechanisms scored by cross-validation (docs/fidelity.md, "The remote islands").
    the mechanism; the structure was chosen on all countries, so these are not the model's
    honest cross-validated figures): 10 folds, seed 0, the same loss as ``links calibrate``.
    The ten countries whose out-of-sample error the first rule moves most are listed.
+   With ``--first-generation-laserless`` every network run of the script plans no lasers on
+   Starlink's first-generation satellites (:func:`skyfence.links.first_generation`), and
+   ``--calibrate`` then also runs the whole ``links calibrate`` grid that way and prints its
+   cross-validated figures (docs/fidelity.md, "The first-generation satellites have no lasers").
 3. With ``--selection``: runs the whole grid of ``links calibrate`` (81 network runs) and
    cross-validates two other rules for choosing the structure inside a fold: by an inner
    5-fold cross-validation of the screen (instead of its training error), and by refining the
@@ -73,6 +77,51 @@ def reach_km(altitude_km: float, mask_deg: float) -> float:
     e = np.radians(mask_deg)
     r = EARTH_KM / (EARTH_KM + altitude_km)
     return float(EARTH_KM * (np.arccos(r * np.cos(e)) - e))
+
+
+def _first_generation_laserless() -> None:
+    """Make every calibration setup plan its lasers without the first-generation satellites
+    (the topology ``_model`` would build, from the same reference positions, minus them)."""
+    from skyfence.links import SatelliteLayout, first_generation, plus_grid
+
+    setup_fn = cal._setup
+
+    def setup(*args, **kwargs):  # type: ignore[no-untyped-def]
+        s = setup_fn(*args, **kwargs)
+        c = s.constellation
+        flag = first_generation(c.elements.international_designators, c.elements.inclination_deg)
+        layout = SatelliteLayout.from_constellation(c)
+        print(f"First generation (no lasers): {int(flag.sum())} satellites, "
+              f"{int((flag & (layout.shell_id >= 0)).sum())} of them in a shell\n")  # fmt: skip
+        s.topology = plus_grid(layout.without_lasers(flag), s.eph.positions_ecef_km[:, 0, :])
+        return s
+
+    cal._setup = setup
+
+
+def _calibrate(data_dir: Path) -> None:
+    net = NetworkSpec(
+        constellation=str(data_dir / "starlink-2026-02-22.tle"),
+        gateways=data_dir / "starlink-gateways.csv", pops=data_dir / "starlink-pops-2026.csv",
+        pop_map=data_dir / "starlink-city-pops.csv",
+    )  # fmt: skip
+    run = cal.calibrate(App(), data_dir / "starlink-latency-2026-03.csv", network=net, out=None)
+    m = run.model
+    print("\n## links calibrate, first generation without lasers\n")
+    print(f"structure {m.gateway_min_elevation_deg:g} deg, {m.infer_radius_km} km, "
+          f"{m.latency.route_factor:g}, {m.latency.laser_hop_ms:g} ms; overhead "
+          f"{m.latency.overhead_ms:.2f} ms, scheduling {m.latency.scheduling.median_ms:.2f} ms "
+          f"sigma {m.latency.scheduling.sigma:.2f}\n")  # fmt: skip
+    print("| | p20 MAE | p50 MAE | p80 MAE |\n|---|---:|---:|---:|")
+    for k in ("scores", "in_sample"):
+        sc = m.cross_validation[k]
+        print(
+            f"| {k} | " + " | ".join(f"{sc[p]['mae_ms']:.2f}" for p in ("p20", "p50", "p80")) + " |"
+        )
+    print("\n| country | CV error p50 |\n|---|---:|")
+    for c in m.cross_validation["countries"]:
+        if c["iso3"] in ("KIR", "MHL", "PCN", "SHN", "NRU", "WSM"):
+            print(f"| {c['iso3']} | {c['error_p50_ms']:+.1f} |")
 
 
 def _route(data: Path, model_name: str) -> dict:
@@ -245,7 +294,19 @@ def main() -> None:
         "--also", default="NRU,WSM,ASM,UMI,FSM,GUM",
         help="more countries (ISO alpha-3) to list: the islands of the same geometry",
     )  # fmt: skip
+    ap.add_argument(
+        "--first-generation-laserless",
+        action="store_true",
+        help="plan no lasers on Starlink's first-generation (v0.9/v1.0) satellites",
+    )
+    ap.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="with --first-generation-laserless: also run the links calibrate grid",
+    )
     args = ap.parse_args()
+    if args.first_generation_laserless:
+        _first_generation_laserless()
     run = _route(args.data, args.model)
     _paths(run, args.worst, [c.strip().upper() for c in args.also.split(",") if c.strip()])
     named = run["named"]
@@ -277,6 +338,8 @@ def main() -> None:
         print(f"| {iso3} | {before[k]:+.1f} | {after[k]:+.1f} | {after[k] - before[k]:+.1f} |")
     if args.selection:
         _selection(args.data)
+    if args.calibrate and args.first_generation_laserless:
+        _calibrate(args.data)
 
 
 if __name__ == "__main__":
