@@ -280,3 +280,21 @@ def test_batch_equals_reference_on_100k(setup, boxes):
         "maritime",
     }
     assert 0.05 < out.allowed.mean() < 0.95
+
+
+def test_registry_index_of_matches_the_row_of_each_id():
+    """``index_of`` gives each id's row (-1 when unregistered), whatever container or element
+    type the ids come in, as ``row`` of the id's text does one at a time."""
+    registry = TerminalRegistry([Terminal(t, "AA", "fixed") for t in ("T1", "7", "T3")])
+    rng = np.random.default_rng(4)
+    ids = [f"T{i}" for i in rng.integers(0, 5, 200)] + ["7", "", "t1"]
+    expected = [registry.row(t) for t in ids]
+    assert expected.count(-1) > 0 and len(set(expected)) == 3 + 1
+    for form in (ids, np.array(ids), np.array(ids, dtype=object), tuple(ids)):
+        got = registry.index_of(form)
+        assert got.dtype == np.int64 and got.tolist() == expected
+    # non-text ids are looked up by their text; a single id gives one row
+    assert registry.index_of(np.array([7, 8])).tolist() == [1, -1]
+    assert registry.index_of(np.array([np.str_("T3"), 7], dtype=object)).tolist() == [2, 1]
+    assert registry.index_of("T3").tolist() == [2]
+    assert registry.index_of([]).tolist() == []

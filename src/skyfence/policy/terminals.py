@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -153,12 +154,11 @@ class TerminalRegistry:
 
     def index_of(self, terminal_ids: Iterable[str] | np.ndarray) -> np.ndarray:
         """Row of each id (``int64``; ``-1`` for ids that are not registered)."""
-        ids = np.asarray(terminal_ids)
-        if ids.ndim == 0:
-            ids = ids.reshape(1)
-        uniq, inverse = np.unique(ids.astype(str), return_inverse=True)
-        rows = np.fromiter((self._rows.get(u, -1) for u in uniq.tolist()), np.int64, len(uniq))
-        return rows[inverse.reshape(-1)]
+        # one dict lookup per row: cheaper than sorting the ids to look up each distinct one
+        values = np.asarray(terminal_ids).reshape(-1).tolist()
+        if set(map(type, values)) - {str}:  # numbers, numpy strings: their text, as astype(str)
+            values = [v if type(v) is str else str(v) for v in values]
+        return np.fromiter(map(self._rows.get, values, repeat(-1)), np.int64, len(values))
 
     def with_terminal(self, terminal: Terminal) -> TerminalRegistry:
         """A new registry with ``terminal`` added or replaced."""
