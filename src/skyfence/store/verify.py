@@ -36,11 +36,14 @@ from skyfence.store.merkle import (
 from skyfence.store.state import Replay
 from skyfence.store.verify_scan import (
     APPROVAL_KINDS,
-    EXPORT_FORMAT,
     MAX_LINE_BYTES,
     SPECIAL_KINDS,
     Run,
     RunningTree,
+    empty_export,
+    is_header,
+    not_an_export,
+    open_export,
     parse_line,
     scan_export,
 )
@@ -102,15 +105,7 @@ def iter_export(path: str | Path) -> Iterator[dict[str, Any]]:
     names the first bad line (not UTF-8, not JSON, a duplicate key, nested too deep, not a
     record, or not starting with the header)."""
     source = str(path)
-    try:
-        fh = Path(path).open("rb")
-    except FileNotFoundError:
-        raise ParseError(
-            "no such file; give the path written by `skyfence log export`", source=source
-        ) from None
-    except OSError as exc:
-        raise ParseError(f"cannot read it ({exc.strerror})", source=source) from None
-    with fh:
+    with open_export(path) as fh:
         first = True
         readline = fh.readline
         for number, raw in enumerate(iter(lambda: readline(MAX_LINE_BYTES + 1), b""), start=1):
@@ -129,21 +124,12 @@ def iter_export(path: str | Path) -> Iterator[dict[str, Any]]:
             record = parse_line(line, number, source)
             if record is None:
                 continue
-            if first and (record["type"] != "header" or record.get("format") != EXPORT_FORMAT):
-                raise ParseError(
-                    f"not a skyfence log export: the first line must be a header with format "
-                    f"{EXPORT_FORMAT!r} (write one with `skyfence log export FILE`)",
-                    source=source,
-                    line=number,
-                )
+            if first and not is_header(record):
+                raise not_an_export(source, number)
             first = False
             yield record
         if first:
-            raise ParseError(
-                "the file is empty; expected a log export (`skyfence log export FILE`)",
-                source=source,
-                line=1,
-            )
+            raise empty_export(source)
 
 
 def read_export(path: str | Path) -> list[dict[str, Any]]:

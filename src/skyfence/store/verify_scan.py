@@ -287,14 +287,7 @@ def scan_export(path: str | Path, *, workers: int | None = None) -> Iterator[dic
     for the same first bad line). ``workers``: processes reading it (``None``: as
     :func:`default_workers` says; 0 or 1: this process only)."""
     source = str(path)
-    try:
-        fh = Path(path).open("rb")
-    except FileNotFoundError:
-        raise ParseError(
-            "no such file; give the path written by `skyfence log export`", source=source
-        ) from None
-    except OSError as exc:
-        raise ParseError(f"cannot read it ({exc.strerror})", source=source) from None
+    fh = open_export(path)
     if workers is None:
         workers = default_workers(Path(path))
     first = True
@@ -304,23 +297,48 @@ def scan_export(path: str | Path, *, workers: int | None = None) -> Iterator[dic
                 raise ParseError(item.reason, source=source, line=item.line)
             if first:
                 line = item.line if isinstance(item, Run) else item["_line"]
-                if isinstance(item, Run) or (
-                    item["type"] != "header" or item.get("format") != EXPORT_FORMAT
-                ):
-                    raise ParseError(
-                        f"not a skyfence log export: the first line must be a header with "
-                        f"format {EXPORT_FORMAT!r} (write one with `skyfence log export FILE`)",
-                        source=source,
-                        line=line,
-                    )
+                if isinstance(item, Run) or not is_header(item):
+                    raise not_an_export(source, line)
                 first = False
             yield item
     if first:
+        raise empty_export(source)
+
+
+def open_export(path: str | Path) -> BinaryIO:
+    """The export at ``path`` opened for reading bytes, or a :class:`ParseError` saying why not."""
+    try:
+        return Path(path).open("rb")
+    except FileNotFoundError:
         raise ParseError(
-            "the file is empty; expected a log export (`skyfence log export FILE`)",
-            source=source,
-            line=1,
-        )
+            "no such file; give the path written by `skyfence log export`", source=str(path)
+        ) from None
+    except OSError as exc:
+        raise ParseError(f"cannot read it ({exc.strerror})", source=str(path)) from None
+
+
+def is_header(record: dict[str, Any]) -> bool:
+    """Whether ``record`` is an export's first line: its header, in this format."""
+    return bool(record["type"] == "header" and record.get("format") == EXPORT_FORMAT)
+
+
+def not_an_export(source: str, line: int) -> ParseError:
+    """The error for a first line that is not the header."""
+    return ParseError(
+        f"not a skyfence log export: the first line must be a header with format "
+        f"{EXPORT_FORMAT!r} (write one with `skyfence log export FILE`)",
+        source=source,
+        line=line,
+    )
+
+
+def empty_export(source: str) -> ParseError:
+    """The error for an export without a record."""
+    return ParseError(
+        "the file is empty; expected a log export (`skyfence log export FILE`)",
+        source=source,
+        line=1,
+    )
 
 
 def _scanned(fh: BinaryIO, source: str, workers: int) -> Iterator[_Item]:
