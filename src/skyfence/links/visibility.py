@@ -312,6 +312,25 @@ class SiteIndex:
             wraps,
         )
 
+    def _cell_order(self, s: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(order, cell_start)``: the satellites ``s`` (at radii ``r``) sorted stably by
+        their cell of this index's grid, and where each cell's run starts in that order."""
+        n_col, n_cells = self._n_col, self._n_band * self._n_col
+        lat = np.arcsin(np.clip(s[:, 2] / np.maximum(r, 1e-300), -1.0, 1.0))
+        lon = np.arctan2(s[:, 1], s[:, 0])
+        band = np.clip(np.floor((lat + np.pi / 2) / self._band_w), 0, self._n_band - 1)
+        col = np.clip(np.floor((lon + np.pi) / self._col_w), 0, n_col - 1)
+        cell = (band * n_col + col).astype(np.int64)
+        cell_start = np.empty(n_cells + 1, dtype=np.int64)
+        if self.kernel == "compiled":  # the same order and starts, in one compiled pass
+            order = np.empty(len(cell), np.int64)
+            compiled.kernels().cell_order(cell, order, cell_start)
+        else:
+            order = np.argsort(cell, kind="stable")
+            cell_start[0] = 0
+            np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
+        return order, cell_start
+
     def sort_satellites(
         self, sat_ecef_km: np.ndarray, *, like: SortedSats | None = None
     ) -> SortedSats | None:
@@ -331,20 +350,7 @@ class SiteIndex:
             self._plan(float(r.max()) + _R_SAT_HEADROOM_KM)
         if like is not None:
             return like
-        n_col, n_cells = self._n_col, self._n_band * self._n_col
-        lat = np.arcsin(np.clip(s[:, 2] / np.maximum(r, 1e-300), -1.0, 1.0))
-        lon = np.arctan2(s[:, 1], s[:, 0])
-        band = np.clip(np.floor((lat + np.pi / 2) / self._band_w), 0, self._n_band - 1)
-        col = np.clip(np.floor((lon + np.pi) / self._col_w), 0, n_col - 1)
-        cell = (band * n_col + col).astype(np.int64)
-        cell_start = np.empty(n_cells + 1, dtype=np.int64)
-        if self.kernel == "compiled":  # the same order and starts, in one compiled pass
-            order = np.empty(len(cell), np.int64)
-            compiled.kernels().cell_order(cell, order, cell_start)
-        else:
-            order = np.argsort(cell, kind="stable")
-            cell_start[0] = 0
-            np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
+        order, cell_start = self._cell_order(s, r)
         ss = s[order]
         return SortedSats(
             order if all_ok else ok[order],
@@ -517,20 +523,7 @@ class SiteIndex:
         if runs is None or float(r.max()) > runs[3]:
             self._plan(float(r.max()) + _R_SAT_HEADROOM_KM)
             runs = self._runs
-        n_col, n_cells = self._n_col, self._n_band * self._n_col
-        lat = np.arcsin(np.clip(s[:, 2] / np.maximum(r, 1e-300), -1.0, 1.0))
-        lon = np.arctan2(s[:, 1], s[:, 0])
-        band = np.clip(np.floor((lat + np.pi / 2) / self._band_w), 0, self._n_band - 1)
-        col = np.clip(np.floor((lon + np.pi) / self._col_w), 0, n_col - 1)
-        cell = (band * n_col + col).astype(np.int64)
-        cell_start = np.empty(n_cells + 1, dtype=np.int64)
-        if self.kernel == "compiled":  # the same order and starts, in one compiled pass
-            order = np.empty(len(cell), np.int64)
-            compiled.kernels().cell_order(cell, order, cell_start)
-        else:
-            order = np.argsort(cell, kind="stable")
-            cell_start[0] = 0
-            np.cumsum(np.bincount(cell, minlength=n_cells), out=cell_start[1:])
+        order, cell_start = self._cell_order(s, r)
         # candidates: run j covers sorted satellites [start_j, start_j + cnt_j)
         run_site, run_lo, run_hi, _ = runs
         start = cell_start[run_lo]
