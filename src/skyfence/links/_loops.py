@@ -21,6 +21,36 @@ _inline = njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", i
 
 
 @_inline
+def _dot_r2(
+    x: float, y: float, z: float, g0: float, g1: float, g2: float, u0: float, u1: float,
+    u2: float,
+) -> tuple[float, float]:  # fmt: skip
+    """``(dot, r2)`` of a satellite at ``(x, y, z)`` seen from a site at ``g`` with zenith
+    ``u``: the offset's dot product with ``u`` and its squared length — the operations, in
+    this order, of every exact test and serving geometry (so their results are the same bits)."""
+    dx = x - g0
+    dy = y - g1
+    dz = z - g2
+    dot = dx * u0
+    dot += dy * u1
+    dot += dz * u2
+    r2 = dx * dx
+    r2 += dy * dy
+    r2 += dz * dz
+    return dot, r2
+
+
+@_inline
+def _visible(dot: float, r2: float, s2: float, check_zero: bool, max_range2: float) -> bool:
+    """The exact test: elevation at least the mask (``dot² ≥ sin²·r²``, ``dot ≥ 0``), within
+    ``max_range2``, and not at the site itself when ``check_zero``."""
+    ok = (dot * dot >= s2 * r2) & (dot >= 0) & (r2 <= max_range2)
+    if check_zero:
+        ok = ok & (r2 > 0)
+    return ok
+
+
+@_inline
 def _test(
     cx: Any, cy: Any, cz: Any, a: int, b: int, g0: float, g1: float, g2: float,
     u0: float, u1: float, u2: float, s2: float, check_zero: bool, max_range2: float,
@@ -30,18 +60,8 @@ def _test(
     the dot product; returns how many are visible."""
     n = 0
     for j in range(a, b):
-        dx = cx[j] - g0
-        dy = cy[j] - g1
-        dz = cz[j] - g2
-        dot = dx * u0
-        dot += dy * u1
-        dot += dz * u2
-        r2 = dx * dx
-        r2 += dy * dy
-        r2 += dz * dz
-        ok = (dot * dot >= s2 * r2) & (dot >= 0) & (r2 <= max_range2)
-        if check_zero:
-            ok = ok & (r2 > 0)
+        dot, r2 = _dot_r2(cx[j], cy[j], cz[j], g0, g1, g2, u0, u1, u2)
+        ok = _visible(dot, r2, s2, check_zero, max_range2)
         r2buf[j - a] = r2 if ok else -1.0
         dotbuf[j - a] = dot
         n += ok
@@ -54,19 +74,8 @@ def _r2_if_visible(
     u2: float, s2: float, check_zero: bool, max_range2: float,
 ) -> float:  # fmt: skip
     """:func:`_test` for one candidate: its squared range if visible, else -1."""
-    dx = x - g0
-    dy = y - g1
-    dz = z - g2
-    dot = dx * u0
-    dot += dy * u1
-    dot += dz * u2
-    r2 = dx * dx
-    r2 += dy * dy
-    r2 += dz * dz
-    ok = (dot * dot >= s2 * r2) & (dot >= 0) & (r2 <= max_range2)
-    if check_zero:
-        ok = ok & (r2 > 0)
-    return r2 if ok else -1.0
+    dot, r2 = _dot_r2(x, y, z, g0, g1, g2, u0, u1, u2)
+    return r2 if _visible(dot, r2, s2, check_zero, max_range2) else -1.0
 
 
 # ---------------------------------------------------------------- tiles: candidates per step
@@ -500,15 +509,7 @@ def pair_dot_range(
     for k in range(len(site)):
         i = site[k]
         j = slot[k]
-        dx = sx[j] - gx[i]
-        dy = sy[j] - gy[i]
-        dz = sz[j] - gz[i]
-        dot = dx * ux[i]
-        dot += dy * uy[i]
-        dot += dz * uz[i]
-        r2 = dx * dx
-        r2 += dy * dy
-        r2 += dz * dz
+        dot, r2 = _dot_r2(sx[j], sy[j], sz[j], gx[i], gy[i], gz[i], ux[i], uy[i], uz[i])
         out_dot[k] = dot
         out_rng[k] = np.sqrt(r2)
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
 
-_jit = njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+from skyfence.links._loops import _dot_r2, _jit
 
 
 @_jit
@@ -109,15 +108,7 @@ def finish(
             continue
         sat = sat_id[s]
         serving[i] = sat
-        dx = sx[s] - gx[i]
-        dy = sy[s] - gy[i]
-        dz = sz[s] - gz[i]
-        d = dx * ux[i]
-        d += dy * uy[i]
-        d += dz * uz[i]
-        r2 = dx * dx
-        r2 += dy * dy
-        r2 += dz * dz
+        d, r2 = _dot_r2(sx[s], sy[s], sz[s], gx[i], gy[i], gz[i], ux[i], uy[i], uz[i])
         dot[i] = d
         rng[i] = np.sqrt(r2)
         key = k * n_sats + sat
