@@ -67,15 +67,24 @@ def _engine(app: App, policy: Policy) -> Any:
     from skyfence.store import canonical_json
 
     key = hashlib.sha256(canonical_json(policy.to_document())).hexdigest()
-    engines = _ENGINES.setdefault(app, {})
-    engine = engines.get(key)
-    if engine is None:
-        if len(engines) >= _MAX_ENGINES:
-            engines.pop(next(iter(engines)))
-        # the worldview (regions and the country index) comes from App.world only
-        engine = policy.compile(resolve=resolver(app), countries=app.world.index())
-        engines[key] = engine
-    return engine
+    # the worldview (regions and the country index) comes from App.world only
+    return _cached(
+        _ENGINES, app, key,
+        lambda: policy.compile(resolve=resolver(app), countries=app.world.index()),
+    )  # fmt: skip
+
+
+def _cached(caches: Any, app: App, key: str, make: Callable[[], Any]) -> Any:
+    """``caches[app][key]``, made by ``make`` the first time; each app keeps at most
+    ``_MAX_ENGINES`` entries (the oldest goes first)."""
+    cache = caches.setdefault(app, {})
+    value = cache.get(key)
+    if value is None:
+        value = make()
+        if len(cache) >= _MAX_ENGINES:
+            cache.pop(next(iter(cache)))
+        cache[key] = value
+    return value
 
 
 def _stored_registry(app: App, store: Any) -> TerminalRegistry:
@@ -107,15 +116,12 @@ def _stored_policy(app: App, found: Any) -> Policy:
     read, validate and check the seal of the same document again."""
     from skyfence.policy import Policy
 
-    policies = _POLICIES.setdefault(app, {})
-    policy = policies.get(found.document_hash)
-    if policy is None:
-        policy = Policy.from_document(
+    policy: Policy = _cached(
+        _POLICIES, app, found.document_hash,
+        lambda: Policy.from_document(
             found.document, source=f"policy version {found.version}", resolve=resolver(app)
-        )
-        if len(policies) >= _MAX_ENGINES:
-            policies.pop(next(iter(policies)))
-        policies[found.document_hash] = policy
+        ),
+    )  # fmt: skip
     return policy
 
 
