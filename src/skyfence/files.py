@@ -38,6 +38,7 @@ __all__ = [
     "new_file_mode",
     "check_output_file",
     "check_output_dir",
+    "check_writable_dir",
 ]
 
 
@@ -106,13 +107,14 @@ def write_bytes_atomic(path: str | Path, data: bytes, *, make_parents: bool = Fa
 
 
 # ------------------------------------------------------------------ checks before the work
-def _check_writable_parent(path: Path, option: str) -> None:
-    """The nearest existing ancestor of ``path`` is a directory a file can be created in.
+def _check_writable_parent(path: Path, option: str, *, inside: bool = False) -> None:
+    """The nearest existing ancestor of ``path`` (of a file in ``path`` when ``inside``) is a
+    directory a file can be created in.
 
     Tried for real (a temporary file is created and removed): permission bits say nothing
     for root, nor for read-only or virtual file systems such as ``/proc``.
     """
-    parent = path.parent
+    parent = path if inside else path.parent
     while not parent.exists():  # the directories that are missing are created at write time
         if parent.parent == parent:
             break
@@ -144,6 +146,17 @@ def check_output_dir(path: str | Path, *, overwrite: bool = False, option: str =
             "replace it"
         )
     _check_writable_parent(path, option)
+    return path
+
+
+def check_writable_dir(path: str | Path, *, option: str = "--out") -> Path:
+    """Refuse an output directory that is a file or cannot be written in; unlike
+    :func:`check_output_dir`, one that holds files is accepted (a sweep resumes in it). Call
+    this before the work starts."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path} is a file; give a directory")
+    _check_writable_parent(path, option, inside=True)
     return path
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from skyfence.cli.main import main
 
@@ -40,3 +41,21 @@ def test_bad_sweep_options_are_one_line_errors_before_any_work(capsys, tmp_path)
         err = capsys.readouterr().err
         assert code == 1 and says in err and err.count("\n") == 1, err
     assert not (tmp_path / "w").exists()
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_any_work(capsys, tmp_path):
+    """A sweep's --out is tried for writing before the cells and the network are built: a
+    read-only place or a file is a one-line error, not an internal error after the work."""
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    cases = [
+        (afile, "is a file; a sweep writes a directory"),
+        (afile / "w", f"{afile} is not a directory"),
+        (Path("/proc/skyfence-no/w"), "cannot write in /proc"),
+    ]
+    for out, says in cases:
+        code = main(["coverage", "world", *SMALL, "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 1 and says in err and err.count("\n") == 1, err
+        assert "internal error" not in err
+

@@ -33,6 +33,7 @@ from skyfence.app._progress import ProgressCallback
 from skyfence.app.context import App
 from skyfence.app.network import NetworkSpec, load_network
 from skyfence.errors import InputError
+from skyfence.files import check_writable_dir
 
 if TYPE_CHECKING:
     from skyfence.scale.runner import Parallel
@@ -226,6 +227,7 @@ def coverage_sweep(
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; a sweep writes a directory")
+    check_writable_dir(out)  # before the cells and the network are built
     if expression.strip().lower() == WORLD:
         cells, name = land_cells(app, resolution), "all land"
     else:
