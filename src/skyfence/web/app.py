@@ -50,7 +50,7 @@ def create_app(settings: Any = None, **kwargs: Any) -> FastAPI:
 
 def app_factory() -> FastAPI:
     """``uvicorn --factory skyfence.web.app:app_factory``: as the service's factory (limits
-    from ``SKYFENCE_SERVICE_LIMITS``), with the map."""
+    from ``SKYFENCE_SERVICE_LIMITS``, startup objects frozen), with the map."""
     raw = os.environ.get("SKYFENCE_SERVICE_LIMITS")
     limits = ServiceLimits(**json.loads(raw)) if raw else None
-    return create_app(limits=limits)
+    return create_app(limits=limits, freeze_startup=True)
