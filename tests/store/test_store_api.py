@@ -203,9 +203,45 @@ def test_bad_inputs_are_refused_before_anything_is_written(store, docs):
         store.apply_policy([1], actor="a", reason="r", base_version=0)
     with pytest.raises(InputError, match="unknown key 'v'"):
         store.apply_policy({"v": 1}, actor="a", reason="r", base_version=0)
-    with pytest.raises(InputError, match="base_version must be"):
-        store.apply_policy(docs.plain("x"), actor="a", reason="r", base_version=None)
+    for bad in (-1, "1", True, 1.0):
+        with pytest.raises(InputError, match="base_version must be"):
+            store.apply_policy(docs.plain("x"), actor="a", reason="r", base_version=bad)
+    with pytest.raises(InputError, match="a signed change names the version"):
+        store.apply_policy(
+            docs.plain("x"), actor="a", reason="r", base_version=None, signed=(b"k", b"s")
+        )
     assert store.log.size() == 0 and store.changes() == []
+
+
+def test_a_change_without_a_base_replaces_the_version_in_force_when_it_is_stored(store, docs):
+    """``base_version=None`` asserts nothing: each such change is judged against, and
+    replaces, the version in force inside its own transaction, so changes that arrive
+    together are all applied, one after another, none lost and none refused."""
+    import threading
+
+    store.apply_policy(docs.plain("v1"), actor="a", reason="r", base_version=0)
+    results, errors = [], []
+
+    def apply(i: int) -> None:
+        try:
+            results.append(
+                store.apply_policy(docs.plain(f"n{i}"), actor="a", reason="r", base_version=None)
+            )
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=apply, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(r.version for r in results) == list(range(2, 8))
+    assert sorted((r.base_version, r.version) for r in results) == [(v - 1, v) for v in range(2, 8)]
+    assert store.state().policy_version == 7
+    # a base that is named is still checked (compare-and-swap)
+    with pytest.raises(ConflictError, match="built on policy version 6, but version 7"):
+        store.apply_policy(docs.plain("late"), actor="a", reason="r", base_version=6)
 
 
 def test_identical_document_is_refused(store, docs):

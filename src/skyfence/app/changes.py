@@ -157,8 +157,10 @@ def propose(
     :func:`prepare_change`; the store checks it against the change it records.
 
     ``source`` is a policy, a document or a file. ``base_version`` is the version the change
-    was built on (default: the version in force when called); if another version is in
-    force by the time the store applies it, it is refused with what changed since.
+    was built on; if another version is in force by the time the store applies it, it is
+    refused with what changed since. Without it the change asserts no version: it is judged
+    against, and replaces, the version in force when the store writes it (a signed change
+    names the version in force when called: the signature covers it).
     """
     from skyfence.store.rules import prepare_document
 
@@ -166,8 +168,10 @@ def propose(
     label = str(source) if isinstance(source, str | Path) else "the policy"
     sealed = _sealed(_policy_from(app, source), app, label)
     with open_store(app) as store:
-        base = store.state().policy_version if base_version is None else base_version
-        if sign_with is not None:
+        base = base_version
+        if base is None and (sign_with is not None or signed is not None):
+            base = store.state().policy_version  # what the signature covers
+        if sign_with is not None and base is not None:
             from skyfence.store.approvals import approval_message
             from skyfence.store.canonical import canonical_hash
 

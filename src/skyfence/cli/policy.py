@@ -274,7 +274,7 @@ def apply_command(
             "--base",
             min=0,
             help="The version you built this on (refused if another is in force by then; "
-            "default: the version in force now).",
+            "default: none asserted, the change replaces whatever is in force when stored).",
         ),
     ] = None,
     request_review: Annotated[

@@ -155,7 +155,13 @@ class ProposeRequest(Strict):
         examples=[{"rules": [{"id": "pl", "region": "PL", "state": "active"}]}]
     )
     reason: str = Field(min_length=1, max_length=2000)
-    base_version: int | None = Field(default=None, ge=0)
+    base_version: int | None = Field(
+        default=None,
+        ge=0,
+        description="the version the change was built on: refused with 409 if another is in "
+        "force when it is stored; omitted, the change replaces whatever version is in force "
+        "then (a signed change is checked against the version in force when it arrives)",
+    )
     request_review: bool = False
     expires_after_s: float = Field(default=7 * 86400.0, gt=0, le=365 * 86400.0)
     signature: ChangeSignature | None = Field(

@@ -179,7 +179,7 @@ def apply_policy(
     *,
     actor: Actor,
     reason: str,
-    base_version: int,
+    base_version: int | None,
     expires_after_s: float = DEFAULT_EXPIRES_AFTER_S,
     summary: str | None = None,
     request_review: bool = False,
@@ -187,7 +187,9 @@ def apply_policy(
 ) -> ChangeResult:
     if not isinstance(reason, str):
         raise InputError("reason must be a string saying why the policy changes")
-    if isinstance(base_version, bool) or not isinstance(base_version, int) or base_version < 0:
+    if base_version is not None and (
+        isinstance(base_version, bool) or not isinstance(base_version, int) or base_version < 0
+    ):
         raise InputError(
             f"base_version must be the number of the version this change was built on "
             f"(0 before the first), got {base_version!r}"
@@ -199,9 +201,11 @@ def apply_policy(
     digest = _sha(text)
     store.remember_policy(digest, policy)  # read back from exactly ``text`` just now
     summary = summary if summary is not None else _summary(stored, digest)
+    if base_version is None and signed is not None:
+        raise InputError("a signed change names the version it was built on (base_version)")
     with store._write() as uow:
         state, s, now = uow.state, uow.session, uow.now
-        if base_version != state.policy_version:
+        if base_version is not None and base_version != state.policy_version:
             raise ConflictError(
                 f"this change was built on policy version {base_version}, but version "
                 f"{state.policy_version} is in force now ({_since(uow, base_version)}). "

@@ -363,7 +363,7 @@ class Store:
         *,
         actor: Actor | str,
         reason: str,
-        base_version: int,
+        base_version: int | None,
         expires_after_s: float = DEFAULT_EXPIRES_AFTER_S,
         summary: str | None = None,
         request_review: bool = False,
@@ -377,7 +377,9 @@ class Store:
         a pending request that a second, different person must :meth:`approve` within
         ``expires_after_s`` seconds; any other change is applied at once (or requested, with
         ``request_review``). ``actor`` is an :class:`~skyfence.store.identity.Actor` or a
-        name (a local library caller).
+        name (a local library caller). ``base_version=None`` asserts no version: the change
+        is judged against, and replaces, the version in force inside that transaction (a
+        signed change must name its version).
         """
         return _changes.apply_policy(
             self,
