@@ -15,7 +15,8 @@ process (HTTP/1.1 written by hand on keep-alive connections, see :class:`RawConn
 * batches of 10,000 rows (JSON, then Arrow) back to back for ``--duration`` / 2 s each:
   decisions/s end to end, decisions per server CPU-second, p50 / p99 per request;
 * policy changes at ``--change-rate`` (proposals for review and their approvals, by two
-  tokens) alone for ``--duration`` / 2 s: answered, server CPU per change, latencies;
+  tokens) alone for ``--duration`` / 2 s: sent and answered, conflicts (409: the store's
+  compare-and-swap; a refused proposal is sent again), server CPU per change, latencies;
 * single decisions at ``--rate`` and policy changes at ``--change-rate`` together for
   ``--duration`` / 2 s, with the server's CPU seconds.
 
@@ -23,7 +24,8 @@ In-process, on the same store opened once as the service opens it: ``app.decide.
 one call at a time (at one place, then at the load's places), ``decide_batch`` of 10,000
 rows, with wall and CPU time, and proposal + approval pairs one after another (CPU per
 change). A PostgreSQL run works in a new ``skyfence_bench_*`` schema, dropped at the end.
-Prints four tables.
+The generator's own objects are kept out of its garbage collector's full passes before each
+load (see :func:`measure`). Prints four tables; when a load fails, the server's output first.
 """
 
 from __future__ import annotations
@@ -189,7 +191,9 @@ def change_document(i: int) -> dict[str, Any]:
                                          "state": "active"}]}  # fmt: skip
 
 
-def start(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start(env: dict[str, str], workers: int,
+          log: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:  # fmt: skip
+    """``skyfence serve`` on a free port of 127.0.0.1 (its output to ``log``)."""
     import socket
 
     import httpx
@@ -200,7 +204,7 @@ def start(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], s
     proc = subprocess.Popen(
         [sys.executable, "-m", "skyfence.cli.main", "serve", "--port", str(port), "--workers",
          str(workers), "--rate-limit", "0", "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=log.open("ab") if log else subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -526,7 +530,8 @@ def main() -> None:
                            f"{b['change_cpu'] * 1e3:.1f} | — | — |")  # fmt: skip
             for workers in args.workers:
                 label = f"{workers} worker{'s' if workers > 1 else ''}"
-                proc, base = start(env, workers)
+                server_log = home / f"serve-{workers}.log"
+                proc, base = start(env, workers, server_log)
                 gw = tokens["gateway"]
                 try:
                     f = floor(base)
@@ -542,6 +547,10 @@ def main() -> None:
                             args.duration / 2))  # fmt: skip
                         m, m_cpu = measure(proc, mixed_load(base, tokens, args.rate,
                                                             args.change_rate, args.duration / 2))  # fmt: skip
+                except BaseException:  # what the server said, before the generator's traceback
+                    print(f"server log ({label}):\n" + server_log.read_text(errors="replace")[-4000:],
+                          file=sys.stderr)  # fmt: skip
+                    raise
                 finally:
                     proc.terminate()
                     proc.wait(20)
