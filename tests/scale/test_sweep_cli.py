@@ -58,4 +58,3 @@ def test_an_out_that_cannot_be_written_is_refused_before_any_work(capsys, tmp_pa
         err = capsys.readouterr().err
         assert code == 1 and says in err and err.count("\n") == 1, err
         assert "internal error" not in err
-
