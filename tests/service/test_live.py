@@ -141,6 +141,11 @@ def test_the_remote_cli_and_client_drive_a_live_service(live, tmp_path):
                 "decide", "50.45", "30.52", "--terminal", "UT-1", "--json")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["rule_id"] == "ua"
+    # negative coordinates as people type them; a place no rule covers says so in words
+    r = _remote({**env, "SKYFENCE_TOKEN": tokens["terminal-gateway"]},
+                "decide", "-33.45", "-70.66", "--terminal", "UT-1")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("DENIED: not_licensed (rule -, policy v") and "None" not in r.stdout
     # YAML, as `skyfence policy example` writes it: checked here, sent as JSON
     policy = tmp_path / "p.yaml"
     rules = [*POLICY["rules"], {"id": "sk", "region": "SK", "state": "active"}]

@@ -71,7 +71,7 @@ def decide_command(
 
     def human(_: Any) -> None:
         verdict = "ALLOWED" if d["allowed"] else "DENIED"
-        console.print(f"{verdict}: {d['state']} (rule {d['rule_id']}, policy v{d['policy_version']}, "
+        console.print(f"{verdict}: {d['state']} (rule {d['rule_id'] or '-'}, policy v{d['policy_version']}, "
                       f"log entry {d['log_index']})")  # fmt: skip
         for reason in d["reasons"]:
             console.print(f"  {reason}", markup=False)
