@@ -252,3 +252,29 @@ def test_a_pending_change_shows_its_impact_before_approval(service):
     cz = by_region["CZ"]["transition_area_km2"]["not_licensed->active"]
     assert abs(pl - 312_696) / 312_696 < 0.05, pl
     assert abs(cz - 78_871) / 78_871 < 0.08, cz
+
+
+def test_the_served_app_keeps_its_startup_objects_out_of_the_collector(tmp_path, monkeypatch):
+    """``skyfence serve``'s factory freezes what startup built (``gc.freeze``), so the
+    collector's full passes do not walk the regions and the compiled policy under load;
+    an app made with ``create_app`` (tests, embedding) leaves the collector alone."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from skyfence.service import create_app
+    from skyfence.web.app import app_factory
+
+    monkeypatch.setenv("SKYFENCE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SKYFENCE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SKYFENCE_SERVICE_LIMITS", raising=False)
+    gc.unfreeze()
+    try:
+        with TestClient(create_app()) as c:
+            assert c.get("/healthz").status_code == 200
+            assert gc.get_freeze_count() == 0
+        with TestClient(app_factory()) as c:
+            assert c.get("/healthz").status_code == 200
+            assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()

@@ -194,6 +194,8 @@ def apply_policy(
             f"base_version must be the number of the version this change was built on "
             f"(0 before the first), got {base_version!r}"
         )
+    if base_version is None and signed is not None:
+        raise InputError("a signed change names the version it was built on (base_version)")
     if not expires_after_s > 0:
         raise InputError(f"expires_after_s must be > 0 seconds, got {expires_after_s}")
     stored, policy = prepare_document(document)
@@ -201,8 +203,6 @@ def apply_policy(
     digest = _sha(text)
     store.remember_policy(digest, policy)  # read back from exactly ``text`` just now
     summary = summary if summary is not None else _summary(stored, digest)
-    if base_version is None and signed is not None:
-        raise InputError("a signed change names the version it was built on (base_version)")
     with store._write() as uow:
         state, s, now = uow.state, uow.session, uow.now
         if base_version is not None and base_version != state.policy_version:
