@@ -10,7 +10,7 @@ from skyfence.app._store import open_store
 if TYPE_CHECKING:
     from skyfence.app.context import App
 
-__all__ = ["Readiness", "readiness"]
+__all__ = ["Readiness", "readiness", "open_database"]
 
 
 @dataclass(frozen=True)
@@ -37,3 +37,16 @@ def readiness(app: App) -> Readiness:
         return Readiness(False, "unreachable", HEAD_REVISION, None, type(exc).__name__)
     problem = None if current else f"the schema is not at revision {HEAD_REVISION}"
     return Readiness(current, url.split(":", 1)[0], HEAD_REVISION, size, problem)
+
+
+def open_database(app: App) -> Readiness:
+    """Open the store (creating it, or upgrading its schema, when needed) and read its log
+    head: what a service does once before it starts listening. Unlike :func:`readiness`,
+    a failure is raised as the :class:`~skyfence.errors.SkyfenceError` that says what to fix
+    (the database named, its password hidden)."""
+    from skyfence.store.db import HEAD_REVISION
+
+    with open_store(app) as store:
+        size, _ = store.head_marker()
+        url = store.url
+    return Readiness(True, url.split(":", 1)[0], HEAD_REVISION, size)

@@ -45,6 +45,7 @@ def serve_command(
         raise DependencyError("skyfence serve needs uvicorn: pip install uvicorn") from None
     if rate_limit < 0 or max_body_mb <= 0:
         raise InputError("--rate-limit must be >= 0 and --max-body-mb > 0")
+    _preflight(host, port)
     limits = {"rate_per_s": rate_limit, "max_body_bytes": int(max_body_mb * 1024 * 1024)}
     os.environ["SKYFENCE_SERVICE_LIMITS"] = json.dumps(limits)
     err_console.print(f"skyfence serving on http://{host}:{port} (docs at /docs)")
@@ -58,3 +59,26 @@ def serve_command(
         server_header=False,
         proxy_headers=False,
     )
+
+
+def _preflight(host: str, port: int) -> None:
+    """Refuse in one line, before uvicorn starts, what would otherwise fail inside it with a
+    traceback: a database that cannot be opened (it is created or upgraded here, once, not
+    by every worker) and an address that cannot be listened on."""
+    import socket
+
+    from skyfence.app.health import open_database
+    from skyfence.cli._common import get_app
+    from skyfence.errors import InputError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; pass another --host or "
+            "--port (e.g. --host 127.0.0.1 --port 8000)"
+        ) from None
+    open_database(get_app())

@@ -17,7 +17,7 @@ from sqlalchemy.pool import StaticPool
 
 from skyfence.errors import ConfigurationError, DependencyError
 
-__all__ = ["normalise_url", "make_engine", "upgrade_to_head", "READ_ONLY"]
+__all__ = ["normalise_url", "make_engine", "open_schema", "upgrade_to_head", "READ_ONLY"]
 
 READ_ONLY = "skyfence_read_only"
 """Execution option: this connection only reads (SQLite: plain deferred ``BEGIN``)."""
@@ -106,7 +106,14 @@ def _sqlite_engine(url: URL) -> Engine:
     if memory:
         kwargs["poolclass"] = StaticPool
     else:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create {folder} for the database: {exc.strerror or exc}; set "
+                "SKYFENCE_DATA_DIR (or SKYFENCE_DATABASE_URL) to a place you can write"
+            ) from None
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -152,6 +159,25 @@ def at_head(engine: Engine) -> bool:
             return False
         rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     return [r[0] for r in rows] == [HEAD_REVISION]
+
+
+def open_schema(engine: Engine) -> None:
+    """:func:`upgrade_to_head`, with a database that cannot be reached or opened refused in
+    one line that names it (password hidden) and says what to check."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        upgrade_to_head(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        reason = " ".join(str(exc.orig or exc).split()) or type(exc).__name__
+        where = engine.url.render_as_string(hide_password=True)
+        hint = (
+            "check SKYFENCE_DATABASE_URL and that PostgreSQL is running and reachable"
+            if engine.dialect.name == "postgresql"
+            else "check that the file's folder exists and can be written (SKYFENCE_DATA_DIR)"
+        )
+        raise ConfigurationError(f"cannot open the database {where}: {reason}; {hint}") from None
 
 
 def upgrade_to_head(engine: Engine) -> None:

@@ -36,7 +36,7 @@ from skyfence.store._time import iso_utc, naive_utc
 from skyfence.store.approvals import KeyRegistry
 from skyfence.store.c2sp import DEFAULT_ORIGIN
 from skyfence.store.changes import DEFAULT_EXPIRES_AFTER_S, ChangeResult, Request
-from skyfence.store.db import READ_ONLY, make_engine, upgrade_to_head
+from skyfence.store.db import READ_ONLY, make_engine, open_schema
 from skyfence.store.head import (
     Head,
     authenticated_entries,
@@ -181,7 +181,7 @@ class Store:
             settings = load_settings()
         resolved = url if url is not None else settings.resolved_database_url()
         engine = make_engine(resolved)
-        upgrade_to_head(engine)
+        open_schema(engine)
         keys = Path(key_dir) if key_dir is not None else Path(settings.data_dir) / "keys"
         return cls(
             engine,
