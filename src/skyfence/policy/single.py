@@ -28,6 +28,7 @@ from skyfence.policy.decision import (
     STATE_CODE,
     T_MIN,
 )
+from skyfence.regions._geos import PREPARED
 
 if TYPE_CHECKING:
     from skyfence.policy.compile import Bound, CompiledPolicy
@@ -62,7 +63,12 @@ class CellCache:
 
     def locate(self, lat: float, lon: float) -> tuple[int, list[int]] | None:
         """Country key (-1 at sea) and custom region keys of a point; ``None`` for cells
-        crossing the antimeridian."""
+        crossing the antimeridian. The cell cache and its prepared pieces are shared by the
+        threads deciding with this engine: see :mod:`skyfence.regions._geos`."""
+        with PREPARED:
+            return self._locate(lat, lon)
+
+    def _locate(self, lat: float, lon: float) -> tuple[int, list[int]] | None:
         cell = int(h3i.latlng_to_cell(lat, lon, self.resolution))
         entry = self.cache.get(cell)
         if entry is None:

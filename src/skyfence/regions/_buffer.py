@@ -41,6 +41,7 @@ from skyfence.regions._geo import (
     _split_at_antimeridian,
     ring_polygon,
 )
+from skyfence.regions._geos import PREPARED
 
 __all__ = ["buffer_km", "covers_globe", "MAX_BUFFER_KM"]
 
@@ -131,7 +132,8 @@ def _holds_pole(geometry: BaseGeometry, pole: float) -> bool:
     -89.99999999999994), tested at nine longitudes a micro-degree from the pole."""
     lons = np.linspace(-179.9, 179.9, 9)
     lat = np.full(9, pole - math.copysign(1e-6, pole))
-    return bool(np.all(shapely.intersects_xy(geometry, lons, lat)))
+    with PREPARED:  # a region's geometry, possibly prepared and shared
+        return bool(np.all(shapely.intersects_xy(geometry, lons, lat)))
 
 
 def _buffer_tiles(geometry: BaseGeometry, distance_km: float) -> BaseGeometry:
@@ -283,11 +285,12 @@ def covers_globe(geometry: BaseGeometry, distance_km: float) -> bool:
     if geometry.is_empty:
         return False
     lat, lon, radius = _probe_cells()
-    inside = (
-        shapely.intersects_xy(geometry, lon, lat)
-        if shapely.get_dimensions(geometry) == 2
-        else np.zeros(lat.shape, dtype=bool)
-    )
+    with PREPARED:  # a region's geometry, possibly prepared and shared
+        inside = (
+            shapely.intersects_xy(geometry, lon, lat)
+            if shapely.get_dimensions(geometry) == 2
+            else np.zeros(lat.shape, dtype=bool)
+        )
     tol_km, step_km = 10.0, 50.0
     simple = shapely.simplify(geometry, tol_km / 111.0, preserve_topology=True)
     xy = _boundary_samples(simple if not simple.is_empty else geometry, step_km / 111.0)

@@ -17,6 +17,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from skyfence.errors import InputError
+from skyfence.regions._geos import PREPARED
 
 __all__ = [
     "geodesic_area_km2",
@@ -141,8 +142,9 @@ def center_cells(geometry: BaseGeometry, resolution: int) -> np.ndarray:
         return np.zeros(0, dtype=np.uint64)
     cells = sorted(found)
     latlng = np.array([h3.cell_to_latlng(c) for c in cells], dtype=float)
-    shapely.prepare(geometry)
-    inside = shapely.intersects_xy(geometry, latlng[:, 1], latlng[:, 0])
+    with PREPARED:  # the geometry may be a region's, shared with other threads
+        shapely.prepare(geometry)
+        inside = shapely.intersects_xy(geometry, latlng[:, 1], latlng[:, 0])
     return np.array(
         sorted(h3.str_to_int(c) for c, ok in zip(cells, inside, strict=True) if ok), dtype=np.uint64
     )

@@ -37,6 +37,7 @@ from numpy.typing import ArrayLike
 
 from skyfence.errors import InputError
 from skyfence.regions._buffer import buffer_km
+from skyfence.regions._geos import PREPARED
 from skyfence.regions.cache import pack_geometries, unpack_geometries
 from skyfence.regions.region import Region, wrap_lon
 
@@ -438,8 +439,9 @@ class RegionIndex:
         if test.any():
             e = entry[test]
             p = pt[test]
-            self._load_pieces(e)
-            hit[test] = shapely.intersects_xy(self._mix_piece[e], lo[p], la[p])
+            with PREPARED:  # see skyfence.regions._geos
+                self._load_pieces(e)
+                hit[test] = shapely.intersects_xy(self._mix_piece[e], lo[p], la[p])
         return pt[hit], self._mix_geom[entry[hit]]
 
     def _all_hits(

@@ -14,6 +14,7 @@ from shapely.geometry.base import BaseGeometry
 from skyfence.errors import InputError
 from skyfence.regions import _geo
 from skyfence.regions._buffer import buffer_km
+from skyfence.regions._geos import PREPARED
 
 __all__ = ["Region", "H3_RESOLUTIONS", "geometry_sha256"]
 
@@ -126,7 +127,9 @@ class Region:
             np.atleast_1d(np.asarray(lat, dtype=float)), np.atleast_1d(np.asarray(lon, dtype=float))
         )
         lon_w = wrap_lon(lon_a)
-        return np.asarray(shapely.intersects_xy(self._prepared, lon_w, lat_a), dtype=bool)
+        with PREPARED:  # see skyfence.regions._geos
+            inside = shapely.intersects_xy(self._prepared, lon_w, lat_a)
+        return np.asarray(inside, dtype=bool)
 
     def cells(self, resolution: int = 5) -> np.ndarray:
         """H3 cells (``uint64``, sorted) covering the region at ``resolution``.
