@@ -14,6 +14,7 @@ from skyfence.policy.model import Policy
 from skyfence.policy.rules import STATES, ActivationRule
 from skyfence.policy.seal import sealed_resolve
 from skyfence.regions import RegionResolver
+from skyfence.regions._geos import PREPARED
 from skyfence.timeutil import datetime64_to_iso, parse_time
 
 __all__ = ["RuleChange", "PolicyDiff", "diff_policies", "requires_approval"]
@@ -162,14 +163,15 @@ def diff_policies(
                 continue
             for expr in c.regions:
                 g = geom(expr)
-                hit = [
-                    s
-                    for s in sensitive_exprs
-                    if g is not None
-                    and geom(s) is not None
-                    and shapely.intersects(g, geom(s))
-                    and not shapely.touches(g, geom(s))
-                ]
+                with PREPARED:  # regions' geometries, shared with deciding threads
+                    hit = [
+                        s
+                        for s in sensitive_exprs
+                        if g is not None
+                        and geom(s) is not None
+                        and shapely.intersects(g, geom(s))
+                        and not shapely.touches(g, geom(s))
+                    ]
                 if hit:
                     reasons.append(
                         f"rule {c.id!r}: region {expr!r} overlaps sensitive region {hit[0]!r}"
