@@ -201,11 +201,12 @@ def start(env: dict[str, str], workers: int,
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "skyfence.cli.main", "serve", "--port", str(port), "--workers",
-         str(workers), "--rate-limit", "0", "--log-level", "warning"],
-        env=env, stdout=log.open("ab") if log else subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    with log.open("ab") if log else open(os.devnull, "wb") as out:  # the child keeps its copy
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "skyfence.cli.main", "serve", "--port", str(port), "--workers",
+             str(workers), "--rate-limit", "0", "--log-level", "warning"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:

@@ -26,27 +26,24 @@ class Readiness:
 
 def readiness(app: App) -> Readiness:
     """Check the database (one query for the schema, one for the log head)."""
-    from skyfence.store.db import HEAD_REVISION, at_head
+    from skyfence.store.db import HEAD_REVISION
 
     try:
-        with open_store(app) as store:
-            current = at_head(store._engine)
-            size, _ = store.head_marker()
-            url = store.url
+        return open_database(app)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready, with the reason
         return Readiness(False, "unreachable", HEAD_REVISION, None, type(exc).__name__)
-    problem = None if current else f"the schema is not at revision {HEAD_REVISION}"
-    return Readiness(current, url.split(":", 1)[0], HEAD_REVISION, size, problem)
 
 
 def open_database(app: App) -> Readiness:
-    """Open the store (creating it, or upgrading its schema, when needed) and read its log
-    head: what a service does once before it starts listening. Unlike :func:`readiness`,
-    a failure is raised as the :class:`~skyfence.errors.SkyfenceError` that says what to fix
-    (the database named, its password hidden)."""
-    from skyfence.store.db import HEAD_REVISION
+    """Open the store (creating it, or upgrading its schema, when needed) and check it as
+    :func:`readiness` does: what a service does once before it starts listening. Unlike
+    :func:`readiness`, a failure is raised as the :class:`~skyfence.errors.SkyfenceError`
+    that says what to fix (the database named, its password hidden)."""
+    from skyfence.store.db import HEAD_REVISION, at_head
 
     with open_store(app) as store:
+        current = at_head(store._engine)
         size, _ = store.head_marker()
         url = store.url
-    return Readiness(True, url.split(":", 1)[0], HEAD_REVISION, size)
+    problem = None if current else f"the schema is not at revision {HEAD_REVISION}"
+    return Readiness(current, url.split(":", 1)[0], HEAD_REVISION, size, problem)

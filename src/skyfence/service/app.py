@@ -33,7 +33,7 @@ from skyfence.settings import Settings
 
 log = logging.getLogger("skyfence.service")
 
-__all__ = ["ServiceLimits", "create_app", "app_factory"]
+__all__ = ["ServiceLimits", "create_app", "app_factory", "served_options"]
 
 
 @dataclass(frozen=True)
@@ -186,12 +186,18 @@ def _openapi(api: FastAPI) -> dict[str, Any]:
     return doc
 
 
-def app_factory() -> FastAPI:
-    """``uvicorn --factory skyfence.service.app:app_factory``: settings and limits from the
-    environment (what ``skyfence serve --workers N`` starts in each worker)."""
+def served_options() -> dict[str, Any]:
+    """The :func:`create_app` options of a served process (each worker of ``skyfence serve
+    --workers N``): limits from ``SKYFENCE_SERVICE_LIMITS``, startup objects frozen."""
     import json
     import os
 
     raw = os.environ.get("SKYFENCE_SERVICE_LIMITS")
     limits = ServiceLimits(**json.loads(raw)) if raw else None
-    return create_app(limits=limits, freeze_startup=True)
+    return {"limits": limits, "freeze_startup": True}
+
+
+def app_factory() -> FastAPI:
+    """``uvicorn --factory skyfence.service.app:app_factory``: settings from the environment,
+    :func:`served_options`."""
+    return create_app(**served_options())

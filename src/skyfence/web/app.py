@@ -7,14 +7,12 @@ current_principal`) and whose :class:`~skyfence.app.App` is the service's.
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 from fastapi import FastAPI, Request
 
-from skyfence.service.app import ServiceLimits
 from skyfence.service.app import create_app as create_service
+from skyfence.service.app import served_options
 
 __all__ = ["create_app", "app_factory", "map_router", "tiles_router"]
 
@@ -49,8 +47,6 @@ def create_app(settings: Any = None, **kwargs: Any) -> FastAPI:
 
 
 def app_factory() -> FastAPI:
-    """``uvicorn --factory skyfence.web.app:app_factory``: as the service's factory (limits
-    from ``SKYFENCE_SERVICE_LIMITS``, startup objects frozen), with the map."""
-    raw = os.environ.get("SKYFENCE_SERVICE_LIMITS")
-    limits = ServiceLimits(**json.loads(raw)) if raw else None
-    return create_app(limits=limits, freeze_startup=True)
+    """``uvicorn --factory skyfence.web.app:app_factory``: as the service's factory
+    (:func:`~skyfence.service.app.served_options`), with the map."""
+    return create_app(**served_options())
