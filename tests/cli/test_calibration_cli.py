@@ -70,6 +70,30 @@ def test_calibrate_cli(capsys, tmp_path):
         "--out", str(tmp_path / "x.json"), "--route-factors", "fast",
     )  # fmt: skip
     assert code == 1 and "--route-factors 'fast'" in err and err.strip().count("\n") == 0
+    code, _, err = run(
+        capsys, "links", "calibrate", "--metrics", str(DATA / "metrics.csv"), *FILES, *WINDOW,
+        "--out", str(tmp_path / "x.json"), "--folds", "3", "--repeats", "0",
+    )  # fmt: skip
+    assert code == 1 and "--repeats must be a whole number within 1..20" in err
+    assert err.strip().count("\n") == 0 and not (tmp_path / "x.json").exists()
+
+
+def test_calibrate_cli_repeated_cross_validation(capsys, tmp_path):
+    out = tmp_path / "m.json"
+    args = (
+        "links", "calibrate", "--metrics", str(DATA / "metrics.csv"), *FILES, *WINDOW,
+        "--folds", "3", "--infer-radii", "300", "--route-factors", "1.3", "--hop-delays", "0",
+        "--gateway-masks", "25", "--seed", "4", "--repeats", "2",
+    )  # fmt: skip
+    d = run_json(capsys, *args, "--out", str(out))
+    rep = load_latency_model(out).cross_validation["repeats"]
+    assert rep["seeds"] == [4, 5] and rep["folds"] == 3
+    # the first assignment is the one the file's own figures come from (--seed 4)
+    first = d["model"]["cross_validation"]["scores"]["p50"]["mae_ms"]
+    assert rep["p50"]["mae_ms"][0] == pytest.approx(first)
+    assert rep["p50"]["mean_mae_ms"] == pytest.approx(sum(rep["p50"]["mae_ms"]) / 2, abs=1e-3)
+    code, text, _ = run(capsys, *args, "--out", str(tmp_path / "h.json"))
+    assert code == 0 and "3-fold CV p50 over 2 fold assignments (seeds 4..5): MAE mean" in text
 
 
 def terminal(capsys, *extra):

@@ -3,6 +3,8 @@ files written, and scores only after detection."""
 
 from __future__ import annotations
 
+import csv
+import itertools
 import json
 import os
 import time
@@ -12,7 +14,14 @@ import numpy as np
 import pytest
 
 from skyfence.app import App
-from skyfence.app.detect import policy_history, run_detect, run_impact, simulate_scenario
+from skyfence.app.detect import (
+    policy_history,
+    prepare_detect,
+    prepare_impact,
+    run_detect,
+    run_impact,
+    simulate_scenario,
+)
 from skyfence.detect import write_telemetry
 from skyfence.detect.testing import telemetry, trace
 from skyfence.errors import InputError
@@ -115,3 +124,38 @@ def test_bad_output_names_fail_before_work(app, tmp_path):
         run_impact(app, tmp_path / "x.csv", [])
     with pytest.raises(InputError, match="cannot tell the format"):
         simulate_scenario(app, tmp_path / "x.xlsx")
+
+
+def test_a_mistyped_truth_column_fails_before_the_telemetry_is_read(app, tmp_path, monkeypatch):
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    simulate_scenario(
+        app, tmp_path / "s.parquet", seed=3, terminals=20, days=1, start="2026-01-31T00:00:00Z"
+    )
+    table = pq.read_table(tmp_path / "s.parquet")
+    pacsv.write_csv(table, tmp_path / "s.csv")
+    with open(tmp_path / "s.csv", encoding="utf-8", newline="") as fh:
+        rows = list(itertools.islice(csv.DictReader(fh), 3))
+    (tmp_path / "s.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8"
+    )
+
+    def never(*_a, **_k):
+        raise AssertionError("the telemetry was read")
+
+    monkeypatch.setattr("skyfence.app.detect.read_telemetry", never)
+    policy, terminals = tmp_path / "s.policy.json", tmp_path / "s.terminals.csv"
+    for name in ("s.parquet", "s.csv", "s.jsonl"):
+        path = tmp_path / name
+        with pytest.raises(InputError, match=r"no column 'lable' \(its columns: .*\blabel\b"):
+            prepare_detect(
+                app, path, policy_file=policy, terminals_file=terminals, truth_column="lable"
+            )
+        with pytest.raises(InputError, match="no column 'lable'"):
+            prepare_impact(app, path, [policy], terminals_file=terminals, truth_column="lable")
+        # the right name passes the check (the run itself is tested above)
+        job = prepare_detect(
+            app, path, policy_file=policy, terminals_file=terminals, truth_column="label"
+        )
+        assert job.truth_column == "label"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from skyfence.errors import NotFoundError, ParseError
+from skyfence.errors import InputError, NotFoundError, ParseError
 from skyfence.links import LatencyModel, SchedulingDelay
 from skyfence.links.calibration import (
     BUILTIN_MODELS,
@@ -23,6 +23,7 @@ from skyfence.links.calibration import (
     fold_of,
     load_latency_model,
     predict,
+    repeated_cross_validation,
     score,
 )
 
@@ -155,6 +156,31 @@ def test_cross_validation_predicts_held_out_countries_without_seeing_them():
     pred2, _ = cross_validate(moved, folds=4, seed=0)
     np.testing.assert_allclose(pred2[held], pred[held])
     assert not np.allclose(pred2[~held], pred[~held])
+
+
+def test_repeated_cross_validation_is_one_cross_validation_per_fold_assignment():
+    clean = synthetic(n=24)
+    noise = np.random.default_rng(7).normal(0.0, 3.0, size=(24, 1))  # what no model explains
+    data = CountryData(clean.codes, clean.published + noise, clean.base_ms, clean.weights)
+    rep = repeated_cross_validation(data, folds=4, seeds=[0, 5, 9])
+    assert rep["folds"] == 4 and rep["seeds"] == [0, 5, 9]
+    by_hand = []
+    for seed in (0, 5, 9):  # each assignment's figures are those of cross_validate alone
+        pred, _ = cross_validate(data, folds=4, seed=seed)
+        by_hand.append([score(pred[:, i], data.published[:, i])["mae_ms"] for i in range(3)])
+    by_hand = np.asarray(by_hand)
+    for i, level in enumerate(("p20", "p50", "p80")):
+        r = rep[level]
+        assert r["mae_ms"] == pytest.approx(by_hand[:, i].tolist())
+        assert r["mean_mae_ms"] == pytest.approx(by_hand[:, i].mean(), abs=1e-3)
+        assert (r["min_mae_ms"], r["max_mae_ms"]) == pytest.approx(
+            (by_hand[:, i].min(), by_hand[:, i].max()), abs=1e-3
+        )
+    assert len(set(rep["p50"]["mae_ms"])) > 1  # the assignments do differ
+    with pytest.raises(InputError, match="distinct seeds"):
+        repeated_cross_validation(data, folds=4, seeds=[1, 1])
+    with pytest.raises(InputError, match="distinct seeds"):
+        repeated_cross_validation(data, folds=4, seeds=[])
 
 
 def test_gateway_mask_round_trips_and_old_files_still_load(tmp_path):

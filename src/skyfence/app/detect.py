@@ -25,6 +25,7 @@ from skyfence.detect import (
     PolicyHistory,
     VersionInForce,
     build_tracks,
+    check_column,
     detect,
     read_column,
     read_telemetry,
@@ -222,6 +223,8 @@ def prepare_detect(
     history, source = policy_history(app, policy_file)
     registry = load_registry(app, terminals_file)
     _check_telemetry(telemetry_path)
+    if truth_column is not None:
+        check_column(telemetry_path, truth_column)
     return DetectJob(
         app,
         telemetry_path,
@@ -319,6 +322,8 @@ def prepare_impact(
             candidates = {ref_name: _load_policy_file(app, reference), **candidates}
     registry = load_registry(app, terminals_file)
     _check_telemetry(telemetry_path)
+    if truth_column is not None:
+        check_column(telemetry_path, truth_column)
     return ImpactJob(
         telemetry_path, candidates, names, ref_name, registry, on_invalid, png, truth_column,
         parallel,

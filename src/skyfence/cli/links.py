@@ -322,6 +322,14 @@ def calibrate_cmd(
     version: Annotated[str, typer.Option("--version", help="Model version.")] = "1",
     folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds.")] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fold assignment.")] = 0,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            "--repeats",
+            help="Cross-validate with this many fold assignments (seeds --seed, --seed+1, ...) "
+            "and report the mean and range of their figures.",
+        ),
+    ] = 1,
     radii: Annotated[
         str, typer.Option("--infer-radii", help="Candidate inference radii, km ('off' = none).")
     ] = "off,150,300",
@@ -360,7 +368,7 @@ def calibrate_cmd(
     with progress_bar("calibrate (%)", enabled=not as_json) as bar:
         run = calibrate(
             get_app(), metrics, network=spec, out=out, name=name, version=version, folds=folds,
-            seed=seed, grid=grid, window=_window(start, duration, step), overwrite=overwrite,
+            seed=seed, repeats=repeats, grid=grid, window=_window(start, duration, step), overwrite=overwrite,
             progress=bar,
         )  # fmt: skip
 
@@ -374,6 +382,15 @@ def calibrate_cmd(
         cv = m.cross_validation
         for level in ("p50", "p20", "p80"):
             console.print(_scores_line(f"{cv['folds']}-fold CV {level}", cv["scores"][level]))
+        rep = cv.get("repeats")
+        if rep and rep["p50"]["mean_mae_ms"] is not None:
+            for level in ("p50", "p20", "p80"):
+                r = rep[level]
+                console.print(
+                    f"{cv['folds']}-fold CV {level} over {len(rep['seeds'])} fold assignments "
+                    f"(seeds {rep['seeds'][0]}..{rep['seeds'][-1]}): MAE mean "
+                    f"{r['mean_mae_ms']:.2f} ms, {r['min_mae_ms']:.2f}..{r['max_mae_ms']:.2f}"
+                )
         console.print(f"wrote {d.out} in {d.timing['total_s']:.0f} s")
 
     emit(run, as_json, human)

@@ -18,6 +18,7 @@ from skyfence.detect.telemetry import (
     COLUMNS,
     Rejected,
     Telemetry,
+    check_column,
     read_column,
     read_telemetry,
     write_telemetry,
@@ -41,6 +42,7 @@ __all__ = [
     "Rejected",
     "Telemetry",
     "read_telemetry",
+    "check_column",
     "read_column",
     "write_telemetry",
 ]

@@ -50,6 +50,7 @@ __all__ = [
     "read_telemetry",
     "write_telemetry",
     "read_column",
+    "check_column",
     "telemetry_format",
 ]
 
@@ -289,6 +290,36 @@ def read_column(path: str | Path, name: str, *, fmt: str | None = None) -> np.nd
                 if text.strip():
                     values.append(json.loads(text).get(name))
     return np.asarray(values, dtype=object)
+
+
+def check_column(path: str | Path, name: str, *, fmt: str | None = None) -> None:
+    """Raise :class:`InputError` unless the file has a column ``name``: the CSV header, the
+    Parquet schema, or the keys of the first JSON Lines record (no other row is read), so a
+    mistyped column fails before a long run. A file too broken to tell is left to the
+    telemetry reader, which says what is wrong with it."""
+    path = Path(path)
+    kind = telemetry_format(path, fmt)
+    names: list[str] = []
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            names = list(pq.read_schema(path).names)
+        else:
+            with open(path, encoding="utf-8", newline="") as fh:
+                if kind == "csv":
+                    names = next(csv.reader(fh), [])
+                else:
+                    record = json.loads(next((t for t in fh if t.strip()), "{}"))
+                    names = list(record) if isinstance(record, dict) else []
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError, ValueError):
+        return
+    if name not in names:
+        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        raise InputError(
+            f"{path} has no column {name!r} (its columns: {shown or 'none'}); "
+            "name one of them with --truth-column, or leave it out"
+        )
 
 
 def _read_parquet(

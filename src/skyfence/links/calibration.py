@@ -35,7 +35,9 @@ and needs a network run) the caller gives every country's slot RTTs without over
 structure (:data:`SCREEN_MEDIANS_MS` x :data:`SCREEN_SIGMAS`, the overhead solved exactly) —
 against the published ``better20`` / median / ``worse20`` columns, then refines the scheduling
 distribution (median, spread) and the overhead for the structure that wins. :func:`cross_validate` repeats the whole fit inside each of ``k`` folds and
-predicts the held-out countries, so the reported error is out of sample.
+predicts the held-out countries, so the reported error is out of sample;
+:func:`repeated_cross_validation` does that for several fold assignments and says how much the
+figure moves between them.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ __all__ = [
     "fit",
     "load_latency_model",
     "predict",
+    "repeated_cross_validation",
     "score",
     "screen_quantiles",
 ]
@@ -502,14 +505,19 @@ def fold_of(n: int, folds: int, seed: int = 0) -> np.ndarray:
 
 
 def cross_validate(
-    data: CountryData, folds: int = 10, seed: int = 0
+    data: CountryData,
+    folds: int = 10,
+    seed: int = 0,
+    screen: Mapping[Structure, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, list[FitResult]]:
     """Out-of-sample predictions: each fold's countries predicted by a :func:`fit` on the
-    others. Returns ``(predicted (C, 3), the fold fits)``."""
+    others. Returns ``(predicted (C, 3), the fold fits)``. ``screen`` passes
+    :func:`screen_quantiles` of ``data`` precomputed (they do not depend on the folds)."""
     fold = fold_of(len(data.codes), folds, seed)
     out = np.full((len(data.codes), 3), np.nan)
     fits = []
-    table = screen_quantiles(data)  # per country, so each fold reads its training rows
+    # per country, so each fold reads its training rows
+    table = screen_quantiles(data) if screen is None else screen
     for k in range(folds):
         test = np.flatnonzero(fold == k)
         train = np.flatnonzero(fold != k)
@@ -519,6 +527,42 @@ def cross_validate(
             data.base_ms[f.structure][test], data.weights[test], f.overhead_ms, f.scheduling
         )
     return out, fits
+
+
+def repeated_cross_validation(
+    data: CountryData,
+    folds: int = 10,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    screen: Mapping[Structure, np.ndarray] | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """:func:`cross_validate` once per fold assignment (one per seed), and how much the
+    out-of-sample figures move between assignments: which countries share a fold changes what
+    each fold's fit chooses, so one assignment's MAE is one draw. Returns ``{"folds",
+    "seeds", "p20" | "p50" | "p80": {"mae_ms": [one per seed], "mean_mae_ms",
+    "min_mae_ms", "max_mae_ms"}}``. ``progress(done, total)`` is called after each seed."""
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise InputError(f"give one or more distinct seeds, got {seeds}")
+    table = screen_quantiles(data) if screen is None else screen
+    maes: dict[str, list[float]] = {"p20": [], "p50": [], "p80": []}
+    for i, seed in enumerate(seeds):
+        pred, _ = cross_validate(data, folds=folds, seed=seed, screen=table)
+        for level, sc in scores_by_level(pred, data.published).items():
+            maes[level].append(sc["mae_ms"])
+        if progress is not None:
+            progress(i + 1, len(seeds))
+    out: dict[str, Any] = {"folds": folds, "seeds": seeds}
+    for level, v in maes.items():
+        arr = np.asarray([np.nan if x is None else x for x in v], dtype=np.float64)
+        ok = bool(np.isfinite(arr).all())
+        out[level] = {
+            "mae_ms": v,
+            "mean_mae_ms": round(float(arr.mean()), 3) if ok else None,
+            "min_mae_ms": round(float(arr.min()), 3) if ok else None,
+            "max_mae_ms": round(float(arr.max()), 3) if ok else None,
+        }
+    return out
 
 
 def scores_by_level(predicted: np.ndarray, published: np.ndarray) -> dict[str, Any]:

@@ -55,6 +55,7 @@ from skyfence.store.records import (
     _key_info,
 )
 from skyfence.store.state import Replay, StoreState
+from skyfence.store.verify_scan import EXPORT_FORMAT  # the export's header names it
 
 if TYPE_CHECKING:
     from skyfence.store.verify import VerifyReport
@@ -71,7 +72,6 @@ __all__ = [
     "EXPORT_FORMAT",
 ]
 
-EXPORT_FORMAT = "skyfence-transparency-log"
 Clock = Callable[[], datetime]
 
 
