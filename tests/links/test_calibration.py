@@ -162,11 +162,12 @@ def test_repeated_cross_validation_is_one_cross_validation_per_fold_assignment()
     clean = synthetic(n=24)
     noise = np.random.default_rng(7).normal(0.0, 3.0, size=(24, 1))  # what no model explains
     data = CountryData(clean.codes, clean.published + noise, clean.base_ms, clean.weights)
-    rep = repeated_cross_validation(data, folds=4, seeds=[0, 5, 9])
+    rep, preds = repeated_cross_validation(data, folds=4, seeds=[0, 5, 9])
     assert rep["folds"] == 4 and rep["seeds"] == [0, 5, 9]
     by_hand = []
     for seed in (0, 5, 9):  # each assignment's figures are those of cross_validate alone
         pred, _ = cross_validate(data, folds=4, seed=seed)
+        np.testing.assert_array_equal(preds[len(by_hand)], pred)
         by_hand.append([score(pred[:, i], data.published[:, i])["mae_ms"] for i in range(3)])
     by_hand = np.asarray(by_hand)
     for i, level in enumerate(("p20", "p50", "p80")):

@@ -460,7 +460,7 @@ def calibrate(
     sample window; :func:`skyfence.links.calibration.fit` chooses among them and fits the
     overhead and the scheduling delay; :func:`~skyfence.links.calibration.cross_validate`
     repeats the fit inside each of ``folds`` groups of countries (seeded), so the figures in
-    the model file are out of sample. With ``repeats`` > 1 the cross-validation is run again
+    the model file are out of sample. With ``repeats`` > 1 the cross-validation is also run
     for the fold assignments of seeds ``seed + 1``, ... (:func:`~skyfence.links.calibration.
     repeated_cross_validation`), and the file also records the figures of every assignment
     and their mean and range. ``out`` is refused if it exists, unless ``overwrite``.
@@ -471,7 +471,6 @@ def calibrate(
     from skyfence.links.calibration import (
         CountryData,
         NamedLatencyModel,
-        cross_validate,
         fit,
         repeated_cross_validation,
         scores_by_level,
@@ -522,20 +521,17 @@ def calibrate(
     published = _published(setup, order)
     data = CountryData(np.asarray(order), published, base, wts)
     t_fit = time_module.perf_counter()
-    n_steps = 2 + (repeats if repeats > 1 else 0)
+    # one screen for every fold and the final fit; the first assignment (``seed``) gives the
+    # file's own figures, the others only their spread
     table = screen_quantiles(data)
-    cv_pred, _ = cross_validate(data, folds=folds, seed=seed, screen=table)
-    if fitting is not None:
-        fitting(1, n_steps)
+    repeated, preds = repeated_cross_validation(
+        data, folds, range(seed, seed + repeats), screen=table,
+        progress=None if fitting is None else (lambda k, _n: fitting(k, repeats + 1)),
+    )  # fmt: skip
+    cv_pred = preds[0]
     final = fit(data, table)
     if fitting is not None:
-        fitting(2, n_steps)
-    repeated = None
-    if repeats > 1:
-        repeated = repeated_cross_validation(
-            data, folds, range(seed, seed + repeats), screen=table,
-            progress=None if fitting is None else (lambda k, _n: fitting(2 + k, n_steps)),
-        )  # fmt: skip
+        fitting(repeats + 1, repeats + 1)
     latency = final.latency(backbone=True)
     cv = scores_by_level(cv_pred, published)
     in_sample = scores_by_level(
@@ -569,7 +565,7 @@ def calibrate(
         },
         cross_validation={
             "folds": folds, "seed": seed, "scores": cv, "in_sample": in_sample,
-            **({} if repeated is None else {"repeats": repeated}),
+            **({"repeats": repeated} if repeats > 1 else {}),
             "countries": [
                 {"iso3": r.iso3, "published_p50_ms": r.published_p50_ms,
                  "predicted_p50_ms": r.predicted_p50_ms, "error_p50_ms": r.error_p50_ms}

@@ -535,19 +535,22 @@ def repeated_cross_validation(
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     screen: Mapping[Structure, np.ndarray] | None = None,
     progress: Any = None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[np.ndarray]]:
     """:func:`cross_validate` once per fold assignment (one per seed), and how much the
     out-of-sample figures move between assignments: which countries share a fold changes what
-    each fold's fit chooses, so one assignment's MAE is one draw. Returns ``{"folds",
+    each fold's fit chooses, so one assignment's MAE is one draw. Returns ``({"folds",
     "seeds", "p20" | "p50" | "p80": {"mae_ms": [one per seed], "mean_mae_ms",
-    "min_mae_ms", "max_mae_ms"}}``. ``progress(done, total)`` is called after each seed."""
+    "min_mae_ms", "max_mae_ms"}}, the (C, 3) predictions of each seed)``.
+    ``progress(done, total)`` is called after each seed."""
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise InputError(f"give one or more distinct seeds, got {seeds}")
     table = screen_quantiles(data) if screen is None else screen
     maes: dict[str, list[float]] = {"p20": [], "p50": [], "p80": []}
+    preds = []
     for i, seed in enumerate(seeds):
         pred, _ = cross_validate(data, folds=folds, seed=seed, screen=table)
+        preds.append(pred)
         for level, sc in scores_by_level(pred, data.published).items():
             maes[level].append(sc["mae_ms"])
         if progress is not None:
@@ -562,7 +565,7 @@ def repeated_cross_validation(
             "min_mae_ms": round(float(arr.min()), 3) if ok else None,
             "max_mae_ms": round(float(arr.max()), 3) if ok else None,
         }
-    return out
+    return out, preds
 
 
 def scores_by_level(predicted: np.ndarray, published: np.ndarray) -> dict[str, Any]:
